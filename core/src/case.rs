@@ -1,0 +1,26 @@
+//! The case document: one Automerge document per case, with a typed API over it.
+//!
+//! [`CaseDoc`] is the only way the rest of casesync reads or writes a case. Every
+//! mutation checks its input and the lifecycle rules first and returns a typed
+//! [`CaseError`] without touching the document when they fail; on success it commits one
+//! Automerge change carrying the caller's timestamp and a readable message, which is what
+//! [`history`](CaseDoc::history) shows.
+
+mod actor;
+mod conflicts;
+mod doc;
+mod error;
+mod history;
+mod input;
+mod read;
+pub mod model;
+mod schema;
+
+pub use actor::{actor_belongs_to, device_actor, ACTOR_LEN, DEVICE_PREFIX_LEN};
+pub use conflicts::{Conflict, ConflictValue};
+pub use doc::{new_entry_id, split_message, validate_case_id, CaseDoc, EditCtx, RESTRICTED_FIELDS};
+pub use input::*;
+pub use error::CaseError;
+pub use history::HistoryEntry;
+pub use model::*;
+pub use schema::SCHEMA_VERSION;

@@ -1,0 +1,136 @@
+//! Fields that hold concurrent values, and resolving them.
+//!
+//! Automerge keeps every concurrently written value of a map key and picks the same
+//! winner on every replica. The losers stay in the document until a later write
+//! supersedes them; [`CaseDoc::conflicts`] lists them so a person can choose.
+
+use automerge::{transaction::Transactable, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
+use serde::{Deserialize, Serialize};
+
+use super::doc::{split_message, CaseDoc, EditCtx, RESTRICTED_FIELDS};
+use super::error::CaseError;
+use super::model::Role;
+
+/// One of the concurrent values of a field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictValue {
+    /// The value (`null` for an object such as a note written twice).
+    pub value: serde_json::Value,
+    /// User who wrote it (from the change, bound to a device by the server).
+    pub user: String,
+    /// Actor (device replica) that wrote it, hex.
+    pub actor: String,
+    /// When it was written, ms since the Unix epoch.
+    pub time_ms: i64,
+}
+
+/// A field with concurrent values. The first value is the one everybody currently sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// Dotted path, e.g. `assessment.safety_risk` or `visits.<id>.next_visit_date`.
+    pub path: String,
+    /// The values, current winner first.
+    pub values: Vec<ConflictValue>,
+}
+
+fn scalar_json(s: &ScalarValue) -> serde_json::Value {
+    match s {
+        ScalarValue::Str(t) => serde_json::Value::from(t.as_str()),
+        ScalarValue::Int(i) | ScalarValue::Timestamp(i) => (*i).into(),
+        ScalarValue::Uint(u) => (*u).into(),
+        ScalarValue::F64(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
+        ScalarValue::Boolean(b) => (*b).into(),
+        _ => serde_json::Value::Null,
+    }
+}
+
+impl CaseDoc {
+    /// Every field that holds concurrent values, in path order.
+    pub fn conflicts(&mut self) -> Vec<Conflict> {
+        let mut found = Vec::new();
+        let mut stack: Vec<(ObjId, String)> = vec![(ROOT, String::new())];
+        while let Some((obj, prefix)) = stack.pop() {
+            let keys: Vec<String> = self.doc.keys(&obj).collect();
+            for key in keys {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let all = self.doc.get_all(&obj, key.as_str()).unwrap_or_default();
+                let winner_obj = match self.doc.get(&obj, key.as_str()) {
+                    Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+                    _ => None,
+                };
+                if all.len() > 1 {
+                    let vals: Vec<(serde_json::Value, automerge::ObjId)> = all
+                        .into_iter()
+                        .map(|(v, id)| match v {
+                            Value::Scalar(s) => (scalar_json(&s), id),
+                            Value::Object(_) => (serde_json::Value::Null, id),
+                        })
+                        .collect();
+                    let values = vals
+                        .into_iter()
+                        .map(|(value, id)| self.attribute(value, &id))
+                        .collect();
+                    found.push(Conflict { path: path.clone(), values });
+                }
+                if let Some(child) = winner_obj {
+                    stack.push((child, path));
+                }
+            }
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        found
+    }
+
+    fn attribute(&mut self, value: serde_json::Value, id: &ObjId) -> ConflictValue {
+        let actor = match id {
+            ObjId::Id(_, a, _) => a.to_hex_string(),
+            ObjId::Root => String::new(),
+        };
+        let meta = self
+            .doc
+            .hash_for_opid(id)
+            .and_then(|h| self.doc.get_change_meta_by_hash(&h))
+            .map(|m| (split_message(m.message.as_deref()).0, m.timestamp));
+        let (user, time_ms) = meta.unwrap_or_default();
+        ConflictValue { value, user, actor, time_ms }
+    }
+
+    /// Resolves the conflict at `path` by writing `chosen`, which must be one of its
+    /// current values. The write supersedes every concurrent value on every replica.
+    pub fn resolve(&mut self, ctx: &EditCtx, path: &str, chosen: &serde_json::Value) -> Result<(), CaseError> {
+        if ctx.role == Role::Admin {
+            return Err(CaseError::Forbidden { role: ctx.role, action: "resolve conflicts" });
+        }
+        if RESTRICTED_FIELDS.contains(&path) && ctx.role != Role::Coordinator {
+            return Err(CaseError::Forbidden { role: ctx.role, action: "resolve a restricted field" });
+        }
+        let conflict = self.conflicts().into_iter().find(|c| c.path == path);
+        let ok = conflict.is_some_and(|c| c.values.iter().any(|v| &v.value == chosen && !v.value.is_null()));
+        if !ok {
+            return Err(CaseError::NoConflict(path.to_owned()));
+        }
+        let mut parts: Vec<&str> = path.split('.').collect();
+        let key = parts.pop().unwrap_or_default().to_owned();
+        let mut obj = ROOT;
+        for p in parts {
+            obj = match self.doc.get(&obj, p)? {
+                Some((Value::Object(_), id)) => id,
+                _ => return Err(CaseError::NoConflict(path.to_owned())),
+            };
+        }
+        let chosen = chosen.clone();
+        self.change(ctx, &format!("conflict at {path} resolved"), move |d| {
+            match chosen {
+                serde_json::Value::String(s) => d.put(&obj, key.as_str(), s)?,
+                serde_json::Value::Bool(b) => d.put(&obj, key.as_str(), b)?,
+                serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) => d.put(&obj, key.as_str(), i)?,
+                    (None, Some(f)) => d.put(&obj, key.as_str(), f)?,
+                    _ => return Err(CaseError::NoConflict(path.to_owned())),
+                },
+                _ => return Err(CaseError::NoConflict(path.to_owned())),
+            }
+            Ok(())
+        })
+    }
+}

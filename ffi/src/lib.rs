@@ -1,0 +1,1 @@
+//! casesync FFI.

@@ -1,0 +1,1 @@
+//! casesync server library.

@@ -1,0 +1,2 @@
+//! casesync-server binary.
+fn main() {}

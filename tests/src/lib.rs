@@ -1,0 +1,1 @@
+//! Shared helpers for casesync cross-crate tests.
