@@ -11,6 +11,7 @@ mod conflicts;
 mod doc;
 mod error;
 mod history;
+mod import;
 mod input;
 mod read;
 pub mod model;

@@ -58,7 +58,7 @@ pub fn validate_case_id(id: &str) -> Result<(), CaseError> {
     }
 }
 
-fn check_text(field: &'static str, s: &str, limit: usize) -> Result<(), CaseError> {
+pub(crate) fn check_text(field: &'static str, s: &str, limit: usize) -> Result<(), CaseError> {
     if s.chars().count() > limit {
         return Err(CaseError::TooLarge { field, limit });
     }
@@ -71,7 +71,7 @@ fn check_text(field: &'static str, s: &str, limit: usize) -> Result<(), CaseErro
     Ok(())
 }
 
-fn check_required(field: &'static str, s: &str, limit: usize) -> Result<(), CaseError> {
+pub(crate) fn check_required(field: &'static str, s: &str, limit: usize) -> Result<(), CaseError> {
     if s.trim().is_empty() {
         return Err(CaseError::Invalid {
             field,
@@ -81,17 +81,17 @@ fn check_required(field: &'static str, s: &str, limit: usize) -> Result<(), Case
     check_text(field, s, limit)
 }
 
-fn check_opt(field: &'static str, s: &Option<String>, limit: usize) -> Result<(), CaseError> {
+pub(crate) fn check_opt(field: &'static str, s: &Option<String>, limit: usize) -> Result<(), CaseError> {
     s.as_deref().map_or(Ok(()), |s| check_text(field, s, limit))
 }
 
-fn date_str(d: NaiveDate) -> String {
+pub(crate) fn date_str(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
 /// Writes `text` into the Text object at `key` (creating it if missing) as a
 /// character-level diff, so concurrent edits of the same note merge.
-fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> Result<(), CaseError> {
+pub(crate) fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> Result<(), CaseError> {
     let id = match doc.get(obj, key)? {
         Some((automerge::Value::Object(ObjType::Text), id)) => id,
         _ => doc.put_object(obj, key, ObjType::Text)?,
@@ -100,14 +100,14 @@ fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> Result<
     Ok(())
 }
 
-fn put_opt_str(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: &Option<String>) -> Result<(), CaseError> {
+pub(crate) fn put_opt_str(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: &Option<String>) -> Result<(), CaseError> {
     if let Some(v) = v {
         doc.put(obj, key, v.as_str())?;
     }
     Ok(())
 }
 
-fn put_opt_date(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: Option<NaiveDate>) -> Result<(), CaseError> {
+pub(crate) fn put_opt_date(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: Option<NaiveDate>) -> Result<(), CaseError> {
     if let Some(v) = v {
         doc.put(obj, key, date_str(v))?;
     }
