@@ -1,0 +1,76 @@
+//! Server settings: every limit and timeout is named here, with its default.
+
+use std::time::Duration;
+
+/// Default largest request body, in bytes (8 MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Default most changes accepted in one sync request.
+pub const DEFAULT_MAX_CHANGES_PER_REQUEST: usize = 10_000;
+/// Default largest saved document, in bytes (1 MiB).
+pub const DEFAULT_MAX_DOC_BYTES: usize = 1024 * 1024;
+/// Default largest response page, in bytes (256 KiB); a device may ask for less.
+pub const DEFAULT_MAX_PAGE_BYTES: usize = 256 * 1024;
+/// Default access token lifetime (15 minutes).
+pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// Default refresh token lifetime (30 days).
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Default inactivity timeout: the longest wait for the next bytes of a request.
+pub const DEFAULT_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default failed logins allowed per username within [`DEFAULT_LOGIN_WINDOW`].
+pub const DEFAULT_LOGIN_FAILURES_PER_USER: u32 = 5;
+/// Default failed logins allowed per client address within [`DEFAULT_LOGIN_WINDOW`].
+pub const DEFAULT_LOGIN_FAILURES_PER_IP: u32 = 30;
+/// Default window of the login failure counters (15 minutes).
+pub const DEFAULT_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Default number of changes since the last snapshot that triggers compaction.
+pub const DEFAULT_COMPACT_AFTER_CHANGES: u32 = 64;
+/// Default interval of the background compaction pass.
+pub const DEFAULT_COMPACT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// All server settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Largest request body, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Most changes in one sync request (over: the documents beyond are refused `TooLarge`).
+    pub max_changes_per_request: usize,
+    /// Largest saved document, in bytes (over: push refused `TooLarge`).
+    pub max_doc_bytes: usize,
+    /// Largest response page, in bytes (the device may ask for less).
+    pub max_page_bytes: usize,
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_ttl: Duration,
+    /// Longest wait for the next bytes of a request (headers or body): not a total duration.
+    pub inactivity_timeout: Duration,
+    /// Failed logins allowed per username per window (then 429).
+    pub login_failures_per_user: u32,
+    /// Failed logins allowed per client address per window (then 429).
+    pub login_failures_per_ip: u32,
+    /// Window of the login failure counters.
+    pub login_window: Duration,
+    /// Changes since a document's snapshot that make the compactor re-save it.
+    pub compact_after_changes: u32,
+    /// Interval of the background compaction pass.
+    pub compact_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_changes_per_request: DEFAULT_MAX_CHANGES_PER_REQUEST,
+            max_doc_bytes: DEFAULT_MAX_DOC_BYTES,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            access_ttl: DEFAULT_ACCESS_TTL,
+            refresh_ttl: DEFAULT_REFRESH_TTL,
+            inactivity_timeout: DEFAULT_INACTIVITY_TIMEOUT,
+            login_failures_per_user: DEFAULT_LOGIN_FAILURES_PER_USER,
+            login_failures_per_ip: DEFAULT_LOGIN_FAILURES_PER_IP,
+            login_window: DEFAULT_LOGIN_WINDOW,
+            compact_after_changes: DEFAULT_COMPACT_AFTER_CHANGES,
+            compact_interval: DEFAULT_COMPACT_INTERVAL,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Server storage: the [`Storage`] trait and its records. [`SledStorage`] is the embedded
+//! default; a SQL engine can implement the same trait.
+//!
+//! Every accepted change gets a global, monotonically increasing sequence number in the
+//! same transaction that stores it, and a log entry under each *scope key* the document
+//! is visible through (its district and its assignee), so a pull scans only the keys of
+//! the device's scope and no cursor can skip a change.
+
+mod sled_store;
+
+pub use sled_store::SledStorage;
+
+use casesync_core::case::{CaseSummary, Role};
+use serde::{Deserialize, Serialize};
+
+/// A change hash (32 bytes).
+pub type Hash = [u8; 32];
+
+/// Storage failures (I/O, corrupt records). Never caused by client input alone.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The embedded database failed.
+    #[error("database: {0}")]
+    Db(String),
+    /// A stored record could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// A record that must exist does not.
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+/// Every stored key and value, in key order.
+pub type Dump = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// User id (also the login name; the value of `assigned_to` in cases).
+    pub user_id: String,
+    /// Role.
+    pub role: Role,
+    /// Districts the user works in.
+    pub districts: Vec<String>,
+    /// Coordinators only: may see sensitive cases of their districts.
+    pub sensitive_access: bool,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Disabled users cannot log in or refresh.
+    pub disabled: bool,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
+}
+
+/// A device bound to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Device id (chosen by the app).
+    pub device_id: String,
+    /// The user it is bound to (at first login).
+    pub user_id: String,
+    /// Revoked (lost phone): told to wipe at next sync; no more tokens.
+    pub revoked: bool,
+    /// SHA-256 of the current refresh token.
+    pub refresh_hash: Option<Hash>,
+    /// Expiry of the current refresh token, ms since the Unix epoch.
+    pub refresh_expires_ms: i64,
+    /// Refresh token family (a new one at each login).
+    pub refresh_family: String,
+    /// Hashes of refresh tokens of this family already rotated (reuse detection).
+    pub used_refresh: Vec<Hash>,
+    /// First login, ms since the Unix epoch.
+    pub created_ms: i64,
+    /// Last sync, ms since the Unix epoch.
+    pub last_sync_ms: Option<i64>,
+}
+
+/// The access-relevant fields of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Routing {
+    /// District.
+    pub district: String,
+    /// Assigned worker (user id).
+    pub assigned_to: String,
+    /// Sensitive case.
+    pub sensitive: bool,
+}
+
+impl Routing {
+    /// The scope keys this routing is indexed under.
+    pub fn scope_keys(&self) -> [ScopeKey; 2] {
+        [
+            ScopeKey::District(self.district.clone()),
+            ScopeKey::User(self.assigned_to.clone()),
+        ]
+    }
+}
+
+/// What a log entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogKind {
+    /// A change (its hash) was stored.
+    Change(Hash),
+    /// The routing (district, assignee, sensitivity) changed, or the document was created.
+    Routing,
+    /// The document was erased.
+    Erased,
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Global sequence number.
+    pub seq: u64,
+    /// Case id.
+    pub doc_id: String,
+    /// What happened.
+    pub kind: LogKind,
+}
+
+/// A key the log and the document index are partitioned by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScopeKey {
+    /// Every case of a district.
+    District(String),
+    /// Every case assigned to a user.
+    User(String),
+}
+
+impl ScopeKey {
+    /// The key's text form (`d:<district>` or `u:<user>`).
+    pub fn encode(&self) -> String {
+        match self {
+            ScopeKey::District(d) => format!("d:{d}"),
+            ScopeKey::User(u) => format!("u:{u}"),
+        }
+    }
+}
+
+/// A stored document's metadata (no content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocRecord {
+    /// Case id.
+    pub doc_id: String,
+    /// Current routing.
+    pub routing: Routing,
+    /// Routing over time: `(seq, routing)` means "from `seq` on" (ascending).
+    pub history: Vec<(u64, Routing)>,
+    /// Erased (consent withdrawn): only this tombstone remains.
+    pub erased: bool,
+    /// Sequence number at which the document became visible.
+    pub created_seq: u64,
+    /// Listing summary (none once erased).
+    pub summary: Option<CaseSummary>,
+    /// Changes stored since the snapshot.
+    pub tail_changes: u32,
+    /// Bytes of those changes.
+    pub tail_bytes: u64,
+    /// Size of the snapshot.
+    pub snapshot_bytes: u64,
+}
+
+impl DocRecord {
+    /// The routing in force after `seq`: `None` if the document did not exist yet.
+    pub fn routing_at(&self, seq: u64) -> Option<&Routing> {
+        self.history
+            .iter()
+            .rev()
+            .find(|(s, _)| *s <= seq)
+            .map(|(_, r)| r)
+    }
+
+    /// Estimated saved size (snapshot plus changes since).
+    pub fn estimated_bytes(&self) -> u64 {
+        self.snapshot_bytes + self.tail_bytes
+    }
+}
+
+/// A stored change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredChange {
+    /// Its hash.
+    pub hash: Hash,
+    /// Raw Automerge change bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// New changes of one document to store atomically, with the resulting routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocCommit {
+    /// Case id.
+    pub doc_id: String,
+    /// Routing after these changes.
+    pub routing: Routing,
+    /// Summary after these changes.
+    pub summary: CaseSummary,
+    /// The new changes (already known ones filtered out), in causal order.
+    pub changes: Vec<StoredChange>,
+}
+
+/// What a commit assigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Highest sequence number assigned.
+    pub last_seq: u64,
+    /// The routing changed (or the document was created).
+    pub routing_changed: bool,
+}
+
+/// The server's storage.
+pub trait Storage: Send + Sync + 'static {
+    /// A meta value.
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets a meta value.
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
+
+    /// A user.
+    fn user(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Stores a user.
+    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError>;
+    /// All users, by id.
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// A device.
+    fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError>;
+    /// Stores a device.
+    fn put_device(&self, device: &DeviceRecord) -> Result<(), StoreError>;
+    /// All devices, by id.
+    fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError>;
+
+    /// The highest sequence number assigned so far (0: none).
+    fn last_seq(&self) -> Result<u64, StoreError>;
+    /// A document's metadata.
+    fn doc(&self, doc_id: &str) -> Result<Option<DocRecord>, StoreError>;
+    /// A document's content as loadable bytes: its snapshot followed by the raw
+    /// changes stored since (Automerge loads the concatenation). `None` if unknown or erased.
+    fn doc_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores new changes of a document, assigning sequence numbers and log entries in
+    /// one transaction (creating the document if it is new).
+    fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError>;
+    /// Replaces a document's snapshot by `saved` (which includes every change up to
+    /// `upto_seq`).
+    fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError>;
+    /// Erases a document's content, keeping a tombstone and logging the erasure.
+    /// Returns the erasure's sequence number (`None`: unknown or already erased).
+    fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError>;
+    /// A change stored at `seq` for `doc_id` (`None` if erased).
+    fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError>;
+    /// Log entries of a scope key with `after < seq <= upto`, ascending.
+    fn log(&self, key: &ScopeKey, after: u64, upto: u64) -> Result<Vec<LogEntry>, StoreError>;
+    /// Ids of the documents currently indexed under a scope key with id `> after`,
+    /// ascending, at most `limit`.
+    fn doc_ids(&self, key: &ScopeKey, after: &str, limit: usize)
+        -> Result<Vec<String>, StoreError>;
+    /// Documents whose tail of changes since the snapshot is at least `min_changes`.
+    fn docs_to_compact(&self, min_changes: u32) -> Result<Vec<String>, StoreError>;
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Every stored key and value (for tests and diagnostics).
+    fn dump(&self) -> Result<Dump, StoreError>;
+}

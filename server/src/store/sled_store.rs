@@ -1,0 +1,404 @@
+//! [`SledStorage`]: the embedded default store, one sled tree with prefixed keys.
+//!
+//! Keys: `m/<name>` meta (`m/seq` the last sequence number), `u/<user>` users,
+//! `v/<device>` devices, `d/<doc>` document records, `s/<doc>` snapshots
+//! (`(upto_seq, bytes)`), `c/<doc>\0<seq>` changes, `l/<scope>\0<seq>` log entries,
+//! `i/<scope>\0<doc>` the per-scope document index. Sequence numbers are big-endian so
+//! keys sort by them.
+
+use std::path::Path;
+
+use serde::{de::DeserializeOwned, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use super::{
+    CommitOutcome, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind, ScopeKey, Storage,
+    StoreError, StoredChange, UserRecord,
+};
+
+const SEQ_KEY: &[u8] = b"m/seq";
+
+/// The sled-backed [`Storage`].
+#[derive(Debug, Clone)]
+pub struct SledStorage {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+fn db_err(e: sled::Error) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn key(prefix: &str, id: &str) -> Vec<u8> {
+    format!("{prefix}/{id}").into_bytes()
+}
+
+fn seq_key(prefix: &str, id: &str, seq: u64) -> Vec<u8> {
+    let mut k = format!("{prefix}/{id}\0").into_bytes();
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn index_key(scope: &ScopeKey, doc_id: &str) -> Vec<u8> {
+    format!("i/{}\0{doc_id}", scope.encode()).into_bytes()
+}
+
+fn seq_suffix(k: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = k.get(k.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+fn tx_get<T: DeserializeOwned>(
+    tx: &TransactionalTree,
+    k: &[u8],
+) -> Result<Option<T>, ConflictableTransactionError<StoreError>> {
+    match tx.get(k)? {
+        Some(v) => dec(&v)
+            .map(Some)
+            .map_err(ConflictableTransactionError::Abort),
+        None => Ok(None),
+    }
+}
+
+fn tx_seq(tx: &TransactionalTree) -> Result<u64, ConflictableTransactionError<StoreError>> {
+    Ok(tx
+        .get(SEQ_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn tx_err(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => db_err(e),
+    }
+}
+
+impl SledStorage {
+    /// Opens (or creates) the store in directory `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::open(path).map_err(db_err)?;
+        Self::from_db(db)
+    }
+
+    /// A throw-away store (for tests).
+    pub fn temporary() -> Result<Self, StoreError> {
+        let db = sled::Config::new().temporary(true).open().map_err(db_err)?;
+        Self::from_db(db)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        let tree = db.open_tree("casesync").map_err(db_err)?;
+        Ok(SledStorage { db, tree })
+    }
+
+    fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
+        match self.tree.get(k).map_err(db_err)? {
+            Some(v) => dec(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn put<T: Serialize>(&self, k: &[u8], v: &T) -> Result<(), StoreError> {
+        self.tree.insert(k, enc(v)?).map_err(db_err)?;
+        Ok(())
+    }
+
+    fn all<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
+        self.tree
+            .scan_prefix(prefix.as_bytes())
+            .map(|kv| {
+                let (_, v) = kv.map_err(db_err)?;
+                dec(&v)
+            })
+            .collect()
+    }
+}
+
+impl Storage for SledStorage {
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .tree
+            .get(key("m", name))
+            .map_err(db_err)?
+            .map(|v| v.to_vec()))
+    }
+
+    fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.tree.insert(key("m", name), value).map_err(db_err)?;
+        Ok(())
+    }
+
+    fn user(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
+        self.get(&key("u", user_id))
+    }
+
+    fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        self.put(&key("u", &user.user_id), user)
+    }
+
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.all("u/")
+    }
+
+    fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        self.get(&key("v", device_id))
+    }
+
+    fn put_device(&self, device: &DeviceRecord) -> Result<(), StoreError> {
+        self.put(&key("v", &device.device_id), device)
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        self.all("v/")
+    }
+
+    fn last_seq(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .tree
+            .get(SEQ_KEY)
+            .map_err(db_err)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    fn doc(&self, doc_id: &str) -> Result<Option<DocRecord>, StoreError> {
+        self.get(&key("d", doc_id))
+    }
+
+    fn doc_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(rec) = self.doc(doc_id)? else {
+            return Ok(None);
+        };
+        if rec.erased {
+            return Ok(None);
+        }
+        let (upto, mut out): (u64, Vec<u8>) = self.get(&key("s", doc_id))?.unwrap_or_default();
+        let start = seq_key("c", doc_id, upto.saturating_add(1));
+        let end = seq_key("c", doc_id, u64::MAX);
+        for kv in self.tree.range(start..=end) {
+            let (_, v) = kv.map_err(db_err)?;
+            let ch: StoredChange = dec(&v)?;
+            out.extend_from_slice(&ch.bytes);
+        }
+        Ok(Some(out))
+    }
+
+    fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError> {
+        let change_values = commit
+            .changes
+            .iter()
+            .map(|c| enc(c).map(|v| (c.hash, c.bytes.len(), v)))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.tree
+            .transaction(|tx| {
+                let dk = key("d", &commit.doc_id);
+                let existing: Option<DocRecord> = tx_get(tx, &dk)?;
+                let prev = existing.as_ref().map(|r| r.routing.clone());
+                let mut rec = existing.unwrap_or_else(|| DocRecord {
+                    doc_id: commit.doc_id.clone(),
+                    routing: commit.routing.clone(),
+                    history: Vec::new(),
+                    erased: false,
+                    created_seq: 0,
+                    summary: None,
+                    tail_changes: 0,
+                    tail_bytes: 0,
+                    snapshot_bytes: 0,
+                });
+                let mut seq = tx_seq(tx)?;
+                let keys = commit.routing.scope_keys();
+                for (hash, len, value) in &change_values {
+                    seq += 1;
+                    tx.insert(seq_key("c", &commit.doc_id, seq), value.clone())?;
+                    let entry =
+                        enc(&(commit.doc_id.as_str(), LogKind::Change(*hash))).map_err(abort)?;
+                    for k in &keys {
+                        tx.insert(seq_key("l", &k.encode(), seq), entry.clone())?;
+                    }
+                    rec.tail_changes = rec.tail_changes.saturating_add(1);
+                    rec.tail_bytes += *len as u64;
+                }
+                let routing_changed = prev.as_ref() != Some(&commit.routing);
+                if routing_changed {
+                    seq += 1;
+                    let mut all_keys: Vec<ScopeKey> = keys.to_vec();
+                    if let Some(p) = &prev {
+                        for k in p.scope_keys() {
+                            tx.remove(index_key(&k, &commit.doc_id))?;
+                            all_keys.push(k);
+                        }
+                    } else {
+                        rec.created_seq = seq;
+                    }
+                    all_keys.sort();
+                    all_keys.dedup();
+                    let entry = enc(&(commit.doc_id.as_str(), LogKind::Routing)).map_err(abort)?;
+                    for k in &all_keys {
+                        tx.insert(seq_key("l", &k.encode(), seq), entry.clone())?;
+                    }
+                    for k in &keys {
+                        tx.insert(index_key(k, &commit.doc_id), &[][..])?;
+                    }
+                    rec.history.push((seq, commit.routing.clone()));
+                    rec.routing = commit.routing.clone();
+                }
+                rec.summary = Some(commit.summary.clone());
+                tx.insert(dk, enc(&rec).map_err(abort)?)?;
+                tx.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
+                Ok(CommitOutcome {
+                    last_seq: seq,
+                    routing_changed,
+                })
+            })
+            .map_err(tx_err)
+    }
+
+    fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError> {
+        let snap = enc(&(upto_seq, saved.as_slice()))?;
+        let len = saved.len() as u64;
+        self.tree
+            .transaction(|tx| {
+                let dk = key("d", doc_id);
+                let Some(mut rec): Option<DocRecord> = tx_get(tx, &dk)? else {
+                    return Ok(());
+                };
+                if rec.erased {
+                    return Ok(());
+                }
+                rec.tail_changes = 0;
+                rec.tail_bytes = 0;
+                rec.snapshot_bytes = len;
+                tx.insert(key("s", doc_id), snap.clone())?;
+                tx.insert(dk, enc(&rec).map_err(abort)?)?;
+                Ok(())
+            })
+            .map_err(tx_err)
+    }
+
+    fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError> {
+        let seq = self
+            .tree
+            .transaction(|tx| {
+                let dk = key("d", doc_id);
+                let Some(mut rec): Option<DocRecord> = tx_get(tx, &dk)? else {
+                    return Ok(None);
+                };
+                if rec.erased {
+                    return Ok(None);
+                }
+                let seq = tx_seq(tx)? + 1;
+                let entry = enc(&(doc_id, LogKind::Erased)).map_err(abort)?;
+                for k in rec.routing.scope_keys() {
+                    tx.insert(seq_key("l", &k.encode(), seq), entry.clone())?;
+                    tx.remove(index_key(&k, doc_id))?;
+                }
+                rec.erased = true;
+                rec.summary = None;
+                rec.tail_changes = 0;
+                rec.tail_bytes = 0;
+                rec.snapshot_bytes = 0;
+                tx.remove(key("s", doc_id))?;
+                tx.insert(dk, enc(&rec).map_err(abort)?)?;
+                tx.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
+                Ok(Some(seq))
+            })
+            .map_err(tx_err)?;
+        if seq.is_some() {
+            // The tombstone is committed; now drop the content itself.
+            let mut batch = sled::Batch::default();
+            let start = seq_key("c", doc_id, 0);
+            let end = seq_key("c", doc_id, u64::MAX);
+            for kv in self.tree.range(start..=end) {
+                let (k, _) = kv.map_err(db_err)?;
+                batch.remove(k);
+            }
+            self.tree.apply_batch(batch).map_err(db_err)?;
+        }
+        Ok(seq)
+    }
+
+    fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError> {
+        self.get(&seq_key("c", doc_id, seq))
+    }
+
+    fn log(&self, scope: &ScopeKey, after: u64, upto: u64) -> Result<Vec<LogEntry>, StoreError> {
+        if upto <= after {
+            return Ok(Vec::new());
+        }
+        let s = scope.encode();
+        let start = seq_key("l", &s, after.saturating_add(1));
+        let end = seq_key("l", &s, upto);
+        self.tree
+            .range(start..=end)
+            .map(|kv| {
+                let (k, v) = kv.map_err(db_err)?;
+                let seq = seq_suffix(&k).ok_or_else(|| StoreError::Corrupt("log key".into()))?;
+                let (doc_id, kind): (String, LogKind) = dec(&v)?;
+                Ok(LogEntry { seq, doc_id, kind })
+            })
+            .collect()
+    }
+
+    fn doc_ids(
+        &self,
+        scope: &ScopeKey,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let prefix = format!("i/{}\0", scope.encode()).into_bytes();
+        let mut start = prefix.clone();
+        start.extend_from_slice(after.as_bytes());
+        let mut out = Vec::new();
+        for kv in self.tree.range(start..) {
+            let (k, _) = kv.map_err(db_err)?;
+            let Some(id) = k.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            let id = String::from_utf8_lossy(id).into_owned();
+            if id.as_str() <= after {
+                continue;
+            }
+            out.push(id);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn docs_to_compact(&self, min_changes: u32) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .all::<DocRecord>("d/")?
+            .into_iter()
+            .filter(|r| !r.erased && r.tail_changes >= min_changes)
+            .map(|r| r.doc_id)
+            .collect())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(db_err)?;
+        Ok(())
+    }
+
+    fn dump(&self) -> Result<Dump, StoreError> {
+        self.tree
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(db_err))
+            .collect()
+    }
+}

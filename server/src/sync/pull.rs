@@ -1,0 +1,279 @@
+//! Building one pull page: snapshots for a fresh device, then the log of its scope.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use casesync_core::case::CaseSummary;
+use casesync_core::protocol::{DocBody, DocUpdate};
+
+use super::cursor::{Cursor, Position};
+use super::scope::{can_read, scope_keys, scope_version};
+use super::{Echo, SyncEngine};
+use crate::store::{LogEntry, LogKind, StoreError, UserRecord};
+
+/// One page of a pull.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Documents that changed or entered the scope.
+    pub docs: Vec<DocUpdate>,
+    /// Documents that left the scope.
+    pub removed: Vec<String>,
+    /// Cursor after this page.
+    pub cursor: Vec<u8>,
+    /// More pages follow.
+    pub more: bool,
+    /// Estimated documents still to come.
+    pub remaining_estimate: u64,
+}
+
+/// Fixed overhead counted per document entry of a page, in bytes.
+const ENTRY_OVERHEAD: usize = 16;
+
+fn summary_cost(s: &CaseSummary) -> usize {
+    s.id.len() + s.name.len() + s.assigned_to.len() + s.district.len() + s.village.len() + 32
+}
+
+/// What a page decided for a document met in the log.
+enum Decision {
+    /// Send its changes (index into the page's docs).
+    Changes(usize),
+    /// Already decided (snapshot sent, removed, or not visible).
+    Done,
+}
+
+struct Builder {
+    page: Page,
+    bytes: usize,
+    max: usize,
+    /// Snapshots, changes and removals in the page so far.
+    items: usize,
+}
+
+impl Builder {
+    /// Whether `cost` more bytes fit (the first item always fits, so pages progress).
+    fn fits(&mut self, cost: usize) -> bool {
+        let ok = self.items == 0 || self.bytes + cost <= self.max;
+        if ok {
+            self.items += 1;
+        }
+        ok
+    }
+}
+
+impl SyncEngine {
+    /// One page of everything in `user`'s scope since `cursor`, at most about `max_bytes`
+    /// (the first entry is always included). What the device just pushed (`echo`) is
+    /// not sent back.
+    pub fn pull(
+        &self,
+        user: &UserRecord,
+        cursor: Option<Cursor>,
+        max_bytes: usize,
+        echo: &Echo,
+    ) -> Result<Page, StoreError> {
+        let scope = scope_version(user);
+        let position = match cursor {
+            Some(c) if c.scope == scope => c.position,
+            _ => Position::Initial {
+                start_seq: self.store.last_seq()?,
+                after_doc: String::new(),
+            },
+        };
+        let mut b = Builder {
+            page: Page::default(),
+            bytes: 0,
+            max: max_bytes.max(1),
+            items: 0,
+        };
+        let position = match position {
+            Position::Initial {
+                start_seq,
+                after_doc,
+            } => match self.initial(user, start_seq, &after_doc, echo, &mut b)? {
+                Some(after_doc) => {
+                    b.page.more = true;
+                    b.page.cursor = Cursor {
+                        scope,
+                        position: Position::Initial {
+                            start_seq,
+                            after_doc,
+                        },
+                    }
+                    .encode();
+                    return Ok(b.page);
+                }
+                None => start_seq,
+            },
+            Position::Log { seq } => seq,
+        };
+        let seq = self.log_phase(user, position, echo, &mut b)?;
+        b.page.cursor = Cursor {
+            scope,
+            position: Position::Log { seq },
+        }
+        .encode();
+        Ok(b.page)
+    }
+
+    /// Snapshots of the documents in scope at `start_seq` and now, by id after
+    /// `after_doc`. Returns the last id sent if the page filled up, `None` when done.
+    fn initial(
+        &self,
+        user: &UserRecord,
+        start_seq: u64,
+        after_doc: &str,
+        echo: &Echo,
+        b: &mut Builder,
+    ) -> Result<Option<String>, StoreError> {
+        let mut ids = BTreeSet::new();
+        for key in scope_keys(user) {
+            ids.extend(self.store.doc_ids(&key, after_doc, usize::MAX)?);
+        }
+        let total = ids.len() as u64;
+        let mut last: Option<String> = None;
+        for (i, id) in ids.into_iter().enumerate() {
+            let Some(rec) = self.store.doc(&id)? else {
+                continue;
+            };
+            // Documents that entered the scope after `start_seq` come through the log.
+            let visible_then = rec.routing_at(start_seq).is_some_and(|r| can_read(user, r));
+            if rec.erased
+                || !can_read(user, &rec.routing)
+                || !visible_then
+                || echo.created.contains(&id)
+            {
+                continue;
+            }
+            let (Some(summary), Some(doc)) = (rec.summary.clone(), self.store.doc_bytes(&id)?)
+            else {
+                continue;
+            };
+            let cost = doc.len() + summary_cost(&summary) + ENTRY_OVERHEAD;
+            if !b.fits(cost) {
+                b.page.remaining_estimate = total - i as u64;
+                return Ok(last);
+            }
+            b.bytes += cost;
+            b.page.docs.push(DocUpdate {
+                doc_id: id.clone(),
+                body: DocBody::Snapshot { doc, summary },
+            });
+            last = Some(id);
+        }
+        Ok(None)
+    }
+
+    /// Log entries of the scope after `after`, as changes, snapshots or removals.
+    /// Returns the sequence number the page covers.
+    fn log_phase(
+        &self,
+        user: &UserRecord,
+        after: u64,
+        echo: &Echo,
+        b: &mut Builder,
+    ) -> Result<u64, StoreError> {
+        let head = self.store.last_seq()?;
+        let mut entries: Vec<LogEntry> = Vec::new();
+        for key in scope_keys(user) {
+            entries.extend(self.store.log(&key, after, head)?);
+        }
+        entries.sort_by_key(|e| e.seq);
+        entries.dedup_by_key(|e| e.seq);
+        // Documents whose every change in range is the device's own just-pushed one.
+        let mut foreign: HashSet<&str> = HashSet::new();
+        for e in &entries {
+            if let LogKind::Change(h) = &e.kind {
+                if !echo.hashes.contains(h) {
+                    foreign.insert(e.doc_id.as_str());
+                }
+            }
+        }
+        let mut decided: HashMap<String, Decision> = HashMap::new();
+        let mut covered = after;
+        for (i, e) in entries.iter().enumerate() {
+            if !decided.contains_key(&e.doc_id) {
+                let Some(rec) = self.store.doc(&e.doc_id)? else {
+                    covered = e.seq;
+                    continue;
+                };
+                let then = rec.routing_at(after).is_some_and(|r| can_read(user, r));
+                let now = !rec.erased && can_read(user, &rec.routing);
+                let own_new = rec.created_seq > after && !foreign.contains(e.doc_id.as_str());
+                let decision = match (then, now) {
+                    (true, true) => {
+                        b.page.docs.push(DocUpdate {
+                            doc_id: e.doc_id.clone(),
+                            body: DocBody::Changes(Vec::new()),
+                        });
+                        b.bytes += e.doc_id.len() + ENTRY_OVERHEAD;
+                        Decision::Changes(b.page.docs.len() - 1)
+                    }
+                    (false, true) if !own_new => {
+                        let (Some(summary), Some(doc)) =
+                            (rec.summary.clone(), self.store.doc_bytes(&e.doc_id)?)
+                        else {
+                            covered = e.seq;
+                            continue;
+                        };
+                        let cost = doc.len() + summary_cost(&summary) + ENTRY_OVERHEAD;
+                        if !b.fits(cost) {
+                            return Ok(self.stop(b, &entries[i..], covered));
+                        }
+                        b.bytes += cost;
+                        b.page.docs.push(DocUpdate {
+                            doc_id: e.doc_id.clone(),
+                            body: DocBody::Snapshot { doc, summary },
+                        });
+                        Decision::Done
+                    }
+                    (true, false) => {
+                        b.items += 1;
+                        b.bytes += e.doc_id.len() + ENTRY_OVERHEAD;
+                        b.page.removed.push(e.doc_id.clone());
+                        Decision::Done
+                    }
+                    _ => Decision::Done,
+                };
+                decided.insert(e.doc_id.clone(), decision);
+            }
+            if let (Some(Decision::Changes(idx)), LogKind::Change(h)) =
+                (decided.get(&e.doc_id), &e.kind)
+            {
+                if !echo.hashes.contains(h) {
+                    if let Some(ch) = self.store.change_at(&e.doc_id, e.seq)? {
+                        let cost = ch.bytes.len() + 4;
+                        if !b.fits(cost) {
+                            return Ok(self.stop(b, &entries[i..], covered));
+                        }
+                        b.bytes += cost;
+                        if let Some(DocUpdate {
+                            body: DocBody::Changes(cs),
+                            ..
+                        }) = b.page.docs.get_mut(*idx)
+                        {
+                            cs.push(ch.bytes);
+                        }
+                    }
+                }
+            }
+            covered = e.seq;
+        }
+        finish(b);
+        Ok(head.max(covered))
+    }
+
+    /// Ends a full page before `rest`.
+    fn stop(&self, b: &mut Builder, rest: &[LogEntry], covered: u64) -> u64 {
+        b.page.more = true;
+        let docs: HashSet<&str> = rest.iter().map(|e| e.doc_id.as_str()).collect();
+        b.page.remaining_estimate = docs.len() as u64;
+        finish(b);
+        covered
+    }
+}
+
+/// Drops change lists that ended up empty (every change was the device's own).
+fn finish(b: &mut Builder) {
+    b.page
+        .docs
+        .retain(|d| !matches!(&d.body, DocBody::Changes(cs) if cs.is_empty()));
+}

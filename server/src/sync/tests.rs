@@ -1,0 +1,566 @@
+//! Sync engine tests: pushes are validated, pulls page through the scope.
+
+use std::sync::Arc;
+
+use automerge::{transaction::Transactable, Change, ROOT};
+use casesync_core::case::{device_actor, CaseDoc, EditCtx, NewCase, Role, VisitInput, VisitKind};
+use casesync_core::protocol::{
+    DocBody, DocPush, RefusalCode, SyncRequest, SyncResponse, PROTOCOL_VERSION,
+};
+use chrono::NaiveDate;
+
+use super::*;
+use crate::store::{SledStorage, Storage, UserRecord};
+
+struct World {
+    engine: SyncEngine,
+    store: Arc<SledStorage>,
+}
+
+fn world() -> World {
+    world_with(Settings::default())
+}
+
+fn world_with(settings: Settings) -> World {
+    let store = Arc::new(SledStorage::temporary().expect("store"));
+    World {
+        engine: SyncEngine::new(store.clone(), settings),
+        store,
+    }
+}
+
+fn user(id: &str, role: Role, sensitive: bool) -> UserRecord {
+    UserRecord {
+        user_id: id.into(),
+        role,
+        districts: vec!["sylhet".into()],
+        sensitive_access: sensitive,
+        password_hash: String::new(),
+        disabled: false,
+        created_ms: 0,
+    }
+}
+
+fn ctx(u: &UserRecord) -> EditCtx {
+    EditCtx {
+        user_id: u.user_id.clone(),
+        role: u.role,
+        now_ms: 1_700_000_000_000,
+    }
+}
+
+/// A device-side replica of one case.
+fn create(
+    u: &UserRecord,
+    device: &str,
+    id: &str,
+    name: &str,
+    assigned: &str,
+    sensitive: bool,
+) -> CaseDoc {
+    CaseDoc::create(
+        &ctx(u),
+        device_actor(device),
+        &NewCase {
+            id: id.into(),
+            district: "sylhet".into(),
+            village: "গোয়াইনঘাট".into(),
+            assigned_to: assigned.into(),
+            sensitive,
+            client_name: name.into(),
+        },
+    )
+    .expect("create")
+}
+
+fn raw(changes: Vec<Change>) -> Vec<Vec<u8>> {
+    changes.iter().map(|c| c.raw_bytes().to_vec()).collect()
+}
+
+fn all_changes(d: &mut CaseDoc) -> Vec<Vec<u8>> {
+    raw(d.changes_since(&[]))
+}
+
+fn visit(notes: &str) -> VisitInput {
+    VisitInput {
+        date: NaiveDate::from_ymd_opt(2024, 3, 1).expect("date"),
+        kind: VisitKind::Home,
+        notes: notes.into(),
+        progress: None,
+        obstacles: None,
+        actions: None,
+        next_visit_date: None,
+    }
+}
+
+impl World {
+    fn sync(
+        &self,
+        u: &UserRecord,
+        device: &str,
+        cursor: &[u8],
+        push: Vec<DocPush>,
+    ) -> SyncResponse {
+        self.sync_paged(u, device, cursor, push, 0)
+    }
+
+    fn sync_paged(
+        &self,
+        u: &UserRecord,
+        device: &str,
+        cursor: &[u8],
+        push: Vec<DocPush>,
+        page: u32,
+    ) -> SyncResponse {
+        let req = SyncRequest {
+            version: PROTOCOL_VERSION,
+            device_id: device.into(),
+            cursor: cursor.to_vec(),
+            push,
+            max_page_bytes: page,
+        };
+        self.engine.sync(u, device, &req).expect("sync").0
+    }
+
+    /// Pulls until `more` is false; returns every page.
+    fn pull_all(
+        &self,
+        u: &UserRecord,
+        device: &str,
+        cursor: &mut Vec<u8>,
+        page: u32,
+    ) -> Vec<SyncResponse> {
+        let mut pages = Vec::new();
+        loop {
+            let r = self.sync_paged(u, device, cursor, vec![], page);
+            *cursor = r.cursor.clone();
+            let more = r.more;
+            pages.push(r);
+            if !more {
+                return pages;
+            }
+            assert!(pages.len() < 1000, "paging does not progress");
+        }
+    }
+}
+
+fn push(id: &str, changes: Vec<Vec<u8>>) -> Vec<DocPush> {
+    vec![DocPush {
+        doc_id: id.into(),
+        changes,
+    }]
+}
+
+fn apply(doc: &mut Option<CaseDoc>, body: &DocBody) {
+    match body {
+        DocBody::Snapshot { doc: bytes, .. } => {
+            *doc = Some(CaseDoc::load(bytes).expect("snapshot loads"))
+        }
+        DocBody::Changes(cs) => {
+            let d = doc.as_mut().expect("changes for a known doc");
+            let cs = cs
+                .iter()
+                .map(|b| Change::from_bytes(b.clone()).expect("change"))
+                .collect();
+            d.apply_changes(cs).expect("apply");
+        }
+    }
+}
+
+#[test]
+fn push_and_pull_round_trip_between_two_devices() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let coord = user("coord", Role::Coordinator, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "নাসরিন আক্তার", "chw1", false);
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(r.acked.len(), 1);
+    assert!(
+        r.docs.is_empty(),
+        "own new case is not echoed back: {:?}",
+        r.docs.len()
+    );
+    let mut phone_cursor = r.cursor;
+
+    // The coordinator's fresh laptop gets a snapshot with its summary.
+    let mut laptop_cursor = Vec::new();
+    let pages = w.pull_all(&coord, "laptop-1", &mut laptop_cursor, 0);
+    let docs: Vec<_> = pages.iter().flat_map(|p| p.docs.iter()).collect();
+    assert_eq!(docs.len(), 1);
+    let mut laptop = None;
+    apply(&mut laptop, &docs[0].body);
+    match &docs[0].body {
+        DocBody::Snapshot { summary, .. } => assert_eq!(summary.name, "নাসরিন আক্তার"),
+        DocBody::Changes(_) => panic!("fresh device gets a snapshot"),
+    }
+    let mut laptop = laptop.expect("doc");
+    laptop.set_actor(device_actor("laptop-1"));
+    let before = laptop.heads();
+    laptop
+        .add_visit(&ctx(&coord), &visit("ملاقات در خانه"))
+        .expect("visit");
+    let r = w.sync(
+        &coord,
+        "laptop-1",
+        &laptop_cursor,
+        push("case-1", raw(laptop.changes_since(&before))),
+    );
+    assert_eq!(r.acked.len(), 1);
+    assert!(r.docs.is_empty(), "an up-to-date device gets nothing back");
+
+    // The phone pulls the coordinator's change as a change, not a snapshot.
+    let r = w.sync(&chw, "phone-a", &phone_cursor, vec![]);
+    assert_eq!(r.docs.len(), 1);
+    assert!(matches!(r.docs[0].body, DocBody::Changes(ref c) if c.len() == 1));
+    let mut p = Some(phone);
+    apply(&mut p, &r.docs[0].body);
+    let mut phone = p.expect("doc");
+    assert_eq!(phone.read().expect("read").visits.len(), 1);
+    assert_eq!(phone.heads(), laptop.heads());
+    phone_cursor = r.cursor;
+    let r = w.sync(&chw, "phone-a", &phone_cursor, vec![]);
+    assert!(r.docs.is_empty() && r.removed.is_empty() && !r.more);
+
+    // Replaying a push is harmless.
+    let n = w.store.last_seq().expect("seq");
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &phone_cursor,
+        push("case-1", all_changes(&mut phone)),
+    );
+    assert_eq!(r.acked.len(), 1);
+    assert_eq!(w.store.last_seq().expect("seq"), n);
+}
+
+#[test]
+fn refused_pushes_store_nothing() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "สมชาย ใจดี", "chw1", false);
+    w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    let dump = w.store.dump().expect("dump");
+
+    // A CHW reassigning their own case.
+    let before = phone.heads();
+    phone
+        .automerge()
+        .put(ROOT, "assigned_to", "chw2")
+        .expect("put");
+    phone.automerge().commit();
+    let sneaky = raw(phone.changes_since(&before));
+    let r = w.sync(&chw, "phone-a", &[], push("case-1", sneaky.clone()));
+    assert_eq!(r.refused[0].code, RefusalCode::RestrictedField);
+    // A change signed by another device's actor.
+    let mut other = create(&chw, "phone-b", "case-2", "Nguyễn Thị Lan", "chw1", false);
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-2", all_changes(&mut other)),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::ForeignActor);
+    // Garbage, a missing dependency, a bad id, an admin push, another worker's case.
+    let r = w.sync(&chw, "phone-a", &[], push("case-1", vec![vec![1, 2, 3]]));
+    assert_eq!(r.refused[0].code, RefusalCode::Invalid);
+    let mut lonely = phone.clone();
+    let h = lonely.heads();
+    lonely.add_visit(&ctx(&chw), &visit("a")).expect("visit");
+    let h2 = lonely.heads();
+    lonely.add_visit(&ctx(&chw), &visit("b")).expect("visit");
+    let _ = h;
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", raw(lonely.changes_since(&h2))),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::MissingDependencies);
+    let r = w.sync(&chw, "phone-a", &[], push("../etc", vec![]));
+    assert_eq!(r.refused[0].code, RefusalCode::Invalid);
+    let admin = user("admin", Role::Admin, false);
+    let r = w.sync(&admin, "phone-a", &[], push("case-1", sneaky));
+    assert_eq!(r.refused[0].code, RefusalCode::OutOfScope);
+    let chw2 = user("chw2", Role::Chw, false);
+    let r = w.sync(
+        &chw2,
+        "phone-a",
+        &[],
+        push("case-1", raw(lonely.changes_since(&h2))),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::OutOfScope);
+    // A CHW creating a case for someone else.
+    let mut theirs = create(
+        &user("chw2", Role::Chw, false),
+        "phone-a",
+        "case-3",
+        "Trần Văn An",
+        "chw2",
+        false,
+    );
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-3", all_changes(&mut theirs)),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::OutOfScope);
+
+    assert_eq!(
+        w.store.dump().expect("dump"),
+        dump,
+        "refused pushes changed the store"
+    );
+
+    // One refused document does not stop the others.
+    let h = phone.heads();
+    let mut good = w
+        .store
+        .doc_bytes("case-1")
+        .expect("bytes")
+        .map(|b| CaseDoc::load(&b).expect("load"))
+        .expect("doc");
+    good.set_actor(device_actor("phone-a"));
+    let h0 = good.heads();
+    good.add_visit(&ctx(&chw), &visit("বাড়িতে দেখা"))
+        .expect("visit");
+    let _ = h;
+    let mut pushes = push("case-2", all_changes(&mut other));
+    pushes.extend(push("case-1", raw(good.changes_since(&h0))));
+    let r = w.sync(&chw, "phone-a", &[], pushes);
+    assert_eq!(r.refused.len(), 1);
+    assert_eq!(r.acked.len(), 1);
+}
+
+#[test]
+fn reassignment_while_offline_keeps_the_old_workers_edits() {
+    let w = world();
+    let chw1 = user("chw1", Role::Chw, false);
+    let chw2 = user("chw2", Role::Chw, false);
+    let coord = user("coord", Role::Coordinator, false);
+    let mut old = create(&coord, "laptop", "case-1", "Lê Thị Hoa", "chw1", false);
+    w.sync(&coord, "laptop", &[], push("case-1", all_changes(&mut old)));
+    let mut c1 = Vec::new();
+    let pages = w.pull_all(&chw1, "phone-1", &mut c1, 0);
+    let mut phone1 = None;
+    apply(&mut phone1, &pages[0].docs[0].body);
+    let mut phone1 = phone1.expect("doc");
+    phone1.set_actor(device_actor("phone-1"));
+    let mut c2 = Vec::new();
+    assert!(w
+        .pull_all(&chw2, "phone-2", &mut c2, 0)
+        .iter()
+        .all(|p| p.docs.is_empty()));
+
+    // The coordinator reassigns while chw1 is offline and records a visit.
+    let h = old.heads();
+    old.reassign(&ctx(&coord), "chw2").expect("reassign");
+    let r = w.sync(
+        &coord,
+        "laptop",
+        &[],
+        push("case-1", raw(old.changes_since(&h))),
+    );
+    assert!(r.refused.is_empty());
+    let h = phone1.heads();
+    phone1
+        .add_visit(&ctx(&chw1), &visit("ghi chú thăm nhà"))
+        .expect("visit");
+
+    // chw1 comes back: the edit is accepted, then the case leaves their phone.
+    let r = w.sync(
+        &chw1,
+        "phone-1",
+        &c1,
+        push("case-1", raw(phone1.changes_since(&h))),
+    );
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(r.removed, vec!["case-1".to_string()]);
+    assert!(r.docs.is_empty());
+
+    // chw2 gets the case with chw1's visit.
+    let pages = w.pull_all(&chw2, "phone-2", &mut c2, 0);
+    let mut phone2 = None;
+    for p in &pages {
+        for d in &p.docs {
+            apply(&mut phone2, &d.body);
+        }
+    }
+    let case = phone2.expect("doc").read().expect("read");
+    assert_eq!(case.assigned_to, "chw2");
+    assert_eq!(case.visits.len(), 1);
+}
+
+#[test]
+fn erased_cases_leave_every_device() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "রহিমা বেগম", "chw1", false);
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    let cursor = r.cursor;
+    assert!(w.store.erase("case-1").expect("erase").is_some());
+    assert!(w.store.doc_bytes("case-1").expect("bytes").is_none());
+    let dump = format!("{:?}", w.store.dump().expect("dump"));
+    assert!(!dump.contains("রহিমা"), "erased content stays on the server");
+    let r = w.sync(&chw, "phone-a", &cursor, vec![]);
+    assert_eq!(r.removed, vec!["case-1".to_string()]);
+    let h = phone.heads();
+    phone.add_visit(&ctx(&chw), &visit("x")).expect("visit");
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &cursor,
+        push("case-1", raw(phone.changes_since(&h))),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::Erased);
+    let mut fresh = Vec::new();
+    assert!(w
+        .pull_all(&chw, "phone-b", &mut fresh, 0)
+        .iter()
+        .all(|p| p.docs.is_empty()));
+}
+
+#[test]
+fn sensitive_cases_and_admins() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-s", "مریم احمدی", "chw1", true);
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-s", all_changes(&mut phone)),
+    );
+    assert!(r.refused.is_empty());
+    for (u, expect) in [
+        (user("coord", Role::Coordinator, false), 0),
+        (user("coord2", Role::Coordinator, true), 1),
+        (user("admin", Role::Admin, false), 0),
+        (user("chw2", Role::Chw, false), 0),
+    ] {
+        let mut c = Vec::new();
+        let n: usize = w
+            .pull_all(&u, "dev", &mut c, 0)
+            .iter()
+            .map(|p| p.docs.len())
+            .sum();
+        assert_eq!(n, expect, "{}", u.user_id);
+    }
+}
+
+#[test]
+fn pages_are_capped_and_resume() {
+    let w = world();
+    let coord = user("coord", Role::Coordinator, false);
+    let names = ["নাসরিন", "فاطمه", "สมหญิง", "Nguyễn Văn Bình"];
+    for i in 0..30 {
+        let mut d = create(
+            &coord,
+            "laptop",
+            &format!("case-{i:02}"),
+            names[i % 4],
+            "chw1",
+            false,
+        );
+        w.sync(
+            &coord,
+            "laptop",
+            &[],
+            push(&format!("case-{i:02}"), all_changes(&mut d)),
+        );
+    }
+    let chw = user("chw1", Role::Chw, false);
+    let mut cursor = Vec::new();
+    let pages = w.pull_all(&chw, "phone", &mut cursor, 2048);
+    assert!(pages.len() > 3, "{} pages", pages.len());
+    let mut ids: Vec<_> = pages
+        .iter()
+        .flat_map(|p| p.docs.iter().map(|d| d.doc_id.clone()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30);
+    assert!(pages[0].remaining_estimate > 0);
+
+    // New edits after the initial pull come through the log, paged too.
+    for i in 0..30 {
+        let id = format!("case-{i:02}");
+        let mut d = CaseDoc::load(&w.store.doc_bytes(&id).expect("b").expect("doc")).expect("load");
+        d.set_actor(device_actor("laptop"));
+        let h = d.heads();
+        d.add_visit(&ctx(&coord), &visit(&"ملاحظات ".repeat(50)))
+            .expect("visit");
+        w.sync(&coord, "laptop", &[], push(&id, raw(d.changes_since(&h))));
+    }
+    let pages = w.pull_all(&chw, "phone", &mut cursor, 4096);
+    assert!(pages.len() > 1);
+    let n: usize = pages
+        .iter()
+        .flat_map(|p| p.docs.iter())
+        .map(|d| match &d.body {
+            DocBody::Changes(c) => c.len(),
+            DocBody::Snapshot { .. } => 1000,
+        })
+        .sum();
+    assert_eq!(n, 30, "each change exactly once, as changes");
+    // Compaction keeps documents loadable and pulls working.
+    let compacted = w.engine.compact(1).expect("compact");
+    assert_eq!(compacted, 30);
+    let mut fresh = Vec::new();
+    let pages = w.pull_all(&chw, "phone-2", &mut fresh, 0);
+    let mut k = 0;
+    for p in &pages {
+        for d in &p.docs {
+            let mut doc = None;
+            apply(&mut doc, &d.body);
+            assert_eq!(doc.expect("doc").read().expect("read").visits.len(), 1);
+            k += 1;
+        }
+    }
+    assert_eq!(k, 30);
+}
+
+#[test]
+fn oversized_documents_are_refused() {
+    let w = world_with(Settings {
+        max_doc_bytes: 2_000,
+        ..Settings::default()
+    });
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "Phạm Minh", "chw1", false);
+    w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    let dump = w.store.dump().expect("dump");
+    let h = phone.heads();
+    phone
+        .add_visit(&ctx(&chw), &visit(&"ข้อความยาว".repeat(300)))
+        .expect("visit");
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", raw(phone.changes_since(&h))),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::TooLarge);
+    assert_eq!(w.store.dump().expect("dump"), dump);
+}
