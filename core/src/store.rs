@@ -1,1 +1,322 @@
-//! TODO
+//! The device store: case documents, their listing index, the outbox and the sync cursor,
+//! encrypted at rest.
+//!
+//! Every value is sealed with XChaCha20-Poly1305 under the 32-byte key the app supplies
+//! (from the Android Keystore), with the record's key as associated data; see
+//! [`crypto`](self::crypto) for the layout. Keys are not encrypted: they hold only case
+//! ids and record kinds (`d/` documents, `s/` summaries, `h/` server heads, `o/` outbox,
+//! `m/` metadata).
+//!
+//! A key-check record, written when the store is created, lets [`DeviceStore::open`]
+//! refuse a wrong key with [`StoreError::WrongKey`] before anything is written. A record
+//! that fails to decrypt or parse is an error for its case only
+//! ([`StoreError::Corrupt`]); listing reports such cases beside the readable ones.
+//!
+//! Storage sits behind the [`Backend`] trait: [`SledBackend`] on the device,
+//! [`MemoryBackend`] for tests.
+
+mod backend;
+mod batch;
+pub mod crypto;
+mod disk;
+mod listing;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+
+use automerge::ActorId;
+
+use crate::case::{
+    actor_belongs_to, device_actor, validate_case_id, CaseDoc, CaseError, CaseSummary,
+};
+
+pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
+pub use batch::StoreBatch;
+pub use listing::{Listing, SummaryFilter};
+
+use batch::{id_of, key, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX, SUMMARY};
+use crypto::Sealer;
+
+/// The plaintext of the key-check record.
+const KEY_CHECK_PLAIN: &[u8] = b"casesync device store v1";
+
+/// Why a store operation failed. Messages name case ids at most, never case content.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The key does not open this store. Nothing was written.
+    #[error("the store key is wrong for this store")]
+    WrongKey,
+    /// One case's stored record could not be decrypted or parsed.
+    #[error("the stored record of case {case_id} is unreadable")]
+    Corrupt {
+        /// The case.
+        case_id: String,
+    },
+    /// A store-wide record (sync cursor, actor id, key check) could not be read.
+    #[error("the store's {0} record is unreadable")]
+    CorruptMeta(&'static str),
+    /// No such case in the store.
+    #[error("case {0} is not in the store")]
+    NotFound(String),
+    /// The case document was refused (invalid id or document).
+    #[error(transparent)]
+    Case(#[from] CaseError),
+    /// The storage engine failed.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// The encrypted store of one device. Cheap to share behind an `Arc`; every method
+/// takes `&self`.
+pub struct DeviceStore {
+    backend: Box<dyn Backend>,
+    sealer: Sealer,
+    /// Serialises read-modify-write sequences (actor creation, wipe).
+    write_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for DeviceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceStore(..)")
+    }
+}
+
+impl DeviceStore {
+    /// Opens (or creates) the store in directory `path` with `key`. A wrong key is
+    /// [`StoreError::WrongKey`] and leaves every file in `path` as it was.
+    pub fn open(path: &Path, key: &[u8; 32]) -> Result<Self, StoreError> {
+        let has_key_file = match disk::check_key_file(path, &Sealer::new(key))? {
+            Some(true) => true,
+            Some(false) => return Err(StoreError::WrongKey),
+            None => false,
+        };
+        let store = Self::with_backend(Box::new(disk::open_sled(path)?), key)?;
+        if !has_key_file {
+            let sealed = store
+                .backend
+                .get(KEY_CHECK)?
+                .ok_or(StoreError::CorruptMeta("key check"))?;
+            disk::write_key_file(path, &sealed)?;
+        }
+        Ok(store)
+    }
+
+    /// A new, empty store in memory.
+    pub fn in_memory(key: &[u8; 32]) -> Self {
+        let sealer = Sealer::new(key);
+        let backend = MemoryBackend::new();
+        if let Ok(check) = sealer.seal(KEY_CHECK, KEY_CHECK_PLAIN) {
+            // Cannot fail: a fresh memory backend accepts any write.
+            let _ = backend.apply(vec![BatchOp::Put(KEY_CHECK.to_vec(), check)]);
+        }
+        Self::from_parts(Box::new(backend), sealer)
+    }
+
+    /// Opens the store held by `backend` with `key`: checks the key against the
+    /// key-check record, or writes that record when the store is empty.
+    pub fn with_backend(backend: Box<dyn Backend>, key: &[u8; 32]) -> Result<Self, StoreError> {
+        let sealer = Sealer::new(key);
+        match backend.get(KEY_CHECK)? {
+            Some(v) => match sealer.open(KEY_CHECK, &v) {
+                Some(plain) if plain == KEY_CHECK_PLAIN => {}
+                _ => return Err(StoreError::WrongKey),
+            },
+            None => {
+                if !backend.scan_prefix(b"")?.is_empty() {
+                    return Err(StoreError::CorruptMeta("key check"));
+                }
+                let check = sealer.seal(KEY_CHECK, KEY_CHECK_PLAIN)?;
+                backend.apply(vec![BatchOp::Put(KEY_CHECK.to_vec(), check)])?;
+                backend.flush()?;
+            }
+        }
+        Ok(Self::from_parts(backend, sealer))
+    }
+
+    fn from_parts(backend: Box<dyn Backend>, sealer: Sealer) -> Self {
+        Self {
+            backend,
+            sealer,
+            write_lock: Mutex::new(()),
+        }
+    }
+
+    /// The raw backend (values as stored, i.e. encrypted), for diagnostics and tests.
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    /// Reads and decrypts the record under `k`: `None` when absent, `Some(Err(()))` when
+    /// it does not decrypt.
+    fn read(&self, k: &[u8]) -> Result<Option<Result<Vec<u8>, ()>>, StoreError> {
+        Ok(self
+            .backend
+            .get(k)?
+            .map(|v| self.sealer.open(k, &v).ok_or(())))
+    }
+
+    /// Reads a record of case `id`: `Ok(None)` when absent, `Corrupt` when unreadable.
+    fn read_case_record(&self, prefix: &[u8], id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        validate_case_id(id)?;
+        match self.read(&key(prefix, id))? {
+            None => Ok(None),
+            Some(Ok(plain)) => Ok(Some(plain)),
+            Some(Err(())) => Err(corrupt(id)),
+        }
+    }
+
+    /// After a local edit: stores `doc`, its summary and an outbox mark, atomically.
+    pub fn save_local(&self, doc: &mut CaseDoc) -> Result<(), StoreError> {
+        let id = doc.id()?;
+        let summary = doc.summary()?;
+        let mut batch = StoreBatch::new();
+        batch.put_case(&id, doc.save(), &summary).mark_outbox(&id);
+        self.apply(batch)
+    }
+
+    /// Opens case `id` (read-only until the app sets its actor).
+    pub fn load_case(&self, id: &str) -> Result<CaseDoc, StoreError> {
+        let bytes = self
+            .read_case_record(DOC, id)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        CaseDoc::load(&bytes).map_err(|_| corrupt(id))
+    }
+
+    /// The listing summary of case `id`, without loading its document.
+    pub fn summary(&self, id: &str) -> Result<CaseSummary, StoreError> {
+        let bytes = self
+            .read_case_record(SUMMARY, id)?
+            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        decode_summary(id, &bytes).ok_or_else(|| corrupt(id))
+    }
+
+    /// The summaries that pass `filter`, sorted by next due date (none last) then name,
+    /// from the index alone. Unreadable summaries are reported, not fatal.
+    pub fn list_summaries(&self, filter: &SummaryFilter) -> Result<Listing, StoreError> {
+        let records = self.backend.scan_prefix(SUMMARY)?;
+        let mut summaries = Vec::with_capacity(records.len());
+        let mut corrupt = Vec::new();
+        for (k, v) in records {
+            let id = id_of(SUMMARY, &k).unwrap_or_else(|| String::from_utf8_lossy(&k).into_owned());
+            match self
+                .sealer
+                .open(&k, &v)
+                .and_then(|p| decode_summary(&id, &p))
+            {
+                Some(s) => summaries.push(s),
+                None => corrupt.push(id),
+            }
+        }
+        Ok(Listing {
+            summaries: listing::select(summaries, filter),
+            corrupt,
+        })
+    }
+
+    /// Ids of every case in the store, in id order.
+    pub fn case_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids_with(SUMMARY)
+    }
+
+    /// Ids of the cases with local changes not yet acknowledged by the server.
+    pub fn outbox(&self) -> Result<Vec<String>, StoreError> {
+        self.ids_with(OUTBOX)
+    }
+
+    fn ids_with(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .backend
+            .scan_prefix(prefix)?
+            .into_iter()
+            .filter_map(|(k, _)| id_of(prefix, &k))
+            .collect())
+    }
+
+    /// The change hashes the server is known to have for case `id` (empty if none).
+    pub fn server_heads(&self, id: &str) -> Result<Vec<[u8; 32]>, StoreError> {
+        match self.read_case_record(HEADS, id)? {
+            None => Ok(Vec::new()),
+            Some(p) => postcard::from_bytes(&p).map_err(|_| corrupt(id)),
+        }
+    }
+
+    /// The sync cursor (empty before the first sync).
+    pub fn cursor(&self) -> Result<Vec<u8>, StoreError> {
+        match self.read(CURSOR)? {
+            None => Ok(Vec::new()),
+            Some(r) => r.map_err(|()| StoreError::CorruptMeta("sync cursor")),
+        }
+    }
+
+    /// This store's Automerge actor for `device_id`, created and persisted on first use.
+    /// A stored actor made for another device id is replaced by a new one.
+    pub fn actor(&self, device_id: &str) -> Result<ActorId, StoreError> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = self.read(ACTOR)? {
+            let bytes = r.map_err(|()| StoreError::CorruptMeta("actor id"))?;
+            let actor = ActorId::from(bytes.as_slice());
+            if actor_belongs_to(&actor, device_id) {
+                return Ok(actor);
+            }
+        }
+        let actor = device_actor(device_id);
+        let sealed = self.sealer.seal(ACTOR, actor.to_bytes())?;
+        self.backend
+            .apply(vec![BatchOp::Put(ACTOR.to_vec(), sealed)])?;
+        self.backend.flush()?;
+        Ok(actor)
+    }
+
+    /// Applies `batch` as one atomic write, then flushes it to disk.
+    pub fn apply(&self, batch: StoreBatch) -> Result<(), StoreError> {
+        let ops = batch.seal(&self.sealer)?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.backend.apply(ops)?;
+        self.backend.flush()
+    }
+
+    /// Removes every case, mark, cursor and the actor id (a revoked device), in one
+    /// atomic write. The store stays open with the same key and is empty afterwards.
+    pub fn wipe(&self) -> Result<(), StoreError> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let ops: Vec<BatchOp> = self
+            .backend
+            .scan_prefix(b"")?
+            .into_iter()
+            .filter(|(k, _)| k != KEY_CHECK)
+            .map(|(k, _)| BatchOp::Delete(k))
+            .collect();
+        if ops.is_empty() {
+            return Ok(());
+        }
+        self.backend.apply(ops)?;
+        self.backend.flush()
+    }
+}
+
+fn corrupt(id: &str) -> StoreError {
+    StoreError::Corrupt {
+        case_id: id.to_owned(),
+    }
+}
+
+/// A stored summary, if it parses and belongs to case `id`.
+fn decode_summary(id: &str, plain: &[u8]) -> Option<CaseSummary> {
+    postcard::from_bytes::<CaseSummary>(plain)
+        .ok()
+        .filter(|s| s.id == id)
+}

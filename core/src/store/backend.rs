@@ -1,0 +1,150 @@
+//! The storage trait under the device store, and its two implementations.
+//!
+//! A [`Backend`] is a small ordered key-value map with atomic batches. It knows nothing
+//! about cases or encryption: [`DeviceStore`](super::DeviceStore) encrypts every value
+//! before it gets here. [`SledBackend`] is the real one; [`MemoryBackend`] serves unit
+//! tests and can be told to fail its next write.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::StoreError;
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    /// Sets `key` to `value`.
+    Put(Vec<u8>, Vec<u8>),
+    /// Removes `key` (no error when it is absent).
+    Delete(Vec<u8>),
+}
+
+/// `(key, value)` pairs in key order, as a prefix scan returns them.
+pub type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// An ordered key-value map with atomic batches: what the device store needs from disk.
+pub trait Backend: Send + Sync {
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Every `(key, value)` whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<KeyValues, StoreError>;
+
+    /// Applies every op of `batch`, or none of them when it returns an error.
+    fn apply(&self, batch: Vec<BatchOp>) -> Result<(), StoreError>;
+
+    /// Makes every applied batch durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// The in-memory backend: a `BTreeMap` behind a mutex. Clones share the same map, so a
+/// test can keep a handle after giving one to a [`DeviceStore`](super::DeviceStore).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryBackend {
+    map: Arc<Mutex<BTreeMap<Vec<u8>, Vec<u8>>>>,
+    fail_next_apply: Arc<AtomicBool>,
+}
+
+impl MemoryBackend {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes the next [`apply`](Backend::apply) fail without writing anything, as a full
+    /// disk or a crash before the commit would (for tests of atomicity and resumption).
+    pub fn fail_next_apply(&self) {
+        self.fail_next_apply.store(true, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
+        // The map is never left half-updated (no op below can panic midway), so a
+        // poisoned lock still guards consistent data.
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().get(key).cloned())
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<KeyValues, StoreError> {
+        Ok(self
+            .lock()
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn apply(&self, batch: Vec<BatchOp>) -> Result<(), StoreError> {
+        if self.fail_next_apply.swap(false, Ordering::SeqCst) {
+            return Err(StoreError::Backend("simulated write failure".into()));
+        }
+        let mut map = self.lock();
+        for op in batch {
+            match op {
+                BatchOp::Put(k, v) => {
+                    map.insert(k, v);
+                }
+                BatchOp::Delete(k) => {
+                    map.remove(&k);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// The on-disk backend: one sled database (its default tree).
+#[derive(Debug, Clone)]
+pub struct SledBackend {
+    db: sled::Db,
+}
+
+fn sled_err(e: sled::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SledBackend {
+    /// Opens (or creates) the sled database in directory `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = sled::Config::new().path(path).open().map_err(sled_err)?;
+        Ok(Self { db })
+    }
+}
+
+impl Backend for SledBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get(key).map_err(sled_err)?.map(|v| v.to_vec()))
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<KeyValues, StoreError> {
+        self.db
+            .scan_prefix(prefix)
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err))
+            .collect()
+    }
+
+    fn apply(&self, batch: Vec<BatchOp>) -> Result<(), StoreError> {
+        let mut b = sled::Batch::default();
+        for op in batch {
+            match op {
+                BatchOp::Put(k, v) => b.insert(k, v),
+                BatchOp::Delete(k) => b.remove(k),
+            }
+        }
+        self.db.apply_batch(b).map_err(sled_err)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(sled_err)
+    }
+}

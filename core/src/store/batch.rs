@@ -1,0 +1,164 @@
+//! Record keys, and [`StoreBatch`]: the writes of one sync page, applied atomically.
+
+use crate::case::{validate_case_id, CaseError, CaseSummary};
+
+use super::backend::BatchOp;
+use super::crypto::Sealer;
+use super::StoreError;
+
+/// Key prefix of case documents.
+pub(crate) const DOC: &[u8] = b"d/";
+/// Key prefix of case summaries (the listing index).
+pub(crate) const SUMMARY: &[u8] = b"s/";
+/// Key prefix of the heads the server is known to have.
+pub(crate) const HEADS: &[u8] = b"h/";
+/// Key prefix of outbox marks (cases with unsent local changes).
+pub(crate) const OUTBOX: &[u8] = b"o/";
+/// Key of the key-check record.
+pub(crate) const KEY_CHECK: &[u8] = b"m/keycheck";
+/// Key of the sync cursor.
+pub(crate) const CURSOR: &[u8] = b"m/cursor";
+/// Key of this store's Automerge actor id.
+pub(crate) const ACTOR: &[u8] = b"m/actor";
+
+/// The key of case `id`'s record of kind `prefix`.
+pub(crate) fn key(prefix: &[u8], id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + id.len());
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The case id in a key of kind `prefix`, if it is one.
+pub(crate) fn id_of(prefix: &[u8], key: &[u8]) -> Option<String> {
+    let rest = key.strip_prefix(prefix)?;
+    String::from_utf8(rest.to_vec()).ok()
+}
+
+/// Encodes server heads for storage.
+pub(crate) fn encode_heads(heads: &[[u8; 32]]) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(heads).map_err(|e| StoreError::Backend(format!("encoding heads: {e}")))
+}
+
+/// Encodes a summary for storage.
+pub(crate) fn encode_summary(s: &CaseSummary) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(s).map_err(|e| StoreError::Backend(format!("encoding a summary: {e}")))
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    PutCase(String, Vec<u8>, CaseSummary),
+    RemoveCase(String),
+    SetHeads(String, Vec<[u8; 32]>),
+    ClearOutbox(String),
+    MarkOutbox(String),
+    SetCursor(Vec<u8>),
+}
+
+/// Writes to apply together with [`DeviceStore::apply`](super::DeviceStore::apply):
+/// either all of them reach the disk or none does. Later ops on the same record win.
+///
+/// ```
+/// # use casesync_core::store::StoreBatch;
+/// let mut batch = StoreBatch::new();
+/// batch.set_server_heads("case-1", vec![[1; 32]]).clear_outbox("case-1").set_cursor(vec![9]);
+/// assert!(!batch.is_empty());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct StoreBatch {
+    ops: Vec<Op>,
+}
+
+impl StoreBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether the batch holds no writes.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Stores case `id`'s document (as `CaseDoc::save` makes it) and its listing summary.
+    /// `summary.id` must be `id`.
+    pub fn put_case(&mut self, id: &str, doc_bytes: Vec<u8>, summary: &CaseSummary) -> &mut Self {
+        self.ops
+            .push(Op::PutCase(id.to_owned(), doc_bytes, summary.clone()));
+        self
+    }
+
+    /// Removes case `id` entirely: document, summary, server heads and outbox mark.
+    pub fn remove_case(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::RemoveCase(id.to_owned()));
+        self
+    }
+
+    /// Records the heads the server is known to have for case `id`.
+    pub fn set_server_heads(&mut self, id: &str, heads: Vec<[u8; 32]>) -> &mut Self {
+        self.ops.push(Op::SetHeads(id.to_owned(), heads));
+        self
+    }
+
+    /// Marks case `id` as having no unsent local changes.
+    pub fn clear_outbox(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::ClearOutbox(id.to_owned()));
+        self
+    }
+
+    /// Marks case `id` as having unsent local changes.
+    pub fn mark_outbox(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::MarkOutbox(id.to_owned()));
+        self
+    }
+
+    /// Sets the sync cursor (opaque bytes from the server).
+    pub fn set_cursor(&mut self, cursor: Vec<u8>) -> &mut Self {
+        self.ops.push(Op::SetCursor(cursor));
+        self
+    }
+
+    /// Checks every id and encrypts every value: the backend ops of this batch.
+    pub(crate) fn seal(self, sealer: &Sealer) -> Result<Vec<BatchOp>, StoreError> {
+        let put = |k: Vec<u8>, plain: &[u8]| -> Result<BatchOp, StoreError> {
+            let v = sealer.seal(&k, plain)?;
+            Ok(BatchOp::Put(k, v))
+        };
+        let mut out = Vec::with_capacity(self.ops.len() * 2);
+        for op in self.ops {
+            match op {
+                Op::PutCase(id, doc, summary) => {
+                    validate_case_id(&id)?;
+                    if summary.id != id {
+                        return Err(StoreError::Case(CaseError::Invalid {
+                            field: "summary id",
+                            reason: "does not match the case id".into(),
+                        }));
+                    }
+                    out.push(put(key(DOC, &id), &doc)?);
+                    out.push(put(key(SUMMARY, &id), &encode_summary(&summary)?)?);
+                }
+                Op::RemoveCase(id) => {
+                    validate_case_id(&id)?;
+                    for prefix in [DOC, SUMMARY, HEADS, OUTBOX] {
+                        out.push(BatchOp::Delete(key(prefix, &id)));
+                    }
+                }
+                Op::SetHeads(id, heads) => {
+                    validate_case_id(&id)?;
+                    out.push(put(key(HEADS, &id), &encode_heads(&heads)?)?);
+                }
+                Op::ClearOutbox(id) => {
+                    validate_case_id(&id)?;
+                    out.push(BatchOp::Delete(key(OUTBOX, &id)));
+                }
+                Op::MarkOutbox(id) => {
+                    validate_case_id(&id)?;
+                    out.push(put(key(OUTBOX, &id), &[])?);
+                }
+                Op::SetCursor(c) => out.push(put(CURSOR.to_vec(), &c)?),
+            }
+        }
+        Ok(out)
+    }
+}
