@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use casesync_core::case::CaseSummary;
+use casesync_core::protocol::{MAX_CHANGES_PER_DOC, MAX_DOCS_PER_MESSAGE};
 use casesync_core::protocol::{DocBody, DocUpdate};
 
 use super::cursor::{Cursor, Position};
@@ -24,6 +25,12 @@ pub struct Page {
     /// Estimated documents still to come.
     pub remaining_estimate: u64,
 }
+
+/// Most documents (updated or removed) in one page, under the protocol's limit.
+const MAX_PAGE_ENTRIES: usize = MAX_DOCS_PER_MESSAGE / 2;
+/// Most items (snapshots, changes, removals) in one page, so no document's change list
+/// can reach the protocol's per-document limit.
+const MAX_PAGE_ITEMS: usize = MAX_CHANGES_PER_DOC / 2;
 
 /// Fixed overhead counted per document entry of a page, in bytes.
 const ENTRY_OVERHEAD: usize = 16;
@@ -49,9 +56,12 @@ struct Builder {
 }
 
 impl Builder {
-    /// Whether `cost` more bytes fit (the first item always fits, so pages progress).
+    /// Whether `cost` more bytes fit (the first item always fits, so pages progress),
+    /// within the protocol's count limits.
     fn fits(&mut self, cost: usize) -> bool {
-        let ok = self.items == 0 || self.bytes + cost <= self.max;
+        let entries = self.page.docs.len() + self.page.removed.len();
+        let ok = self.items == 0
+            || (self.bytes + cost <= self.max && entries < MAX_PAGE_ENTRIES && self.items < MAX_PAGE_ITEMS);
         if ok {
             self.items += 1;
         }
@@ -200,6 +210,9 @@ impl SyncEngine {
                 let own_new = rec.created_seq > after && !foreign.contains(e.doc_id.as_str());
                 let decision = match (then, now) {
                     (true, true) => {
+                        if b.page.docs.len() + b.page.removed.len() >= MAX_PAGE_ENTRIES {
+                            return Ok(self.stop(b, &entries[i..], covered));
+                        }
                         b.page.docs.push(DocUpdate {
                             doc_id: e.doc_id.clone(),
                             body: DocBody::Changes(Vec::new()),
@@ -226,7 +239,9 @@ impl SyncEngine {
                         Decision::Done
                     }
                     (true, false) => {
-                        b.items += 1;
+                        if !b.fits(0) {
+                            return Ok(self.stop(b, &entries[i..], covered));
+                        }
                         b.bytes += e.doc_id.len() + ENTRY_OVERHEAD;
                         b.page.removed.push(e.doc_id.clone());
                         Decision::Done

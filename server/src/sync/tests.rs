@@ -119,7 +119,11 @@ impl World {
             push,
             max_page_bytes: page,
         };
-        self.engine.sync(u, device, &req).expect("sync").0
+        let r = self.engine.sync(u, device, &req).expect("sync").0;
+        let wire = casesync_core::protocol::encode_response(&r);
+        let back = casesync_core::protocol::decode_response(&wire).expect("valid response");
+        assert_eq!(back, r);
+        r
     }
 
     /// Pulls until `more` is false; returns every page.
