@@ -1,1 +1,3 @@
 //! Shared helpers for casesync cross-crate tests.
+
+pub mod caseload;

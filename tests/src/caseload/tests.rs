@@ -1,0 +1,163 @@
+//! The caseload maps into casesync cases, imports, and takes the edits.
+
+use casesync_core::case::{
+    device_actor, CaseDoc, EditCtx, ExtraValue, GoalStatus, Role, SafetyRisk, Stage,
+};
+
+use super::*;
+
+const NOW: i64 = 1_736_000_000_000;
+
+fn coordinator() -> EditCtx {
+    EditCtx {
+        user_id: "importer".into(),
+        role: Role::Coordinator,
+        now_ms: NOW,
+    }
+}
+
+#[test]
+fn imported_caseload_keeps_the_records() {
+    let bench = load_caseload(100).expect("caseload");
+    assert_eq!(bench.len(), 100);
+    let mut sizes = Vec::new();
+    for b in &bench {
+        let case = to_case(b, "district-1");
+        let mut doc = CaseDoc::import(&coordinator(), device_actor("importer"), &case)
+            .unwrap_or_else(|e| panic!("{}: {e}", b.case_id));
+        let read = doc.read().expect("read");
+        assert_eq!(
+            read,
+            Case {
+                updated_at: NOW,
+                ..case
+            }
+        );
+        assert_eq!(read.assigned_to, b.chw_id);
+        assert_eq!(read.stage, Stage::Monitoring);
+        assert_eq!(read.visits.len(), b.visits.len());
+        sizes.push(doc.save().len());
+    }
+    sizes.sort_unstable();
+    let median = sizes[sizes.len() / 2];
+    println!(
+        "saved size of an imported bench case: median {median} B (min {}, max {})",
+        sizes[0],
+        sizes[sizes.len() - 1]
+    );
+    assert!(median > 500 && median < 4_000, "median {median} B");
+
+    // Record 1, field by field.
+    let first = to_case(&bench[0], "district-1");
+    assert_eq!(first.id, "case-000001");
+    assert_eq!(first.client.name, "สมชาย จันทร์เพ็ญ");
+    assert_eq!(first.client.age_estimate, Some(54));
+    assert_eq!(first.client.phone.as_deref(), Some("+66895593489"));
+    assert_eq!(first.client.language.as_deref(), Some("th"));
+    assert_eq!(first.village, "บ้านโคกสูง");
+    assert_eq!(first.assigned_to, "chw-011");
+    let intake = first.intake.as_ref().expect("intake");
+    assert_eq!(
+        intake.date,
+        NaiveDate::from_ymd_opt(2024, 3, 19).expect("date")
+    );
+    let a = first.assessment.as_ref().expect("assessment");
+    assert_eq!(a.safety_risk, Some(SafetyRisk::Medium));
+    assert_eq!(a.extra.get("muac_mm"), Some(&ExtraValue::Int(275)));
+    assert_eq!(a.extra.get("weight_kg"), Some(&ExtraValue::Float(60.2)));
+    assert_eq!(a.extra.get("pregnant"), Some(&ExtraValue::Bool(false)));
+    assert_eq!(
+        a.extra.get("gestational_age_weeks"),
+        None,
+        "null is left out"
+    );
+    assert_eq!(a.extra.len(), 14);
+    let statuses: Vec<_> = first
+        .plan
+        .goals
+        .values()
+        .map(|g| (g.id.as_str(), g.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("g1", GoalStatus::Achieved),
+            ("g2", GoalStatus::Active),
+            ("g3", GoalStatus::Active)
+        ]
+    );
+    assert_eq!(first.plan.goals["g1"].text, "เด็กได้รับวัคซีนครบ");
+    let v5 = &first.visits["v5"];
+    assert_eq!(
+        (v5.by.as_str(), v5.notes.as_str()),
+        ("chw-011", "ไม่มีไข้ รับประทานอาหารได้ปกติ")
+    );
+}
+
+#[test]
+fn edits_apply_through_the_typed_api() {
+    let edits = load_edits().expect("edits");
+    assert_eq!((edits.b.len(), edits.b2.len()), (5, 5));
+    let last = edits
+        .b
+        .iter()
+        .chain(&edits.b2)
+        .map(|e| e.index)
+        .max()
+        .expect("edits");
+    let bench = load_caseload(last + 1).expect("caseload");
+    let worker = EditCtx {
+        user_id: "chw-099".into(),
+        role: Role::Chw,
+        now_ms: NOW + 1,
+    };
+    for edit in edits.b.iter().chain(&edits.b2) {
+        let b = &bench[edit.index];
+        assert_eq!(b.case_id, edit.case_id);
+        let case = to_case(b, "district-1");
+        let mut doc =
+            CaseDoc::import(&coordinator(), device_actor("server"), &case).expect("import");
+        doc.set_actor(device_actor("phone"));
+        apply_edit(&mut doc, &worker, edit).unwrap_or_else(|e| panic!("{}: {e:#}", edit.case_id));
+        let read = doc.read().expect("read");
+        assert_eq!(read.visits.len(), case.visits.len() + 1);
+        assert!(read
+            .visits
+            .values()
+            .any(|v| v.notes == edit.visit.note && v.by == "chw-099"));
+        match edit
+            .path
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["assessment", key] => {
+                let extra = &read.assessment.as_ref().expect("assessment").extra;
+                assert_eq!(extra.get(*key), extra_value(&edit.value).as_ref());
+                if *key == "risk_level" {
+                    let risk = read.assessment.as_ref().and_then(|a| a.safety_risk);
+                    assert_eq!(risk.map(|r| r.as_str()), edit.value.as_str());
+                }
+            }
+            ["client", "phone"] => assert_eq!(read.client.phone.as_deref(), edit.value.as_str()),
+            other => panic!("unexpected edit path {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unknown_edit_paths_are_refused_without_panicking() {
+    let bench = load_caseload(1).expect("caseload");
+    let case = to_case(&bench[0], "d");
+    let mut doc = CaseDoc::import(&coordinator(), device_actor("s"), &case).expect("import");
+    let mut edit = load_edits().expect("edits").b[0].clone();
+    edit.path = vec!["plan".into(), "goals".into()];
+    assert!(apply_edit(&mut doc, &coordinator(), &edit).is_err());
+    edit.path = vec!["assessment".into(), "muac_mm".into()];
+    edit.value = serde_json::Value::Null;
+    assert!(apply_edit(&mut doc, &coordinator(), &edit).is_err());
+    edit.path = vec!["assessment".into(), "risk_level".into()];
+    edit.value = serde_json::json!("extreme");
+    assert!(apply_edit(&mut doc, &coordinator(), &edit).is_err());
+}
