@@ -291,7 +291,7 @@ fn refused_pushes_store_nothing() {
         push("case-1", raw(lonely.changes_since(&h2))),
     );
     assert_eq!(r.refused[0].code, RefusalCode::MissingDependencies);
-    let r = w.sync(&chw, "phone-a", &[], push("../etc", vec![]));
+    let r = w.sync(&chw, "phone-a", &[], push("case-new", vec![]));
     assert_eq!(r.refused[0].code, RefusalCode::Invalid);
     let admin = user("admin", Role::Admin, false);
     let r = w.sync(&admin, "phone-a", &[], push("case-1", sneaky));
