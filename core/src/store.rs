@@ -4,13 +4,17 @@
 //! Every value is sealed with XChaCha20-Poly1305 under the 32-byte key the app supplies
 //! (from the Android Keystore), with the record's key as associated data; see
 //! [`crypto`](self::crypto) for the layout. Keys are not encrypted: they hold only case
-//! ids and record kinds (`d/` documents, `s/` summaries, `h/` server heads, `o/` outbox,
-//! `m/` metadata).
+//! ids and record kinds (`d/` documents, `h/` server heads, `o/` outbox, `m/` metadata)
+//! and the numbers of the summary index buckets (`i/`, see `index.rs`: listing reads a
+//! few dozen buckets, never one record per case, and never a document).
 //!
-//! A key-check record, written when the store is created, lets [`DeviceStore::open`]
-//! refuse a wrong key with [`StoreError::WrongKey`] before anything is written. A record
+//! A key-check record, written when the store is created (and copied to a `keycheck`
+//! file beside the sled directory, since sled rewrites files whenever it opens), lets
+//! [`DeviceStore::open`] refuse a wrong key with [`StoreError::WrongKey`] before anything
+//! is written. A record
 //! that fails to decrypt or parse is an error for its case only
-//! ([`StoreError::Corrupt`]); listing reports such cases beside the readable ones.
+//! ([`StoreError::Corrupt`]); a damaged index bucket is rebuilt from the documents, and
+//! listing reports the cases it could not rebuild beside the readable ones.
 //!
 //! Storage sits behind the [`Backend`] trait: [`SledBackend`] on the device,
 //! [`MemoryBackend`] for tests.
@@ -19,10 +23,13 @@ mod backend;
 mod batch;
 pub mod crypto;
 mod disk;
+mod index;
 mod listing;
 #[cfg(test)]
 mod tests;
 
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
@@ -36,7 +43,7 @@ pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
 pub use batch::StoreBatch;
 pub use listing::{Listing, SummaryFilter};
 
-use batch::{id_of, key, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX, SUMMARY};
+use batch::{id_of, key, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX};
 use crypto::Sealer;
 
 /// The plaintext of the key-check record.
@@ -73,7 +80,8 @@ pub enum StoreError {
 pub struct DeviceStore {
     backend: Box<dyn Backend>,
     sealer: Sealer,
-    /// Serialises read-modify-write sequences (actor creation, wipe).
+    /// Serialises read-modify-write sequences (index buckets in `apply`, actor creation,
+    /// wipe).
     write_lock: Mutex<()>,
 }
 
@@ -124,7 +132,7 @@ impl DeviceStore {
                 _ => return Err(StoreError::WrongKey),
             },
             None => {
-                if !backend.scan_prefix(b"")?.is_empty() {
+                if !backend.scan_keys(b"")?.is_empty() {
                     return Err(StoreError::CorruptMeta("key check"));
                 }
                 let check = sealer.seal(KEY_CHECK, KEY_CHECK_PLAIN)?;
@@ -186,38 +194,79 @@ impl DeviceStore {
 
     /// The listing summary of case `id`, without loading its document.
     pub fn summary(&self, id: &str) -> Result<CaseSummary, StoreError> {
-        let bytes = self
-            .read_case_record(SUMMARY, id)?
-            .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        decode_summary(id, &bytes).ok_or_else(|| corrupt(id))
+        validate_case_id(id)?;
+        let (summaries, unreadable) = self.load_bucket(index::bucket_of(id))?;
+        if let Some(s) = summaries.into_iter().find(|s| s.id == id) {
+            Ok(s)
+        } else if unreadable.iter().any(|u| u == id) {
+            Err(corrupt(id))
+        } else {
+            Err(StoreError::NotFound(id.to_owned()))
+        }
     }
 
     /// The summaries that pass `filter`, sorted by next due date (none last) then name,
-    /// from the index alone. Unreadable summaries are reported, not fatal.
+    /// from the index alone. Cases whose summary cannot be read or rebuilt are reported
+    /// in [`Listing::corrupt`], not fatal.
     pub fn list_summaries(&self, filter: &SummaryFilter) -> Result<Listing, StoreError> {
-        let records = self.backend.scan_prefix(SUMMARY)?;
-        let mut summaries = Vec::with_capacity(records.len());
+        let mut summaries = Vec::new();
         let mut corrupt = Vec::new();
-        for (k, v) in records {
-            let id = id_of(SUMMARY, &k).unwrap_or_else(|| String::from_utf8_lossy(&k).into_owned());
-            match self
-                .sealer
-                .open(&k, &v)
-                .and_then(|p| decode_summary(&id, &p))
-            {
-                Some(s) => summaries.push(s),
-                None => corrupt.push(id),
+        for (k, v) in self.backend.scan_prefix(index::INDEX)? {
+            let Some(b) = index::bucket_of_key(&k) else {
+                continue;
+            };
+            match self.sealer.open(&k, &v).and_then(|p| index::decode(b, &p)) {
+                Some(s) => summaries.extend(s),
+                None => {
+                    let (s, bad) = self.rebuild_bucket(b)?;
+                    summaries.extend(s);
+                    corrupt.extend(bad);
+                }
             }
         }
+        corrupt.sort();
         Ok(Listing {
             summaries: listing::select(summaries, filter),
             corrupt,
         })
     }
 
+    /// Bucket `b` of the index: its summaries, and the cases it should hold but whose
+    /// summary could be neither read nor rebuilt.
+    fn load_bucket(&self, b: usize) -> Result<(Vec<CaseSummary>, Vec<String>), StoreError> {
+        let k = index::bucket_key(b);
+        let Some(v) = self.backend.get(&k)? else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        match self.sealer.open(&k, &v).and_then(|p| index::decode(b, &p)) {
+            Some(s) => Ok((s, Vec::new())),
+            None => self.rebuild_bucket(b),
+        }
+    }
+
+    /// Recomputes bucket `b` from the documents of its cases.
+    fn rebuild_bucket(&self, b: usize) -> Result<(Vec<CaseSummary>, Vec<String>), StoreError> {
+        let mut summaries = Vec::new();
+        let mut unreadable = Vec::new();
+        for id in self.ids_with(DOC)? {
+            if index::bucket_of(&id) != b {
+                continue;
+            }
+            let summary = self
+                .load_case(&id)
+                .and_then(|mut d| d.summary().map_err(|_| corrupt(&id)));
+            match summary {
+                Ok(s) if s.id == id => summaries.push(s),
+                Ok(_) | Err(StoreError::Corrupt { .. }) => unreadable.push(id),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((summaries, unreadable))
+    }
+
     /// Ids of every case in the store, in id order.
     pub fn case_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.ids_with(SUMMARY)
+        self.ids_with(DOC)
     }
 
     /// Ids of the cases with local changes not yet acknowledged by the server.
@@ -228,9 +277,9 @@ impl DeviceStore {
     fn ids_with(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
         Ok(self
             .backend
-            .scan_prefix(prefix)?
+            .scan_keys(prefix)?
             .into_iter()
-            .filter_map(|(k, _)| id_of(prefix, &k))
+            .filter_map(|k| id_of(prefix, &k))
             .collect())
     }
 
@@ -274,14 +323,36 @@ impl DeviceStore {
 
     /// Applies `batch` as one atomic write, then flushes it to disk.
     pub fn apply(&self, batch: StoreBatch) -> Result<(), StoreError> {
-        let ops = batch.seal(&self.sealer)?;
-        if ops.is_empty() {
+        let sealed = batch.seal(&self.sealer)?;
+        let mut ops = sealed.ops;
+        if ops.is_empty() && sealed.index.is_empty() {
             return Ok(());
         }
         let _guard = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let mut buckets: BTreeMap<usize, Vec<CaseSummary>> = BTreeMap::new();
+        for (id, edit) in sealed.index {
+            let b = index::bucket_of(&id);
+            let bucket = match buckets.entry(b) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.load_bucket(b)?.0),
+            };
+            match edit {
+                Some(s) => index::upsert(bucket, s),
+                None => index::remove(bucket, &id),
+            }
+        }
+        for (b, summaries) in buckets {
+            let k = index::bucket_key(b);
+            if summaries.is_empty() {
+                ops.push(BatchOp::Delete(k));
+            } else {
+                let v = self.sealer.seal(&k, &index::encode(&summaries)?)?;
+                ops.push(BatchOp::Put(k, v));
+            }
+        }
         self.backend.apply(ops)?;
         self.backend.flush()
     }
@@ -295,10 +366,10 @@ impl DeviceStore {
             .unwrap_or_else(PoisonError::into_inner);
         let ops: Vec<BatchOp> = self
             .backend
-            .scan_prefix(b"")?
+            .scan_keys(b"")?
             .into_iter()
-            .filter(|(k, _)| k != KEY_CHECK)
-            .map(|(k, _)| BatchOp::Delete(k))
+            .filter(|k| k != KEY_CHECK)
+            .map(BatchOp::Delete)
             .collect();
         if ops.is_empty() {
             return Ok(());
@@ -312,11 +383,4 @@ fn corrupt(id: &str) -> StoreError {
     StoreError::Corrupt {
         case_id: id.to_owned(),
     }
-}
-
-/// A stored summary, if it parses and belongs to case `id`.
-fn decode_summary(id: &str, plain: &[u8]) -> Option<CaseSummary> {
-    postcard::from_bytes::<CaseSummary>(plain)
-        .ok()
-        .filter(|s| s.id == id)
 }

@@ -32,6 +32,9 @@ pub trait Backend: Send + Sync {
     /// Every `(key, value)` whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<KeyValues, StoreError>;
 
+    /// Every key that starts with `prefix`, in key order (values are not read out).
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError>;
+
     /// Applies every op of `batch`, or none of them when it returns an error.
     fn apply(&self, batch: Vec<BatchOp>) -> Result<(), StoreError>;
 
@@ -77,6 +80,16 @@ impl Backend for MemoryBackend {
             .range(prefix.to_vec()..)
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        Ok(self
+            .lock()
+            .range(prefix.to_vec()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .cloned()
             .collect())
     }
 
@@ -130,6 +143,14 @@ impl Backend for SledBackend {
         self.db
             .scan_prefix(prefix)
             .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err))
+            .collect()
+    }
+
+    fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.db
+            .scan_prefix(prefix)
+            .keys()
+            .map(|k| k.map(|k| k.to_vec()).map_err(sled_err))
             .collect()
     }
 

@@ -8,8 +8,6 @@ use super::StoreError;
 
 /// Key prefix of case documents.
 pub(crate) const DOC: &[u8] = b"d/";
-/// Key prefix of case summaries (the listing index).
-pub(crate) const SUMMARY: &[u8] = b"s/";
 /// Key prefix of the heads the server is known to have.
 pub(crate) const HEADS: &[u8] = b"h/";
 /// Key prefix of outbox marks (cases with unsent local changes).
@@ -40,9 +38,13 @@ pub(crate) fn encode_heads(heads: &[[u8; 32]]) -> Result<Vec<u8>, StoreError> {
     postcard::to_allocvec(heads).map_err(|e| StoreError::Backend(format!("encoding heads: {e}")))
 }
 
-/// Encodes a summary for storage.
-pub(crate) fn encode_summary(s: &CaseSummary) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(s).map_err(|e| StoreError::Backend(format!("encoding a summary: {e}")))
+/// A sealed batch: backend ops for every record but the summary index, and the index
+/// edits in order (`None` removes the case's summary).
+pub(crate) struct Sealed {
+    /// Writes of documents, heads, outbox marks and the cursor.
+    pub(crate) ops: Vec<BatchOp>,
+    /// Summary index edits, applied to the buckets at write time.
+    pub(crate) index: Vec<(String, Option<CaseSummary>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,13 +120,14 @@ impl StoreBatch {
         self
     }
 
-    /// Checks every id and encrypts every value: the backend ops of this batch.
-    pub(crate) fn seal(self, sealer: &Sealer) -> Result<Vec<BatchOp>, StoreError> {
+    /// Checks every id and encrypts every value but the index (see [`Sealed`]).
+    pub(crate) fn seal(self, sealer: &Sealer) -> Result<Sealed, StoreError> {
         let put = |k: Vec<u8>, plain: &[u8]| -> Result<BatchOp, StoreError> {
             let v = sealer.seal(&k, plain)?;
             Ok(BatchOp::Put(k, v))
         };
-        let mut out = Vec::with_capacity(self.ops.len() * 2);
+        let mut out = Vec::with_capacity(self.ops.len());
+        let mut index = Vec::new();
         for op in self.ops {
             match op {
                 Op::PutCase(id, doc, summary) => {
@@ -136,13 +139,14 @@ impl StoreBatch {
                         }));
                     }
                     out.push(put(key(DOC, &id), &doc)?);
-                    out.push(put(key(SUMMARY, &id), &encode_summary(&summary)?)?);
+                    index.push((id, Some(summary)));
                 }
                 Op::RemoveCase(id) => {
                     validate_case_id(&id)?;
-                    for prefix in [DOC, SUMMARY, HEADS, OUTBOX] {
+                    for prefix in [DOC, HEADS, OUTBOX] {
                         out.push(BatchOp::Delete(key(prefix, &id)));
                     }
+                    index.push((id, None));
                 }
                 Op::SetHeads(id, heads) => {
                     validate_case_id(&id)?;
@@ -159,6 +163,6 @@ impl StoreBatch {
                 Op::SetCursor(c) => out.push(put(CURSOR.to_vec(), &c)?),
             }
         }
-        Ok(out)
+        Ok(Sealed { ops: out, index })
     }
 }

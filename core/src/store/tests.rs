@@ -218,9 +218,10 @@ fn stored_formats_are_pinned() {
         Sealer::new(&KEY).open(k, &v).expect("opens")
     };
     assert_eq!(
-        hex::encode(plain(b"s/c1")),
-        "02633103486f61040275310144015601010a323032342d30352d313080a0abfef962"
+        hex::encode(plain(b"i/10")),
+        "0102633103486f61040275310144015601010a323032342d30352d313080a0abfef962"
     );
+    // i/10 is the bucket of "c1"; the bucket holds a list of summaries sorted by id.
     assert_eq!(plain(b"h/c1"), [&[1u8][..], &[0xab; 32]].concat());
     assert_eq!(plain(KEY_CHECK), KEY_CHECK_PLAIN);
 }
