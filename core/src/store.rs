@@ -43,7 +43,7 @@ pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
 pub use batch::StoreBatch;
 pub use listing::{Listing, SummaryFilter};
 
-use batch::{id_of, key, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX};
+use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX};
 use crypto::Sealer;
 
 /// The plaintext of the key-check record.
@@ -288,6 +288,17 @@ impl DeviceStore {
         match self.read_case_record(HEADS, id)? {
             None => Ok(Vec::new()),
             Some(p) => postcard::from_bytes(&p).map_err(|_| corrupt(id)),
+        }
+    }
+
+    /// The highest sequence number of this device's own changes to case `id` that the
+    /// server acknowledged (0 if none).
+    pub fn acked_seq(&self, id: &str) -> Result<u64, StoreError> {
+        match self.read_case_record(ACKED, id)? {
+            None => Ok(0),
+            Some(p) => <[u8; 8]>::try_from(p.as_slice())
+                .map(u64::from_le_bytes)
+                .map_err(|_| corrupt(id)),
         }
     }
 

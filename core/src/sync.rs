@@ -1,1 +1,318 @@
-//! TODO
+//! The client side of sync as a sans-IO state machine over the device store.
+//!
+//! A [`SyncSession`] builds request bytes ([`next_request`](SyncSession::next_request))
+//! and applies response bytes ([`handle_response`](SyncSession::handle_response)); the
+//! caller moves the bytes (HTTP on the phone, an in-process call in the simulation).
+//! Each response page is applied in ONE atomic store batch — documents, acknowledged
+//! outbox entries and the new cursor together — so a dropped link resumes from the last
+//! committed page and nothing is applied twice or lost.
+//!
+//! What to push: the server is the hub, so the only changes a device has that the
+//! server lacks are its own. Per case the store keeps the highest sequence number of
+//! this device's changes the server acknowledged; a push is every own change above it.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{ActorId, Change};
+
+use crate::case::{CaseDoc, CaseError};
+use crate::protocol::{
+    self, DocBody, DocPush, ProtocolError, Refusal, RefusalCode, SyncRequest, SyncResponse,
+    PROTOCOL_VERSION,
+};
+use crate::store::{DeviceStore, StoreBatch, StoreError};
+
+/// Page size a device asks for by default: a 256 KB page takes ~14 s at 150 kbit/s.
+pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
+/// Most change bytes pushed in one request; the rest goes in the next round trip.
+pub const MAX_PUSH_BYTES: usize = 512 * 1024;
+/// Most round trips in one session (a guard against a server that always says `more`).
+pub const MAX_ROUND_TRIPS: u32 = 10_000;
+
+/// Why a sync step failed. The store is unchanged by a failed step.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The device store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The server's response could not be decoded.
+    #[error("bad response from server: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The server sent a document this device cannot use.
+    #[error("bad document {doc_id} from server: {source}")]
+    BadDocument {
+        /// Case id.
+        doc_id: String,
+        /// What was wrong.
+        source: CaseError,
+    },
+    /// `handle_response` without a request in flight, or `next_request` with one.
+    #[error("sync step out of order: {0}")]
+    OutOfOrder(&'static str),
+    /// The server kept saying `more` past [`MAX_ROUND_TRIPS`].
+    #[error("too many round trips")]
+    TooManyRoundTrips,
+}
+
+/// What a session has done so far (for a progress bar).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// Response pages applied.
+    pub pages: u32,
+    /// Documents received (changes or snapshots).
+    pub docs_received: u64,
+    /// Documents whose push the server acknowledged.
+    pub docs_pushed: u64,
+    /// Documents removed from this device.
+    pub docs_removed: u64,
+    /// Request bytes sent.
+    pub bytes_up: u64,
+    /// Response bytes received.
+    pub bytes_down: u64,
+    /// Server's estimate of documents still to come.
+    pub remaining_estimate: u64,
+    /// Pushes the server refused, with reasons.
+    pub refused: Vec<Refusal>,
+}
+
+/// What to do after a response was applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Send [`SyncSession::next_request`] again.
+    Continue,
+    /// Up to date.
+    Done,
+    /// The device was revoked; its local data has been wiped.
+    Wiped,
+}
+
+/// One sync session: request, response, request... until [`Step::Done`].
+pub struct SyncSession<'s> {
+    store: &'s DeviceStore,
+    device_id: String,
+    actor: ActorId,
+    max_page_bytes: u32,
+    in_flight: Option<HashMap<String, u64>>,
+    refused: HashSet<String>,
+    deferred_removals: HashSet<String>,
+    progress: SyncProgress,
+}
+
+impl<'s> SyncSession<'s> {
+    /// Starts a session for `device_id` over `store`.
+    pub fn new(
+        store: &'s DeviceStore,
+        device_id: &str,
+        max_page_bytes: u32,
+    ) -> Result<Self, SyncError> {
+        Ok(SyncSession {
+            store,
+            device_id: device_id.to_owned(),
+            actor: store.actor(device_id)?,
+            max_page_bytes,
+            in_flight: None,
+            refused: HashSet::new(),
+            deferred_removals: HashSet::new(),
+            progress: SyncProgress::default(),
+        })
+    }
+
+    /// Progress so far.
+    pub fn progress(&self) -> &SyncProgress {
+        &self.progress
+    }
+
+    /// The link dropped before a response arrived: forget the request. Nothing was
+    /// applied, so the next request resends the same pushes from the same cursor
+    /// (the server ignores changes it already has).
+    pub fn abandon_request(&mut self) {
+        self.in_flight = None;
+    }
+
+    /// Encodes the next request: the device's unsent changes (up to [`MAX_PUSH_BYTES`])
+    /// and its cursor.
+    pub fn next_request(&mut self) -> Result<Vec<u8>, SyncError> {
+        if self.in_flight.is_some() {
+            return Err(SyncError::OutOfOrder("a request is already in flight"));
+        }
+        if self.progress.pages >= MAX_ROUND_TRIPS {
+            return Err(SyncError::TooManyRoundTrips);
+        }
+        let mut push = Vec::new();
+        let mut sent = HashMap::new();
+        let mut budget = MAX_PUSH_BYTES;
+        for id in self.store.outbox()? {
+            if self.refused.contains(&id) {
+                continue;
+            }
+            let mut doc = self.store.load_case(&id)?;
+            let acked = self.store.acked_seq(&id)?;
+            let (changes, max_seq) = doc.own_changes_after(&self.actor, acked);
+            if changes.is_empty() {
+                continue;
+            }
+            let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+            let size: usize = bytes.iter().map(Vec::len).sum();
+            if size > budget && !push.is_empty() {
+                break;
+            }
+            budget = budget.saturating_sub(size);
+            sent.insert(id.clone(), max_seq);
+            push.push(DocPush {
+                doc_id: id,
+                changes: bytes,
+            });
+        }
+        let request = SyncRequest {
+            version: PROTOCOL_VERSION,
+            device_id: self.device_id.clone(),
+            cursor: self.store.cursor()?,
+            push,
+            max_page_bytes: self.max_page_bytes,
+        };
+        let encoded = protocol::encode_request(&request);
+        self.progress.bytes_up += encoded.len() as u64;
+        self.in_flight = Some(sent);
+        Ok(encoded)
+    }
+
+    /// Applies one response page atomically and says what to do next.
+    pub fn handle_response(&mut self, bytes: &[u8]) -> Result<Step, SyncError> {
+        let sent = self
+            .in_flight
+            .take()
+            .ok_or(SyncError::OutOfOrder("no request in flight"))?;
+        self.progress.bytes_down += bytes.len() as u64;
+        let response = protocol::decode_response(bytes)?;
+        if response.wipe {
+            self.store.wipe()?;
+            return Ok(Step::Wiped);
+        }
+        let more = response.more;
+        self.apply_page(response, &sent)?;
+        self.progress.pages += 1;
+        let unsent = self
+            .store
+            .outbox()?
+            .into_iter()
+            .any(|id| !self.refused.contains(&id) && !sent.contains_key(&id));
+        Ok(if more || unsent {
+            Step::Continue
+        } else {
+            Step::Done
+        })
+    }
+
+    fn apply_page(
+        &mut self,
+        response: SyncResponse,
+        sent: &HashMap<String, u64>,
+    ) -> Result<(), SyncError> {
+        let mut batch = StoreBatch::default();
+        // Documents touched by this page, loaded once and written once.
+        let mut touched: HashMap<String, CaseDoc> = HashMap::new();
+        let mut clean: HashSet<String> = HashSet::new();
+
+        for ack in &response.acked {
+            if let Some(seq) = sent.get(&ack.doc_id) {
+                batch.set_acked_seq(&ack.doc_id, *seq);
+                self.progress.docs_pushed += 1;
+                let mut doc = self.store.load_case(&ack.doc_id)?;
+                let (rest, _) = doc.own_changes_after(&self.actor, *seq);
+                if rest.is_empty() {
+                    batch.clear_outbox(&ack.doc_id);
+                    clean.insert(ack.doc_id.clone());
+                }
+            }
+        }
+        let mut dropped: HashSet<String> = HashSet::new();
+        for refusal in &response.refused {
+            self.refused.insert(refusal.doc_id.clone());
+            if refusal.code == RefusalCode::Erased {
+                dropped.insert(refusal.doc_id.clone());
+            }
+            self.progress.refused.push(refusal.clone());
+        }
+
+        for update in response.docs {
+            self.progress.docs_received += 1;
+            let id = update.doc_id;
+            let bad = |source| SyncError::BadDocument {
+                doc_id: id.clone(),
+                source,
+            };
+            let existing = match touched.remove(&id) {
+                Some(doc) => Some(doc),
+                None => match self.store.load_case(&id) {
+                    Ok(doc) => Some(doc),
+                    Err(StoreError::NotFound(_)) => None,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            let doc = match (update.body, existing) {
+                (DocBody::Snapshot { doc, summary }, None) => {
+                    // Fast path for a fresh device: store as received, indexed by the
+                    // summary the server sent; no need to load it.
+                    batch.put_case(&id, doc, &summary);
+                    continue;
+                }
+                (DocBody::Snapshot { doc, .. }, Some(mut local)) => {
+                    let mut theirs = CaseDoc::load(&doc).map_err(bad)?;
+                    local.merge(&mut theirs).map_err(bad)?;
+                    local
+                }
+                (DocBody::Changes(raw), existing) => {
+                    let changes = raw
+                        .into_iter()
+                        .map(|b| {
+                            Change::from_bytes(b).map_err(|e| CaseError::Corrupt(e.to_string()))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(bad)?;
+                    match existing {
+                        Some(mut local) => {
+                            local.apply_changes(changes).map_err(bad)?;
+                            local
+                        }
+                        None => CaseDoc::from_changes(changes).map_err(bad)?,
+                    }
+                }
+            };
+            touched.insert(id, doc);
+        }
+        for (id, mut doc) in touched {
+            let summary = doc.summary().map_err(|source| SyncError::BadDocument {
+                doc_id: id.clone(),
+                source,
+            })?;
+            batch.put_case(&id, doc.save(), &summary);
+        }
+
+        let outbox: HashSet<String> = self.store.outbox()?.into_iter().collect();
+        let mut removals: Vec<String> = response.removed;
+        removals.extend(
+            self.deferred_removals
+                .iter()
+                .filter(|id| clean.contains(*id))
+                .cloned(),
+        );
+        for id in removals {
+            // Unsent edits are kept until acknowledged; then the case is dropped.
+            if outbox.contains(&id) && !clean.contains(&id) && !dropped.contains(&id) {
+                self.deferred_removals.insert(id);
+                continue;
+            }
+            self.deferred_removals.remove(&id);
+            batch.remove_case(&id);
+            self.progress.docs_removed += 1;
+        }
+        for id in dropped {
+            batch.remove_case(&id);
+            self.progress.docs_removed += 1;
+        }
+        self.progress.remaining_estimate = response.remaining_estimate;
+        batch.set_cursor(response.cursor);
+        self.store.apply(batch)?;
+        Ok(())
+    }
+}

@@ -47,7 +47,9 @@ pub fn new_entry_id() -> String {
 pub fn validate_case_id(id: &str) -> Result<(), CaseError> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -81,7 +83,11 @@ pub(crate) fn check_required(field: &'static str, s: &str, limit: usize) -> Resu
     check_text(field, s, limit)
 }
 
-pub(crate) fn check_opt(field: &'static str, s: &Option<String>, limit: usize) -> Result<(), CaseError> {
+pub(crate) fn check_opt(
+    field: &'static str,
+    s: &Option<String>,
+    limit: usize,
+) -> Result<(), CaseError> {
     s.as_deref().map_or(Ok(()), |s| check_text(field, s, limit))
 }
 
@@ -91,7 +97,12 @@ pub(crate) fn date_str(d: NaiveDate) -> String {
 
 /// Writes `text` into the Text object at `key` (creating it if missing) as a
 /// character-level diff, so concurrent edits of the same note merge.
-pub(crate) fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str) -> Result<(), CaseError> {
+pub(crate) fn put_text(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    text: &str,
+) -> Result<(), CaseError> {
     let id = match doc.get(obj, key)? {
         Some((automerge::Value::Object(ObjType::Text), id)) => id,
         _ => doc.put_object(obj, key, ObjType::Text)?,
@@ -100,14 +111,24 @@ pub(crate) fn put_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, text: &str)
     Ok(())
 }
 
-pub(crate) fn put_opt_str(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: &Option<String>) -> Result<(), CaseError> {
+pub(crate) fn put_opt_str(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    v: &Option<String>,
+) -> Result<(), CaseError> {
     if let Some(v) = v {
         doc.put(obj, key, v.as_str())?;
     }
     Ok(())
 }
 
-pub(crate) fn put_opt_date(doc: &mut AutoCommit, obj: &ObjId, key: &str, v: Option<NaiveDate>) -> Result<(), CaseError> {
+pub(crate) fn put_opt_date(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    v: Option<NaiveDate>,
+) -> Result<(), CaseError> {
     if let Some(v) = v {
         doc.put(obj, key, date_str(v))?;
     }
@@ -125,7 +146,10 @@ impl CaseDoc {
         check_required("client name", &new.client_name, MAX_SHORT_TEXT)?;
         match ctx.role {
             Role::Admin => {
-                return Err(CaseError::Forbidden { role: ctx.role, action: "create cases" })
+                return Err(CaseError::Forbidden {
+                    role: ctx.role,
+                    action: "create cases",
+                })
             }
             Role::Chw if new.assigned_to != ctx.user_id => {
                 return Err(CaseError::Forbidden {
@@ -160,6 +184,35 @@ impl CaseDoc {
         Ok(this)
     }
 
+    /// Builds a document from raw changes (a case that reached this device as changes).
+    pub fn from_changes(changes: Vec<Change>) -> Result<Self, CaseError> {
+        let mut doc = AutoCommit::new();
+        doc.apply_changes(changes)?;
+        if !doc.get_missing_deps(&[]).is_empty() {
+            return Err(CaseError::Corrupt(
+                "changes depend on changes that are missing".into(),
+            ));
+        }
+        let mut this = CaseDoc { doc };
+        this.read()?;
+        Ok(this)
+    }
+
+    /// This replica's own changes (by `actor`) with sequence number above `after_seq`,
+    /// in order: what a device still has to push when the server acknowledged up to
+    /// `after_seq`. Returns the changes and the highest sequence number among them.
+    pub fn own_changes_after(&mut self, actor: &ActorId, after_seq: u64) -> (Vec<Change>, u64) {
+        let mut max = after_seq;
+        let changes: Vec<Change> = self
+            .doc
+            .get_changes(&[])
+            .into_iter()
+            .filter(|c| c.actor_id() == actor && c.seq() > after_seq)
+            .inspect(|c| max = max.max(c.seq()))
+            .collect();
+        (changes, max)
+    }
+
     /// Opens a saved document for editing as `actor`, migrating it forward if needed.
     pub fn load_for_edit(bytes: &[u8], actor: ActorId, ctx: &EditCtx) -> Result<Self, CaseError> {
         let mut this = Self::load(bytes)?;
@@ -182,9 +235,12 @@ impl CaseDoc {
 
     /// The case id.
     pub fn id(&self) -> Result<CaseId, CaseError> {
-        Reader { doc: &self.doc, heads: None }
-            .string(&ROOT, "id")
-            .ok_or_else(|| CaseError::Malformed("id".into()))
+        Reader {
+            doc: &self.doc,
+            heads: None,
+        }
+        .string(&ROOT, "id")
+        .ok_or_else(|| CaseError::Malformed("id".into()))
     }
 
     /// Current heads.
@@ -216,7 +272,11 @@ impl CaseDoc {
 
     /// The case as plain values.
     pub fn read(&mut self) -> Result<Case, CaseError> {
-        let mut case = Reader { doc: &self.doc, heads: None }.case()?;
+        let mut case = Reader {
+            doc: &self.doc,
+            heads: None,
+        }
+        .case()?;
         case.updated_at = self.updated_at();
         Ok(case)
     }
@@ -242,22 +302,36 @@ impl CaseDoc {
             .ok_or_else(|| CaseError::Malformed(key.to_owned()))
     }
 
-    fn entry(&self, parent: &'static str, kind: &'static str, id: &str) -> Result<ObjId, CaseError> {
+    fn entry(
+        &self,
+        parent: &'static str,
+        kind: &'static str,
+        id: &str,
+    ) -> Result<ObjId, CaseError> {
         let coll = Self::map_in(&self.doc, &ROOT, parent)?;
         self.entry_in(&coll, kind, id)
     }
 
     fn entry_in(&self, coll: &ObjId, kind: &'static str, id: &str) -> Result<ObjId, CaseError> {
-        Reader { doc: &self.doc, heads: None }
-            .obj(coll, id)
-            .ok_or_else(|| CaseError::NotFound { kind, id: id.to_owned() })
+        Reader {
+            doc: &self.doc,
+            heads: None,
+        }
+        .obj(coll, id)
+        .ok_or_else(|| CaseError::NotFound {
+            kind,
+            id: id.to_owned(),
+        })
     }
 
     fn stage(&self) -> Result<Stage, CaseError> {
-        Reader { doc: &self.doc, heads: None }
-            .string(&ROOT, "stage")
-            .and_then(|s| Stage::parse(&s))
-            .ok_or_else(|| CaseError::Malformed("stage".into()))
+        Reader {
+            doc: &self.doc,
+            heads: None,
+        }
+        .string(&ROOT, "stage")
+        .and_then(|s| Stage::parse(&s))
+        .ok_or_else(|| CaseError::Malformed("stage".into()))
     }
 
     fn ensure_open(&self) -> Result<(), CaseError> {
@@ -270,14 +344,20 @@ impl CaseDoc {
 
     fn ensure_can_edit(&self, ctx: &EditCtx) -> Result<(), CaseError> {
         if ctx.role == Role::Admin {
-            return Err(CaseError::Forbidden { role: ctx.role, action: "edit case content" });
+            return Err(CaseError::Forbidden {
+                role: ctx.role,
+                action: "edit case content",
+            });
         }
         Ok(())
     }
 
     fn ensure_coordinator(ctx: &EditCtx, action: &'static str) -> Result<(), CaseError> {
         if ctx.role != Role::Coordinator {
-            return Err(CaseError::Forbidden { role: ctx.role, action });
+            return Err(CaseError::Forbidden {
+                role: ctx.role,
+                action,
+            });
         }
         Ok(())
     }
@@ -315,7 +395,10 @@ impl CaseDoc {
         check_opt("phone", &u.phone, MAX_SHORT_TEXT)?;
         check_opt("language", &u.language, 35)?;
         if u.age_estimate.is_some_and(|a| a > 130) {
-            return Err(CaseError::Invalid { field: "age_estimate", reason: "over 130".into() });
+            return Err(CaseError::Invalid {
+                field: "age_estimate",
+                reason: "over 130".into(),
+            });
         }
         let c = Self::map_in(&self.doc, &ROOT, "client")?;
         self.change(ctx, "client updated", |d| {
@@ -335,14 +418,22 @@ impl CaseDoc {
     }
 
     /// Adds a household member; returns their id.
-    pub fn add_household_member(&mut self, ctx: &EditCtx, name: &str, relation: &str) -> Result<String, CaseError> {
+    pub fn add_household_member(
+        &mut self,
+        ctx: &EditCtx,
+        name: &str,
+        relation: &str,
+    ) -> Result<String, CaseError> {
         self.ensure_can_edit(ctx)?;
         check_required("household member name", name, MAX_SHORT_TEXT)?;
         check_text("relation", relation, MAX_SHORT_TEXT)?;
         let c = Self::map_in(&self.doc, &ROOT, "client")?;
         let h = Self::map_in(&self.doc, &c, "household")?;
         if self.count(&h) >= MAX_ENTRIES {
-            return Err(CaseError::TooLarge { field: "household", limit: MAX_ENTRIES });
+            return Err(CaseError::TooLarge {
+                field: "household",
+                limit: MAX_ENTRIES,
+            });
         }
         let id = new_entry_id();
         self.change(ctx, "household member added", |d| {
@@ -368,7 +459,9 @@ impl CaseDoc {
         self.ensure_open()?;
         check_opt("referred_by", &i.referred_by, MAX_SHORT_TEXT)?;
         check_text("presenting_problem", &i.presenting_problem, MAX_LONG_TEXT)?;
-        if i.source == IntakeSource::AgencyReferral && i.referred_by.as_deref().unwrap_or("").trim().is_empty() {
+        if i.source == IntakeSource::AgencyReferral
+            && i.referred_by.as_deref().unwrap_or("").trim().is_empty()
+        {
             return Err(CaseError::Invalid {
                 field: "referred_by",
                 reason: "an agency referral names the referring agency".into(),
@@ -384,11 +477,21 @@ impl CaseDoc {
     }
 
     /// Records the client's consent (given or refused) and its scope.
-    pub fn record_consent(&mut self, ctx: &EditCtx, given: bool, date: NaiveDate, scope: &str) -> Result<(), CaseError> {
+    pub fn record_consent(
+        &mut self,
+        ctx: &EditCtx,
+        given: bool,
+        date: NaiveDate,
+        scope: &str,
+    ) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         check_required("consent scope", scope, MAX_SHORT_TEXT)?;
         let o = Self::map_in(&self.doc, &ROOT, "intake")?;
-        let existing = Reader { doc: &self.doc, heads: None }.obj(&o, "consent");
+        let existing = Reader {
+            doc: &self.doc,
+            heads: None,
+        }
+        .obj(&o, "consent");
         self.change(ctx, "consent recorded", |d| {
             let c = match existing {
                 Some(c) => c,
@@ -403,7 +506,11 @@ impl CaseDoc {
     }
 
     /// Changes assessment fields.
-    pub fn update_assessment(&mut self, ctx: &EditCtx, u: &AssessmentUpdate) -> Result<(), CaseError> {
+    pub fn update_assessment(
+        &mut self,
+        ctx: &EditCtx,
+        u: &AssessmentUpdate,
+    ) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         self.ensure_open()?;
         let shorts: [(&'static str, &Option<String>); 10] = [
@@ -439,7 +546,12 @@ impl CaseDoc {
     }
 
     /// Sets a programme-defined assessment field.
-    pub fn set_extra(&mut self, ctx: &EditCtx, key: &str, value: &ExtraValue) -> Result<(), CaseError> {
+    pub fn set_extra(
+        &mut self,
+        ctx: &EditCtx,
+        key: &str,
+        value: &ExtraValue,
+    ) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         self.ensure_open()?;
         check_required("extra field name", key, 64)?;
@@ -448,13 +560,19 @@ impl CaseDoc {
         }
         if let ExtraValue::Float(f) = value {
             if !f.is_finite() {
-                return Err(CaseError::Invalid { field: "extra field value", reason: "not a finite number".into() });
+                return Err(CaseError::Invalid {
+                    field: "extra field value",
+                    reason: "not a finite number".into(),
+                });
             }
         }
         let a = Self::map_in(&self.doc, &ROOT, "assessment")?;
         let x = Self::map_in(&self.doc, &a, "extra")?;
         if self.count(&x) >= MAX_ENTRIES {
-            return Err(CaseError::TooLarge { field: "extra", limit: MAX_ENTRIES });
+            return Err(CaseError::TooLarge {
+                field: "extra",
+                limit: MAX_ENTRIES,
+            });
         }
         self.change(ctx, &format!("assessment.extra.{key} set"), |d| {
             match value {
@@ -474,12 +592,18 @@ impl CaseDoc {
         check_required("goal", &g.text, MAX_LONG_TEXT)?;
         check_opt("method", &g.method, MAX_LONG_TEXT)?;
         if g.priority == 0 {
-            return Err(CaseError::Invalid { field: "priority", reason: "1 is the highest".into() });
+            return Err(CaseError::Invalid {
+                field: "priority",
+                reason: "1 is the highest".into(),
+            });
         }
         let p = Self::map_in(&self.doc, &ROOT, "plan")?;
         let goals = Self::map_in(&self.doc, &p, "goals")?;
         if self.count(&goals) >= MAX_ENTRIES {
-            return Err(CaseError::TooLarge { field: "goals", limit: MAX_ENTRIES });
+            return Err(CaseError::TooLarge {
+                field: "goals",
+                limit: MAX_ENTRIES,
+            });
         }
         let id = new_entry_id();
         self.change(ctx, "goal added", |d| {
@@ -495,14 +619,22 @@ impl CaseDoc {
     }
 
     /// Changes a goal (priority, method, dates, achieved / dropped).
-    pub fn update_goal(&mut self, ctx: &EditCtx, id: &str, u: &GoalUpdate) -> Result<(), CaseError> {
+    pub fn update_goal(
+        &mut self,
+        ctx: &EditCtx,
+        id: &str,
+        u: &GoalUpdate,
+    ) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         if let Some(t) = &u.text {
             check_required("goal", t, MAX_LONG_TEXT)?;
         }
         check_opt("method", &u.method, MAX_LONG_TEXT)?;
         if u.priority == Some(0) {
-            return Err(CaseError::Invalid { field: "priority", reason: "1 is the highest".into() });
+            return Err(CaseError::Invalid {
+                field: "priority",
+                reason: "1 is the highest".into(),
+            });
         }
         let p = Self::map_in(&self.doc, &ROOT, "plan")?;
         let goals = Self::map_in(&self.doc, &p, "goals")?;
@@ -529,7 +661,9 @@ impl CaseDoc {
         self.ensure_can_edit(ctx)?;
         self.ensure_open()?;
         let p = Self::map_in(&self.doc, &ROOT, "plan")?;
-        self.change(ctx, "plan review date set", |d| Ok(d.put(&p, "review_date", date_str(date))?))
+        self.change(ctx, "plan review date set", |d| {
+            Ok(d.put(&p, "review_date", date_str(date))?)
+        })
     }
 
     /// Makes a referral; returns its id.
@@ -539,7 +673,10 @@ impl CaseDoc {
         check_required("agency", &r.agency, MAX_SHORT_TEXT)?;
         let refs = Self::map_in(&self.doc, &ROOT, "referrals")?;
         if self.count(&refs) >= MAX_ENTRIES {
-            return Err(CaseError::TooLarge { field: "referrals", limit: MAX_ENTRIES });
+            return Err(CaseError::TooLarge {
+                field: "referrals",
+                limit: MAX_ENTRIES,
+            });
         }
         let id = new_entry_id();
         self.change(ctx, "referral made", |d| {
@@ -554,7 +691,12 @@ impl CaseDoc {
     }
 
     /// Updates a referral's status, outcome or follow-up date.
-    pub fn update_referral(&mut self, ctx: &EditCtx, id: &str, u: &ReferralUpdate) -> Result<(), CaseError> {
+    pub fn update_referral(
+        &mut self,
+        ctx: &EditCtx,
+        id: &str,
+        u: &ReferralUpdate,
+    ) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         check_opt("outcome", &u.outcome, MAX_LONG_TEXT)?;
         let m = self.entry("referrals", "referral", id)?;
@@ -577,7 +719,10 @@ impl CaseDoc {
         check_opt("actions", &v.actions, MAX_LONG_TEXT)?;
         let visits = Self::map_in(&self.doc, &ROOT, "visits")?;
         if self.count(&visits) >= MAX_ENTRIES {
-            return Err(CaseError::TooLarge { field: "visits", limit: MAX_ENTRIES });
+            return Err(CaseError::TooLarge {
+                field: "visits",
+                limit: MAX_ENTRIES,
+            });
         }
         let id = new_entry_id();
         self.change(ctx, "visit recorded", |d| {
@@ -595,7 +740,12 @@ impl CaseDoc {
     }
 
     /// Changes a visit (notes merge by character with concurrent edits).
-    pub fn update_visit(&mut self, ctx: &EditCtx, id: &str, u: &VisitUpdate) -> Result<(), CaseError> {
+    pub fn update_visit(
+        &mut self,
+        ctx: &EditCtx,
+        id: &str,
+        u: &VisitUpdate,
+    ) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         check_opt("notes", &u.notes, MAX_LONG_TEXT)?;
         check_opt("progress", &u.progress, MAX_LONG_TEXT)?;
@@ -635,7 +785,11 @@ impl CaseDoc {
             }
         } else {
             if to >= Stage::Assessment
-                && !case.intake.as_ref().and_then(|i| i.consent.as_ref()).is_some_and(|c| c.given)
+                && !case
+                    .intake
+                    .as_ref()
+                    .and_then(|i| i.consent.as_ref())
+                    .is_some_and(|c| c.given)
             {
                 return bad("intake with the client's consent comes first");
             }
@@ -643,12 +797,18 @@ impl CaseDoc {
                 return bad("the assessment (with its date) comes first");
             }
             if to >= Stage::Implementation
-                && !case.plan.goals.values().any(|g| g.status != GoalStatus::Dropped)
+                && !case
+                    .plan
+                    .goals
+                    .values()
+                    .any(|g| g.status != GoalStatus::Dropped)
             {
                 return bad("the service plan needs at least one goal");
             }
         }
-        self.change(ctx, &format!("stage {from} -> {to}"), |d| Ok(d.put(ROOT, "stage", to.as_str())?))
+        self.change(ctx, &format!("stage {from} -> {to}"), |d| {
+            Ok(d.put(ROOT, "stage", to.as_str())?)
+        })
     }
 
     /// Closes the case. Needs a reason; the client's agreement is required unless the
@@ -658,7 +818,13 @@ impl CaseDoc {
         self.ensure_can_edit(ctx)?;
         let from = self.stage()?;
         check_text("closure summary", &c.summary, MAX_LONG_TEXT)?;
-        let bad = |reason| Err(CaseError::BadTransition { from, to: Stage::Closed, reason });
+        let bad = |reason| {
+            Err(CaseError::BadTransition {
+                from,
+                to: Stage::Closed,
+                reason,
+            })
+        };
         if from == Stage::Closed {
             return bad("already closed");
         }
@@ -725,7 +891,12 @@ impl CaseDoc {
         let o = Self::map_in(&self.doc, &ROOT, "closure")?;
         let k = Self::map_in(&self.doc, &o, "known")?;
         self.change(ctx, "activity after closure reviewed", |d| {
-            for id in case.visits.keys().chain(case.plan.goals.keys()).chain(case.referrals.keys()) {
+            for id in case
+                .visits
+                .keys()
+                .chain(case.plan.goals.keys())
+                .chain(case.referrals.keys())
+            {
                 d.put(&k, id.as_str(), true)?;
             }
             Ok(())
@@ -737,14 +908,24 @@ impl CaseDoc {
         self.ensure_can_edit(ctx)?;
         let from = self.stage()?;
         if from != Stage::Closed {
-            return Err(CaseError::BadTransition { from, to: Stage::Closed, reason: "evaluation follows closure" });
+            return Err(CaseError::BadTransition {
+                from,
+                to: Stage::Closed,
+                reason: "evaluation follows closure",
+            });
         }
         if !(1..=5).contains(&e.satisfaction) {
-            return Err(CaseError::Invalid { field: "satisfaction", reason: "1 to 5".into() });
+            return Err(CaseError::Invalid {
+                field: "satisfaction",
+                reason: "1 to 5".into(),
+            });
         }
         let goals = self.read()?.plan.goals.len() as u32;
         if e.goals_achieved > goals {
-            return Err(CaseError::Invalid { field: "goals_achieved", reason: format!("the plan has {goals} goals") });
+            return Err(CaseError::Invalid {
+                field: "goals_achieved",
+                reason: format!("the plan has {goals} goals"),
+            });
         }
         let o = Self::map_in(&self.doc, &ROOT, "evaluation")?;
         self.change(ctx, "case evaluated", |d| {
@@ -758,27 +939,35 @@ impl CaseDoc {
     pub fn reassign(&mut self, ctx: &EditCtx, to_user: &str) -> Result<(), CaseError> {
         Self::ensure_coordinator(ctx, "reassign a case")?;
         check_required("assigned_to", to_user, MAX_SHORT_TEXT)?;
-        self.change(ctx, "case reassigned", |d| Ok(d.put(ROOT, "assigned_to", to_user)?))
+        self.change(ctx, "case reassigned", |d| {
+            Ok(d.put(ROOT, "assigned_to", to_user)?)
+        })
     }
 
     /// Marks the case sensitive or not (coordinators only).
     pub fn set_sensitive(&mut self, ctx: &EditCtx, sensitive: bool) -> Result<(), CaseError> {
         Self::ensure_coordinator(ctx, "change sensitivity")?;
-        self.change(ctx, "sensitivity changed", |d| Ok(d.put(ROOT, "sensitive", sensitive)?))
+        self.change(ctx, "sensitivity changed", |d| {
+            Ok(d.put(ROOT, "sensitive", sensitive)?)
+        })
     }
 
     /// Moves the case to another district (coordinators only).
     pub fn move_district(&mut self, ctx: &EditCtx, district: &str) -> Result<(), CaseError> {
         Self::ensure_coordinator(ctx, "move a case to another district")?;
         check_required("district", district, MAX_SHORT_TEXT)?;
-        self.change(ctx, "district changed", |d| Ok(d.put(ROOT, "district", district)?))
+        self.change(ctx, "district changed", |d| {
+            Ok(d.put(ROOT, "district", district)?)
+        })
     }
 
     /// Changes the village.
     pub fn set_village(&mut self, ctx: &EditCtx, village: &str) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         check_text("village", village, MAX_SHORT_TEXT)?;
-        self.change(ctx, "village changed", |d| Ok(d.put(ROOT, "village", village)?))
+        self.change(ctx, "village changed", |d| {
+            Ok(d.put(ROOT, "village", village)?)
+        })
     }
 }
 

@@ -10,6 +10,8 @@ use super::StoreError;
 pub(crate) const DOC: &[u8] = b"d/";
 /// Key prefix of the heads the server is known to have.
 pub(crate) const HEADS: &[u8] = b"h/";
+/// Prefix of the highest own-change sequence number the server acknowledged, per case.
+pub(crate) const ACKED: &[u8] = b"a/";
 /// Key prefix of outbox marks (cases with unsent local changes).
 pub(crate) const OUTBOX: &[u8] = b"o/";
 /// Key of the key-check record.
@@ -52,6 +54,7 @@ enum Op {
     PutCase(String, Vec<u8>, CaseSummary),
     RemoveCase(String),
     SetHeads(String, Vec<[u8; 32]>),
+    SetAcked(String, u64),
     ClearOutbox(String),
     MarkOutbox(String),
     SetCursor(Vec<u8>),
@@ -102,6 +105,13 @@ impl StoreBatch {
         self
     }
 
+    /// Records that the server acknowledged this device's changes to case `id` up to
+    /// sequence number `seq` (what sync pushes next starts after it).
+    pub fn set_acked_seq(&mut self, id: &str, seq: u64) -> &mut Self {
+        self.ops.push(Op::SetAcked(id.to_owned(), seq));
+        self
+    }
+
     /// Marks case `id` as having no unsent local changes.
     pub fn clear_outbox(&mut self, id: &str) -> &mut Self {
         self.ops.push(Op::ClearOutbox(id.to_owned()));
@@ -143,7 +153,7 @@ impl StoreBatch {
                 }
                 Op::RemoveCase(id) => {
                     validate_case_id(&id)?;
-                    for prefix in [DOC, HEADS, OUTBOX] {
+                    for prefix in [DOC, HEADS, ACKED, OUTBOX] {
                         out.push(BatchOp::Delete(key(prefix, &id)));
                     }
                     index.push((id, None));
@@ -151,6 +161,10 @@ impl StoreBatch {
                 Op::SetHeads(id, heads) => {
                     validate_case_id(&id)?;
                     out.push(put(key(HEADS, &id), &encode_heads(&heads)?)?);
+                }
+                Op::SetAcked(id, seq) => {
+                    validate_case_id(&id)?;
+                    out.push(put(key(ACKED, &id), &seq.to_le_bytes())?);
                 }
                 Op::ClearOutbox(id) => {
                     validate_case_id(&id)?;
