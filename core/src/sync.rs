@@ -44,7 +44,7 @@ pub enum SyncError {
         /// Case id.
         doc_id: String,
         /// What was wrong.
-        source: CaseError,
+        source: Box<CaseError>,
     },
     /// `handle_response` without a request in flight, or `next_request` with one.
     #[error("sync step out of order: {0}")]
@@ -239,7 +239,7 @@ impl<'s> SyncSession<'s> {
             let id = update.doc_id;
             let bad = |source| SyncError::BadDocument {
                 doc_id: id.clone(),
-                source,
+                source: Box::new(source),
             };
             let existing = match touched.remove(&id) {
                 Some(doc) => Some(doc),
@@ -283,7 +283,7 @@ impl<'s> SyncSession<'s> {
         for (id, mut doc) in touched {
             let summary = doc.summary().map_err(|source| SyncError::BadDocument {
                 doc_id: id.clone(),
-                source,
+                source: Box::new(source),
             })?;
             batch.put_case(&id, doc.save(), &summary);
         }
