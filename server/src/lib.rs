@@ -1,6 +1,33 @@
 //! casesync server library: storage, the sync engine, auth and the HTTP API.
 //! See `server/README.md` for the HTTP contract.
 
+pub mod auth;
 pub mod config;
+pub mod error;
+pub mod http;
 pub mod store;
 pub mod sync;
+
+/// Now, ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub use http::{router, serve, AppState};
+
+/// The process-wide Prometheus recorder, installed at first call (`None` if another
+/// recorder was installed first).
+pub fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .ok()
+        })
+        .clone()
+}

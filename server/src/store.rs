@@ -227,6 +227,9 @@ pub trait Storage: Send + Sync + 'static {
     fn put_device(&self, device: &DeviceRecord) -> Result<(), StoreError>;
     /// All devices, by id.
     fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError>;
+    /// Records a device's last sync time (kept apart from the device record, so it never
+    /// races with token rotation).
+    fn set_last_sync(&self, device_id: &str, ms: i64) -> Result<(), StoreError>;
 
     /// The highest sequence number assigned so far (0: none).
     fn last_seq(&self) -> Result<u64, StoreError>;

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use automerge::AutoCommit;
+use casesync_core::case::CaseDoc;
 use casesync_core::protocol::{SyncRequest, SyncResponse, PROTOCOL_VERSION};
 
 pub use cursor::{BadCursor, Cursor, Position};
@@ -22,7 +23,7 @@ pub use pull::Page;
 pub use push::PushOutcome;
 
 use crate::config::Settings;
-use crate::store::{Hash, Storage, StoreError, UserRecord};
+use crate::store::{DocCommit, Hash, Routing, Storage, StoreError, StoredChange, UserRecord};
 
 /// Why a sync request failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +163,34 @@ impl SyncEngine {
             self.store.flush()?;
         }
         Ok(n)
+    }
+
+    /// Stores a document created on the server (by the API, an import or the demo).
+    /// Returns false, storing nothing, if the id exists. The caller holds the writer lock.
+    pub fn store_new(&self, doc: &mut CaseDoc) -> Result<bool, StoreError> {
+        let case = doc.read().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if self.store.doc(&case.id)?.is_some() {
+            return Ok(false);
+        }
+        let changes = doc
+            .changes_since(&[])
+            .iter()
+            .map(|c| StoredChange {
+                hash: c.hash().0,
+                bytes: c.raw_bytes().to_vec(),
+            })
+            .collect();
+        self.store.commit(DocCommit {
+            doc_id: case.id.clone(),
+            routing: Routing {
+                district: case.district.clone(),
+                assigned_to: case.assigned_to.clone(),
+                sensitive: case.sensitive,
+            },
+            summary: case.summary(),
+            changes,
+        })?;
+        Ok(true)
     }
 
     /// The store.

@@ -155,7 +155,15 @@ impl Storage for SledStorage {
     }
 
     fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError> {
-        self.get(&key("v", device_id))
+        let Some(mut d): Option<DeviceRecord> = self.get(&key("v", device_id))? else {
+            return Ok(None);
+        };
+        d.last_sync_ms = self.get(&key("t", device_id))?;
+        Ok(Some(d))
+    }
+
+    fn set_last_sync(&self, device_id: &str, ms: i64) -> Result<(), StoreError> {
+        self.put(&key("t", device_id), &ms)
     }
 
     fn put_device(&self, device: &DeviceRecord) -> Result<(), StoreError> {
@@ -163,7 +171,11 @@ impl Storage for SledStorage {
     }
 
     fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        self.all("v/")
+        let mut all: Vec<DeviceRecord> = self.all("v/")?;
+        for d in &mut all {
+            d.last_sync_ms = self.get(&key("t", &d.device_id))?;
+        }
+        Ok(all)
     }
 
     fn last_seq(&self) -> Result<u64, StoreError> {

@@ -3,8 +3,8 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use casesync_core::case::CaseSummary;
-use casesync_core::protocol::{MAX_CHANGES_PER_DOC, MAX_DOCS_PER_MESSAGE};
 use casesync_core::protocol::{DocBody, DocUpdate};
+use casesync_core::protocol::{MAX_CHANGES_PER_DOC, MAX_DOCS_PER_MESSAGE};
 
 use super::cursor::{Cursor, Position};
 use super::scope::{can_read, scope_keys, scope_version};
@@ -61,7 +61,9 @@ impl Builder {
     fn fits(&mut self, cost: usize) -> bool {
         let entries = self.page.docs.len() + self.page.removed.len();
         let ok = self.items == 0
-            || (self.bytes + cost <= self.max && entries < MAX_PAGE_ENTRIES && self.items < MAX_PAGE_ITEMS);
+            || (self.bytes + cost <= self.max
+                && entries < MAX_PAGE_ENTRIES
+                && self.items < MAX_PAGE_ITEMS);
         if ok {
             self.items += 1;
         }

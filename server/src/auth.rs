@@ -1,0 +1,352 @@
+//! Authentication: passwords (argon2), access tokens (HS256 JWT), rotating refresh
+//! tokens bound to a device, login rate limiting, and user management.
+
+mod jwt;
+mod password;
+mod rate_limit;
+
+use std::sync::Arc;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use casesync_core::case::Role;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use jwt::{Claims, JwtKeys};
+pub use password::{hash_password, verify_password};
+pub use rate_limit::FailureLimiter;
+
+use crate::config::Settings;
+use crate::error::AppError;
+use crate::now_ms;
+use crate::store::{DeviceRecord, Hash, Storage, StoreError, UserRecord};
+
+/// Meta key of the JWT secret.
+const SECRET_KEY: &str = "jwt_secret";
+/// Rotated refresh hashes remembered per device for reuse detection.
+const USED_REFRESH_KEPT: usize = 64;
+
+/// What login and refresh return (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// Access token (JWT) for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Refresh token (single use).
+    pub refresh_token: String,
+    /// Access token lifetime, seconds.
+    pub expires_in: u64,
+    /// User id.
+    pub user_id: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// An authenticated request's principal.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The user (current record).
+    pub user: UserRecord,
+    /// The token's device.
+    pub device_id: String,
+    /// The device was revoked (sync answers `wipe`; everything else refuses).
+    pub revoked: bool,
+}
+
+/// Checks a user id / login name: 1..=64 of `[A-Za-z0-9_.-]`.
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// Checks a device id: 1..=128 bytes, no control characters.
+pub fn valid_device_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control)
+}
+
+fn refresh_hash(token: &str) -> Hash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn random_token() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The authentication service.
+#[derive(Debug)]
+pub struct Auth {
+    store: Arc<dyn Storage>,
+    keys: JwtKeys,
+    settings: Settings,
+    by_user: FailureLimiter,
+    by_ip: FailureLimiter,
+    /// Serializes device record updates (login, refresh, revocation).
+    devices: tokio::sync::Mutex<()>,
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for dyn Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Storage")
+    }
+}
+
+impl Auth {
+    /// The service over `store`; creates the JWT secret at first start.
+    pub fn new(store: Arc<dyn Storage>, settings: Settings) -> Result<Self, StoreError> {
+        let secret = match store.meta(SECRET_KEY)? {
+            Some(s) if s.len() >= 32 => s,
+            _ => {
+                let mut s = vec![0u8; 64];
+                rand::thread_rng().fill_bytes(&mut s);
+                store.set_meta(SECRET_KEY, &s)?;
+                store.flush()?;
+                s
+            }
+        };
+        Ok(Auth {
+            keys: JwtKeys::new(&secret),
+            by_user: FailureLimiter::new(settings.login_window),
+            by_ip: FailureLimiter::new(settings.login_window),
+            devices: tokio::sync::Mutex::new(()),
+            dummy_hash: hash_password("not a real password").unwrap_or_default(),
+            store,
+            settings,
+        })
+    }
+
+    /// The token keys.
+    pub fn keys(&self) -> &JwtKeys {
+        &self.keys
+    }
+
+    /// Logs `username` in on `device_id` (binding the device at first login).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        device_id: &str,
+        ip: &str,
+    ) -> Result<TokenResponse, AppError> {
+        let user_key = username.to_lowercase();
+        if self
+            .by_user
+            .is_limited(&user_key, self.settings.login_failures_per_user)
+            || self
+                .by_ip
+                .is_limited(ip, self.settings.login_failures_per_ip)
+        {
+            return Err(AppError::RateLimited);
+        }
+        if !valid_device_id(device_id) {
+            return Err(AppError::BadRequest(
+                "device_id: 1 to 128 characters, no control characters".into(),
+            ));
+        }
+        let user = if valid_username(username) {
+            self.store.user(username)?
+        } else {
+            None
+        };
+        let hash = user
+            .as_ref()
+            .map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
+        let pw = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await?;
+        let user = match user {
+            Some(u) if ok => u,
+            _ => {
+                self.by_user.fail(&user_key);
+                self.by_ip.fail(ip);
+                metrics::counter!("casesync_logins_total", "result" => "bad_credentials")
+                    .increment(1);
+                return Err(AppError::BadCredentials);
+            }
+        };
+        if user.disabled {
+            return Err(AppError::UserDisabled);
+        }
+        self.by_user.reset(&user_key);
+        let _g = self.devices.lock().await;
+        let now = now_ms();
+        let mut device = match self.store.device(device_id)? {
+            Some(d) if d.user_id != user.user_id => return Err(AppError::DeviceTaken),
+            Some(d) if d.revoked => return Err(AppError::DeviceRevoked),
+            Some(d) => d,
+            None => DeviceRecord {
+                device_id: device_id.to_owned(),
+                user_id: user.user_id.clone(),
+                revoked: false,
+                refresh_hash: None,
+                refresh_expires_ms: 0,
+                refresh_family: String::new(),
+                used_refresh: Vec::new(),
+                created_ms: now,
+                last_sync_ms: None,
+            },
+        };
+        device.refresh_family = random_token();
+        device.used_refresh.clear();
+        let out = self.issue(&user, &mut device)?;
+        self.store.put_device(&device)?;
+        self.store.flush()?;
+        metrics::counter!("casesync_logins_total", "result" => "ok").increment(1);
+        tracing::info!(user = %user.user_id, device = %device_id, "login");
+        Ok(out)
+    }
+
+    /// Rotates a refresh token. A token already rotated revokes the device.
+    pub async fn refresh(&self, token: &str, device_id: &str) -> Result<TokenResponse, AppError> {
+        let _g = self.devices.lock().await;
+        let Some(mut device) = self.store.device(device_id)? else {
+            return Err(AppError::InvalidToken);
+        };
+        if device.revoked {
+            return Err(AppError::DeviceRevoked);
+        }
+        let h = refresh_hash(token);
+        if device.refresh_hash != Some(h) {
+            if device.used_refresh.contains(&h) {
+                device.revoked = true;
+                device.refresh_hash = None;
+                self.store.put_device(&device)?;
+                self.store.flush()?;
+                tracing::warn!(device = %device_id, "refresh token reused: device revoked");
+                return Err(AppError::RefreshReused);
+            }
+            return Err(AppError::InvalidToken);
+        }
+        if device.refresh_expires_ms < now_ms() {
+            return Err(AppError::RefreshExpired);
+        }
+        let user = match self.store.user(&device.user_id)? {
+            Some(u) if u.disabled => return Err(AppError::UserDisabled),
+            Some(u) => u,
+            None => return Err(AppError::InvalidToken),
+        };
+        device.used_refresh.push(h);
+        if device.used_refresh.len() > USED_REFRESH_KEPT {
+            device.used_refresh.remove(0);
+        }
+        let out = self.issue(&user, &mut device)?;
+        self.store.put_device(&device)?;
+        self.store.flush()?;
+        Ok(out)
+    }
+
+    /// New access and refresh tokens for `user` on `device` (the caller stores `device`).
+    fn issue(
+        &self,
+        user: &UserRecord,
+        device: &mut DeviceRecord,
+    ) -> Result<TokenResponse, AppError> {
+        let now = now_ms();
+        let refresh = random_token();
+        device.refresh_hash = Some(refresh_hash(&refresh));
+        device.refresh_expires_ms = now + self.settings.refresh_ttl.as_millis() as i64;
+        let iat = (now / 1000).max(0) as u64;
+        let claims = Claims {
+            sub: user.user_id.clone(),
+            dev: device.device_id.clone(),
+            role: user.role.as_str().to_owned(),
+            iat,
+            exp: iat + self.settings.access_ttl.as_secs(),
+        };
+        Ok(TokenResponse {
+            access_token: self.keys.sign(&claims).map_err(AppError::Internal)?,
+            refresh_token: refresh,
+            expires_in: self.settings.access_ttl.as_secs(),
+            user_id: user.user_id.clone(),
+            role: user.role,
+        })
+    }
+
+    /// Checks a bearer token and loads its user and device.
+    pub fn authenticate(&self, token: &str) -> Result<Authenticated, AppError> {
+        let claims = self.keys.verify(token).ok_or(AppError::InvalidToken)?;
+        let user = match self.store.user(&claims.sub)? {
+            Some(u) if u.disabled => return Err(AppError::UserDisabled),
+            Some(u) => u,
+            None => return Err(AppError::InvalidToken),
+        };
+        let device = self
+            .store
+            .device(&claims.dev)?
+            .ok_or(AppError::InvalidToken)?;
+        if device.user_id != user.user_id || claims.role != user.role.as_str() {
+            return Err(AppError::InvalidToken);
+        }
+        Ok(Authenticated {
+            user,
+            device_id: claims.dev,
+            revoked: device.revoked,
+        })
+    }
+
+    /// Revokes a device (lost phone): no more tokens; told to wipe at next sync.
+    pub async fn revoke_device(&self, device_id: &str) -> Result<bool, AppError> {
+        let _g = self.devices.lock().await;
+        revoke_device(self.store.as_ref(), device_id)
+    }
+}
+
+/// Revokes a device in `store`; false if unknown.
+pub fn revoke_device(store: &dyn Storage, device_id: &str) -> Result<bool, AppError> {
+    let Some(mut d) = store.device(device_id)? else {
+        return Ok(false);
+    };
+    d.revoked = true;
+    d.refresh_hash = None;
+    store.put_device(&d)?;
+    store.flush()?;
+    Ok(true)
+}
+
+/// Creates a user (the user id is the login name).
+pub fn create_user(
+    store: &dyn Storage,
+    username: &str,
+    role: Role,
+    districts: &[String],
+    sensitive_access: bool,
+    password: &str,
+) -> Result<UserRecord, AppError> {
+    if !valid_username(username) {
+        return Err(AppError::BadRequest(
+            "username: 1 to 64 of A-Z a-z 0-9 _ . -".into(),
+        ));
+    }
+    if password.chars().count() < 8 {
+        return Err(AppError::BadRequest(
+            "password: at least 8 characters".into(),
+        ));
+    }
+    if districts
+        .iter()
+        .any(|d| d.trim().is_empty() || d.chars().any(char::is_control) || d.len() > 200)
+    {
+        return Err(AppError::BadRequest(
+            "district: 1 to 200 characters, no control characters".into(),
+        ));
+    }
+    if store.user(username)?.is_some() {
+        return Err(AppError::Conflict(format!("user {username} exists")));
+    }
+    let user = UserRecord {
+        user_id: username.to_owned(),
+        role,
+        districts: districts.to_vec(),
+        sensitive_access,
+        password_hash: hash_password(password).map_err(AppError::Internal)?,
+        disabled: false,
+        created_ms: now_ms(),
+    };
+    store.put_user(&user)?;
+    store.flush()?;
+    Ok(user)
+}

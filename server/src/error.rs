@@ -1,0 +1,171 @@
+//! [`AppError`]: the one mapping from failures to HTTP responses. Every refusal is a 4xx
+//! with a JSON body `{"code": "...", "message": "..."}`; details of internal failures are
+//! logged (ids and counts only), never returned.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use casesync_core::protocol::ProtocolError;
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// Every way an HTTP request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Wrong username or password (401 `bad_credentials`).
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// The account is disabled (403 `user_disabled`).
+    #[error("this account is disabled")]
+    UserDisabled,
+    /// The device was revoked (401 `device_revoked`).
+    #[error("this device was revoked")]
+    DeviceRevoked,
+    /// The device id is bound to another user (403 `device_taken`).
+    #[error("this device is registered to another user")]
+    DeviceTaken,
+    /// A refresh token was presented twice; the device is now revoked (401 `refresh_reused`).
+    #[error("refresh token reused; the device was revoked")]
+    RefreshReused,
+    /// The refresh token expired (401 `refresh_expired`).
+    #[error("refresh token expired; log in again")]
+    RefreshExpired,
+    /// No bearer token (401 `unauthorized`).
+    #[error("missing bearer token")]
+    Unauthorized,
+    /// The token is invalid, tampered with or expired (401 `invalid_token`).
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// Too many failed logins (429 `rate_limited`).
+    #[error("too many failed attempts; try again later")]
+    RateLimited,
+    /// The role or scope does not allow this (403 `forbidden`).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The device in the request is not the token's (403 `device_mismatch`).
+    #[error("the request's device is not the token's device")]
+    DeviceMismatch,
+    /// Unknown resource (404 `not_found`).
+    #[error("not found")]
+    NotFound,
+    /// Already exists (409 `conflict`).
+    #[error("{0}")]
+    Conflict(String),
+    /// The sync message could not be decoded (400 `bad_message`).
+    #[error("bad sync message: {0}")]
+    BadMessage(String),
+    /// The sync message's protocol version is not spoken here (400 `unsupported_version`).
+    #[error("{0}")]
+    UnsupportedVersion(String),
+    /// The cursor was not made by this server (400 `bad_cursor`).
+    #[error("the cursor is not valid; sync from an empty cursor")]
+    BadCursor,
+    /// Malformed JSON or parameters (400 `bad_request`).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A case failed validation (400 `invalid_case`).
+    #[error("{0}")]
+    InvalidCase(String),
+    /// Wrong content type (415 `unsupported_media_type`).
+    #[error("expected content type {0}")]
+    UnsupportedMediaType(&'static str),
+    /// The body is over the limit (413 `payload_too_large`).
+    #[error("request body over {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The client stopped sending (408 `request_timeout`).
+    #[error("no data received for too long")]
+    Timeout,
+    /// A server failure (500 `internal`); details are logged.
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl AppError {
+    /// HTTP status and machine-readable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use AppError::*;
+        match self {
+            BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            UserDisabled => (StatusCode::FORBIDDEN, "user_disabled"),
+            DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
+            DeviceTaken => (StatusCode::FORBIDDEN, "device_taken"),
+            RefreshReused => (StatusCode::UNAUTHORIZED, "refresh_reused"),
+            RefreshExpired => (StatusCode::UNAUTHORIZED, "refresh_expired"),
+            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            DeviceMismatch => (StatusCode::FORBIDDEN, "device_mismatch"),
+            NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            BadMessage(_) => (StatusCode::BAD_REQUEST, "bad_message"),
+            UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, "unsupported_version"),
+            BadCursor => (StatusCode::BAD_REQUEST, "bad_cursor"),
+            BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            InvalidCase(_) => (StatusCode::BAD_REQUEST, "invalid_case"),
+            UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Timeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let AppError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "internal error");
+        } else {
+            tracing::debug!(code, "request refused");
+        }
+        metrics::counter!("casesync_http_refusals_total", "code" => code).increment(1);
+        (
+            status,
+            Json(Body {
+                code,
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<ProtocolError> for AppError {
+    fn from(e: ProtocolError) -> Self {
+        match e {
+            ProtocolError::UnsupportedVersion { .. } => AppError::UnsupportedVersion(e.to_string()),
+            other => AppError::BadMessage(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::SyncError> for AppError {
+    fn from(e: crate::sync::SyncError) -> Self {
+        match e {
+            crate::sync::SyncError::Store(s) => s.into(),
+            crate::sync::SyncError::BadCursor(_) => AppError::BadCursor,
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        AppError::Internal(format!("worker task failed: {e}"))
+    }
+}

@@ -1,0 +1,134 @@
+//! The HTTP API (see `server/README.md` for the contract): routes, shared state, and the
+//! server loop with inactivity timeouts.
+
+mod auth_routes;
+mod cases;
+pub mod extract;
+mod ops;
+mod sync_route;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+
+use crate::auth::Auth;
+use crate::config::Settings;
+use crate::store::{Storage, StoreError};
+use crate::sync::SyncEngine;
+
+/// Everything the handlers share.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The store.
+    pub store: Arc<dyn Storage>,
+    /// The sync engine.
+    pub engine: SyncEngine,
+    /// Authentication.
+    pub auth: Arc<Auth>,
+    /// Settings.
+    pub settings: Settings,
+    /// The writer lock: every store write of case data (validate + apply + commit) holds
+    /// it, so sequence numbers are committed in order.
+    pub writer: Arc<tokio::sync::Mutex<()>>,
+    /// Prometheus renderer (`None`: `/metrics` is empty).
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// State over `store` with `settings` (creates the token secret at first start).
+    pub fn new(store: Arc<dyn Storage>, settings: Settings) -> Result<Self, StoreError> {
+        Ok(AppState {
+            engine: SyncEngine::new(store.clone(), settings.clone()),
+            auth: Arc::new(Auth::new(store.clone(), settings.clone())?),
+            store,
+            settings,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            metrics: crate::metrics_handle(),
+        })
+    }
+}
+
+/// The application's routes.
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/v1/auth/login", post(auth_routes::login))
+        .route("/v1/auth/refresh", post(auth_routes::refresh))
+        .route("/v1/sync", post(sync_route::sync))
+        .route("/v1/cases", post(cases::create))
+        .route("/v1/cases/import", post(cases::import))
+        .route("/v1/cases/{id}", get(cases::get_case))
+        .route("/v1/cases/{id}/erase", post(cases::erase))
+        .fallback(ops::not_found)
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until the process ends. Each connection has a header
+/// read timeout of `settings.inactivity_timeout`; bodies are read with the same
+/// inactivity timeout by the handlers. Also runs background compaction.
+pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tower::Service;
+
+    spawn_compactor(state.clone());
+    let idle = state.settings.inactivity_timeout;
+    let mut make = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(svc) = make.call(peer).await;
+        tokio::spawn(async move {
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(idle)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Re-saves documents with long change tails in the background.
+fn spawn_compactor(state: AppState) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(state.settings.compact_interval).await;
+            let guard = state.writer.clone().lock_owned().await;
+            let engine = state.engine.clone();
+            let min = state.settings.compact_after_changes;
+            let r = tokio::task::spawn_blocking(move || {
+                let _g = guard;
+                engine.compact(min)
+            })
+            .await;
+            match r {
+                Ok(Ok(n)) if n > 0 => tracing::info!(docs = n, "compacted"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "compaction failed"),
+                Err(e) => tracing::warn!(error = %e, "compaction task failed"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;

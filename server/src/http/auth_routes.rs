@@ -1,0 +1,53 @@
+//! `POST /v1/auth/login` and `POST /v1/auth/refresh`.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+
+use super::extract::{ClientIp, JsonBody};
+use super::AppState;
+use crate::auth::TokenResponse;
+use crate::error::AppError;
+
+/// Login body.
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// The app's device id (bound to the user at first login).
+    pub device_id: String,
+}
+
+/// Refresh body.
+#[derive(Debug, Deserialize)]
+pub struct RefreshBody {
+    /// The current refresh token.
+    pub refresh_token: String,
+    /// The device it was issued to.
+    pub device_id: String,
+}
+
+/// `POST /v1/auth/login`.
+pub async fn login(
+    State(st): State<AppState>,
+    ClientIp(ip): ClientIp,
+    JsonBody(b): JsonBody<LoginBody>,
+) -> Result<Json<TokenResponse>, AppError> {
+    st.auth
+        .login(&b.username, &b.password, &b.device_id, &ip)
+        .await
+        .map(Json)
+}
+
+/// `POST /v1/auth/refresh`.
+pub async fn refresh(
+    State(st): State<AppState>,
+    JsonBody(b): JsonBody<RefreshBody>,
+) -> Result<Json<TokenResponse>, AppError> {
+    st.auth
+        .refresh(&b.refresh_token, &b.device_id)
+        .await
+        .map(Json)
+}

@@ -1,0 +1,172 @@
+//! Case endpoints for coordinators and tools: read one case as JSON, create, import,
+//! erase (consent withdrawn).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use casesync_core::case::{device_actor, validate_case_id, Case, CaseDoc, EditCtx, NewCase, Role};
+use serde_json::{json, Value};
+
+use super::extract::{AuthUser, JsonBody};
+use super::AppState;
+use crate::auth::Authenticated;
+use crate::error::AppError;
+use crate::store::Routing;
+use crate::sync::scope::{can_create, can_read};
+
+fn active(who: &Authenticated) -> Result<(), AppError> {
+    if who.revoked {
+        return Err(AppError::DeviceRevoked);
+    }
+    if who.user.role == Role::Admin {
+        return Err(AppError::Forbidden("admins do not see case content"));
+    }
+    Ok(())
+}
+
+fn ctx(who: &Authenticated) -> EditCtx {
+    EditCtx {
+        user_id: who.user.user_id.clone(),
+        role: who.user.role,
+        now_ms: crate::now_ms(),
+    }
+}
+
+fn server_actor(who: &Authenticated) -> automerge::ActorId {
+    device_actor(&format!("server:{}", who.user.user_id))
+}
+
+/// Stores new documents under the writer lock; 409 if any id exists (nothing stored).
+async fn store_new(st: &AppState, docs: Vec<CaseDoc>) -> Result<usize, AppError> {
+    let guard = st.writer.clone().lock_owned().await;
+    let engine = st.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let _g = guard;
+        let mut docs = docs;
+        for d in &docs {
+            let id = d.id().map_err(|e| AppError::InvalidCase(e.to_string()))?;
+            if engine.store().doc(&id)?.is_some() {
+                return Err(AppError::Conflict(format!("case {id} exists")));
+            }
+        }
+        for d in &mut docs {
+            engine.store_new(d)?;
+        }
+        engine.store().flush()?;
+        Ok(docs.len())
+    })
+    .await?
+}
+
+/// `GET /v1/cases/{id}`: the case as JSON, for users whose scope includes it.
+pub async fn get_case(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Case>, AppError> {
+    active(&who)?;
+    let rec = st
+        .store
+        .doc(&id)?
+        .filter(|r| !r.erased)
+        .ok_or(AppError::NotFound)?;
+    if !can_read(&who.user, &rec.routing) {
+        return Err(AppError::NotFound);
+    }
+    let bytes = st.store.doc_bytes(&id)?.ok_or(AppError::NotFound)?;
+    let case =
+        tokio::task::spawn_blocking(move || CaseDoc::load(&bytes).and_then(|mut d| d.read()))
+            .await?
+            .map_err(|e| AppError::Internal(format!("stored case {id}: {e}")))?;
+    Ok(Json(case))
+}
+
+/// `POST /v1/cases`: creates a case from a `NewCase` (201 with the case).
+pub async fn create(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+    JsonBody(new): JsonBody<NewCase>,
+) -> Result<(StatusCode, Json<Case>), AppError> {
+    active(&who)?;
+    let routing = Routing {
+        district: new.district.clone(),
+        assigned_to: new.assigned_to.clone(),
+        sensitive: new.sensitive,
+    };
+    if !can_create(&who.user, &routing) {
+        return Err(AppError::Forbidden("outside your districts or assignment"));
+    }
+    let mut doc = CaseDoc::create(&ctx(&who), server_actor(&who), &new)
+        .map_err(|e| AppError::InvalidCase(e.to_string()))?;
+    let case = doc
+        .read()
+        .map_err(|e| AppError::InvalidCase(e.to_string()))?;
+    store_new(&st, vec![doc]).await?;
+    tracing::info!(doc = %case.id, user = %who.user.user_id, "case created");
+    Ok((StatusCode::CREATED, Json(case)))
+}
+
+/// `POST /v1/cases/import`: a JSON array of whole `Case` values (coordinators, their
+/// districts). All or nothing: 409 if any id exists.
+pub async fn import(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+    JsonBody(cases): JsonBody<Vec<Case>>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    active(&who)?;
+    if who.user.role != Role::Coordinator {
+        return Err(AppError::Forbidden("only coordinators import cases"));
+    }
+    let ctx = ctx(&who);
+    let mut docs = Vec::with_capacity(cases.len());
+    for case in &cases {
+        validate_case_id(&case.id).map_err(|e| AppError::InvalidCase(e.to_string()))?;
+        let routing = Routing {
+            district: case.district.clone(),
+            assigned_to: case.assigned_to.clone(),
+            sensitive: case.sensitive,
+        };
+        if !can_create(&who.user, &routing) {
+            return Err(AppError::Forbidden("a case is outside your districts"));
+        }
+        let doc = CaseDoc::import(&ctx, server_actor(&who), case)
+            .map_err(|e| AppError::InvalidCase(format!("case {}: {e}", case.id)))?;
+        docs.push(doc);
+    }
+    let n = store_new(&st, docs).await?;
+    tracing::info!(count = n, user = %who.user.user_id, "cases imported");
+    Ok((StatusCode::CREATED, Json(json!({ "imported": n }))))
+}
+
+/// `POST /v1/cases/{id}/erase`: removes the case's content (consent withdrawn); every
+/// device drops it at its next sync. Coordinators of its district.
+pub async fn erase(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, AppError> {
+    active(&who)?;
+    if who.user.role != Role::Coordinator {
+        return Err(AppError::Forbidden(
+            "only a coordinator of the case's district erases it",
+        ));
+    }
+    let rec = st.store.doc(&id)?.ok_or(AppError::NotFound)?;
+    if !can_read(&who.user, &rec.routing) {
+        return Err(AppError::Forbidden(
+            "only a coordinator of the case's district erases it",
+        ));
+    }
+    let guard = st.writer.clone().lock_owned().await;
+    let store = st.store.clone();
+    let doc_id = id.clone();
+    let seq = tokio::task::spawn_blocking(move || {
+        let _g = guard;
+        let seq = store.erase(&doc_id)?;
+        store.flush()?;
+        Ok::<_, AppError>(seq)
+    })
+    .await??;
+    tracing::info!(doc = %id, user = %who.user.user_id, seq, "case erased");
+    Ok(Json(json!({ "erased": id })))
+}

@@ -1,0 +1,106 @@
+//! Extractors: the authenticated principal, the client address, JSON bodies with JSON
+//! errors, and a body read that fails on inactivity rather than total duration.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{header, request::Parts, StatusCode};
+use axum::Json;
+use http_body_util::BodyExt;
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use crate::auth::Authenticated;
+use crate::error::AppError;
+
+/// The caller, from `Authorization: Bearer <access token>`.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub Authenticated);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AppError::Unauthorized)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(AppError::Unauthorized)?;
+        state.auth.authenticate(token.trim()).map(AuthUser)
+    }
+}
+
+/// The client's address (`unknown` when the server was not given it).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+/// A JSON body whose rejections are [`AppError`]s.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(AppError::UnsupportedMediaType("application/json"))
+            }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::PayloadTooLarge(0))
+            }
+            Err(e) => Err(AppError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+/// Reads a whole body of at most `max` bytes, failing if no bytes arrive for `idle`
+/// (a slow 2G upload that keeps sending is never cut off).
+pub async fn read_body(body: Body, max: usize, idle: Duration) -> Result<Vec<u8>, AppError> {
+    let mut body = body;
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(AppError::Timeout),
+            Ok(None) => return Ok(out),
+            Ok(Some(Err(e))) => {
+                let too_large = std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+                return Err(if too_large {
+                    AppError::PayloadTooLarge(max)
+                } else {
+                    AppError::BadRequest("request body could not be read".into())
+                });
+            }
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    if out.len() + data.len() > max {
+                        return Err(AppError::PayloadTooLarge(max));
+                    }
+                    out.extend_from_slice(&data);
+                }
+            }
+        }
+    }
+}

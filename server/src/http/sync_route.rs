@@ -1,0 +1,92 @@
+//! `POST /v1/sync`: one round trip of the sync protocol.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use casesync_core::protocol::{
+    decode_request, encode_response, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION,
+};
+
+use super::extract::{read_body, AuthUser};
+use super::AppState;
+use crate::error::AppError;
+
+fn encoded(resp: &SyncResponse) -> Response {
+    let bytes = encode_response(resp);
+    metrics::counter!("casesync_sync_bytes_out_total").increment(bytes.len() as u64);
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], bytes).into_response()
+}
+
+/// `POST /v1/sync`.
+pub async fn sync(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let start = Instant::now();
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ctype.split(';').next().map(str::trim) != Some(CONTENT_TYPE) {
+        return Err(AppError::UnsupportedMediaType(CONTENT_TYPE));
+    }
+    if who.revoked {
+        tracing::info!(device = %who.device_id, "revoked device told to wipe");
+        return Ok(encoded(&SyncResponse {
+            version: PROTOCOL_VERSION,
+            cursor: Vec::new(),
+            docs: Vec::new(),
+            removed: Vec::new(),
+            acked: Vec::new(),
+            refused: Vec::new(),
+            more: false,
+            remaining_estimate: 0,
+            wipe: true,
+        }));
+    }
+    let max = st.settings.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(AppError::PayloadTooLarge(max));
+    }
+    let bytes = read_body(body, max, st.settings.inactivity_timeout).await?;
+    metrics::counter!("casesync_sync_bytes_in_total").increment(bytes.len() as u64);
+    let req = decode_request(&bytes)?;
+    if req.device_id != who.device_id {
+        return Err(AppError::DeviceMismatch);
+    }
+    let guard = st.writer.clone().lock_owned().await;
+    let engine = st.engine.clone();
+    let store = st.store.clone();
+    let user = who.user.clone();
+    let device = who.device_id.clone();
+    let (resp, stats) = tokio::task::spawn_blocking(move || {
+        let _g = guard;
+        let out = engine.sync(&user, &device, &req)?;
+        store.set_last_sync(&device, crate::now_ms())?;
+        Ok::<_, AppError>(out)
+    })
+    .await??;
+    metrics::counter!("casesync_pushes_accepted_total").increment(stats.accepted as u64);
+    metrics::counter!("casesync_pushes_refused_total").increment(stats.refused as u64);
+    metrics::histogram!("casesync_sync_seconds").record(start.elapsed().as_secs_f64());
+    tracing::info!(
+        user = %who.user.user_id,
+        device = %who.device_id,
+        accepted = stats.accepted,
+        refused = stats.refused,
+        docs = stats.docs,
+        removed = stats.removed,
+        more = resp.more,
+        "sync"
+    );
+    Ok(encoded(&resp))
+}
