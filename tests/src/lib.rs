@@ -1,3 +1,4 @@
-//! Shared helpers for casesync cross-crate tests.
+//! Shared helpers for casesync cross-crate tests and benchmarks.
 
 pub mod caseload;
+pub mod harness;

@@ -1,0 +1,302 @@
+//! Test harness: the real `casesync-server` binary on an ephemeral loopback port with a
+//! real sled store in a temp dir, and devices (core store + sync session + HTTP).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use casesync_core::case::{CaseDoc, EditCtx, Role};
+use casesync_core::protocol::CONTENT_TYPE;
+use casesync_core::store::DeviceStore;
+use casesync_core::sync::{Step, SyncProgress, SyncSession, DEFAULT_PAGE_BYTES};
+
+/// A user to create before the server starts.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    /// Login name (also the user id).
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// Role.
+    pub role: Role,
+    /// Districts.
+    pub districts: Vec<String>,
+    /// Granted access to sensitive cases.
+    pub sensitive_access: bool,
+}
+
+impl UserSpec {
+    /// A user with one district.
+    pub fn new(username: &str, role: Role, district: &str) -> Self {
+        UserSpec {
+            username: username.into(),
+            password: format!("pw-{username}-secret"),
+            role,
+            districts: vec![district.into()],
+            sensitive_access: false,
+        }
+    }
+}
+
+/// Path of the server binary: `CASESYNC_SERVER_BIN`, or next to this test's target dir
+/// (built on demand).
+pub fn server_bin() -> Result<PathBuf> {
+    if let Ok(p) = std::env::var("CASESYNC_SERVER_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    let mut dir = exe.parent().context("exe dir")?.to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("casesync-server");
+    if !bin.exists() {
+        let profile = dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("debug")
+            .to_owned();
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "-p", "casesync-server", "--bin", "casesync-server"]);
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        let status = cmd.status()?;
+        if !status.success() {
+            bail!("building casesync-server failed");
+        }
+    }
+    Ok(bin)
+}
+
+/// A running server process; killed on drop.
+pub struct ServerProc {
+    child: Option<Child>,
+    /// Base URL, e.g. `http://127.0.0.1:43121`.
+    pub url: String,
+    /// Its data directory.
+    pub data: PathBuf,
+}
+
+impl ServerProc {
+    /// Creates `users` in `data` with the CLI, then starts `serve` on 127.0.0.1:0.
+    pub fn start(data: &Path, users: &[UserSpec]) -> Result<Self> {
+        let bin = server_bin()?;
+        for u in users {
+            let mut cmd = Command::new(&bin);
+            cmd.args([
+                "user",
+                "add",
+                &u.username,
+                "--role",
+                u.role.as_str(),
+                "--password",
+                &u.password,
+            ])
+            .arg("--data")
+            .arg(data);
+            for d in &u.districts {
+                cmd.args(["--district", d]);
+            }
+            if u.sensitive_access {
+                cmd.arg("--sensitive-access");
+            }
+            let out = cmd.output()?;
+            if !out.status.success() {
+                bail!("user add failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        Self::serve(data)
+    }
+
+    /// Starts `serve` on an existing data dir.
+    pub fn serve(data: &Path) -> Result<Self> {
+        let bin = server_bin()?;
+        let mut child = Command::new(&bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow!("server exited before listening"))??;
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Ok(ServerProc {
+            child: Some(child),
+            url,
+            data: data.to_path_buf(),
+        })
+    }
+
+    /// `kill -9` (no clean shutdown).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A phone: its encrypted store, its identity, and an HTTP client.
+pub struct Device {
+    /// Device id.
+    pub device_id: String,
+    /// The local store.
+    pub store: DeviceStore,
+    /// Logged-in user.
+    pub user: String,
+    /// Role.
+    pub role: Role,
+    /// Access token.
+    pub token: String,
+    /// Refresh token.
+    pub refresh_token: String,
+    http: reqwest::Client,
+    url: String,
+}
+
+/// Result of logging in.
+#[derive(Debug, serde::Deserialize)]
+pub struct LoginResponse {
+    /// JWT.
+    pub access_token: String,
+    /// Rotating refresh token.
+    pub refresh_token: String,
+}
+
+/// A fresh random 32-byte store key.
+pub fn test_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(37).wrapping_add(11);
+    }
+    k
+}
+
+/// An HTTP client with inactivity (not total) time-outs.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Logs in over HTTP.
+pub async fn login(
+    http: &reqwest::Client,
+    url: &str,
+    user: &str,
+    password: &str,
+    device_id: &str,
+) -> Result<LoginResponse> {
+    let resp = http
+        .post(format!("{url}/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": password, "device_id": device_id}))
+        .send()
+        .await?;
+    if !resp.status().is_success() {
+        bail!(
+            "login failed: {} {}",
+            resp.status(),
+            resp.text().await.unwrap_or_default()
+        );
+    }
+    Ok(resp.json().await?)
+}
+
+impl Device {
+    /// Logs `user` in from a new device whose store lives in `dir`.
+    pub async fn login(url: &str, dir: &Path, user: &UserSpec, device_id: &str) -> Result<Self> {
+        let http = http_client();
+        let l = login(&http, url, &user.username, &user.password, device_id).await?;
+        let store = DeviceStore::open(&dir.join(device_id), &test_key())?;
+        Ok(Device {
+            device_id: device_id.into(),
+            store,
+            user: user.username.clone(),
+            role: user.role,
+            token: l.access_token,
+            refresh_token: l.refresh_token,
+            http,
+            url: url.into(),
+        })
+    }
+
+    /// An edit context for this device's user at `now_ms`.
+    pub fn ctx(&self, now_ms: i64) -> EditCtx {
+        EditCtx {
+            user_id: self.user.clone(),
+            role: self.role,
+            now_ms,
+        }
+    }
+
+    /// Edits a case locally (offline) and saves it with its outbox entry.
+    pub fn edit<R>(
+        &self,
+        case_id: &str,
+        now_ms: i64,
+        f: impl FnOnce(&mut CaseDoc, &EditCtx) -> Result<R, casesync_core::case::CaseError>,
+    ) -> Result<R> {
+        let mut doc = self.store.load_case(case_id)?;
+        doc.set_actor(self.store.actor(&self.device_id)?);
+        let r = f(&mut doc, &self.ctx(now_ms))?;
+        self.store.save_local(&mut doc)?;
+        Ok(r)
+    }
+
+    /// Creates a case locally.
+    pub fn create(&self, new: &casesync_core::case::NewCase, now_ms: i64) -> Result<()> {
+        let mut doc = CaseDoc::create(&self.ctx(now_ms), self.store.actor(&self.device_id)?, new)?;
+        self.store.save_local(&mut doc)?;
+        Ok(())
+    }
+
+    /// Posts raw bytes to /v1/sync; returns status and body.
+    pub async fn post_sync(&self, body: Vec<u8>) -> Result<(u16, Vec<u8>)> {
+        let resp = self
+            .http
+            .post(format!("{}/v1/sync", self.url))
+            .bearer_auth(&self.token)
+            .header("content-type", CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.bytes().await?.to_vec()))
+    }
+
+    /// Syncs until up to date; returns the progress and the number of round trips.
+    pub async fn sync(&self) -> Result<(SyncProgress, Step)> {
+        let mut session = SyncSession::new(&self.store, &self.device_id, DEFAULT_PAGE_BYTES)?;
+        loop {
+            let req = session.next_request()?;
+            let (status, body) = self.post_sync(req).await?;
+            if status != 200 {
+                bail!("sync refused: {status} {}", String::from_utf8_lossy(&body));
+            }
+            match session.handle_response(&body)? {
+                Step::Continue => continue,
+                step => return Ok((session.progress().clone(), step)),
+            }
+        }
+    }
+}
