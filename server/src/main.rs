@@ -1,2 +1,330 @@
-//! casesync-server binary.
-fn main() {}
+//! `casesync-server`: serve the sync API, manage users and devices.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use casesync_core::case::Role;
+use casesync_server::auth::{create_user, revoke_device};
+use casesync_server::config::Settings;
+use casesync_server::store::{SledStorage, Storage};
+use casesync_server::{demo, serve, AppState};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// casesync sync server.
+#[derive(Debug, Parser)]
+#[command(name = "casesync-server", version)]
+struct Cli {
+    /// Data directory (the sled store).
+    #[arg(
+        long,
+        global = true,
+        env = "CASESYNC_DATA",
+        default_value = "./casesync-data"
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCmd),
+    /// Manage devices.
+    #[command(subcommand)]
+    Device(DeviceCmd),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0: any free port; the chosen one is printed).
+    #[arg(long, env = "CASESYNC_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Seed a demo district if the store is empty.
+    #[arg(long)]
+    demo: bool,
+    /// Largest request body, bytes.
+    #[arg(long, env = "CASESYNC_MAX_BODY_BYTES", default_value_t = casesync_server::config::DEFAULT_MAX_BODY_BYTES)]
+    max_body_bytes: usize,
+    /// Most changes in one sync request.
+    #[arg(long, env = "CASESYNC_MAX_CHANGES_PER_REQUEST", default_value_t = casesync_server::config::DEFAULT_MAX_CHANGES_PER_REQUEST)]
+    max_changes_per_request: usize,
+    /// Largest saved document, bytes.
+    #[arg(long, env = "CASESYNC_MAX_DOC_BYTES", default_value_t = casesync_server::config::DEFAULT_MAX_DOC_BYTES)]
+    max_doc_bytes: usize,
+    /// Largest response page, bytes (devices may ask for less).
+    #[arg(long, env = "CASESYNC_MAX_PAGE_BYTES", default_value_t = casesync_server::config::DEFAULT_MAX_PAGE_BYTES)]
+    max_page_bytes: usize,
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "CASESYNC_ACCESS_TTL_SECS", default_value_t = 15 * 60)]
+    access_ttl_secs: u64,
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "CASESYNC_REFRESH_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    refresh_ttl_secs: u64,
+    /// Longest wait for the next bytes of a request, seconds (not a total duration).
+    #[arg(long, env = "CASESYNC_INACTIVITY_TIMEOUT_SECS", default_value_t = 30)]
+    inactivity_timeout_secs: u64,
+    /// Failed logins allowed per username per window.
+    #[arg(long, env = "CASESYNC_LOGIN_FAILURES_PER_USER", default_value_t = casesync_server::config::DEFAULT_LOGIN_FAILURES_PER_USER)]
+    login_failures_per_user: u32,
+    /// Failed logins allowed per client address per window.
+    #[arg(long, env = "CASESYNC_LOGIN_FAILURES_PER_IP", default_value_t = casesync_server::config::DEFAULT_LOGIN_FAILURES_PER_IP)]
+    login_failures_per_ip: u32,
+    /// Window of the login failure counters, seconds.
+    #[arg(long, env = "CASESYNC_LOGIN_WINDOW_SECS", default_value_t = 15 * 60)]
+    login_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Chw,
+    Coordinator,
+    Admin,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCmd {
+    /// Add a user.
+    Add {
+        /// Login name (also the user id).
+        username: String,
+        /// Role.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// District (repeatable).
+        #[arg(long = "district")]
+        districts: Vec<String>,
+        /// Coordinators: may see sensitive cases.
+        #[arg(long)]
+        sensitive_access: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long, conflicts_with = "password")]
+        password_stdin: bool,
+        /// The password (visible in the process list: prefer --password-stdin).
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// List users.
+    List,
+    /// Disable a user (no more logins or token refreshes).
+    Disable {
+        /// Login name.
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCmd {
+    /// List devices.
+    List,
+    /// Revoke a device (lost phone): it is told to wipe at its next sync.
+    Revoke {
+        /// Device id.
+        device_id: String,
+    },
+}
+
+fn open(data: &PathBuf) -> anyhow::Result<Arc<SledStorage>> {
+    std::fs::create_dir_all(data)?;
+    SledStorage::open(data).map(Arc::new).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the store at {} (is a server running on it?): {e}",
+            data.display()
+        )
+    })
+}
+
+fn settings(a: &ServeArgs) -> Settings {
+    Settings {
+        max_body_bytes: a.max_body_bytes,
+        max_changes_per_request: a.max_changes_per_request,
+        max_doc_bytes: a.max_doc_bytes,
+        max_page_bytes: a.max_page_bytes,
+        access_ttl: Duration::from_secs(a.access_ttl_secs),
+        refresh_ttl: Duration::from_secs(a.refresh_ttl_secs),
+        inactivity_timeout: Duration::from_secs(a.inactivity_timeout_secs.max(1)),
+        login_failures_per_user: a.login_failures_per_user,
+        login_failures_per_ip: a.login_failures_per_ip,
+        login_window: Duration::from_secs(a.login_window_secs),
+        ..Settings::default()
+    }
+}
+
+fn fmt_ms(ms: Option<i64>) -> String {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+async fn run_serve(data: &PathBuf, a: &ServeArgs) -> anyhow::Result<()> {
+    let store = open(data)?;
+    let state = AppState::new(store, settings(a))?;
+    let listener = tokio::net::TcpListener::bind(&a.listen).await?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    if a.demo {
+        let guard = state.writer.clone().lock_owned().await;
+        let engine = state.engine.clone();
+        let seeded = tokio::task::spawn_blocking(move || {
+            let _g = guard;
+            demo::seed(&engine)
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        match seeded {
+            Some(info) => {
+                println!(
+                    "demo district `{}` seeded with {} cases; accounts:",
+                    demo::DEMO_DISTRICT,
+                    info.cases
+                );
+                for (u, r, p) in &info.users {
+                    println!("  {u:<8} {:<12} password: {p}", r.as_str());
+                }
+            }
+            None => println!("demo: the store already has users; not seeded"),
+        }
+        println!("  login:  POST {url}/v1/auth/login");
+        println!("  sync:   POST {url}/v1/sync");
+        println!("  health: GET  {url}/healthz   metrics: GET {url}/metrics");
+    }
+    println!("listening on {url}");
+    std::io::stdout().flush()?;
+    tracing::info!(%addr, "listening");
+    tokio::select! {
+        r = serve(listener, state.clone()) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("shutting down");
+            let _ = state.store.flush();
+        }
+    }
+    Ok(())
+}
+
+fn run_user(data: &PathBuf, cmd: UserCmd) -> anyhow::Result<()> {
+    let store = open(data)?;
+    match cmd {
+        UserCmd::Add {
+            username,
+            role,
+            districts,
+            sensitive_access,
+            password_stdin,
+            password,
+        } => {
+            let password = match (password_stdin, password) {
+                (true, _) => {
+                    let mut line = String::new();
+                    std::io::stdin().lock().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+                (false, Some(p)) => p,
+                (false, None) => anyhow::bail!("give --password-stdin or --password"),
+            };
+            let role = match role {
+                RoleArg::Chw => Role::Chw,
+                RoleArg::Coordinator => Role::Coordinator,
+                RoleArg::Admin => Role::Admin,
+            };
+            if role != Role::Admin && districts.is_empty() {
+                anyhow::bail!("a {role} needs at least one --district");
+            }
+            create_user(
+                store.as_ref(),
+                &username,
+                role,
+                &districts,
+                sensitive_access,
+                &password,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {username} added ({role})");
+        }
+        UserCmd::List => {
+            println!(
+                "{:<20} {:<12} {:<9} {:<9} districts",
+                "user", "role", "sensitive", "disabled"
+            );
+            for u in store.users()? {
+                println!(
+                    "{:<20} {:<12} {:<9} {:<9} {}",
+                    u.user_id,
+                    u.role.as_str(),
+                    u.sensitive_access,
+                    u.disabled,
+                    u.districts.join(",")
+                );
+            }
+        }
+        UserCmd::Disable { username } => {
+            let mut u = store
+                .user(&username)?
+                .ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
+            u.disabled = true;
+            store.put_user(&u)?;
+            store.flush()?;
+            println!("user {username} disabled");
+        }
+    }
+    Ok(())
+}
+
+fn run_device(data: &PathBuf, cmd: DeviceCmd) -> anyhow::Result<()> {
+    let store = open(data)?;
+    match cmd {
+        DeviceCmd::List => {
+            println!(
+                "{:<40} {:<20} {:<8} {:<20} last sync",
+                "device", "user", "revoked", "first login"
+            );
+            for d in store.devices()? {
+                println!(
+                    "{:<40} {:<20} {:<8} {:<20} {}",
+                    d.device_id,
+                    d.user_id,
+                    d.revoked,
+                    fmt_ms(Some(d.created_ms)),
+                    fmt_ms(d.last_sync_ms)
+                );
+            }
+        }
+        DeviceCmd::Revoke { device_id } => {
+            if !revoke_device(store.as_ref(), &device_id).map_err(|e| anyhow::anyhow!("{e}"))? {
+                anyhow::bail!("no device {device_id}");
+            }
+            println!("device {device_id} revoked; it will be told to wipe at its next sync");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Serve(a) => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(run_serve(&cli.data, &a))),
+        Cmd::User(c) => run_user(&cli.data, c),
+        Cmd::Device(c) => run_device(&cli.data, c),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
