@@ -84,7 +84,7 @@ fn demo_case(
 ) -> Result<CaseDoc, CaseError> {
     let worker = format!("chw{}", i % 3 + 1);
     let (lang, name, sex) = NAMES[i % NAMES.len()];
-    let sensitive = i % 9 == 0;
+    let sensitive = matches!(i % 9, 0);
     let coord = EditCtx {
         user_id: "coord".into(),
         role: Role::Coordinator,
@@ -119,7 +119,7 @@ fn demo_case(
     doc.add_household_member(
         &chw,
         pick(rng, NAMES).1,
-        if i % 2 == 0 { "spouse" } else { "child" },
+        if matches!(i % 2, 0) { "spouse" } else { "child" },
     )?;
     let start = today - Duration::days(rng.gen_range(20..200));
     let source = *pick(
@@ -196,7 +196,7 @@ fn demo_case(
     }
     doc.advance(&chw, Stage::Monitoring)?;
     // Some visits are overdue: their next visit date is in the past.
-    let overdue = i % 4 == 0;
+    let overdue = matches!(i % 4, 0);
     for v in 0..rng.gen_range(1..4) {
         let date = start + Duration::days(10 + 7 * v);
         let next = if overdue {
