@@ -119,7 +119,11 @@ fn demo_case(
     doc.add_household_member(
         &chw,
         pick(rng, NAMES).1,
-        if matches!(i % 2, 0) { "spouse" } else { "child" },
+        if matches!(i % 2, 0) {
+            "spouse"
+        } else {
+            "child"
+        },
     )?;
     let start = today - Duration::days(rng.gen_range(20..200));
     let source = *pick(

@@ -132,3 +132,6 @@ fn spawn_compactor(state: AppState) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_net;

@@ -1,5 +1,4 @@
-//! casesync server library: storage, the sync engine, auth and the HTTP API.
-//! See `server/README.md` for the HTTP contract.
+#![doc = include_str!("../README.md")]
 
 pub mod auth;
 pub mod config;
