@@ -1,0 +1,154 @@
+//! Login state and transport settings, and the two auth calls
+//! (`POST /v1/auth/login`, `POST /v1/auth/refresh`).
+
+use std::time::Duration;
+
+use casesync_core::case as core;
+use serde::Deserialize;
+
+use crate::enums::Role;
+use crate::transport::{Http, TransportError};
+
+/// A logged-in user on this device. The app keeps it (e.g. in encrypted preferences)
+/// and hands it back with `CaseStore.restoreSession` after a restart, so a worker can
+/// keep editing offline for days; edits are signed with its user id and role.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Session {
+    /// Base URL of the server, e.g. `https://cases.example.org`.
+    pub server_url: String,
+    /// User id.
+    pub user_id: String,
+    /// Role.
+    pub role: Role,
+    /// Short-lived access token (JWT).
+    pub access_token: String,
+    /// Single-use refresh token (rotated at every refresh).
+    pub refresh_token: String,
+    /// When the access token expires, ms since the Unix epoch (this phone's clock).
+    pub access_expires_at_ms: i64,
+}
+
+/// How the device talks to the server. The defaults suit 2G: generous inactivity
+/// time-outs and no limit on how long a page may take while data keeps arriving.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TransportConfig {
+    /// Give up connecting after this long.
+    #[uniffi(default = 30000)]
+    pub connect_timeout_ms: u64,
+    /// Give up when no byte moved for this long (per read or write, not per request).
+    #[uniffi(default = 60000)]
+    pub idle_timeout_ms: u64,
+    /// Retries of one sync round trip after the link dropped (then `Network`).
+    #[uniffi(default = 5)]
+    pub max_retries: u32,
+    /// First wait before a retry; doubled each time.
+    #[uniffi(default = 1000)]
+    pub backoff_initial_ms: u64,
+    /// Longest wait between retries.
+    #[uniffi(default = 30000)]
+    pub backoff_max_ms: u64,
+    /// Largest response page to ask for, in bytes.
+    #[uniffi(default = 262144)]
+    pub page_bytes: u32,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            connect_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            max_retries: 5,
+            backoff_initial_ms: 1_000,
+            backoff_max_ms: 30_000,
+            page_bytes: casesync_core::sync::DEFAULT_PAGE_BYTES,
+        }
+    }
+}
+
+impl TransportConfig {
+    pub(crate) fn http(&self) -> Http {
+        Http::new(
+            Duration::from_millis(self.connect_timeout_ms),
+            Duration::from_millis(self.idle_timeout_ms),
+        )
+    }
+
+    /// The wait before retry number `attempt` (1-based).
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u64 << attempt.saturating_sub(1).min(20);
+        Duration::from_millis(
+            self.backoff_initial_ms
+                .saturating_mul(factor)
+                .min(self.backoff_max_ms),
+        )
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    expires_in: u64,
+    user_id: String,
+    role: core::Role,
+}
+
+fn session(server_url: &str, t: TokenResponse, now_ms: i64) -> Session {
+    Session {
+        server_url: server_url.to_owned(),
+        user_id: t.user_id,
+        role: t.role.into(),
+        access_token: t.access_token,
+        refresh_token: t.refresh_token,
+        access_expires_at_ms: now_ms.saturating_add((t.expires_in as i64).saturating_mul(1000)),
+    }
+}
+
+/// `{server_url}/{path}` without a doubled slash.
+pub(crate) fn url(server_url: &str, path: &str) -> String {
+    format!("{}/{}", server_url.trim_end_matches('/'), path)
+}
+
+/// `POST /v1/auth/login`.
+pub(crate) fn login(
+    http: &Http,
+    server_url: &str,
+    username: &str,
+    password: &str,
+    device_id: &str,
+    now_ms: i64,
+) -> Result<Session, TransportError> {
+    let body = serde_json::json!({
+        "username": username, "password": password, "device_id": device_id,
+    });
+    let t = http.post_json(&url(server_url, "v1/auth/login"), &body)?;
+    Ok(session(server_url, t, now_ms))
+}
+
+/// `POST /v1/auth/refresh` (the old refresh token is spent).
+pub(crate) fn refresh(
+    http: &Http,
+    old: &Session,
+    device_id: &str,
+    now_ms: i64,
+) -> Result<Session, TransportError> {
+    let body = serde_json::json!({
+        "refresh_token": old.refresh_token, "device_id": device_id,
+    });
+    let t = http.post_json(&url(&old.server_url, "v1/auth/refresh"), &body)?;
+    Ok(session(&old.server_url, t, now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let c = TransportConfig::default();
+        assert_eq!(c.backoff(1), Duration::from_secs(1));
+        assert_eq!(c.backoff(3), Duration::from_secs(4));
+        assert_eq!(c.backoff(40), Duration::from_secs(30));
+        assert_eq!(url("http://h:1/", "v1/sync"), "http://h:1/v1/sync");
+    }
+}

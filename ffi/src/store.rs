@@ -1,0 +1,490 @@
+//! [`CaseStore`]: one device's encrypted case store, the case editing API and the login
+//! state. Every method delegates to `casesync-core`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use casesync_core::case::{self as core, CaseDoc, EditCtx};
+use casesync_core::report;
+use casesync_core::store::DeviceStore;
+
+use crate::dates;
+use crate::enums::Stage;
+use crate::error::CasesyncError;
+use crate::inputs::*;
+use crate::records::*;
+use crate::session::{self, Session, TransportConfig};
+use crate::transport::TransportError;
+
+/// Locks `m`, carrying on after a panic elsewhere (the data it guards stays valid:
+/// every store write is one atomic batch).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Now, ms since the Unix epoch (the core has no clock: the FFI supplies it).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// The case store of this device: cases encrypted at rest under the app's key, the
+/// editing API of the case-management process, login and sync.
+///
+/// Thread-safe: every store write (a local edit, a sync page being applied, a wipe) is
+/// serialised, so a page never interleaves with an edit of the same case. Call it from
+/// a background thread (or use the `suspend` wrappers): calls touch the disk and
+/// `login`/`refresh`/`sync` the network.
+#[derive(uniffi::Object)]
+pub struct CaseStore {
+    pub(crate) store: DeviceStore,
+    pub(crate) device_id: String,
+    /// Held for every read-modify-write of the store.
+    pub(crate) ops: Mutex<()>,
+    pub(crate) session: Mutex<Option<Session>>,
+    pub(crate) transport: Mutex<TransportConfig>,
+    /// Held while a sync runs (one at a time).
+    pub(crate) syncing: Mutex<()>,
+}
+
+impl std::fmt::Debug for CaseStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseStore")
+            .field("device_id", &self.device_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaseStore {
+    /// Who is editing now, from the session.
+    fn ctx(&self) -> Result<EditCtx, CasesyncError> {
+        let s = self.current_session()?;
+        Ok(EditCtx {
+            user_id: s.user_id,
+            role: s.role.into(),
+            now_ms: now_ms(),
+        })
+    }
+
+    pub(crate) fn current_session(&self) -> Result<Session, CasesyncError> {
+        lock(&self.session)
+            .clone()
+            .ok_or_else(|| CasesyncError::Unauthorized("Please log in first.".into()))
+    }
+
+    pub(crate) fn transport_settings(&self) -> TransportConfig {
+        lock(&self.transport).clone()
+    }
+
+    /// Loads a case, signs with this device's actor, runs `f`, saves: all under the
+    /// store lock.
+    fn edit<R>(
+        &self,
+        case_id: &str,
+        f: impl FnOnce(&mut CaseDoc, &EditCtx) -> Result<R, core::CaseError>,
+    ) -> Result<R, CasesyncError> {
+        let ctx = self.ctx()?;
+        let _g = lock(&self.ops);
+        let mut doc = self.store.load_case(case_id)?;
+        doc.set_actor(self.store.actor(&self.device_id)?);
+        let r = f(&mut doc, &ctx)?;
+        self.store.save_local(&mut doc)?;
+        Ok(r)
+    }
+
+    /// Turns a failed server exchange into the app's error. When the server says this
+    /// device is revoked, the local data is erased first (DESIGN §5: a lost phone is
+    /// told at its next contact to wipe).
+    pub(crate) fn server_error(&self, e: TransportError) -> CasesyncError {
+        let e = CasesyncError::from(e);
+        if matches!(e, CasesyncError::DeviceRevoked) {
+            if let Err(wipe) = self.erase_revoked() {
+                return wipe;
+            }
+        }
+        e
+    }
+
+    /// Erases the store and forgets the session (a revoked device).
+    pub(crate) fn erase_revoked(&self) -> Result<(), CasesyncError> {
+        *lock(&self.session) = None;
+        let _g = lock(&self.ops);
+        self.store.wipe()?;
+        Ok(())
+    }
+
+    /// Refreshes the session's tokens and keeps the new ones.
+    pub(crate) fn refresh_session(&self) -> Result<Session, CasesyncError> {
+        let old = self.current_session()?;
+        let http = self.transport_settings().http();
+        let new = session::refresh(&http, &old, &self.device_id, now_ms())
+            .map_err(|e| self.server_error(e))?;
+        *lock(&self.session) = Some(new.clone());
+        Ok(new)
+    }
+}
+
+#[uniffi::export]
+impl CaseStore {
+    /// Opens (or creates) the store in directory `path` with the app's 32-byte `key`
+    /// (from the Android Keystore), for this installation's `device_id`. A wrong key is
+    /// `WrongKey` and changes nothing on disk.
+    #[uniffi::constructor]
+    pub fn open(path: String, key: Vec<u8>, device_id: String) -> Result<Arc<Self>, CasesyncError> {
+        let key: [u8; 32] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| CasesyncError::Invalid("The store key must be 32 bytes.".into()))?;
+        if device_id.trim().is_empty() {
+            return Err(CasesyncError::Invalid("The device id is empty.".into()));
+        }
+        let store = DeviceStore::open(Path::new(&path), &key)?;
+        Ok(Arc::new(CaseStore {
+            store,
+            device_id,
+            ops: Mutex::new(()),
+            session: Mutex::new(None),
+            transport: Mutex::new(TransportConfig::default()),
+            syncing: Mutex::new(()),
+        }))
+    }
+
+    /// This installation's device id.
+    pub fn device_id(&self) -> String {
+        self.device_id.clone()
+    }
+
+    // ---------------------------------------------------------------- session
+
+    /// Logs in (`POST /v1/auth/login`) and keeps the session. `Unauthorized` for a
+    /// wrong password, `RateLimited` after too many attempts, `Network` offline.
+    pub fn login(
+        &self,
+        server_url: String,
+        username: String,
+        password: String,
+    ) -> Result<Session, CasesyncError> {
+        let http = self.transport_settings().http();
+        let s = session::login(
+            &http,
+            &server_url,
+            &username,
+            &password,
+            &self.device_id,
+            now_ms(),
+        )
+        .map_err(|e| self.server_error(e))?;
+        *lock(&self.session) = Some(s.clone());
+        Ok(s)
+    }
+
+    /// Exchanges the refresh token for new tokens (`POST /v1/auth/refresh`); `sync`
+    /// does this by itself when the access token expired. `DeviceRevoked` (after
+    /// erasing local data) when the server revoked this device.
+    pub fn refresh(&self) -> Result<Session, CasesyncError> {
+        self.refresh_session()
+    }
+
+    /// The current session, if logged in (persist it to survive a restart).
+    pub fn session(&self) -> Option<Session> {
+        lock(&self.session).clone()
+    }
+
+    /// Restores a session the app persisted (no network needed: edits work offline).
+    pub fn restore_session(&self, session: Session) {
+        *lock(&self.session) = Some(session);
+    }
+
+    /// Forgets the session. Case data and unsent edits stay in the store.
+    pub fn logout(&self) {
+        *lock(&self.session) = None;
+    }
+
+    /// The transport settings in use.
+    pub fn transport_config(&self) -> TransportConfig {
+        self.transport_settings()
+    }
+
+    /// Changes the transport settings (time-outs, retries, page size).
+    pub fn set_transport_config(&self, config: TransportConfig) {
+        *lock(&self.transport) = config;
+    }
+
+    // ---------------------------------------------------------------- reading
+
+    /// Lists cases matching `filter`, by next due date, then name.
+    pub fn list_cases(&self, filter: SummaryFilter) -> Result<Listing, CasesyncError> {
+        Ok(self.store.list_summaries(&filter.try_into()?)?.into())
+    }
+
+    /// The whole case.
+    pub fn get_case(&self, case_id: String) -> Result<Case, CasesyncError> {
+        Ok(self.store.load_case(&case_id)?.read()?.into())
+    }
+
+    /// The case as it stood at `time_ms` (ms since the Unix epoch).
+    pub fn case_at(&self, case_id: String, time_ms: i64) -> Result<Case, CasesyncError> {
+        Ok(self.store.load_case(&case_id)?.at(time_ms)?.into())
+    }
+
+    /// Fields of the case written concurrently on different phones, each value with who
+    /// wrote it and when.
+    pub fn conflicts(&self, case_id: String) -> Result<Vec<Conflict>, CasesyncError> {
+        let mut doc = self.store.load_case(&case_id)?;
+        Ok(doc.conflicts().into_iter().map(Into::into).collect())
+    }
+
+    /// The case's audit trail: who changed what, when, in causal order.
+    pub fn history(&self, case_id: String) -> Result<Vec<HistoryEntry>, CasesyncError> {
+        let mut doc = self.store.load_case(&case_id)?;
+        Ok(doc.history().into_iter().map(Into::into).collect())
+    }
+
+    /// The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
+    /// (`on` is `YYYY-MM-DD`, usually today), overdue first.
+    pub fn due_follow_ups(
+        &self,
+        worker: String,
+        on: String,
+        horizon_days: u32,
+    ) -> Result<Vec<FollowUp>, CasesyncError> {
+        let on = dates::parse("date", &on)?;
+        let until = on
+            .checked_add_days(chrono::Days::new(u64::from(horizon_days)))
+            .unwrap_or(chrono::NaiveDate::MAX);
+        // The index narrows the cases to open (its next_due is their earliest follow-up).
+        let filter = casesync_core::store::SummaryFilter {
+            assigned_to: Some(worker.clone()),
+            due_on_or_before: Some(until),
+            ..Default::default()
+        };
+        let cases = self
+            .store
+            .list_summaries(&filter)?
+            .summaries
+            .iter()
+            .map(|s| Ok(self.store.load_case(&s.id)?.read()?))
+            .collect::<Result<Vec<core::Case>, CasesyncError>>()?;
+        Ok(report::due_follow_ups(&cases, &worker, on, horizon_days)
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Ids of cases with edits not yet acknowledged by the server.
+    pub fn unsent_cases(&self) -> Result<Vec<String>, CasesyncError> {
+        Ok(self.store.outbox()?)
+    }
+
+    /// Erases every case and unsent edit on this phone (the store stays open).
+    pub fn erase_local_data(&self) -> Result<(), CasesyncError> {
+        let _g = lock(&self.ops);
+        Ok(self.store.wipe()?)
+    }
+
+    // ---------------------------------------------------------------- editing
+
+    /// Registers a new case (intake stage), signed by the logged-in user.
+    pub fn create_case(&self, new_case: NewCase) -> Result<Case, CasesyncError> {
+        let ctx = self.ctx()?;
+        let _g = lock(&self.ops);
+        let actor = self.store.actor(&self.device_id)?;
+        let mut doc = CaseDoc::create(&ctx, actor, &new_case.into())?;
+        self.store.save_local(&mut doc)?;
+        Ok(doc.read()?.into())
+    }
+
+    /// Changes client fields (`null` fields are left as they are).
+    pub fn update_client(
+        &self,
+        case_id: String,
+        update: ClientUpdate,
+    ) -> Result<(), CasesyncError> {
+        let u = update.try_into()?;
+        self.edit(&case_id, |d, c| d.update_client(c, &u))
+    }
+
+    /// Adds a household member; returns their id.
+    pub fn add_household_member(
+        &self,
+        case_id: String,
+        name: String,
+        relation: String,
+    ) -> Result<String, CasesyncError> {
+        self.edit(&case_id, |d, c| d.add_household_member(c, &name, &relation))
+    }
+
+    /// Removes a household member.
+    pub fn remove_household_member(
+        &self,
+        case_id: String,
+        member_id: String,
+    ) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.remove_household_member(c, &member_id))
+    }
+
+    /// Records the intake.
+    pub fn record_intake(&self, case_id: String, intake: IntakeInput) -> Result<(), CasesyncError> {
+        let i = intake.try_into()?;
+        self.edit(&case_id, |d, c| d.record_intake(c, &i))
+    }
+
+    /// Records the client's consent (given or refused) on `date` (`YYYY-MM-DD`) and what
+    /// it covers.
+    pub fn record_consent(
+        &self,
+        case_id: String,
+        given: bool,
+        date: String,
+        scope: String,
+    ) -> Result<(), CasesyncError> {
+        let date = dates::parse("consent date", &date)?;
+        self.edit(&case_id, |d, c| d.record_consent(c, given, date, &scope))
+    }
+
+    /// Changes assessment fields.
+    pub fn update_assessment(
+        &self,
+        case_id: String,
+        update: AssessmentUpdate,
+    ) -> Result<(), CasesyncError> {
+        let u = update.try_into()?;
+        self.edit(&case_id, |d, c| d.update_assessment(c, &u))
+    }
+
+    /// Sets a programme-defined assessment field.
+    pub fn set_extra_field(
+        &self,
+        case_id: String,
+        key: String,
+        value: ExtraValue,
+    ) -> Result<(), CasesyncError> {
+        let v = value.into();
+        self.edit(&case_id, |d, c| d.set_extra(c, &key, &v))
+    }
+
+    /// Adds a service-plan goal; returns its id.
+    pub fn add_goal(&self, case_id: String, goal: GoalInput) -> Result<String, CasesyncError> {
+        let g = goal.try_into()?;
+        self.edit(&case_id, |d, c| d.add_goal(c, &g))
+    }
+
+    /// Changes a goal.
+    pub fn update_goal(
+        &self,
+        case_id: String,
+        goal_id: String,
+        update: GoalUpdate,
+    ) -> Result<(), CasesyncError> {
+        let u = update.try_into()?;
+        self.edit(&case_id, |d, c| d.update_goal(c, &goal_id, &u))
+    }
+
+    /// Sets the plan's review date (`YYYY-MM-DD`).
+    pub fn set_review_date(&self, case_id: String, date: String) -> Result<(), CasesyncError> {
+        let date = dates::parse("review date", &date)?;
+        self.edit(&case_id, |d, c| d.set_review_date(c, date))
+    }
+
+    /// Makes a referral; returns its id.
+    pub fn add_referral(
+        &self,
+        case_id: String,
+        referral: ReferralInput,
+    ) -> Result<String, CasesyncError> {
+        let r = referral.try_into()?;
+        self.edit(&case_id, |d, c| d.add_referral(c, &r))
+    }
+
+    /// Changes a referral's status, outcome or follow-up date.
+    pub fn update_referral(
+        &self,
+        case_id: String,
+        referral_id: String,
+        update: ReferralUpdate,
+    ) -> Result<(), CasesyncError> {
+        let u = update.try_into()?;
+        self.edit(&case_id, |d, c| d.update_referral(c, &referral_id, &u))
+    }
+
+    /// Records a visit; returns its id.
+    pub fn add_visit(&self, case_id: String, visit: VisitInput) -> Result<String, CasesyncError> {
+        let v = visit.try_into()?;
+        self.edit(&case_id, |d, c| d.add_visit(c, &v))
+    }
+
+    /// Changes a visit (notes merge by character with concurrent edits).
+    pub fn update_visit(
+        &self,
+        case_id: String,
+        visit_id: String,
+        update: VisitUpdate,
+    ) -> Result<(), CasesyncError> {
+        let u = update.try_into()?;
+        self.edit(&case_id, |d, c| d.update_visit(c, &visit_id, &u))
+    }
+
+    /// Moves the case to another open stage (forward by the process rules; back for
+    /// coordinators). Closing is `close_case`.
+    pub fn advance_stage(&self, case_id: String, to: Stage) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.advance(c, to.into()))
+    }
+
+    /// Closes the case with a reason (and normally the client's agreement).
+    pub fn close_case(&self, case_id: String, closure: ClosureInput) -> Result<(), CasesyncError> {
+        let o = closure.try_into()?;
+        self.edit(&case_id, |d, c| d.close(c, &o))
+    }
+
+    /// Reopens a closed case (coordinators); it returns to monitoring.
+    pub fn reopen_case(&self, case_id: String) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.reopen(c))
+    }
+
+    /// Marks activity recorded after closure as reviewed (coordinators).
+    pub fn acknowledge_activity_after_closure(&self, case_id: String) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.acknowledge_activity_after_closure(c))
+    }
+
+    /// Records the evaluation of a closed case.
+    pub fn evaluate(&self, case_id: String, evaluation: Evaluation) -> Result<(), CasesyncError> {
+        let e = evaluation.into();
+        self.edit(&case_id, |d, c| d.evaluate(c, &e))
+    }
+
+    /// Reassigns the case to another worker (coordinators).
+    pub fn reassign(&self, case_id: String, to_user: String) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.reassign(c, &to_user))
+    }
+
+    /// Marks the case sensitive or not (coordinators).
+    pub fn set_sensitive(&self, case_id: String, sensitive: bool) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.set_sensitive(c, sensitive))
+    }
+
+    /// Moves the case to another district (coordinators).
+    pub fn move_district(&self, case_id: String, district: String) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.move_district(c, &district))
+    }
+
+    /// Changes the village.
+    pub fn set_village(&self, case_id: String, village: String) -> Result<(), CasesyncError> {
+        self.edit(&case_id, |d, c| d.set_village(c, &village))
+    }
+
+    /// Resolves the conflict at `path` by choosing one of its values (`value_json` as
+    /// listed by `conflicts`); every phone converges on it at its next sync.
+    pub fn resolve_conflict(
+        &self,
+        case_id: String,
+        path: String,
+        value_json: String,
+    ) -> Result<(), CasesyncError> {
+        let chosen: serde_json::Value = serde_json::from_str(&value_json)
+            .map_err(|_| CasesyncError::Invalid(format!("not a JSON value: {value_json}")))?;
+        self.edit(&case_id, |d, c| d.resolve(c, &path, &chosen))
+    }
+}

@@ -1,0 +1,144 @@
+//! The device's HTTP transport (ureq 2 over rustls/ring; blocking, called from a
+//! background thread).
+//!
+//! Time-outs are inactivity time-outs only: connecting, and each read or write on the
+//! socket. There is deliberately no total-duration time-out, so a 256 KB page arriving
+//! at 2G speed for a minute is never aborted while bytes keep coming.
+
+use std::io::Read;
+use std::time::Duration;
+
+use casesync_core::protocol::{CONTENT_TYPE, MAX_ENCODED_BYTES};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+/// Largest JSON answer accepted (auth responses are a few hundred bytes).
+const MAX_JSON_BYTES: u64 = 64 * 1024;
+
+/// Why an HTTP exchange failed (converted to `CasesyncError` in `error.rs`).
+#[derive(Debug)]
+pub(crate) enum TransportError {
+    /// No answer: DNS, connect, time-out, reset, dropped mid-body. Worth retrying.
+    Link(String),
+    /// The server answered with an error status and (usually) a JSON `{code, message}`.
+    Status {
+        /// HTTP status.
+        status: u16,
+        /// Machine-readable code (`""` when the body had none).
+        code: String,
+        /// Human-readable message.
+        message: String,
+    },
+    /// A success status with a body this app cannot read.
+    BadBody(String),
+}
+
+impl TransportError {
+    /// Whether the same request may succeed if sent again (link dropped, server busy).
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            TransportError::Link(_) => true,
+            TransportError::Status { status, .. } => matches!(status, 408 | 502 | 503 | 504),
+            TransportError::BadBody(_) => false,
+        }
+    }
+
+    /// Whether the access token was refused (expired or invalid): refresh, then retry.
+    pub(crate) fn is_expired_token(&self) -> bool {
+        matches!(self, TransportError::Status { status: 401, code, .. }
+            if code == "invalid_token" || code == "unauthorized")
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// A blocking HTTP client with inactivity time-outs.
+pub(crate) struct Http {
+    agent: ureq::Agent,
+}
+
+impl Http {
+    /// A client that gives up connecting after `connect` and waits at most `idle`
+    /// for each read or write.
+    pub(crate) fn new(connect: Duration, idle: Duration) -> Self {
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(connect)
+            .timeout_read(idle)
+            .timeout_write(idle)
+            .user_agent(concat!("casesync-ffi/", env!("CARGO_PKG_VERSION")))
+            .build();
+        Http { agent }
+    }
+
+    /// POSTs a JSON body and reads a JSON answer.
+    pub(crate) fn post_json<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, TransportError> {
+        let resp = self
+            .agent
+            .post(url)
+            .set("content-type", "application/json")
+            .send_string(&body.to_string())
+            .map_err(failure)?;
+        let bytes = read_body(resp, MAX_JSON_BYTES)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| TransportError::BadBody(format!("unexpected answer from {url}: {e}")))
+    }
+
+    /// POSTs an encoded sync request with the bearer token; returns the encoded response.
+    pub(crate) fn post_sync(
+        &self,
+        url: &str,
+        access_token: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
+        let resp = self
+            .agent
+            .post(url)
+            .set("content-type", CONTENT_TYPE)
+            .set("accept", CONTENT_TYPE)
+            .set("authorization", &format!("Bearer {access_token}"))
+            .send_bytes(body)
+            .map_err(failure)?;
+        read_body(resp, MAX_ENCODED_BYTES as u64 + 1)
+    }
+}
+
+fn read_body(resp: ureq::Response, limit: u64) -> Result<Vec<u8>, TransportError> {
+    let mut bytes = Vec::new();
+    resp.into_reader()
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| TransportError::Link(format!("the answer was cut off: {e}")))?;
+    Ok(bytes)
+}
+
+fn failure(e: ureq::Error) -> TransportError {
+    match e {
+        ureq::Error::Status(status, resp) => {
+            let mut raw = Vec::new();
+            let _ = resp
+                .into_reader()
+                .take(MAX_JSON_BYTES)
+                .read_to_end(&mut raw);
+            let body: Option<ErrorBody> = serde_json::from_slice(&raw).ok();
+            let (code, message) = body
+                .map(|b| (b.code, b.message))
+                .unwrap_or_else(|| (String::new(), format!("HTTP {status}")));
+            TransportError::Status {
+                status,
+                code,
+                message,
+            }
+        }
+        ureq::Error::Transport(t) => TransportError::Link(t.to_string()),
+    }
+}
