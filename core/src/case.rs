@@ -13,15 +13,15 @@ mod error;
 mod history;
 mod import;
 mod input;
-mod read;
 pub mod model;
+mod read;
 mod schema;
 
 pub use actor::{actor_belongs_to, device_actor, ACTOR_LEN, DEVICE_PREFIX_LEN};
 pub use conflicts::{Conflict, ConflictValue};
 pub use doc::{new_entry_id, split_message, validate_case_id, CaseDoc, EditCtx, RESTRICTED_FIELDS};
-pub use input::*;
 pub use error::CaseError;
 pub use history::HistoryEntry;
+pub use input::*;
 pub use model::*;
 pub use schema::SCHEMA_VERSION;

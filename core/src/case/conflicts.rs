@@ -38,7 +38,9 @@ fn scalar_json(s: &ScalarValue) -> serde_json::Value {
         ScalarValue::Str(t) => serde_json::Value::from(t.as_str()),
         ScalarValue::Int(i) | ScalarValue::Timestamp(i) => (*i).into(),
         ScalarValue::Uint(u) => (*u).into(),
-        ScalarValue::F64(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into),
+        ScalarValue::F64(f) => {
+            serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, Into::into)
+        }
         ScalarValue::Boolean(b) => (*b).into(),
         _ => serde_json::Value::Null,
     }
@@ -52,7 +54,11 @@ impl CaseDoc {
         while let Some((obj, prefix)) = stack.pop() {
             let keys: Vec<String> = self.doc.keys(&obj).collect();
             for key in keys {
-                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 let all = self.doc.get_all(&obj, key.as_str()).unwrap_or_default();
                 let winner_obj = match self.doc.get(&obj, key.as_str()) {
                     Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
@@ -70,7 +76,10 @@ impl CaseDoc {
                         .into_iter()
                         .map(|(value, id)| self.attribute(value, &id))
                         .collect();
-                    found.push(Conflict { path: path.clone(), values });
+                    found.push(Conflict {
+                        path: path.clone(),
+                        values,
+                    });
                 }
                 if let Some(child) = winner_obj {
                     stack.push((child, path));
@@ -92,20 +101,40 @@ impl CaseDoc {
             .and_then(|h| self.doc.get_change_meta_by_hash(&h))
             .map(|m| (split_message(m.message.as_deref()).0, m.timestamp));
         let (user, time_ms) = meta.unwrap_or_default();
-        ConflictValue { value, user, actor, time_ms }
+        ConflictValue {
+            value,
+            user,
+            actor,
+            time_ms,
+        }
     }
 
     /// Resolves the conflict at `path` by writing `chosen`, which must be one of its
     /// current values. The write supersedes every concurrent value on every replica.
-    pub fn resolve(&mut self, ctx: &EditCtx, path: &str, chosen: &serde_json::Value) -> Result<(), CaseError> {
+    pub fn resolve(
+        &mut self,
+        ctx: &EditCtx,
+        path: &str,
+        chosen: &serde_json::Value,
+    ) -> Result<(), CaseError> {
         if ctx.role == Role::Admin {
-            return Err(CaseError::Forbidden { role: ctx.role, action: "resolve conflicts" });
+            return Err(CaseError::Forbidden {
+                role: ctx.role,
+                action: "resolve conflicts",
+            });
         }
         if RESTRICTED_FIELDS.contains(&path) && ctx.role != Role::Coordinator {
-            return Err(CaseError::Forbidden { role: ctx.role, action: "resolve a restricted field" });
+            return Err(CaseError::Forbidden {
+                role: ctx.role,
+                action: "resolve a restricted field",
+            });
         }
         let conflict = self.conflicts().into_iter().find(|c| c.path == path);
-        let ok = conflict.is_some_and(|c| c.values.iter().any(|v| &v.value == chosen && !v.value.is_null()));
+        let ok = conflict.is_some_and(|c| {
+            c.values
+                .iter()
+                .any(|v| &v.value == chosen && !v.value.is_null())
+        });
         if !ok {
             return Err(CaseError::NoConflict(path.to_owned()));
         }

@@ -51,7 +51,8 @@ impl CaseDoc {
                 let mut fields: Vec<String> = patches
                     .iter()
                     .map(|p| {
-                        let mut path: Vec<String> = p.path.iter().map(|(_, prop)| prop_str(prop)).collect();
+                        let mut path: Vec<String> =
+                            p.path.iter().map(|(_, prop)| prop_str(prop)).collect();
                         if let automerge::PatchAction::PutMap { key, .. } = &p.action {
                             path.push(key.clone());
                         }
@@ -76,7 +77,12 @@ impl CaseDoc {
     /// The case as it stood at `time_ms`: every change stamped at or before that time
     /// (with everything it depends on) applied, nothing later.
     pub fn at(&mut self, time_ms: i64) -> Result<Case, CaseError> {
-        let metas: Vec<_> = self.doc.get_changes_meta(&[]).into_iter().map(|m| m.into_owned()).collect();
+        let metas: Vec<_> = self
+            .doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|m| m.into_owned())
+            .collect();
         let mut included: HashSet<ChangeHash> = HashSet::new();
         let mut depended: HashSet<ChangeHash> = HashSet::new();
         for m in &metas {
@@ -91,9 +97,16 @@ impl CaseDoc {
             .filter(|h| included.contains(h) && !depended.contains(h))
             .collect();
         if heads.is_empty() {
-            return Err(CaseError::NotFound { kind: "version at", id: time_ms.to_string() });
+            return Err(CaseError::NotFound {
+                kind: "version at",
+                id: time_ms.to_string(),
+            });
         }
-        let mut case = Reader { doc: &self.doc, heads: Some(&heads) }.case()?;
+        let mut case = Reader {
+            doc: &self.doc,
+            heads: Some(&heads),
+        }
+        .case()?;
         case.updated_at = heads
             .iter()
             .filter_map(|h| metas.iter().find(|m| m.hash == *h).map(|m| m.timestamp))

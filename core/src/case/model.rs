@@ -460,7 +460,11 @@ impl Case {
         if self.stage == Stage::Closed {
             return out;
         }
-        if let Some(v) = self.visits.values().max_by(|a, b| a.date.cmp(&b.date).then(a.id.cmp(&b.id))) {
+        if let Some(v) = self
+            .visits
+            .values()
+            .max_by(|a, b| a.date.cmp(&b.date).then(a.id.cmp(&b.id)))
+        {
             if let Some(d) = v.next_visit_date {
                 out.push((FollowUpKind::Visit, v.id.clone(), d));
             }

@@ -178,7 +178,9 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
         });
         Some(Intake {
             date: self.date(&i, "date")?,
-            source: self.string(&i, "source").and_then(|s| IntakeSource::parse(&s))?,
+            source: self
+                .string(&i, "source")
+                .and_then(|s| IntakeSource::parse(&s))?,
             referred_by: self.string(&i, "referred_by"),
             presenting_problem: self.string(&i, "presenting_problem").unwrap_or_default(),
             consent,
@@ -215,7 +217,9 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
             housing: self.string(&a, "housing"),
             income: self.string(&a, "income"),
             education: self.string(&a, "education"),
-            safety_risk: self.string(&a, "safety_risk").and_then(|s| SafetyRisk::parse(&s)),
+            safety_risk: self
+                .string(&a, "safety_risk")
+                .and_then(|s| SafetyRisk::parse(&s)),
             strengths: self.string(&a, "strengths").unwrap_or_default(),
             problem_origin: self.string(&a, "problem_origin"),
             causes: self.string(&a, "causes"),

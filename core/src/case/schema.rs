@@ -30,7 +30,10 @@ pub(crate) const ROOT_MAPS: &[&str] = &[
 pub(crate) fn ensure_structure(doc: &mut AutoCommit) -> Result<bool, CaseError> {
     let mut wrote = false;
     for key in ROOT_MAPS {
-        if !matches!(doc.get(ROOT, *key)?, Some((automerge::Value::Object(ObjType::Map), _))) {
+        if !matches!(
+            doc.get(ROOT, *key)?,
+            Some((automerge::Value::Object(ObjType::Map), _))
+        ) {
             doc.put_object(ROOT, *key, ObjType::Map)?;
             wrote = true;
         }
@@ -60,7 +63,9 @@ pub(crate) fn ensure_structure(doc: &mut AutoCommit) -> Result<bool, CaseError> 
 /// (the caller commits). Fails for documents from a newer schema.
 pub(crate) fn migrate(doc: &mut AutoCommit) -> Result<bool, CaseError> {
     let found = match doc.get(ROOT, "schema")? {
-        Some((automerge::Value::Scalar(s), _)) => s.as_u64().or_else(|| s.as_i64().map(|i| i.max(0) as u64)),
+        Some((automerge::Value::Scalar(s), _)) => {
+            s.as_u64().or_else(|| s.as_i64().map(|i| i.max(0) as u64))
+        }
         _ => None,
     }
     .ok_or_else(|| CaseError::Malformed("schema".into()))?;
