@@ -1,0 +1,112 @@
+// Test harness: the real casesync-server on loopback, devices (one CaseStore each), and a
+// plain main() runner (no JUnit) that prints "N passed, N failed".
+package org.casesync.test
+
+import java.io.File
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.nio.file.Files
+import java.util.concurrent.CompletableFuture
+import java.util.concurrent.TimeUnit
+import org.casesync.CaseStore
+import org.casesync.NoSyncProgress
+import org.casesync.Session
+import org.casesync.SyncHandle
+import org.casesync.SyncObserver
+import org.casesync.SyncProgress
+import org.casesync.SyncReport
+import org.casesync.TransportConfig
+
+const val DISTRICT = "D1"
+
+/** Test users: name -> (role, password). */
+val USERS = linkedMapOf(
+    "amina" to ("chw" to "amina-pass-2024"),
+    "binh" to ("chw" to "binh-pass-2024"),
+    "coord" to ("coordinator" to "coord-pass-2024"),
+    "dina" to ("chw" to "dina-pass-2024"),
+)
+
+fun tempDir(prefix: String): File = Files.createTempDirectory("casesync-kt-$prefix").toFile()
+
+fun storeKey(seed: Int): ByteArray = ByteArray(32) { (seed * 31 + it).toByte() }
+
+/** The real server binary, started once for the whole suite. */
+class Server private constructor(private val process: Process, val url: String, val log: StringBuffer) {
+    fun stop() {
+        process.destroy()
+        if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly()
+    }
+
+    /** A raw JSON POST (to act as another client, e.g. replaying a refresh token). */
+    fun postJson(path: String, json: String): Pair<Int, String> {
+        val req = HttpRequest.newBuilder(URI.create("$url$path"))
+            .header("content-type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(json))
+            .build()
+        val resp = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString())
+        return resp.statusCode() to resp.body()
+    }
+
+    companion object {
+        fun start(): Server {
+            val bin = System.getenv("CASESYNC_SERVER") ?: "target/debug/casesync-server"
+            require(File(bin).canExecute()) { "server binary not found: $bin (build casesync-server)" }
+            val data = tempDir("server")
+            for ((name, rp) in USERS) {
+                val args = mutableListOf(bin, "--data", data.path, "user", "add", name,
+                    "--role", rp.first, "--district", DISTRICT, "--password", rp.second)
+                if (rp.first == "coordinator") args += "--sensitive-access"
+                val p = ProcessBuilder(args).redirectErrorStream(true).start()
+                val out = p.inputStream.bufferedReader().readText()
+                check(p.waitFor() == 0) { "user add $name failed: $out" }
+            }
+            val p = ProcessBuilder(bin, "--data", data.path, "serve", "--listen", "127.0.0.1:0")
+                .redirectErrorStream(true).start()
+            val log = StringBuffer()
+            val url = CompletableFuture<String>()
+            Thread {
+                p.inputStream.bufferedReader().forEachLine { line ->
+                    log.append(line).append('\n')
+                    Regex("listening on (http://127\\.0\\.0\\.1:\\d+)").find(line)?.let { url.complete(it.groupValues[1]) }
+                }
+                url.completeExceptionally(IllegalStateException("server exited:\n$log"))
+            }.apply { isDaemon = true }.start()
+            return Server(p, url.get(60, TimeUnit.SECONDS), log)
+        }
+    }
+}
+
+/** Records every progress callback. */
+class Recorder : SyncObserver {
+    val seen = mutableListOf<SyncProgress>()
+    override fun onProgress(progress: SyncProgress) {
+        seen += progress
+    }
+}
+
+/** Short retries so failure tests are quick. */
+val FAST = TransportConfig(
+    connectTimeoutMs = 5_000uL, idleTimeoutMs = 30_000uL,
+    maxRetries = 2u, backoffInitialMs = 20uL, backoffMaxMs = 50uL,
+)
+
+/** One phone or laptop: its own store directory, key and device id. */
+class Device(val server: Server, val name: String, user: String, pageBytes: UInt = 262_144u) {
+    val dir = tempDir(name)
+    val deviceId = "device-$name"
+    val store: CaseStore = CaseStore.open(dir.path, storeKey(name.hashCode()), deviceId)
+    val session: Session
+    val userId get() = session.userId
+
+    init {
+        store.setTransportConfig(FAST.copy(pageBytes = pageBytes))
+        session = store.login(server.url, user, USERS.getValue(user).second)
+    }
+
+    fun sync(observer: SyncObserver = NoSyncProgress): SyncReport = store.sync(SyncHandle(), observer)
+
+    fun ids(): List<String> = store.listCases(org.casesync.SummaryFilter()).summaries.map { it.id }
+}
