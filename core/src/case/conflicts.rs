@@ -59,11 +59,20 @@ impl CaseDoc {
                 } else {
                     format!("{prefix}.{key}")
                 };
-                let all = self.doc.get_all(&obj, key.as_str()).unwrap_or_default();
-                let winner_obj = match self.doc.get(&obj, key.as_str()) {
-                    Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+                let mut all = self.doc.get_all(&obj, key.as_str()).unwrap_or_default();
+                let winner = self.doc.get(&obj, key.as_str()).ok().flatten();
+                let winner_obj = match &winner {
+                    Some((Value::Object(ObjType::Map), id)) => Some(id.clone()),
                     _ => None,
                 };
+                // get_all lists the values in op order (the winner last): put the value
+                // everybody sees first, as documented on Conflict.
+                if let Some(pos) =
+                    winner.and_then(|(_, wid)| all.iter().position(|(_, id)| *id == wid))
+                {
+                    let w = all.remove(pos);
+                    all.insert(0, w);
+                }
                 if all.len() > 1 {
                     let vals: Vec<(serde_json::Value, automerge::ObjId)> = all
                         .into_iter()
@@ -161,5 +170,55 @@ impl CaseDoc {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{device_actor, AssessmentUpdate, NewCase, SafetyRisk};
+
+    fn ctx(user: &str, role: Role) -> EditCtx {
+        EditCtx {
+            user_id: user.into(),
+            role,
+            now_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn the_value_everybody_sees_is_listed_first() {
+        let new = NewCase {
+            id: "c-1".into(),
+            district: "d".into(),
+            village: "v".into(),
+            assigned_to: "amina".into(),
+            sensitive: false,
+            client_name: "Mai".into(),
+        };
+        let mut a =
+            CaseDoc::create(&ctx("amina", Role::Chw), device_actor("a"), &new).expect("create");
+        let mut b = CaseDoc::load(&a.save()).expect("load");
+        b.set_actor(device_actor("b"));
+        for (doc, user, role, risk) in [
+            (&mut a, "amina", Role::Chw, SafetyRisk::High),
+            (&mut b, "coord", Role::Coordinator, SafetyRisk::Medium),
+        ] {
+            let u = AssessmentUpdate {
+                safety_risk: Some(risk),
+                ..Default::default()
+            };
+            doc.update_assessment(&ctx(user, role), &u).expect("edit");
+        }
+        a.merge(&mut b).expect("merge");
+        let seen = a
+            .read()
+            .expect("read")
+            .assessment
+            .and_then(|x| x.safety_risk);
+        let c = a.conflicts();
+        assert_eq!(c.len(), 1);
+        let first = seen.map(|r| serde_json::Value::from(r.as_str()));
+        assert_eq!(Some(&c[0].values[0].value), first.as_ref());
     }
 }
