@@ -1,0 +1,92 @@
+//! A simulated phone: its encrypted in-memory store, the user logged in on it, and the
+//! sync session it may have open (with at most one request in flight, like HTTP).
+
+use casesync_core::case::{EditCtx, Role};
+use casesync_core::store::DeviceStore;
+use casesync_core::sync::SyncSession;
+
+use crate::harness::test_key;
+
+/// Most phones one run can use (devices at the start plus replacements after revocations).
+pub const MAX_PHONES: usize = 10;
+
+/// The phones of one run, made before the simulation so sync sessions can borrow their
+/// stores for the whole run.
+pub struct Phones {
+    stores: Vec<DeviceStore>,
+}
+
+impl Phones {
+    /// [`MAX_PHONES`] empty in-memory stores.
+    pub fn new() -> Self {
+        Phones {
+            stores: (0..MAX_PHONES)
+                .map(|_| DeviceStore::in_memory(&test_key()))
+                .collect(),
+        }
+    }
+
+    /// The `i`-th store.
+    pub fn get(&self, i: usize) -> Option<&DeviceStore> {
+        self.stores.get(i)
+    }
+}
+
+impl Default for Phones {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Where a device stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// In use.
+    Active,
+    /// Revoked by the admin (lost phone); wiped at its next contact.
+    Revoked,
+    /// Wiped after revocation; no longer used.
+    Wiped,
+}
+
+/// One simulated phone.
+pub struct SimDevice<'a> {
+    /// Device id.
+    pub id: String,
+    /// User logged in on it.
+    pub user: String,
+    /// Their role.
+    pub role: Role,
+    /// Its store.
+    pub store: &'a DeviceStore,
+    /// The open sync session, if any.
+    pub session: Option<SyncSession<'a>>,
+    /// Number of the request it waits a response for.
+    pub waiting: Option<u64>,
+    /// Status.
+    pub status: Status,
+}
+
+impl<'a> SimDevice<'a> {
+    /// A fresh device for `user`.
+    pub fn new(id: &str, user: &str, role: Role, store: &'a DeviceStore) -> Self {
+        SimDevice {
+            id: id.to_owned(),
+            user: user.to_owned(),
+            role,
+            store,
+            session: None,
+            waiting: None,
+            status: Status::Active,
+        }
+    }
+
+    /// An edit context at `now_ms`.
+    pub fn ctx(&self, now_ms: i64) -> EditCtx {
+        EditCtx {
+            user_id: self.user.clone(),
+            role: self.role,
+            now_ms,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The server in the simulation: the real sync engine over a throw-away sled store,
+//! with the checks the HTTP layer makes before it calls the engine (device known, not
+//! revoked), and a record of every acknowledgement it sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use casesync_core::case::{CaseDoc, Role};
+use casesync_core::protocol::{decode_request, encode_response, SyncResponse, PROTOCOL_VERSION};
+use casesync_server::config::Settings;
+use casesync_server::store::{DeviceRecord, DocRecord, SledStorage, Storage, UserRecord};
+use casesync_server::sync::SyncEngine;
+
+/// A change hash as the protocol carries it.
+pub type Hash = [u8; 32];
+
+/// The in-process server.
+pub struct SimServer {
+    engine: SyncEngine,
+    store: Arc<dyn Storage>,
+    /// Every change hash the server acknowledged, per case (whether or not the
+    /// response reached the device).
+    pub acked: BTreeMap<String, BTreeSet<Hash>>,
+    /// Cases erased so far.
+    pub erased: BTreeSet<String>,
+}
+
+/// What one request did on the server.
+pub struct Served {
+    /// The encoded response.
+    pub bytes: Vec<u8>,
+    /// The decoded response (for the trace and the quiet check).
+    pub response: SyncResponse,
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl SimServer {
+    /// A server with an empty temporary store and the given settings.
+    pub fn new(settings: Settings) -> Result<Self, String> {
+        let store: Arc<dyn Storage> = Arc::new(SledStorage::temporary().map_err(err)?);
+        Ok(SimServer {
+            engine: SyncEngine::new(store.clone(), settings),
+            store,
+            acked: BTreeMap::new(),
+            erased: BTreeSet::new(),
+        })
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &dyn Storage {
+        self.store.as_ref()
+    }
+
+    /// Adds a user directly to the store (no password: the simulation never logs in
+    /// over HTTP, and argon2 would dominate the run time).
+    pub fn add_user(
+        &self,
+        user_id: &str,
+        role: Role,
+        district: &str,
+        sensitive_access: bool,
+    ) -> Result<UserRecord, String> {
+        let user = UserRecord {
+            user_id: user_id.to_owned(),
+            role,
+            districts: vec![district.to_owned()],
+            sensitive_access,
+            password_hash: String::new(),
+            disabled: false,
+            created_ms: 0,
+        };
+        self.store.put_user(&user).map_err(err)?;
+        Ok(user)
+    }
+
+    /// Registers a device for a user (what a first login does).
+    pub fn add_device(&self, device_id: &str, user_id: &str) -> Result<(), String> {
+        self.store
+            .put_device(&DeviceRecord {
+                device_id: device_id.to_owned(),
+                user_id: user_id.to_owned(),
+                revoked: false,
+                refresh_hash: None,
+                refresh_expires_ms: 0,
+                refresh_family: String::new(),
+                used_refresh: Vec::new(),
+                created_ms: 0,
+                last_sync_ms: None,
+            })
+            .map_err(err)
+    }
+
+    /// Revokes a device (the admin's "lost phone").
+    pub fn revoke(&self, device_id: &str) -> Result<bool, String> {
+        casesync_server::auth::revoke_device(self.store.as_ref(), device_id).map_err(err)
+    }
+
+    /// Erases a case (consent withdrawn), as `POST /v1/cases/{id}/erase` does.
+    pub fn erase(&mut self, doc_id: &str) -> Result<bool, String> {
+        let seq = self.store.erase(doc_id).map_err(err)?;
+        self.store.flush().map_err(err)?;
+        if seq.is_some() {
+            self.erased.insert(doc_id.to_owned());
+        }
+        Ok(seq.is_some())
+    }
+
+    /// Compacts documents with at least `min_changes` changes since their snapshot.
+    pub fn compact(&self, min_changes: u32) -> Result<usize, String> {
+        self.engine.compact(min_changes).map_err(err)
+    }
+
+    /// A case's metadata.
+    pub fn doc(&self, doc_id: &str) -> Result<Option<DocRecord>, String> {
+        self.store.doc(doc_id).map_err(err)
+    }
+
+    /// A case's content (`None` if unknown or erased).
+    pub fn case(&self, doc_id: &str) -> Result<Option<CaseDoc>, String> {
+        match self.store.doc_bytes(doc_id).map_err(err)? {
+            None => Ok(None),
+            Some(bytes) => CaseDoc::load(&bytes)
+                .map(Some)
+                .map_err(|e| format!("server copy of {doc_id} does not load: {e}")),
+        }
+    }
+
+    /// One `POST /v1/sync`: what the HTTP route does around the engine.
+    pub fn serve(&mut self, request: &[u8]) -> Result<Served, String> {
+        let req = decode_request(request).map_err(|e| format!("bad request: {e}"))?;
+        let device = self
+            .store
+            .device(&req.device_id)
+            .map_err(err)?
+            .ok_or_else(|| format!("unknown device {}", req.device_id))?;
+        let response = if device.revoked {
+            SyncResponse {
+                version: PROTOCOL_VERSION,
+                cursor: Vec::new(),
+                docs: Vec::new(),
+                removed: Vec::new(),
+                acked: Vec::new(),
+                refused: Vec::new(),
+                more: false,
+                remaining_estimate: 0,
+                wipe: true,
+            }
+        } else {
+            let user = self
+                .store
+                .user(&device.user_id)
+                .map_err(err)?
+                .ok_or_else(|| format!("unknown user {}", device.user_id))?;
+            let (resp, _stats) = self
+                .engine
+                .sync(&user, &req.device_id, &req)
+                .map_err(|e| format!("sync engine failed: {e}"))?;
+            resp
+        };
+        for ack in &response.acked {
+            self.acked
+                .entry(ack.doc_id.clone())
+                .or_default()
+                .extend(ack.hashes.iter().copied());
+        }
+        Ok(Served {
+            bytes: encode_response(&response),
+            response,
+        })
+    }
+}
