@@ -1,0 +1,270 @@
+//! The device transport against a scripted fake server on loopback: a dropped link is
+//! retried (resuming from the last committed page), retries are bounded, an expired
+//! access token is refreshed once, a revoked device is wiped, cancellation is honoured.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use casesync_core::protocol::{encode_response, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION};
+use casesync_ffi::{
+    CaseStore, CasesyncError, NewCase, Role, Session, SummaryFilter, SyncHandle, SyncObserver,
+    SyncProgress, TransportConfig,
+};
+
+/// What the fake server does with one connection.
+enum Reply {
+    /// Reads the request, then closes without answering (a dropped 2G link).
+    Drop,
+    /// Answers with a status and a JSON body.
+    Json(u16, &'static str),
+    /// Answers 200 with an encoded sync response.
+    Sync(Vec<u8>),
+}
+
+const TOKENS: &str =
+    r#"{"access_token":"a2","refresh_token":"r2","expires_in":900,"user_id":"u1","role":"chw"}"#;
+
+struct Fake {
+    url: String,
+    /// Request lines seen ("POST /v1/sync"), in order.
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+fn read_request(stream: &mut TcpStream) -> String {
+    let mut r = BufReader::new(stream);
+    let mut first = String::new();
+    let _ = r.read_line(&mut first);
+    let mut len = 0usize;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; len];
+    let _ = r.read_exact(&mut body);
+    first
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn fake(replies: Vec<Reply>) -> Fake {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    thread::spawn(move || {
+        for reply in replies {
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
+            log.lock().expect("log").push(read_request(&mut s));
+            let (status, ctype, body) = match reply {
+                Reply::Drop => continue,
+                Reply::Json(st, b) => (st, "application/json", b.as_bytes().to_vec()),
+                Reply::Sync(b) => (200, CONTENT_TYPE, b),
+            };
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    Fake { url, seen }
+}
+
+fn page(cursor: u8, more: bool, wipe: bool) -> Reply {
+    Reply::Sync(encode_response(&SyncResponse {
+        version: PROTOCOL_VERSION,
+        cursor: vec![cursor],
+        docs: vec![],
+        removed: vec![],
+        acked: vec![],
+        refused: vec![],
+        more,
+        remaining_estimate: 0,
+        wipe,
+    }))
+}
+
+fn store(url: &str, expires_at_ms: i64) -> (tempfile::TempDir, Arc<CaseStore>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = CaseStore::open(
+        dir.path().to_string_lossy().into_owned(),
+        vec![7; 32],
+        "phone-1".into(),
+    )
+    .expect("open");
+    s.set_transport_config(TransportConfig {
+        max_retries: 2,
+        backoff_initial_ms: 10,
+        backoff_max_ms: 20,
+        ..TransportConfig::default()
+    });
+    s.restore_session(Session {
+        server_url: url.to_owned(),
+        user_id: "u1".into(),
+        role: Role::Chw,
+        access_token: "a1".into(),
+        refresh_token: "r1".into(),
+        access_expires_at_ms: expires_at_ms,
+    });
+    (dir, s)
+}
+
+#[derive(Default)]
+struct Count(Arc<AtomicUsize>);
+
+impl SyncObserver for Count {
+    fn on_progress(&self, _progress: SyncProgress) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn sync(s: &CaseStore) -> Result<casesync_ffi::SyncReport, CasesyncError> {
+    s.sync(SyncHandle::new(), Box::new(Count::default()))
+}
+
+#[test]
+fn a_dropped_link_is_retried_and_sync_resumes() {
+    let f = fake(vec![
+        page(1, true, false),
+        Reply::Drop,
+        page(2, false, false),
+    ]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    let pages = Arc::new(AtomicUsize::new(0));
+    let report = s
+        .sync(SyncHandle::new(), Box::new(Count(pages.clone())))
+        .expect("sync succeeds after one retry");
+    assert_eq!(report.progress.pages, 2);
+    assert_eq!(report.progress.retries, 1);
+    assert_eq!(pages.load(Ordering::SeqCst), 2, "progress after each page");
+    assert_eq!(f.seen.lock().expect("log").len(), 3);
+}
+
+#[test]
+fn retries_are_bounded_then_network_error_and_edits_stay() {
+    let f = fake(vec![Reply::Drop, Reply::Drop, Reply::Drop, Reply::Drop]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    s.create_case(NewCase {
+        id: "c-1".into(),
+        district: "d".into(),
+        village: "v".into(),
+        assigned_to: "u1".into(),
+        sensitive: false,
+        client_name: "Mai".into(),
+    })
+    .expect("create offline");
+    assert!(matches!(sync(&s), Err(CasesyncError::Network(_))));
+    assert_eq!(f.seen.lock().expect("log").len(), 3, "1 try + 2 retries");
+    assert_eq!(s.unsent_cases().expect("outbox"), vec!["c-1".to_string()]);
+}
+
+#[test]
+fn an_expired_token_is_refreshed_once() {
+    let f = fake(vec![
+        Reply::Json(401, r#"{"code":"invalid_token","message":"expired"}"#),
+        Reply::Json(200, TOKENS),
+        page(1, false, false),
+    ]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    sync(&s).expect("sync after refresh");
+    assert_eq!(
+        *f.seen.lock().expect("log"),
+        vec!["POST /v1/sync", "POST /v1/auth/refresh", "POST /v1/sync"]
+    );
+    let session = s.session().expect("session kept");
+    assert_eq!(
+        (
+            session.access_token.as_str(),
+            session.refresh_token.as_str()
+        ),
+        ("a2", "r2")
+    );
+}
+
+#[test]
+fn a_token_about_to_expire_is_refreshed_before_syncing() {
+    let f = fake(vec![Reply::Json(200, TOKENS), page(1, false, false)]);
+    let (_d, s) = store(&f.url, 0);
+    sync(&s).expect("sync");
+    assert_eq!(f.seen.lock().expect("log")[0], "POST /v1/auth/refresh");
+}
+
+#[test]
+fn a_revoked_device_is_wiped_by_sync_and_by_refresh() {
+    let f = fake(vec![page(0, false, true)]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    s.create_case(NewCase {
+        id: "c-1".into(),
+        district: "d".into(),
+        village: "v".into(),
+        assigned_to: "u1".into(),
+        sensitive: false,
+        client_name: "Mai".into(),
+    })
+    .expect("create");
+    assert!(matches!(sync(&s), Err(CasesyncError::DeviceRevoked)));
+    assert!(s.unsent_cases().expect("outbox").is_empty());
+    assert!(s.session().is_none());
+
+    let f = fake(vec![Reply::Json(
+        401,
+        r#"{"code":"device_revoked","message":"revoked"}"#,
+    )]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    s.create_case(NewCase {
+        id: "c-2".into(),
+        district: "d".into(),
+        village: "v".into(),
+        assigned_to: "u1".into(),
+        sensitive: false,
+        client_name: "An".into(),
+    })
+    .expect("create");
+    assert!(matches!(s.refresh(), Err(CasesyncError::DeviceRevoked)));
+    assert!(s
+        .list_cases(SummaryFilter::default())
+        .expect("list")
+        .summaries
+        .is_empty());
+}
+
+#[test]
+fn a_cancelled_sync_sends_nothing() {
+    let f = fake(vec![page(1, false, false)]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    let h = SyncHandle::new();
+    h.cancel();
+    assert!(matches!(
+        s.sync(h, Box::new(Count::default())),
+        Err(CasesyncError::Cancelled)
+    ));
+    assert!(f.seen.lock().expect("log").is_empty());
+}
+
+#[test]
+fn server_refusals_map_to_clear_errors() {
+    let f = fake(vec![
+        Reply::Json(401, r#"{"code":"bad_credentials","message":"wrong"}"#),
+        Reply::Json(429, r#"{"code":"rate_limited","message":"later"}"#),
+    ]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    s.logout();
+    let login = || s.login(f.url.clone(), "u".into(), "p".into());
+    assert!(matches!(login(), Err(CasesyncError::Unauthorized(_))));
+    assert!(matches!(login(), Err(CasesyncError::RateLimited)));
+    assert!(s.session().is_none());
+}
