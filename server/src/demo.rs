@@ -25,6 +25,11 @@ pub const DEMO_USERS: &[(&str, Role, &str)] = &[
 ];
 /// Number of demo cases.
 pub const DEMO_CASES: usize = 200;
+/// The demo case whose safety risk was set differently on two devices (a conflict to
+/// review on the dashboard).
+pub const CONFLICT_CASE: usize = 7;
+/// The demo case that got a visit after it was closed (activity after closure).
+pub const AFTER_CLOSURE_CASE: usize = 5;
 
 const NAMES: &[(&str, &str, Sex)] = &[
     ("bn", "নাসরিন আক্তার", Sex::Female),
@@ -165,6 +170,27 @@ fn demo_case(
         },
     )?;
     if depth == 1 {
+        if i == CONFLICT_CASE {
+            // The worker's phone (offline) and the coordinator's laptop rate the safety
+            // risk differently; merging keeps both values for review.
+            let mut phone = doc.clone();
+            phone.set_actor(device_actor(&format!("demo-phone-{}", chw.user_id)));
+            phone.update_assessment(
+                &chw,
+                &AssessmentUpdate {
+                    safety_risk: Some(SafetyRisk::Medium),
+                    ..AssessmentUpdate::default()
+                },
+            )?;
+            doc.update_assessment(
+                &coord,
+                &AssessmentUpdate {
+                    safety_risk: Some(SafetyRisk::High),
+                    ..AssessmentUpdate::default()
+                },
+            )?;
+            doc.merge(&mut phone)?;
+        }
         return Ok(doc);
     }
     doc.advance(&chw, Stage::Planning)?;
@@ -225,6 +251,8 @@ fn demo_case(
         )?;
     }
     if depth == 5 {
+        // A phone that has not heard of the closure yet records one more visit.
+        let mut phone = (i == AFTER_CLOSURE_CASE).then(|| doc.clone());
         doc.close(
             &chw,
             &ClosureInput {
@@ -234,6 +262,22 @@ fn demo_case(
                 summary: "Goals reached; client referred for ongoing care.".into(),
             },
         )?;
+        if let Some(phone) = phone.as_mut() {
+            phone.set_actor(device_actor(&format!("demo-phone-{}", chw.user_id)));
+            phone.add_visit(
+                &chw,
+                &VisitInput {
+                    date: today - Duration::days(1),
+                    kind: VisitKind::Home,
+                    notes: NOTES[1].to_string(),
+                    progress: None,
+                    obstacles: None,
+                    actions: None,
+                    next_visit_date: None,
+                },
+            )?;
+            doc.merge(phone)?;
+        }
     }
     Ok(doc)
 }

@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/import", post(cases::import))
         .route("/v1/cases/{id}", get(cases::get_case))
         .route("/v1/cases/{id}/erase", post(cases::erase))
+        .merge(crate::web::router())
         .fallback(ops::not_found)
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(limit))

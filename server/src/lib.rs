@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod store;
 pub mod sync;
+pub mod web;
 
 /// Now, ms since the Unix epoch.
 pub fn now_ms() -> i64 {

@@ -1,0 +1,237 @@
+//! The cases a dashboard user may see, read from the store and kept current through the
+//! change log.
+//!
+//! [`CaseCache`] keeps, per scope key (a district, or a worker), every case indexed
+//! under it, read into a [`Loaded`] (the case and its conflicts), and the sequence number
+//! it is current to. A request first reads the log entries of its keys after that
+//! number and reloads just those cases, so a page costs a few reads once the cache is
+//! warm, and never shows a case older than the last change stored before the request.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use casesync_core::case::{Case, CaseDoc, Conflict};
+use chrono::NaiveDate;
+
+use crate::store::{ScopeKey, Storage, StoreError, UserRecord};
+use crate::sync::scope::{can_read, scope_keys};
+
+/// One case as the dashboard shows it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The case.
+    pub case: Case,
+    /// Its fields with concurrent values.
+    pub conflicts: Vec<Conflict>,
+}
+
+#[derive(Debug, Default)]
+struct ScopeCache {
+    loaded: bool,
+    upto: u64,
+    docs: BTreeMap<String, Arc<Loaded>>,
+}
+
+/// Cases by scope key, kept current through the change log.
+#[derive(Debug, Default)]
+pub struct CaseCache {
+    scopes: Mutex<HashMap<ScopeKey, ScopeCache>>,
+}
+
+/// Ids listed per call of `Storage::doc_ids`.
+const ID_BATCH: usize = 500;
+
+/// Reads one case; `None` if unknown or erased. A case that does not load is logged (by
+/// id) and skipped.
+pub fn load(store: &dyn Storage, id: &str) -> Result<Option<(Loaded, CaseDoc)>, StoreError> {
+    let Some(bytes) = store.doc_bytes(id)? else {
+        return Ok(None);
+    };
+    let mut doc = match CaseDoc::load(&bytes) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(doc = %id, error = %e, "stored case does not load");
+            return Ok(None);
+        }
+    };
+    let case = match doc.read() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(doc = %id, error = %e, "stored case does not read");
+            return Ok(None);
+        }
+    };
+    let conflicts = doc.conflicts();
+    Ok(Some((Loaded { case, conflicts }, doc)))
+}
+
+fn under(key: &ScopeKey, case: &Case) -> bool {
+    match key {
+        ScopeKey::District(d) => &case.district == d,
+        ScopeKey::User(u) => &case.assigned_to == u,
+    }
+}
+
+impl CaseCache {
+    fn refresh(
+        &self,
+        store: &dyn Storage,
+        key: &ScopeKey,
+        scopes: &mut HashMap<ScopeKey, ScopeCache>,
+    ) -> Result<(), StoreError> {
+        let last = store.last_seq()?;
+        let entry = scopes.entry(key.clone()).or_default();
+        if !entry.loaded {
+            let mut after = String::new();
+            loop {
+                let ids = store.doc_ids(key, &after, ID_BATCH)?;
+                let Some(tail) = ids.last().cloned() else {
+                    break;
+                };
+                for id in ids {
+                    if let Some((l, _)) = load(store, &id)? {
+                        if under(key, &l.case) {
+                            entry.docs.insert(id, Arc::new(l));
+                        }
+                    }
+                }
+                after = tail;
+            }
+            entry.loaded = true;
+        } else if entry.upto < last {
+            let changed: BTreeSet<String> = store
+                .log(key, entry.upto, last)?
+                .into_iter()
+                .map(|e| e.doc_id)
+                .collect();
+            for id in changed {
+                match load(store, &id)? {
+                    Some((l, _)) if under(key, &l.case) => {
+                        entry.docs.insert(id, Arc::new(l));
+                    }
+                    _ => {
+                        entry.docs.remove(&id);
+                    }
+                }
+            }
+        }
+        entry.upto = last;
+        Ok(())
+    }
+
+    /// Every case `user` may read, by id. Blocking: call from a blocking task.
+    pub fn cases_for(
+        &self,
+        store: &dyn Storage,
+        user: &UserRecord,
+    ) -> Result<Vec<Arc<Loaded>>, StoreError> {
+        let mut scopes = self
+            .scopes
+            .lock()
+            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
+        let mut out: BTreeMap<String, Arc<Loaded>> = BTreeMap::new();
+        for key in scope_keys(user) {
+            self.refresh(store, &key, &mut scopes)?;
+            if let Some(s) = scopes.get(&key) {
+                for (id, l) in &s.docs {
+                    let routing = crate::store::Routing {
+                        district: l.case.district.clone(),
+                        assigned_to: l.case.assigned_to.clone(),
+                        sensitive: l.case.sensitive,
+                    };
+                    if can_read(user, &routing) {
+                        out.insert(id.clone(), l.clone());
+                    }
+                }
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}
+
+/// Today's date (UTC), the date every indicator is computed for.
+pub fn today() -> NaiveDate {
+    chrono::DateTime::from_timestamp_millis(crate::now_ms())
+        .map_or(NaiveDate::MIN, |d| d.date_naive())
+}
+
+/// Whether a case has a follow-up due before `today`.
+pub fn overdue(case: &Case, today: NaiveDate) -> bool {
+    case.follow_up_dates().iter().any(|(_, _, d)| *d < today)
+}
+
+/// Case-insensitive, normalisation-insensitive text for search: NFC, then lower case
+/// (scripts without case, such as Bengali, Thai or Farsi, compare as they are).
+pub fn fold(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    s.nfc().collect::<String>().to_lowercase()
+}
+
+/// A case list's filters (the query string of `/dashboard/cases` and of the CSV export).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct Filters {
+    /// Name substring.
+    #[serde(default)]
+    pub q: String,
+    /// Stage (stable name), empty for any.
+    #[serde(default)]
+    pub stage: String,
+    /// Assigned worker, empty for any.
+    #[serde(default)]
+    pub chw: String,
+    /// Village, empty for any.
+    #[serde(default)]
+    pub village: String,
+    /// Only cases with an overdue follow-up (`1`).
+    #[serde(default)]
+    pub overdue: String,
+    /// Page, from 1 (anything else: the first).
+    #[serde(default)]
+    pub page: String,
+}
+
+impl Filters {
+    /// Whether `case` passes.
+    pub fn matches(&self, case: &Case, today: NaiveDate) -> bool {
+        let q = self.q.trim();
+        (q.is_empty() || fold(&case.client.name).contains(&fold(q)))
+            && (self.stage.is_empty() || case.stage.as_str() == self.stage)
+            && (self.chw.is_empty() || case.assigned_to == self.chw)
+            && (self.village.is_empty() || fold(&case.village) == fold(&self.village))
+            && (self.overdue != "1" || overdue(case, today))
+    }
+
+    /// The query string of these filters (without the page), for links.
+    pub fn query(&self) -> String {
+        serde_urlencoded_like(self)
+    }
+}
+
+fn serde_urlencoded_like(f: &Filters) -> String {
+    let pairs = [
+        ("q", &f.q),
+        ("stage", &f.stage),
+        ("chw", &f.chw),
+        ("village", &f.village),
+        ("overdue", &f.overdue),
+    ];
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", percent(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes a query value (everything but unreserved ASCII).
+pub fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,166 @@
+//! CSV exports of the cases in scope (with the case list's filters) and of the
+//! overview's indicators.
+//!
+//! Cells are written by the `csv` crate (quoting, UTF-8 with a byte-order mark so
+//! spreadsheet programs pick the right encoding for Bengali, Thai, Farsi and Vietnamese
+//! text). Spreadsheet formula injection is defused: a text cell starting with `=`, `+`,
+//! `-`, `@`, a tab or a carriage return gets a leading apostrophe.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::data::Filters;
+use super::error::WebError;
+use super::pages::{filtered, overview_of, scoped};
+use super::session::Signed;
+use super::stats::Overview;
+use super::view::{fmt_date, fmt_ms};
+use crate::http::AppState;
+
+/// A cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or carriage
+/// return (what spreadsheets read as a formula) gets an apostrophe in front.
+pub fn cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}").into()
+    } else {
+        s.into()
+    }
+}
+
+fn csv_response(name: &str, bytes: Vec<u8>) -> Response {
+    let mut body = "\u{feff}".as_bytes().to_vec();
+    body.extend(bytes);
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn write_rows(rows: Vec<Vec<String>>) -> Result<Vec<u8>, WebError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.write_record(r.iter().map(|c| cell(c).into_owned()))
+            .map_err(|e| WebError::Internal(format!("csv: {e}")))?;
+    }
+    w.into_inner()
+        .map_err(|e| WebError::Internal(format!("csv: {e}")))
+}
+
+/// The header of the cases export.
+pub const CASES_HEADER: [&str; 7] = [
+    "id", "name", "stage", "chw", "village", "next_due", "updated",
+];
+
+/// `GET /dashboard/export/cases.csv`: the cases in scope passing the list's filters.
+pub async fn cases_csv(
+    State(st): State<AppState>,
+    s: Signed,
+    Query(f): Query<Filters>,
+) -> Result<Response, WebError> {
+    s.coordinator()?;
+    let all = scoped(&st, &s).await?;
+    let mut rows = vec![CASES_HEADER.iter().map(|h| (*h).to_owned()).collect()];
+    for l in filtered(&all, &f) {
+        let c = &l.case;
+        rows.push(vec![
+            c.id.clone(),
+            c.client.name.clone(),
+            c.stage.as_str().to_owned(),
+            c.assigned_to.clone(),
+            c.village.clone(),
+            fmt_date(c.summary().next_due).replace('—', ""),
+            fmt_ms(c.updated_at),
+        ]);
+    }
+    tracing::info!(user = %s.user.user_id, rows = rows.len() - 1, "cases exported");
+    Ok(csv_response("cases.csv", write_rows(rows)?))
+}
+
+/// The indicators as `indicator,key,value` rows.
+pub fn indicator_rows(o: &Overview) -> Vec<Vec<String>> {
+    let i = &o.indicators;
+    let mut rows: Vec<Vec<String>> = vec![vec!["indicator".into(), "key".into(), "value".into()]];
+    let mut add = |a: &str, k: &str, v: String| rows.push(vec![a.into(), k.into(), v]);
+    add("on", "", i.on.to_string());
+    add("total_cases", "", i.total_cases.to_string());
+    add("active_cases", "", i.active_cases.to_string());
+    add("new_this_month", "", i.new_this_month.to_string());
+    add("closed_total", "", i.closed_total.to_string());
+    add(
+        "closed_with_goals_achieved",
+        "",
+        i.closed_with_goals_achieved.to_string(),
+    );
+    add("overdue_follow_ups", "", i.overdue_follow_ups.to_string());
+    add(
+        "median_days_intake_to_assessment",
+        "",
+        i.median_days_intake_to_assessment
+            .map(|m| m.to_string())
+            .unwrap_or_default(),
+    );
+    add(
+        "activity_after_closure",
+        "",
+        i.activity_after_closure.to_string(),
+    );
+    add(
+        "cases_with_conflicts",
+        "",
+        o.cases_with_conflicts.to_string(),
+    );
+    for (k, v) in &i.cases_by_stage {
+        add("cases_by_stage", k.as_str(), v.to_string());
+    }
+    for (k, v) in &i.referrals_by_status {
+        add("referrals_by_status", k.as_str(), v.to_string());
+    }
+    for (k, v) in &o.overdue_by_worker {
+        add("overdue_by_worker", k, v.to_string());
+    }
+    for m in &o.months {
+        add("new_by_month", &m.month, m.new.to_string());
+        add("closed_by_month", &m.month, m.closed.to_string());
+    }
+    rows
+}
+
+/// `GET /dashboard/export/indicators.csv`.
+pub async fn indicators_csv(State(st): State<AppState>, s: Signed) -> Result<Response, WebError> {
+    s.coordinator()?;
+    let o = overview_of(&st, &s).await?;
+    Ok(csv_response(
+        "indicators.csv",
+        write_rows(indicator_rows(&o))?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_defused() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("-2+3"), "'-2+3");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("\tx"), "'\tx");
+        assert_eq!(cell("নাসরিন"), "নাসরিন");
+        assert_eq!(cell("a=b"), "a=b");
+        let out =
+            write_rows(vec![vec!["=1+1".into(), "a,\"b\"".into(), "مریم".into()]]).expect("csv");
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "'=1+1,\"a,\"\"b\"\"\",مریم\n"
+        );
+    }
+}
