@@ -23,23 +23,24 @@ object NoSyncProgress : SyncObserver {
  */
 suspend fun CaseStore.syncSuspend(observer: SyncObserver = NoSyncProgress): SyncReport =
     withContext(Dispatchers.IO) {
-        SyncHandle().use { handle ->
-            // Turns this coroutine's cancellation into a cancel of the native sync.
-            val watcher = launch(start = CoroutineStart.UNDISPATCHED) {
-                try {
-                    awaitCancellation()
-                } finally {
-                    handle.cancel()
-                }
-            }
+        val handle = SyncHandle()
+        // Turns this coroutine's cancellation into a cancel of the native sync. It is the
+        // handle's last user, so it also frees it (the native sync holds its own reference).
+        val watcher = launch(start = CoroutineStart.UNDISPATCHED) {
             try {
-                sync(handle, observer)
-            } catch (e: CasesyncException.Cancelled) {
-                ensureActive() // cancelled by the caller: throw CancellationException
-                throw e
+                awaitCancellation()
             } finally {
-                watcher.cancel()
+                handle.cancel()
+                handle.close()
             }
+        }
+        try {
+            sync(handle, observer)
+        } catch (e: CasesyncException.Cancelled) {
+            ensureActive() // cancelled by the caller: throw CancellationException
+            throw e
+        } finally {
+            watcher.cancel()
         }
     }
 
