@@ -24,6 +24,8 @@
 //! device at its next sync.
 
 mod actions;
+mod case_list;
+mod case_page;
 mod charts;
 mod data;
 mod error;
@@ -70,9 +72,9 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(pages::overview))
         .route("/dashboard/indicators.json", get(pages::indicators_json))
         .route("/dashboard/chws", get(pages::chws))
-        .route("/dashboard/review", get(pages::review))
-        .route("/dashboard/cases", get(pages::cases))
-        .route("/dashboard/cases/{id}", get(pages::case_page))
+        .route("/dashboard/review", get(case_list::review))
+        .route("/dashboard/cases", get(case_list::cases))
+        .route("/dashboard/cases/{id}", get(case_page::case_page))
         .route("/dashboard/cases/{id}/reassign", post(actions::reassign))
         .route("/dashboard/cases/{id}/close", post(actions::close))
         .route("/dashboard/cases/{id}/resolve", post(actions::resolve))

@@ -10,9 +10,10 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::case_list::filtered;
 use super::data::Filters;
 use super::error::WebError;
-use super::pages::{filtered, overview_of, scoped};
+use super::pages::{overview_of, scoped};
 use super::session::Signed;
 use super::stats::Overview;
 use super::view::{fmt_date, fmt_ms};

@@ -1,0 +1,248 @@
+//! The case page: the case, its timeline (who changed what, when) and the
+//! coordinator's actions.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use casesync_core::case::{ClosureReason, HistoryEntry, Role};
+
+use super::case_list::{case_row, conflict_rows, CaseRow, ConflictRow};
+use super::data::{self, Loaded};
+use super::error::WebError;
+use super::pages::html;
+use super::session::Signed;
+use super::view::{fmt_date, fmt_ms, Chrome};
+use crate::http::AppState;
+use crate::store::UserRecord;
+use crate::sync::scope::can_read;
+
+/// A change in the case's timeline.
+pub struct HistRow {
+    /// When (UTC).
+    pub when: String,
+    /// Who.
+    pub user: String,
+    /// What the editor said it did.
+    pub summary: String,
+    /// Fields it touched, grouped by section (`visits: date, notes`).
+    pub fields: String,
+}
+
+/// A visit, goal or referral line of the case page.
+pub struct Item {
+    /// Date or status shown first.
+    pub head: String,
+    /// User text (notes, goal text, agency).
+    pub text: String,
+    /// Extra detail.
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CaseView {
+    c: Chrome,
+    back: &'static str,
+    row: CaseRow,
+    case: casesync_core::case::Case,
+    problem: String,
+    visits: Vec<Item>,
+    goals: Vec<Item>,
+    referrals: Vec<Item>,
+    closure: Option<(String, String)>,
+    conflicts: Vec<ConflictRow>,
+    history: Vec<HistRow>,
+    chws: Vec<String>,
+    reasons: Vec<&'static str>,
+    today: String,
+}
+
+/// `GET /dashboard/cases/{id}`: the case, its timeline, and the coordinator's actions.
+pub async fn case_page(
+    State(st): State<AppState>,
+    s: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    s.case_reader()?;
+    let (loaded, history) = load_one(&st, &s.user, &id).await?;
+    let t = s.tr();
+    let case = loaded.case.clone();
+    let today = data::today();
+    let mut visits: Vec<_> = case.visits.values().collect();
+    visits.sort_by(|a, b| b.date.cmp(&a.date).then(a.id.cmp(&b.id)));
+    let visits = visits
+        .into_iter()
+        .map(|v| Item {
+            head: format!("{} · {} · {}", v.date, v.kind, v.by),
+            text: v.notes.clone(),
+            detail: v
+                .next_visit_date
+                .map(|d| t.arg("case-visit-next", "date", &d.to_string()))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let goals = case
+        .plan
+        .goals
+        .values()
+        .map(|g| Item {
+            head: g.status.to_string(),
+            text: g.text.clone(),
+            detail: fmt_date(g.evaluate_by),
+        })
+        .collect();
+    let referrals = case
+        .referrals
+        .values()
+        .map(|r| Item {
+            head: format!("{} · {}", r.date, t.term("referral", r.status.as_str())),
+            text: r.agency.clone(),
+            detail: format!("{} · {}", r.service, fmt_date(r.follow_up_date)),
+        })
+        .collect();
+    let closure = case.closure.as_ref().map(|c| {
+        (
+            t.args(
+                "case-closed-on",
+                &[
+                    ("date", c.date.to_string()),
+                    ("reason", t.term("reason", c.reason.as_str())),
+                ],
+            ),
+            c.summary.clone(),
+        )
+    });
+    let users = st.store.users()?;
+    let chws = users
+        .iter()
+        .filter(|u| {
+            u.role == Role::Chw
+                && !u.disabled
+                && u.districts.contains(&case.district)
+                && u.user_id != case.assigned_to
+        })
+        .map(|u| u.user_id.clone())
+        .collect();
+    let history = history
+        .into_iter()
+        .rev()
+        .map(|h| HistRow {
+            when: fmt_ms(h.time_ms),
+            user: h.user,
+            summary: h.summary,
+            fields: compact_fields(&h.fields),
+        })
+        .collect();
+    html(&CaseView {
+        c: Chrome::new(
+            &s,
+            "cases",
+            format!("/dashboard/cases/{}", data::percent(&case.id)),
+        ),
+        back: "",
+        row: case_row(&loaded, today),
+        problem: case
+            .intake
+            .as_ref()
+            .map(|i| i.presenting_problem.clone())
+            .unwrap_or_default(),
+        visits,
+        goals,
+        referrals,
+        closure,
+        conflicts: conflict_rows(&case, &loaded.conflicts),
+        history,
+        chws,
+        reasons: ClosureReason::ALL.iter().map(|r| r.as_str()).collect(),
+        today: today.to_string(),
+        case,
+    })
+}
+
+/// Reads one case `user` may read, with its history (404 otherwise).
+pub(crate) async fn load_one(
+    st: &AppState,
+    user: &UserRecord,
+    id: &str,
+) -> Result<(Loaded, Vec<HistoryEntry>), WebError> {
+    let rec = st
+        .store
+        .doc(id)?
+        .filter(|r| !r.erased)
+        .ok_or(WebError::NotFound)?;
+    if !can_read(user, &rec.routing) {
+        return Err(WebError::NotFound);
+    }
+    let store = st.store.clone();
+    let id = id.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let (l, mut doc) = data::load(store.as_ref(), &id)?.ok_or(WebError::NotFound)?;
+        Ok((l, doc.history()))
+    })
+    .await?
+}
+
+/// Whether a path segment is an entry id (a visit, goal, referral or household member).
+fn is_entry_id(seg: &str) -> bool {
+    seg.len() >= 8 && seg.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The fields a change touched, grouped by their section, entry ids left out:
+/// `visits.1f2e…9a.notes` and `visits.1f2e…9a.date` read `visits: date, notes`.
+pub fn compact_fields(fields: &[String]) -> String {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for f in fields {
+        let segs: Vec<&str> = f.split('.').filter(|s| !is_entry_id(s)).collect();
+        let (section, leaf) = match segs.as_slice() {
+            [] => continue,
+            [one] => ((*one).to_owned(), None),
+            [first, .., last] => ((*first).to_owned(), Some((*last).to_owned())),
+        };
+        let i = match groups.iter().position(|g| g.0 == section) {
+            Some(i) => i,
+            None => {
+                groups.push((section, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        if let Some(l) = leaf {
+            if !groups[i].1.contains(&l) {
+                groups[i].1.push(l);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(s, leaves)| {
+            if leaves.is_empty() {
+                s
+            } else {
+                format!("{s}: {}", leaves.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_grouped_without_entry_ids() {
+        let f: Vec<String> = [
+            "stage",
+            "visits.533132de495ba7aa.date",
+            "visits.533132de495ba7aa.notes",
+            "closure.known.1ed5880ca6e0344",
+            "closure.date",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        assert_eq!(
+            compact_fields(&f),
+            "stage; visits: date, notes; closure: known, date"
+        );
+    }
+}
