@@ -74,3 +74,110 @@ impl Default for Settings {
         }
     }
 }
+
+/// Default number of PostgreSQL connections per instance.
+pub const DEFAULT_DATABASE_POOL: usize = crate::store::postgres::DEFAULT_POOL_SIZE;
+
+/// Where the server keeps its data, chosen by the database URL setting
+/// (`--database-url` / `CASESYNC_DATABASE_URL`): a `postgres://` or `postgresql://` URL
+/// selects PostgreSQL (any number of instances on one database); none selects the
+/// embedded sled store in the data directory (one instance).
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded sled store in this directory.
+    Sled(std::path::PathBuf),
+    /// PostgreSQL.
+    Postgres {
+        /// Connection URL (may carry a password: never logged, see [`Self::describe`]).
+        url: String,
+        /// Connections (threads) of this instance.
+        pool_size: usize,
+    },
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl StoreLocation {
+    /// The store for these settings; an empty URL counts as none. Any other URL scheme
+    /// is refused rather than silently falling back to sled.
+    pub fn choose(
+        data: &std::path::Path,
+        database_url: Option<&str>,
+        pool_size: usize,
+    ) -> Result<Self, String> {
+        match database_url.map(str::trim).filter(|u| !u.is_empty()) {
+            None => Ok(StoreLocation::Sled(data.to_path_buf())),
+            Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                Ok(StoreLocation::Postgres {
+                    url: u.to_owned(),
+                    pool_size: pool_size.max(1),
+                })
+            }
+            Some(_) => Err("the database URL must start with postgres:// or postgresql://".into()),
+        }
+    }
+
+    /// Opens the store (PostgreSQL: connects and applies migrations).
+    pub fn open(
+        &self,
+    ) -> Result<std::sync::Arc<dyn crate::store::Storage>, crate::store::StoreError> {
+        match self {
+            StoreLocation::Sled(dir) => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| crate::store::StoreError::Db(e.to_string()))?;
+                Ok(std::sync::Arc::new(crate::store::SledStorage::open(dir)?))
+            }
+            StoreLocation::Postgres { url, pool_size } => Ok(std::sync::Arc::new(
+                crate::store::PgStorage::connect(url, *pool_size)?,
+            )),
+        }
+    }
+
+    /// A description for logs and errors, without credentials.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sled(dir) => format!("sled store at {}", dir.display()),
+            StoreLocation::Postgres { url, .. } => {
+                let shown = match url.split_once("://") {
+                    Some((scheme, rest)) => {
+                        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                        format!("{scheme}://{host}")
+                    }
+                    None => "postgres".into(),
+                };
+                format!("PostgreSQL at {shown}")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod store_location_tests {
+    use super::StoreLocation;
+    use std::path::Path;
+
+    #[test]
+    fn the_database_url_chooses_the_store() {
+        let d = Path::new("/tmp/x");
+        assert_eq!(
+            StoreLocation::choose(d, None, 4),
+            Ok(StoreLocation::Sled(d.into()))
+        );
+        assert_eq!(
+            StoreLocation::choose(d, Some(""), 4),
+            Ok(StoreLocation::Sled(d.into()))
+        );
+        let pg = StoreLocation::choose(d, Some("postgres://u:secret@db:5432/cs"), 4);
+        assert!(matches!(
+            pg,
+            Ok(StoreLocation::Postgres { pool_size: 4, .. })
+        ));
+        let shown = pg.map(|p| p.describe()).unwrap_or_default();
+        assert_eq!(shown, "PostgreSQL at postgres://db:5432/cs");
+        assert!(StoreLocation::choose(d, Some("mysql://db"), 4).is_err());
+    }
+}

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use casesync_core::case::Role;
 use casesync_server::auth::{create_user, revoke_device};
-use casesync_server::config::Settings;
-use casesync_server::store::{SledStorage, Storage};
+use casesync_server::config::{Settings, StoreLocation};
+use casesync_server::store::Storage;
 use casesync_server::{demo, serve, AppState};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -24,6 +24,18 @@ struct Cli {
         default_value = "./casesync-data"
     )]
     data: PathBuf,
+    /// PostgreSQL URL (`postgres://user:password@host:port/db`): the store of every
+    /// instance sharing it. Absent: the sled store in `--data` (one instance).
+    #[arg(
+        long,
+        global = true,
+        env = "CASESYNC_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// PostgreSQL connections of this process.
+    #[arg(long, global = true, env = "CASESYNC_DATABASE_POOL", default_value_t = casesync_server::config::DEFAULT_DATABASE_POOL)]
+    database_pool: usize,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -129,13 +141,15 @@ enum DeviceCmd {
     },
 }
 
-fn open(data: &PathBuf) -> anyhow::Result<Arc<SledStorage>> {
-    std::fs::create_dir_all(data)?;
-    SledStorage::open(data).map(Arc::new).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the store at {} (is a server running on it?): {e}",
-            data.display()
-        )
+fn open(at: &StoreLocation) -> anyhow::Result<Arc<dyn Storage>> {
+    at.open().map_err(|e| match at {
+        StoreLocation::Sled(_) => anyhow::anyhow!(
+            "cannot open the {} (is a server running on it?): {e}",
+            at.describe()
+        ),
+        StoreLocation::Postgres { .. } => {
+            anyhow::anyhow!("cannot open the {}: {e}", at.describe())
+        }
     })
 }
 
@@ -160,8 +174,11 @@ fn fmt_ms(ms: Option<i64>) -> String {
         .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
-async fn run_serve(data: &PathBuf, a: &ServeArgs) -> anyhow::Result<()> {
-    let store = open(data)?;
+async fn run_serve(at: &StoreLocation, a: &ServeArgs) -> anyhow::Result<()> {
+    // Opening PostgreSQL blocks (connect, migrate): keep it off the async workers.
+    let at2 = at.clone();
+    let store = tokio::task::spawn_blocking(move || open(&at2)).await??;
+    tracing::info!(store = %at.describe(), "store opened");
     let state = AppState::new(store, settings(a))?;
     let listener = tokio::net::TcpListener::bind(&a.listen).await?;
     let addr = listener.local_addr()?;
@@ -205,8 +222,8 @@ async fn run_serve(data: &PathBuf, a: &ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_user(data: &PathBuf, cmd: UserCmd) -> anyhow::Result<()> {
-    let store = open(data)?;
+fn run_user(at: &StoreLocation, cmd: UserCmd) -> anyhow::Result<()> {
+    let store = open(at)?;
     match cmd {
         UserCmd::Add {
             username,
@@ -273,8 +290,8 @@ fn run_user(data: &PathBuf, cmd: UserCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_device(data: &PathBuf, cmd: DeviceCmd) -> anyhow::Result<()> {
-    let store = open(data)?;
+fn run_device(at: &StoreLocation, cmd: DeviceCmd) -> anyhow::Result<()> {
+    let store = open(at)?;
     match cmd {
         DeviceCmd::List => {
             println!(
@@ -311,14 +328,22 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let at = match StoreLocation::choose(&cli.data, cli.database_url.as_deref(), cli.database_pool)
+    {
+        Ok(at) => at,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let result = match cli.cmd {
         Cmd::Serve(a) => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(run_serve(&cli.data, &a))),
-        Cmd::User(c) => run_user(&cli.data, c),
-        Cmd::Device(c) => run_device(&cli.data, c),
+            .and_then(|rt| rt.block_on(run_serve(&at, &a))),
+        Cmd::User(c) => run_user(&at, c),
+        Cmd::Device(c) => run_device(&at, c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,13 +1,16 @@
 //! Server storage: the [`Storage`] trait and its records. [`SledStorage`] is the embedded
-//! default; a SQL engine can implement the same trait.
+//! default; [`PgStorage`] (PostgreSQL) implements the same trait for several instances
+//! on one database.
 //!
 //! Every accepted change gets a global, monotonically increasing sequence number in the
 //! same transaction that stores it, and a log entry under each *scope key* the document
 //! is visible through (its district and its assignee), so a pull scans only the keys of
 //! the device's scope and no cursor can skip a change.
 
+pub mod postgres;
 mod sled_store;
 
+pub use postgres::PgStorage;
 pub use sled_store::SledStorage;
 
 use casesync_core::case::{CaseSummary, Role};

@@ -300,3 +300,113 @@ impl Device {
         }
     }
 }
+
+/// The environment variable naming a PostgreSQL database the tests may use to create
+/// their own (e.g. `postgres://postgres@127.0.0.1:55432/casesync`; `scripts/pg start`
+/// prints it). Unset: the PostgreSQL tests are skipped.
+pub const TEST_DATABASE_ENV: &str = "CASESYNC_TEST_DATABASE_URL";
+
+/// A fresh, empty PostgreSQL database for one test, dropped when this is dropped.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A new database on the server of [`TEST_DATABASE_ENV`]; `None` if it is unset.
+    pub fn from_env() -> Result<Option<Self>> {
+        let Some(admin_url) = std::env::var(TEST_DATABASE_ENV)
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let name = format!("cs_t_{}", uuid::Uuid::new_v4().simple());
+        let url = casesync_server::store::postgres::create_database(&admin_url, &name)
+            .map_err(|e| anyhow!("cannot create test database: {e}"))?;
+        Ok(Some(TestDatabase {
+            admin_url,
+            name,
+            url,
+        }))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = casesync_server::store::postgres::drop_database(&self.admin_url, &self.name);
+    }
+}
+
+/// Connections each PostgreSQL-backed test server opens (several run at once).
+const TEST_DATABASE_POOL: &str = "4";
+
+impl ServerProc {
+    /// Creates `users` with the CLI in the PostgreSQL database at `database_url`, then
+    /// starts `serve` on it on 127.0.0.1:0 (`data` is only its nominal data dir).
+    pub fn start_with_database(
+        database_url: &str,
+        data: &Path,
+        users: &[UserSpec],
+    ) -> Result<Self> {
+        let bin = server_bin()?;
+        for u in users {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["user", "add", &u.username, "--role", u.role.as_str()])
+                .arg("--password-stdin")
+                .env("CASESYNC_DATABASE_URL", database_url)
+                .env("CASESYNC_DATABASE_POOL", "1")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            for d in &u.districts {
+                cmd.args(["--district", d]);
+            }
+            if u.sensitive_access {
+                cmd.arg("--sensitive-access");
+            }
+            let mut child = cmd.spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                writeln!(stdin, "{}", u.password)?;
+            }
+            let out = child.wait_with_output()?;
+            if !out.status.success() {
+                bail!("user add failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        Self::serve_with_database(database_url, data)
+    }
+
+    /// Starts one more `serve` instance on the PostgreSQL database at `database_url`
+    /// (the URL goes through the environment, never the command line).
+    pub fn serve_with_database(database_url: &str, data: &Path) -> Result<Self> {
+        let bin = server_bin()?;
+        let mut child = Command::new(&bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("CASESYNC_DATABASE_URL", database_url)
+            .env("CASESYNC_DATABASE_POOL", TEST_DATABASE_POOL)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow!("server exited before listening"))??;
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(ServerProc {
+            child: Some(child),
+            url,
+            data: data.to_path_buf(),
+        })
+    }
+}

@@ -1,0 +1,406 @@
+//! The writing transactions: commit, erase, compact. Each locks the case's `docs` row
+//! first and, if it appends to the log, the `log_counter` row last (see the module docs
+//! of [`super`] for why that gives cursors that never skip a change).
+
+use std::collections::HashSet;
+
+use casesync_core::case::{CaseDoc, CaseSummary};
+use postgres::{Client, Transaction};
+
+use super::pool::pg_err;
+use super::{
+    corrupt, doc_bytes_with, doc_of_row, i64_of, u64_of, DOC_COLUMNS, KIND_CHANGE, KIND_ERASED,
+    KIND_ROUTING,
+};
+use crate::store::{CommitOutcome, DocCommit, DocRecord, Routing, ScopeKey, StoreError};
+
+/// Attempts of a transaction that failed on a serialization failure or a deadlock.
+const ATTEMPTS: usize = 3;
+
+/// A failure inside a transaction: from the database (maybe worth a retry) or not.
+enum TxError {
+    Pg(postgres::Error),
+    Store(StoreError),
+}
+
+impl From<postgres::Error> for TxError {
+    fn from(e: postgres::Error) -> Self {
+        TxError::Pg(e)
+    }
+}
+
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> Self {
+        TxError::Store(e)
+    }
+}
+
+fn retryable(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code().is_some_and(|s| {
+        *s == SqlState::T_R_SERIALIZATION_FAILURE || *s == SqlState::T_R_DEADLOCK_DETECTED
+    })
+}
+
+/// Runs `f` in a transaction, retrying it if the database asks for it (serialization
+/// failure, deadlock: neither is expected with one lock order, but both are cheap to
+/// survive).
+fn in_tx<T>(
+    c: &mut Client,
+    mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, TxError>,
+) -> Result<T, StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let r = match c.transaction() {
+            Ok(mut tx) => match f(&mut tx) {
+                Ok(out) => tx.commit().map(|()| out).map_err(TxError::Pg),
+                Err(e) => Err(e), // dropping `tx` rolls back
+            },
+            Err(e) => Err(TxError::Pg(e)),
+        };
+        match r {
+            Ok(v) => return Ok(v),
+            Err(TxError::Pg(e)) if attempt < ATTEMPTS && retryable(&e) => {
+                tracing::debug!(attempt, "transaction retried");
+            }
+            Err(TxError::Pg(e)) => return Err(pg_err(e)),
+            Err(TxError::Store(e)) => return Err(e),
+        }
+    }
+}
+
+/// Takes `n` sequence numbers: the counter's row lock is held until commit, so numbers
+/// are handed out in commit order (module docs). Returns the last one.
+fn take_seqs(tx: &mut Transaction<'_>, n: usize) -> Result<i64, postgres::Error> {
+    let n = i64::try_from(n).unwrap_or(i64::MAX);
+    tx.query_one(
+        "UPDATE log_counter SET seq = seq + $1 WHERE id = 1 RETURNING seq",
+        &[&n],
+    )?
+    .try_get(0)
+}
+
+/// Locks a case's row; `None` if there is none.
+fn lock_doc(tx: &mut Transaction<'_>, doc_id: &str) -> Result<Option<(DocRecord, i64)>, TxError> {
+    let row = tx.query_opt(
+        &format!("SELECT {DOC_COLUMNS} FROM docs WHERE doc_id = $1 FOR UPDATE"),
+        &[&doc_id],
+    )?;
+    Ok(row.map(|r| doc_of_row(&r)).transpose()?)
+}
+
+/// Routing and summary of the stored case with `fresh` applied, computed in the
+/// transaction (the row is locked); `None` if that does not give a readable case.
+fn merged_view(
+    tx: &mut Transaction<'_>,
+    doc_id: &str,
+    fresh: &[&crate::store::StoredChange],
+) -> Result<Option<(Routing, CaseSummary)>, StoreError> {
+    let Some(bytes) = doc_bytes_with(tx, doc_id)? else {
+        return Ok(None);
+    };
+    let Ok(mut doc) = CaseDoc::load(&bytes) else {
+        return Ok(None);
+    };
+    let changes: Result<Vec<_>, _> = fresh
+        .iter()
+        .map(|c| automerge::Change::from_bytes(c.bytes.clone()))
+        .collect();
+    let Ok(changes) = changes else {
+        return Ok(None);
+    };
+    if doc.automerge().apply_changes(changes).is_err() {
+        return Ok(None);
+    }
+    let Ok(case) = doc.read() else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Routing {
+            district: case.district.clone(),
+            assigned_to: case.assigned_to.clone(),
+            sensitive: case.sensitive,
+        },
+        case.summary(),
+    )))
+}
+
+/// Log rows to insert: scope, seq, kind, hash.
+#[derive(Default)]
+struct LogRows {
+    scope: Vec<String>,
+    seq: Vec<i64>,
+    kind: Vec<i16>,
+    hash: Vec<Option<Vec<u8>>>,
+}
+
+impl LogRows {
+    fn push(&mut self, key: &ScopeKey, seq: i64, kind: i16, hash: Option<Vec<u8>>) {
+        self.scope.push(key.encode());
+        self.seq.push(seq);
+        self.kind.push(kind);
+        self.hash.push(hash);
+    }
+
+    fn insert(&self, tx: &mut Transaction<'_>, doc_id: &str) -> Result<(), postgres::Error> {
+        if self.seq.is_empty() {
+            return Ok(());
+        }
+        tx.execute(
+            "INSERT INTO log (scope, seq, doc_id, kind, hash)
+             SELECT s, q, $1, k, h FROM UNNEST($2::text[], $3::bigint[], $4::int2[], $5::bytea[])
+                 AS t(s, q, k, h)",
+            &[&doc_id, &self.scope, &self.seq, &self.kind, &self.hash],
+        )?;
+        Ok(())
+    }
+}
+
+/// [`crate::store::Storage::commit`]. `seen`: the case's `head_seq` when this caller
+/// read it (`Some(None)`: it did not exist), `None` if the caller did not read it.
+pub(super) fn commit(
+    c: &mut Client,
+    commit: &DocCommit,
+    seen: Option<Option<i64>>,
+) -> Result<CommitOutcome, StoreError> {
+    in_tx(c, |tx| commit_tx(tx, commit, seen))
+}
+
+fn commit_tx(
+    tx: &mut Transaction<'_>,
+    commit: &DocCommit,
+    seen: Option<Option<i64>>,
+) -> Result<CommitOutcome, TxError> {
+    let id = commit.doc_id.as_str();
+    // A new case gets its row now (a concurrent creator waits here, then finds it).
+    let created = tx
+        .query_opt(
+            "INSERT INTO docs (doc_id, district, assigned_to, sensitive) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (doc_id) DO NOTHING RETURNING doc_id",
+            &[
+                &id,
+                &commit.routing.district,
+                &commit.routing.assigned_to,
+                &commit.routing.sensitive,
+            ],
+        )?
+        .is_some();
+    let (mut rec, head) =
+        lock_doc(tx, id)?.ok_or_else(|| StoreError::NotFound(format!("case row {id} vanished")))?;
+    if rec.erased {
+        // Erased while this push was being checked: store nothing of it.
+        let last: i64 = tx
+            .query_one("SELECT seq FROM log_counter WHERE id = 1", &[])
+            .and_then(|r| r.try_get(0))?;
+        return Ok(CommitOutcome {
+            last_seq: u64_of(last)?,
+            routing_changed: false,
+        });
+    }
+    let prev = (!created).then(|| rec.routing.clone());
+    // Changes already stored (a retry that went through another instance) are skipped.
+    let hashes: Vec<Vec<u8>> = commit.changes.iter().map(|c| c.hash.to_vec()).collect();
+    let known: HashSet<Vec<u8>> = tx
+        .query(
+            "SELECT hash FROM changes WHERE doc_id = $1 AND hash = ANY($2)",
+            &[&id, &hashes],
+        )?
+        .iter()
+        .map(|r| r.try_get(0).map_err(corrupt))
+        .collect::<Result<_, _>>()?;
+    let mut once = HashSet::new();
+    let fresh: Vec<_> = commit
+        .changes
+        .iter()
+        .filter(|c| !known.contains(c.hash.as_slice()) && once.insert(c.hash))
+        .collect();
+    // Did the case move on since the caller read it (another instance committed)?
+    let stale = match seen {
+        Some(Some(h)) => created || h != head,
+        Some(None) => !created,
+        None => false,
+    };
+    let (routing, summary) = if stale {
+        match merged_view(tx, id, &fresh)? {
+            Some(v) => v,
+            None if fresh.is_empty() => (rec.routing.clone(), commit.summary.clone()),
+            None => {
+                tracing::warn!(doc = id, "case changed concurrently and does not load");
+                (commit.routing.clone(), commit.summary.clone())
+            }
+        }
+    } else {
+        (commit.routing.clone(), commit.summary.clone())
+    };
+    if stale {
+        tracing::debug!(
+            doc = id,
+            "concurrent commit: routing and summary recomputed"
+        );
+    }
+    let routing_changed = prev.as_ref() != Some(&routing);
+    let n = fresh.len() + usize::from(routing_changed);
+    let mut last = i64_of(rec.history.last().map_or(0, |(s, _)| *s))?.max(head);
+    if n > 0 {
+        // From here until COMMIT the counter row is locked: keep it short.
+        let end = take_seqs(tx, n)?;
+        let mut seq = end - i64::try_from(n).map_err(corrupt)?;
+        let keys = routing.scope_keys();
+        let mut log = LogRows::default();
+        let (mut c_seq, mut c_hash, mut c_bytes) = (Vec::new(), Vec::new(), Vec::new());
+        for ch in &fresh {
+            seq += 1;
+            c_seq.push(seq);
+            c_hash.push(ch.hash.to_vec());
+            c_bytes.push(ch.bytes.clone());
+            for k in &keys {
+                log.push(k, seq, KIND_CHANGE, Some(ch.hash.to_vec()));
+            }
+            rec.tail_changes = rec.tail_changes.saturating_add(1);
+            rec.tail_bytes += ch.bytes.len() as u64;
+        }
+        if !c_seq.is_empty() {
+            tx.execute(
+                "INSERT INTO changes (doc_id, seq, hash, bytes)
+                 SELECT $1, q, h, b FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[])
+                     AS t(q, h, b)",
+                &[&id, &c_seq, &c_hash, &c_bytes],
+            )?;
+        }
+        if routing_changed {
+            seq += 1;
+            let useq = u64_of(seq)?;
+            let mut all_keys: Vec<ScopeKey> = keys.to_vec();
+            if let Some(p) = &prev {
+                let old: Vec<String> = p.scope_keys().iter().map(ScopeKey::encode).collect();
+                tx.execute(
+                    "DELETE FROM doc_index WHERE doc_id = $1 AND scope = ANY($2)",
+                    &[&id, &old],
+                )?;
+                all_keys.extend(p.scope_keys());
+            } else {
+                rec.created_seq = useq;
+            }
+            all_keys.sort();
+            all_keys.dedup();
+            for k in &all_keys {
+                log.push(k, seq, KIND_ROUTING, None);
+            }
+            let new: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
+            tx.execute(
+                "INSERT INTO doc_index (scope, doc_id) SELECT s, $1 FROM UNNEST($2::text[]) s
+                 ON CONFLICT DO NOTHING",
+                &[&id, &new],
+            )?;
+            rec.history.push((useq, routing.clone()));
+        }
+        log.insert(tx, id)?;
+        last = end;
+    }
+    let history = serde_json::to_value(&rec.history).map_err(corrupt)?;
+    let summary = serde_json::to_value(&summary).map_err(corrupt)?;
+    let tail_changes = i32::try_from(rec.tail_changes).unwrap_or(i32::MAX);
+    tx.execute(
+        "UPDATE docs SET district = $2, assigned_to = $3, sensitive = $4, created_seq = $5,
+             head_seq = GREATEST(head_seq, $6), history = $7, summary = $8,
+             tail_changes = $9, tail_bytes = $10
+         WHERE doc_id = $1",
+        &[
+            &id,
+            &routing.district,
+            &routing.assigned_to,
+            &routing.sensitive,
+            &i64_of(rec.created_seq)?,
+            &last,
+            &history,
+            &summary,
+            &tail_changes,
+            &i64_of(rec.tail_bytes)?,
+        ],
+    )?;
+    Ok(CommitOutcome {
+        last_seq: u64_of(last)?,
+        routing_changed,
+    })
+}
+
+/// [`crate::store::Storage::erase`].
+pub(super) fn erase(c: &mut Client, doc_id: &str) -> Result<Option<u64>, StoreError> {
+    in_tx(c, |tx| erase_tx(tx, doc_id))
+}
+
+fn erase_tx(tx: &mut Transaction<'_>, id: &str) -> Result<Option<u64>, TxError> {
+    let Some((rec, _)) = lock_doc(tx, id)? else {
+        return Ok(None);
+    };
+    if rec.erased {
+        return Ok(None);
+    }
+    tx.execute("DELETE FROM snapshots WHERE doc_id = $1", &[&id])?;
+    tx.execute("DELETE FROM changes WHERE doc_id = $1", &[&id])?;
+    let keys: Vec<String> = rec
+        .routing
+        .scope_keys()
+        .iter()
+        .map(ScopeKey::encode)
+        .collect();
+    tx.execute(
+        "DELETE FROM doc_index WHERE doc_id = $1 AND scope = ANY($2)",
+        &[&id, &keys],
+    )?;
+    let seq = take_seqs(tx, 1)?;
+    let mut log = LogRows::default();
+    for k in rec.routing.scope_keys() {
+        log.push(&k, seq, KIND_ERASED, None);
+    }
+    log.insert(tx, id)?;
+    tx.execute(
+        "UPDATE docs SET erased = true, summary = NULL, tail_changes = 0, tail_bytes = 0,
+             snapshot_bytes = 0, head_seq = $2
+         WHERE doc_id = $1",
+        &[&id, &seq],
+    )?;
+    Ok(Some(u64_of(seq)?))
+}
+
+/// [`crate::store::Storage::compact`]: keeps the newest snapshot if another instance
+/// already compacted further, and recounts the tail from the stored changes.
+pub(super) fn compact(
+    c: &mut Client,
+    doc_id: &str,
+    saved: &[u8],
+    upto_seq: u64,
+) -> Result<(), StoreError> {
+    let upto = i64_of(upto_seq)?;
+    let len = i64::try_from(saved.len()).map_err(corrupt)?;
+    in_tx(c, |tx| {
+        let row = tx.query_opt(
+            "SELECT d.erased, s.upto_seq FROM docs d
+             LEFT JOIN snapshots s ON s.doc_id = d.doc_id
+             WHERE d.doc_id = $1 FOR UPDATE OF d",
+            &[&doc_id],
+        )?;
+        let Some(row) = row else { return Ok(()) };
+        let erased: bool = row.try_get(0)?;
+        let current: Option<i64> = row.try_get(1)?;
+        if erased || current.is_some_and(|s| s >= upto) {
+            return Ok(());
+        }
+        tx.execute(
+            "INSERT INTO snapshots (doc_id, upto_seq, bytes) VALUES ($1, $2, $3)
+             ON CONFLICT (doc_id) DO UPDATE SET upto_seq = EXCLUDED.upto_seq,
+                 bytes = EXCLUDED.bytes",
+            &[&doc_id, &upto, &saved],
+        )?;
+        tx.execute(
+            "UPDATE docs SET snapshot_bytes = $3,
+                 tail_changes = (SELECT count(*) FROM changes WHERE doc_id = $1 AND seq > $2),
+                 tail_bytes = (SELECT COALESCE(sum(length(bytes)), 0) FROM changes
+                               WHERE doc_id = $1 AND seq > $2)
+             WHERE doc_id = $1",
+            &[&doc_id, &upto, &len],
+        )?;
+        Ok(())
+    })
+}
