@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use automerge::AutoCommit;
 use casesync_core::case::CaseDoc;
-use casesync_core::protocol::{SyncRequest, SyncResponse, PROTOCOL_VERSION};
+use casesync_core::protocol::{encode_response, SyncRequest, SyncResponse, PROTOCOL_VERSION};
 
 pub use cursor::{BadCursor, Cursor, Position};
 pub use pull::Page;
@@ -58,6 +58,14 @@ pub struct SyncStats {
     pub removed: usize,
 }
 
+/// Raw-to-wire ratio a page is first built for: the recorded caseload compresses about
+/// 9:1 in 1–2 MB pages (postcard + zstd); a page that compresses worse is rebuilt smaller.
+pub const ASSUMED_COMPRESSION: usize = 8;
+/// How far over its wire budget a page may come out before it is rebuilt smaller.
+pub const WIRE_SLACK_PERCENT: usize = 125;
+/// Most times a page is rebuilt to fit its wire budget.
+const FIT_ATTEMPTS: usize = 3;
+
 /// The sync engine over a store.
 #[derive(Clone)]
 pub struct SyncEngine {
@@ -85,6 +93,18 @@ impl SyncEngine {
         device_id: &str,
         req: &SyncRequest,
     ) -> Result<(SyncResponse, SyncStats), SyncError> {
+        self.sync_wire(user, device_id, req)
+            .map(|(resp, stats, _)| (resp, stats))
+    }
+
+    /// [`sync`](Self::sync), also returning the encoded response (what goes on the wire;
+    /// it was encoded anyway to fit the page to its wire budget).
+    pub fn sync_wire(
+        &self,
+        user: &UserRecord,
+        device_id: &str,
+        req: &SyncRequest,
+    ) -> Result<(SyncResponse, SyncStats, Vec<u8>), SyncError> {
         let cursor = Cursor::decode(&req.cursor)?;
         let mut stats = SyncStats::default();
         let mut acked = Vec::new();
@@ -119,25 +139,38 @@ impl SyncEngine {
             0 => self.settings.max_page_bytes,
             n => n.min(self.settings.max_page_bytes),
         };
-        let page = self.pull(user, cursor, max_page, &echo)?;
-        stats.accepted = acked.len();
-        stats.refused = refused.len();
-        stats.docs = page.docs.len();
-        stats.removed = page.removed.len();
-        Ok((
-            SyncResponse {
+        // Page budgets are WIRE bytes (round trips cost more than anything on 2G): the
+        // page is built for `max_page * ASSUMED_COMPRESSION` raw bytes, encoded, and
+        // rebuilt smaller in proportion if it came out over budget.
+        let mut raw_budget = max_page.saturating_mul(ASSUMED_COMPRESSION);
+        let limit = max_page.saturating_mul(WIRE_SLACK_PERCENT) / 100;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let page = self.pull(user, cursor.clone(), raw_budget, &echo)?;
+            stats.accepted = acked.len();
+            stats.refused = refused.len();
+            stats.docs = page.docs.len();
+            stats.removed = page.removed.len();
+            let resp = SyncResponse {
                 version: PROTOCOL_VERSION,
                 cursor: page.cursor,
                 docs: page.docs,
                 removed: page.removed,
-                acked,
-                refused,
+                acked: acked.clone(),
+                refused: refused.clone(),
                 more: page.more,
                 remaining_estimate: page.remaining_estimate,
                 wipe: false,
-            },
-            stats,
-        ))
+            };
+            let wire = encode_response(&resp);
+            let shrinkable = resp.docs.len() > 1 && raw_budget > max_page;
+            if wire.len() <= limit || !shrinkable || attempt >= FIT_ATTEMPTS {
+                return Ok((resp, stats, wire));
+            }
+            let scaled = raw_budget as u128 * max_page as u128 / wire.len().max(1) as u128;
+            raw_budget = usize::try_from(scaled).unwrap_or(max_page).max(max_page);
+        }
     }
 
     /// Re-saves every document with at least `min_changes` changes since its snapshot.

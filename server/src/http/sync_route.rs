@@ -68,9 +68,9 @@ pub async fn sync(
     let store = st.store.clone();
     let user = who.user.clone();
     let device = who.device_id.clone();
-    let (resp, stats) = tokio::task::spawn_blocking(move || {
+    let (resp, stats, wire) = tokio::task::spawn_blocking(move || {
         let _g = guard;
-        let out = engine.sync(&user, &device, &req)?;
+        let out = engine.sync_wire(&user, &device, &req)?;
         store.set_last_sync(&device, crate::now_ms())?;
         Ok::<_, AppError>(out)
     })
@@ -88,5 +88,6 @@ pub async fn sync(
         more = resp.more,
         "sync"
     );
-    Ok(encoded(&resp))
+    metrics::counter!("casesync_sync_bytes_out_total").increment(wire.len() as u64);
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], wire).into_response())
 }

@@ -491,7 +491,7 @@ fn pages_are_capped_and_resume() {
     }
     let chw = user("chw1", Role::Chw, false);
     let mut cursor = Vec::new();
-    let pages = w.pull_all(&chw, "phone", &mut cursor, 2048);
+    let pages = w.pull_all(&chw, "phone", &mut cursor, 600);
     assert!(pages.len() > 3, "{} pages", pages.len());
     let mut ids: Vec<_> = pages
         .iter()
@@ -512,7 +512,7 @@ fn pages_are_capped_and_resume() {
             .expect("visit");
         w.sync(&coord, "laptop", &[], push(&id, raw(d.changes_since(&h))));
     }
-    let pages = w.pull_all(&chw, "phone", &mut cursor, 4096);
+    let pages = w.pull_all(&chw, "phone", &mut cursor, 1200);
     assert!(pages.len() > 1);
     let n: usize = pages
         .iter()
