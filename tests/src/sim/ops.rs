@@ -147,10 +147,14 @@ fn pick<'a>(rng: &mut StdRng, items: &'a [String]) -> Option<&'a String> {
     }
 }
 
-/// Inserts `token` (with a phrase) at a random character position of `text`.
+/// Inserts `token` (with a phrase) at a random word boundary of `text` (never inside
+/// an earlier token or a grapheme cluster).
 fn insert_token(rng: &mut StdRng, text: &str, token: &str) -> String {
-    let n = text.chars().count();
-    let at = rng.gen_range(0..=n);
+    let chars: Vec<char> = text.chars().collect();
+    let bounds: Vec<usize> = (0..=chars.len())
+        .filter(|&i| i == 0 || i == chars.len() || chars[i - 1] == ' ')
+        .collect();
+    let at = bounds[rng.gen_range(0..bounds.len())];
     let mut out: String = text.chars().take(at).collect();
     out.push_str(&format!(" {token} {} ", phrase(rng)));
     out.extend(text.chars().skip(at));

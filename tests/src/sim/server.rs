@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use casesync_core::case::{CaseDoc, Role};
-use casesync_core::protocol::{decode_request, encode_response, SyncResponse, PROTOCOL_VERSION};
+use casesync_core::protocol::{
+    decode_request, encode_response, DocBody, SyncResponse, PROTOCOL_VERSION,
+};
 use casesync_server::config::Settings;
 use casesync_server::store::{DeviceRecord, DocRecord, SledStorage, Storage, UserRecord};
 use casesync_server::sync::SyncEngine;
@@ -160,6 +162,27 @@ impl SimServer {
                 .map_err(|e| format!("sync engine failed: {e}"))?;
             resp
         };
+        let mut seen = BTreeSet::new();
+        for d in &response.docs {
+            if !seen.insert(d.doc_id.as_str()) {
+                let kinds: Vec<&str> = response
+                    .docs
+                    .iter()
+                    .filter(|x| x.doc_id == d.doc_id)
+                    .map(|x| match x.body {
+                        DocBody::Snapshot { .. } => "snapshot",
+                        DocBody::Changes(_) => "changes",
+                    })
+                    .collect();
+                return Err(format!(
+                    "SERVER BUG: the page for {} (cursor {} bytes) lists {} twice ({})",
+                    req.device_id,
+                    req.cursor.len(),
+                    d.doc_id,
+                    kinds.join(" + ")
+                ));
+            }
+        }
         for ack in &response.acked {
             self.acked
                 .entry(ack.doc_id.clone())
