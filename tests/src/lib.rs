@@ -2,3 +2,4 @@
 
 pub mod caseload;
 pub mod harness;
+pub mod sim;
