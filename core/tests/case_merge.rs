@@ -67,15 +67,18 @@ fn apply(doc: &mut CaseDoc, ctx: &EditCtx, op: &Op, replica: usize, step: usize,
     let nth = |ids: Vec<&String>, i: usize| ids.get(i % ids.len().max(1)).map(|s| s.to_string());
     let result: Result<(), CaseError> = match op {
         Op::AddVisit(i) => doc
-            .add_visit(ctx, &VisitInput {
-                date: date(step as u32),
-                kind: VisitKind::Home,
-                notes: NOTES[*i].to_owned(),
-                progress: None,
-                obstacles: None,
-                actions: Some("follow up".into()),
-                next_visit_date: Some(date(step as u32 + 7)),
-            })
+            .add_visit(
+                ctx,
+                &VisitInput {
+                    date: date(step as u32),
+                    kind: VisitKind::Home,
+                    notes: NOTES[*i].to_owned(),
+                    progress: None,
+                    obstacles: None,
+                    actions: Some("follow up".into()),
+                    next_visit_date: Some(date(step as u32 + 7)),
+                },
+            )
             .map(|id| {
                 exp.visits.insert(id);
             }),
@@ -83,78 +86,137 @@ fn apply(doc: &mut CaseDoc, ctx: &EditCtx, op: &Op, replica: usize, step: usize,
             Some(id) => {
                 let token = format!("[r{replica}s{step}]");
                 let notes = format!("{} {token}", case.visits[&id].notes);
-                doc.update_visit(ctx, &id, &VisitUpdate { notes: Some(notes), ..Default::default() })
-                    .map(|()| exp.note_tokens.push((id, token)))
+                doc.update_visit(
+                    ctx,
+                    &id,
+                    &VisitUpdate {
+                        notes: Some(notes),
+                        ..Default::default()
+                    },
+                )
+                .map(|()| exp.note_tokens.push((id, token)))
             }
             None => Ok(()),
         },
         Op::AddGoal(i) => doc
-            .add_goal(ctx, &GoalInput {
-                text: NOTES[*i].to_owned(),
-                priority: 1 + *i as u32,
-                method: None,
-                target_date: Some(date(20)),
-                evaluate_by: Some(date(10)),
-            })
+            .add_goal(
+                ctx,
+                &GoalInput {
+                    text: NOTES[*i].to_owned(),
+                    priority: 1 + *i as u32,
+                    method: None,
+                    target_date: Some(date(20)),
+                    evaluate_by: Some(date(10)),
+                },
+            )
             .map(|id| {
                 exp.goals.insert(id);
             }),
         Op::SetGoalStatus(g, s) => match nth(case.plan.goals.keys().collect(), *g) {
-            Some(id) => doc.update_goal(ctx, &id, &GoalUpdate { status: Some(GoalStatus::ALL[*s]), ..Default::default() }),
+            Some(id) => doc.update_goal(
+                ctx,
+                &id,
+                &GoalUpdate {
+                    status: Some(GoalStatus::ALL[*s]),
+                    ..Default::default()
+                },
+            ),
             None => Ok(()),
         },
         Op::AddReferral(i) => doc
-            .add_referral(ctx, &ReferralInput {
-                service: ReferralService::ALL[*i],
-                agency: "উপজেলা স্বাস্থ্য কমপ্লেক্স".into(),
-                date: date(3),
-                follow_up_date: Some(date(9)),
-            })
+            .add_referral(
+                ctx,
+                &ReferralInput {
+                    service: ReferralService::ALL[*i],
+                    agency: "উপজেলা স্বাস্থ্য কমপ্লেক্স".into(),
+                    date: date(3),
+                    follow_up_date: Some(date(9)),
+                },
+            )
             .map(|id| {
                 exp.referrals.insert(id);
             }),
         Op::UpdateReferral(r, s) => match nth(case.referrals.keys().collect(), *r) {
-            Some(id) => doc.update_referral(ctx, &id, &ReferralUpdate { status: Some(ReferralStatus::ALL[*s]), ..Default::default() }),
+            Some(id) => doc.update_referral(
+                ctx,
+                &id,
+                &ReferralUpdate {
+                    status: Some(ReferralStatus::ALL[*s]),
+                    ..Default::default()
+                },
+            ),
             None => Ok(()),
         },
-        Op::SetRisk(i) => doc.update_assessment(ctx, &AssessmentUpdate { safety_risk: Some(SafetyRisk::ALL[*i]), ..Default::default() }),
-        Op::SetPhone(i) => doc.update_client(ctx, &ClientUpdate { phone: Some(format!("+88017000000{i}")), ..Default::default() }),
+        Op::SetRisk(i) => doc.update_assessment(
+            ctx,
+            &AssessmentUpdate {
+                safety_risk: Some(SafetyRisk::ALL[*i]),
+                ..Default::default()
+            },
+        ),
+        Op::SetPhone(i) => doc.update_client(
+            ctx,
+            &ClientUpdate {
+                phone: Some(format!("+88017000000{i}")),
+                ..Default::default()
+            },
+        ),
         Op::SetExtra(k, v) => doc.set_extra(ctx, &format!("muac_{k}"), &ExtraValue::Int(*v)),
-        Op::AddHousehold(i) => doc.add_household_member(ctx, NAMES[*i], "sibling").map(|id| {
-            exp.household.insert(id);
-        }),
-        Op::Close => doc.close(ctx, &ClosureInput {
-            date: date(27),
-            reason: ClosureReason::GoalsAchieved,
-            client_agreed: true,
-            summary: "ปิดเคส".into(),
-        }),
+        Op::AddHousehold(i) => doc
+            .add_household_member(ctx, NAMES[*i], "sibling")
+            .map(|id| {
+                exp.household.insert(id);
+            }),
+        Op::Close => doc.close(
+            ctx,
+            &ClosureInput {
+                date: date(27),
+                reason: ClosureReason::GoalsAchieved,
+                client_agreed: true,
+                summary: "ปิดเคส".into(),
+            },
+        ),
     };
     if result.is_err() {
-        assert_eq!(doc.heads(), before, "a refused operation must not change the document");
+        assert_eq!(
+            doc.heads(),
+            before,
+            "a refused operation must not change the document"
+        );
     }
 }
 
 fn base() -> CaseDoc {
-    let ctx = EditCtx { user_id: "chw-1".into(), role: Role::Chw, now_ms: 1_700_000_000_000 };
-    let mut doc = CaseDoc::create(&ctx, device_actor("origin"), &NewCase {
-        id: "case-prop".into(),
-        district: "d1".into(),
-        village: "গ্রাম".into(),
-        assigned_to: "chw-1".into(),
-        sensitive: false,
-        client_name: NAMES[0].into(),
-    })
+    let ctx = EditCtx {
+        user_id: "chw-1".into(),
+        role: Role::Chw,
+        now_ms: 1_700_000_000_000,
+    };
+    let mut doc = CaseDoc::create(
+        &ctx,
+        device_actor("origin"),
+        &NewCase {
+            id: "case-prop".into(),
+            district: "d1".into(),
+            village: "গ্রাম".into(),
+            assigned_to: "chw-1".into(),
+            sensitive: false,
+            client_name: NAMES[0].into(),
+        },
+    )
     .expect("create");
-    doc.add_visit(&ctx, &VisitInput {
-        date: date(1),
-        kind: VisitKind::Home,
-        notes: "শুরু".into(),
-        progress: None,
-        obstacles: None,
-        actions: None,
-        next_visit_date: None,
-    })
+    doc.add_visit(
+        &ctx,
+        &VisitInput {
+            date: date(1),
+            kind: VisitKind::Home,
+            notes: "শুরু".into(),
+            progress: None,
+            obstacles: None,
+            actions: None,
+            next_visit_date: None,
+        },
+    )
     .expect("visit");
     doc
 }
