@@ -4,7 +4,7 @@
 //! `cargo run -p casesync-tests --bin sim -- --start SEED --seeds 1 --verbose`.
 
 use casesync_core::case::Role;
-use casesync_tests::sim::{run_seed, seeds_from_env, Phones, Sim, Status};
+use casesync_tests::sim::{run_seed, seeds_from_env, EditKind, Phones, Sim, Status};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -48,25 +48,15 @@ fn reassigned_while_offline_nothing_is_lost() {
     let mut sim = Sim::new(1, &phones).expect("setup");
     let (coord, chw1, chw2) = (0, 1, 2);
     let mut rng = StdRng::seed_from_u64(9);
-    sim.create_case(chw1, 3).expect("create");
+    sim.create_open_case(chw1, 3).expect("create");
     sim.run_until_quiet().expect("quiet");
     let case = sim.ledger.cases[0].clone();
 
     sim.net.partition(chw1);
-    sim.edit(
-        chw1,
-        &case,
-        casesync_tests::sim::EditKind::AddVisit,
-        &mut rng,
-    )
-    .expect("visit offline");
-    sim.edit(
-        coord,
-        &case,
-        casesync_tests::sim::EditKind::Reassign,
-        &mut rng,
-    )
-    .expect("reassign");
+    sim.edit(chw1, &case, EditKind::AddVisit, &mut rng)
+        .expect("visit offline");
+    sim.edit(coord, &case, EditKind::Reassign, &mut rng)
+        .expect("reassign");
     sim.sync(coord).expect("coordinator syncs");
     sim.deliver(0).expect("request");
     sim.deliver(0).expect("response");
@@ -138,6 +128,49 @@ fn a_case_the_server_refuses_is_not_stranded_on_the_phone() {
     let mut sim = Sim::new(21, &phones).expect("setup");
     sim.strand_sensitive_creations = true;
     sim.run(80).expect("steps");
+    sim.run_until_quiet().expect("quiet");
+    sim.check().expect("invariants");
+}
+
+/// Drives the network until nothing is in flight.
+fn drain(sim: &mut Sim<'_>) {
+    while !sim.net.in_flight.is_empty() {
+        sim.deliver(0).expect("deliver");
+    }
+}
+
+/// KNOWN BUG (reported, server/src/sync/pull.rs `log_phase`): a device pushes a new case
+/// in a request whose pull page is full (`more`), so its cursor stays before the case's
+/// creation; the case is erased before the next page. For that page the case was not
+/// visible at the cursor (`routing_at(after)` is `None`) and is not visible now, so it is
+/// neither sent nor listed as removed: the phone keeps an erased case for ever. The same
+/// happens when the case is reassigned away (or made sensitive) instead of erased.
+#[test]
+#[ignore = "known bug in server pull: a case created then erased/reassigned past the cursor is never removed"]
+fn a_case_erased_before_its_creator_catches_up_is_removed_from_it() {
+    let phones = Phones::new();
+    let mut sim = Sim::new(2, &phones).expect("setup");
+    sim.page_bytes = 1024;
+    let (coord, chw1) = (0, 1);
+    let mut rng = StdRng::seed_from_u64(4);
+    sim.create_open_case(chw1, 5).expect("case A");
+    sim.run_until_quiet().expect("quiet");
+    let a = sim.ledger.cases[0].clone();
+    // The coordinator records a lot on A: more than one page for chw1.
+    for _ in 0..30 {
+        sim.edit(coord, &a, EditKind::AddVisit, &mut rng)
+            .expect("visit");
+    }
+    sim.sync(coord).expect("sync");
+    drain(&mut sim);
+    // chw1 registers B and syncs: B is stored after A's changes, the page stops early.
+    sim.create_open_case(chw1, 6).expect("case B");
+    let b = sim.ledger.cases[1].clone();
+    sim.sync(chw1).expect("sync");
+    sim.deliver(0).expect("request: B stored, page full");
+    sim.deliver(0)
+        .expect("response: B acknowledged, more to come");
+    sim.server.erase(&b).expect("erase B before the next page");
     sim.run_until_quiet().expect("quiet");
     sim.check().expect("invariants");
 }
