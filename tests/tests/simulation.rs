@@ -174,3 +174,42 @@ fn a_case_erased_before_its_creator_catches_up_is_removed_from_it() {
     sim.run_until_quiet().expect("quiet");
     sim.check().expect("invariants");
 }
+
+/// KNOWN BUG (reported, server/src/sync/pull.rs): when a first sync takes several pages
+/// and a case of its last snapshot page changes after the sync started, the page lists
+/// that case twice (its snapshot from the initial phase, then its changes from the log
+/// phase). The device's decoder rejects the whole page, and the same cursor gives the
+/// same page again: the new phone never finishes its first sync.
+#[test]
+#[ignore = "known bug in server pull: a case listed twice (snapshot + changes) in one page"]
+fn a_first_sync_over_several_pages_sees_each_case_once_per_page() {
+    let phones = Phones::new();
+    let mut sim = Sim::new(2, &phones).expect("setup");
+    sim.page_bytes = 1024;
+    let (coord, chw1) = (0, 1);
+    let mut rng = StdRng::seed_from_u64(4);
+    sim.create_open_case(chw1, 5).expect("case 1");
+    sim.create_open_case(chw1, 6).expect("case 2");
+    let (one, two) = (sim.ledger.cases[0].clone(), sim.ledger.cases[1].clone());
+    for _ in 0..60 {
+        sim.edit(chw1, &one, EditKind::AddVisit, &mut rng)
+            .expect("visit");
+    }
+    sim.run_until_quiet().expect("quiet");
+    // chw1 gets a new phone; its first sync takes more than one page.
+    sim.revoke(chw1).expect("revoke");
+    let phone = sim.devices.len() - 1;
+    sim.sync(phone).expect("first request");
+    sim.deliver(0).expect("request: snapshot of case 1, more");
+    sim.deliver(0)
+        .expect("response applied; the next request is sent");
+    // Meanwhile the coordinator records a visit on case 2.
+    sim.edit(coord, &two, EditKind::AddVisit, &mut rng)
+        .expect("visit");
+    sim.sync(coord).expect("coordinator syncs");
+    sim.deliver(1).expect("coordinator's request");
+    sim.deliver(1).expect("coordinator's response");
+    sim.deliver(0).expect("second page of the new phone");
+    sim.run_until_quiet().expect("quiet");
+    sim.check().expect("invariants");
+}
