@@ -338,7 +338,7 @@ impl<'a> Sim<'a> {
             }
             88..=89 => self.drop_message(a),
             90..=91 => self.duplicate(a),
-            92..=93 => self.timeout(d, param % 2 == 0),
+            92..=93 => self.timeout(d, param.is_multiple_of(2)),
             94..=95 => self.erase(a),
             96 => self.revoke(d),
             97 => {
@@ -360,7 +360,7 @@ impl<'a> Sim<'a> {
             return Ok(());
         }
         let ids = self.dev(d)?.store.case_ids().map_err(e)?;
-        if ids.is_empty() || param % 9 == 0 {
+        if ids.is_empty() || param.is_multiple_of(9) {
             return self.create_case(d, param);
         }
         let case = ids[a % ids.len()].clone();
