@@ -141,6 +141,7 @@ impl<'s> SyncSession<'s> {
         let mut push = Vec::new();
         let mut sent = HashMap::new();
         let mut budget = MAX_PUSH_BYTES;
+        let mut nothing = StoreBatch::default();
         for id in self.store.outbox()? {
             if self.refused.contains(&id) {
                 continue;
@@ -149,6 +150,8 @@ impl<'s> SyncSession<'s> {
             let acked = self.store.acked_seq(&id)?;
             let (changes, max_seq) = doc.own_changes_after(&self.actor, acked);
             if changes.is_empty() {
+                // Marked but nothing to send (a save that changed nothing).
+                nothing.clear_outbox(&id);
                 continue;
             }
             let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
@@ -162,6 +165,9 @@ impl<'s> SyncSession<'s> {
                 doc_id: id,
                 changes: bytes,
             });
+        }
+        if !nothing.is_empty() {
+            self.store.apply(nothing)?;
         }
         let request = SyncRequest {
             version: PROTOCOL_VERSION,

@@ -199,7 +199,14 @@ impl SyncEngine {
                 }
             }
         }
-        let mut decided: HashMap<String, Decision> = HashMap::new();
+        // A document already in this page (a snapshot from the initial phase, taken now)
+        // holds every change of the log range: it is not listed a second time.
+        let mut decided: HashMap<String, Decision> = b
+            .page
+            .docs
+            .iter()
+            .map(|d| (d.doc_id.clone(), Decision::Done))
+            .collect();
         let mut covered = after;
         for (i, e) in entries.iter().enumerate() {
             if !decided.contains_key(&e.doc_id) {
@@ -209,6 +216,13 @@ impl SyncEngine {
                 };
                 let then = rec.routing_at(after).is_some_and(|r| can_read(user, r));
                 let now = !rec.erased && can_read(user, &rec.routing);
+                // Visible at some point after the cursor (e.g. created by this device in a
+                // request whose page was full, then erased or reassigned away): the
+                // device may hold it, so it is listed as removed (harmless if it doesn't).
+                let seen_since = rec
+                    .history
+                    .iter()
+                    .any(|(s, r)| *s > after && can_read(user, r));
                 let own_new = rec.created_seq > after && !foreign.contains(e.doc_id.as_str());
                 let decision = match (then, now) {
                     (true, true) => {
@@ -240,7 +254,7 @@ impl SyncEngine {
                         });
                         Decision::Done
                     }
-                    (true, false) => {
+                    (true, false) | (false, false) if then || seen_since => {
                         if !b.fits(0) {
                             return Ok(self.stop(b, &entries[i..], covered));
                         }
