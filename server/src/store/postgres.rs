@@ -49,12 +49,12 @@ mod pool;
 use std::cell::RefCell;
 use std::str::FromStr;
 
-use postgres::{Client, Row};
+use postgres::Row;
 use serde::{de::DeserializeOwned, Serialize};
 
 pub use admin::{create_database, drop_database, with_database};
 
-use self::pool::{pg_err, Pool};
+use self::pool::{pg_err, Conn, Db, Pool};
 use super::{
     CommitOutcome, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind, Routing, ScopeKey,
     Storage, StoreError, StoredChange, UserRecord,
@@ -134,10 +134,7 @@ pub(crate) fn doc_of_row(r: &Row) -> Result<(DocRecord, i64), StoreError> {
 
 /// A case's loadable bytes (snapshot, then the changes after it), read in one statement
 /// so that it is one consistent snapshot of the database. `None`: unknown or erased.
-pub(crate) fn doc_bytes_with(
-    c: &mut impl postgres::GenericClient,
-    doc_id: &str,
-) -> Result<Option<Vec<u8>>, StoreError> {
+pub(crate) fn doc_bytes_with(c: &mut impl Db, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     let row = c
         .query_opt(
             "SELECT d.erased, s.bytes,
@@ -171,14 +168,14 @@ impl PgStorage {
         let config = postgres::Config::from_str(url)
             .map_err(|e| StoreError::Db(format!("bad database URL: {e}")))?;
         let pool = Pool::new(config, pool_size)?;
-        let applied = pool.run(migrate::migrate)?;
+        let applied = pool.run(|c| migrate::migrate(c.client()))?;
         if !applied.is_empty() {
             tracing::info!(versions = ?applied, "database migrations applied");
         }
         pool.run(|c| {
             let mut secret = vec![0u8; 64];
             rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut secret);
-            c.execute(
+            c.exec(
                 "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
                 &[&JWT_SECRET_KEY, &secret],
             )
@@ -191,7 +188,7 @@ impl PgStorage {
     fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
     {
         self.pool.run(f)
     }
@@ -211,7 +208,7 @@ impl Storage for PgStorage {
     fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         let (key, value) = (key.to_owned(), value.to_vec());
         self.run(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO meta (name, value) VALUES ($1, $2)
                  ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
                 &[&key, &value],
@@ -234,7 +231,7 @@ impl Storage for PgStorage {
     fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
         let (id, rec) = (user.user_id.clone(), to_json(user)?);
         self.run(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO users (user_id, record) VALUES ($1, $2)
                  ON CONFLICT (user_id) DO UPDATE SET record = EXCLUDED.record",
                 &[&id, &rec],
@@ -246,7 +243,7 @@ impl Storage for PgStorage {
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
         self.run(|c| {
-            c.query("SELECT record FROM users ORDER BY user_id", &[])
+            c.rows("SELECT record FROM users ORDER BY user_id", &[])
                 .map_err(pg_err)?
                 .iter()
                 .map(|r| from_json(r.try_get(0).map_err(corrupt)?))
@@ -281,7 +278,7 @@ impl Storage for PgStorage {
             to_json(device)?,
         );
         self.run(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO devices (device_id, user_id, record) VALUES ($1, $2, $3)
                  ON CONFLICT (device_id)
                  DO UPDATE SET user_id = EXCLUDED.user_id, record = EXCLUDED.record",
@@ -294,7 +291,7 @@ impl Storage for PgStorage {
 
     fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
         self.run(|c| {
-            c.query(
+            c.rows(
                 "SELECT v.record, t.last_sync_ms FROM devices v
                  LEFT JOIN device_sync t ON t.device_id = v.device_id
                  ORDER BY v.device_id",
@@ -314,7 +311,7 @@ impl Storage for PgStorage {
     fn set_last_sync(&self, device_id: &str, ms: i64) -> Result<(), StoreError> {
         let id = device_id.to_owned();
         self.run(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO device_sync (device_id, last_sync_ms) VALUES ($1, $2)
                  ON CONFLICT (device_id) DO UPDATE SET last_sync_ms = EXCLUDED.last_sync_ms",
                 &[&id, &ms],
@@ -408,7 +405,7 @@ impl Storage for PgStorage {
         };
         let (scope, upto) = (key.encode(), i64::try_from(upto).unwrap_or(i64::MAX));
         self.run(move |c| {
-            c.query(
+            c.rows(
                 "SELECT seq, doc_id, kind, hash FROM log
                  WHERE scope = $1 AND seq > $2 AND seq <= $3 ORDER BY seq",
                 &[&scope, &after, &upto],
@@ -445,7 +442,7 @@ impl Storage for PgStorage {
         let (scope, after) = (key.encode(), after.to_owned());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(move |c| {
-            c.query(
+            c.rows(
                 "SELECT doc_id FROM doc_index WHERE scope = $1 AND doc_id > $2
                  ORDER BY doc_id LIMIT $3",
                 &[&scope, &after, &limit],
@@ -460,7 +457,7 @@ impl Storage for PgStorage {
     fn docs_to_compact(&self, min_changes: u32) -> Result<Vec<String>, StoreError> {
         let min = i32::try_from(min_changes).unwrap_or(i32::MAX);
         self.run(move |c| {
-            c.query(
+            c.rows(
                 "SELECT doc_id FROM docs WHERE NOT erased AND tail_changes >= $1
                  ORDER BY doc_id",
                 &[&min],
@@ -494,7 +491,7 @@ impl Storage for PgStorage {
                 ("doc_index", "scope || '/' || doc_id"),
             ] {
                 let q = format!("SELECT {key}, row_to_json(t)::text FROM {table} t");
-                for r in c.query(&q, &[]).map_err(pg_err)? {
+                for r in c.rows(&q, &[]).map_err(pg_err)? {
                     let k: String = r.try_get(0).map_err(corrupt)?;
                     let v: String = r.try_get(1).map_err(corrupt)?;
                     out.push((format!("{table}/{k}").into_bytes(), v.into_bytes()));

@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
+use super::pool::{Conn, Db, Tx};
 use casesync_core::case::{CaseDoc, CaseSummary};
-use postgres::{Client, Transaction};
 
 use super::pool::pg_err;
 use super::{
@@ -46,8 +46,8 @@ fn retryable(e: &postgres::Error) -> bool {
 /// failure, deadlock: neither is expected with one lock order, but both are cheap to
 /// survive).
 fn in_tx<T>(
-    c: &mut Client,
-    mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, TxError>,
+    c: &mut Conn,
+    mut f: impl FnMut(&mut Tx<'_>) -> Result<T, TxError>,
 ) -> Result<T, StoreError> {
     let mut attempt = 0;
     loop {
@@ -72,7 +72,7 @@ fn in_tx<T>(
 
 /// Takes `n` sequence numbers: the counter's row lock is held until commit, so numbers
 /// are handed out in commit order (module docs). Returns the last one.
-fn take_seqs(tx: &mut Transaction<'_>, n: usize) -> Result<i64, postgres::Error> {
+fn take_seqs(tx: &mut Tx<'_>, n: usize) -> Result<i64, postgres::Error> {
     let n = i64::try_from(n).unwrap_or(i64::MAX);
     tx.query_one(
         "UPDATE log_counter SET seq = seq + $1 WHERE id = 1 RETURNING seq",
@@ -82,7 +82,7 @@ fn take_seqs(tx: &mut Transaction<'_>, n: usize) -> Result<i64, postgres::Error>
 }
 
 /// Locks a case's row; `None` if there is none.
-fn lock_doc(tx: &mut Transaction<'_>, doc_id: &str) -> Result<Option<(DocRecord, i64)>, TxError> {
+fn lock_doc(tx: &mut Tx<'_>, doc_id: &str) -> Result<Option<(DocRecord, i64)>, TxError> {
     let row = tx.query_opt(
         &format!("SELECT {DOC_COLUMNS} FROM docs WHERE doc_id = $1 FOR UPDATE"),
         &[&doc_id],
@@ -93,7 +93,7 @@ fn lock_doc(tx: &mut Transaction<'_>, doc_id: &str) -> Result<Option<(DocRecord,
 /// Routing and summary of the stored case with `fresh` applied, computed in the
 /// transaction (the row is locked); `None` if that does not give a readable case.
 fn merged_view(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     doc_id: &str,
     fresh: &[&crate::store::StoredChange],
 ) -> Result<Option<(Routing, CaseSummary)>, StoreError> {
@@ -143,11 +143,11 @@ impl LogRows {
         self.hash.push(hash);
     }
 
-    fn insert(&self, tx: &mut Transaction<'_>, doc_id: &str) -> Result<(), postgres::Error> {
+    fn insert(&self, tx: &mut Tx<'_>, doc_id: &str) -> Result<(), postgres::Error> {
         if self.seq.is_empty() {
             return Ok(());
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO log (scope, seq, doc_id, kind, hash)
              SELECT s, q, $1, k, h FROM UNNEST($2::text[], $3::bigint[], $4::int2[], $5::bytea[])
                  AS t(s, q, k, h)",
@@ -160,7 +160,7 @@ impl LogRows {
 /// [`crate::store::Storage::commit`]. `seen`: the case's `head_seq` when this caller
 /// read it (`Some(None)`: it did not exist), `None` if the caller did not read it.
 pub(super) fn commit(
-    c: &mut Client,
+    c: &mut Conn,
     commit: &DocCommit,
     seen: Option<Option<i64>>,
 ) -> Result<CommitOutcome, StoreError> {
@@ -168,7 +168,7 @@ pub(super) fn commit(
 }
 
 fn commit_tx(
-    tx: &mut Transaction<'_>,
+    tx: &mut Tx<'_>,
     commit: &DocCommit,
     seen: Option<Option<i64>>,
 ) -> Result<CommitOutcome, TxError> {
@@ -202,7 +202,7 @@ fn commit_tx(
     // Changes already stored (a retry that went through another instance) are skipped.
     let hashes: Vec<Vec<u8>> = commit.changes.iter().map(|c| c.hash.to_vec()).collect();
     let known: HashSet<Vec<u8>> = tx
-        .query(
+        .rows(
             "SELECT hash FROM changes WHERE doc_id = $1 AND hash = ANY($2)",
             &[&id, &hashes],
         )?
@@ -261,7 +261,7 @@ fn commit_tx(
             rec.tail_bytes += ch.bytes.len() as u64;
         }
         if !c_seq.is_empty() {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO changes (doc_id, seq, hash, bytes)
                  SELECT $1, q, h, b FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[])
                      AS t(q, h, b)",
@@ -274,7 +274,7 @@ fn commit_tx(
             let mut all_keys: Vec<ScopeKey> = keys.to_vec();
             if let Some(p) = &prev {
                 let old: Vec<String> = p.scope_keys().iter().map(ScopeKey::encode).collect();
-                tx.execute(
+                tx.exec(
                     "DELETE FROM doc_index WHERE doc_id = $1 AND scope = ANY($2)",
                     &[&id, &old],
                 )?;
@@ -288,7 +288,7 @@ fn commit_tx(
                 log.push(k, seq, KIND_ROUTING, None);
             }
             let new: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
-            tx.execute(
+            tx.exec(
                 "INSERT INTO doc_index (scope, doc_id) SELECT s, $1 FROM UNNEST($2::text[]) s
                  ON CONFLICT DO NOTHING",
                 &[&id, &new],
@@ -301,7 +301,7 @@ fn commit_tx(
     let history = serde_json::to_value(&rec.history).map_err(corrupt)?;
     let summary = serde_json::to_value(&summary).map_err(corrupt)?;
     let tail_changes = i32::try_from(rec.tail_changes).unwrap_or(i32::MAX);
-    tx.execute(
+    tx.exec(
         "UPDATE docs SET district = $2, assigned_to = $3, sensitive = $4, created_seq = $5,
              head_seq = GREATEST(head_seq, $6), history = $7, summary = $8,
              tail_changes = $9, tail_bytes = $10
@@ -326,26 +326,26 @@ fn commit_tx(
 }
 
 /// [`crate::store::Storage::erase`].
-pub(super) fn erase(c: &mut Client, doc_id: &str) -> Result<Option<u64>, StoreError> {
+pub(super) fn erase(c: &mut Conn, doc_id: &str) -> Result<Option<u64>, StoreError> {
     in_tx(c, |tx| erase_tx(tx, doc_id))
 }
 
-fn erase_tx(tx: &mut Transaction<'_>, id: &str) -> Result<Option<u64>, TxError> {
+fn erase_tx(tx: &mut Tx<'_>, id: &str) -> Result<Option<u64>, TxError> {
     let Some((rec, _)) = lock_doc(tx, id)? else {
         return Ok(None);
     };
     if rec.erased {
         return Ok(None);
     }
-    tx.execute("DELETE FROM snapshots WHERE doc_id = $1", &[&id])?;
-    tx.execute("DELETE FROM changes WHERE doc_id = $1", &[&id])?;
+    tx.exec("DELETE FROM snapshots WHERE doc_id = $1", &[&id])?;
+    tx.exec("DELETE FROM changes WHERE doc_id = $1", &[&id])?;
     let keys: Vec<String> = rec
         .routing
         .scope_keys()
         .iter()
         .map(ScopeKey::encode)
         .collect();
-    tx.execute(
+    tx.exec(
         "DELETE FROM doc_index WHERE doc_id = $1 AND scope = ANY($2)",
         &[&id, &keys],
     )?;
@@ -355,7 +355,7 @@ fn erase_tx(tx: &mut Transaction<'_>, id: &str) -> Result<Option<u64>, TxError> 
         log.push(&k, seq, KIND_ERASED, None);
     }
     log.insert(tx, id)?;
-    tx.execute(
+    tx.exec(
         "UPDATE docs SET erased = true, summary = NULL, tail_changes = 0, tail_bytes = 0,
              snapshot_bytes = 0, head_seq = $2
          WHERE doc_id = $1",
@@ -367,7 +367,7 @@ fn erase_tx(tx: &mut Transaction<'_>, id: &str) -> Result<Option<u64>, TxError> 
 /// [`crate::store::Storage::compact`]: keeps the newest snapshot if another instance
 /// already compacted further, and recounts the tail from the stored changes.
 pub(super) fn compact(
-    c: &mut Client,
+    c: &mut Conn,
     doc_id: &str,
     saved: &[u8],
     upto_seq: u64,
@@ -387,13 +387,13 @@ pub(super) fn compact(
         if erased || current.is_some_and(|s| s >= upto) {
             return Ok(());
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO snapshots (doc_id, upto_seq, bytes) VALUES ($1, $2, $3)
              ON CONFLICT (doc_id) DO UPDATE SET upto_seq = EXCLUDED.upto_seq,
                  bytes = EXCLUDED.bytes",
             &[&doc_id, &upto, &saved],
         )?;
-        tx.execute(
+        tx.exec(
             "UPDATE docs SET snapshot_bytes = $3,
                  tail_changes = (SELECT count(*) FROM changes WHERE doc_id = $1 AND seq > $2),
                  tail_bytes = (SELECT COALESCE(sum(length(bytes)), 0) FROM changes

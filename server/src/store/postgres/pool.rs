@@ -8,18 +8,130 @@
 //! plain channel. That works from any context — async worker, blocking thread, plain
 //! test — and bounds the number of connections an instance holds.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use postgres::{Client, Config, NoTls};
+use postgres::types::ToSql;
+use postgres::{Client, Config, NoTls, Row, Statement, Transaction};
 
 use crate::store::StoreError;
 
 /// A unit of work run on a pool thread with its connection.
-type Job = Box<dyn FnOnce(Result<&mut Client, StoreError>) + Send>;
+type Job = Box<dyn FnOnce(Result<&mut Conn, StoreError>) + Send>;
+
+/// Query parameters.
+pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// One connection and its prepared statements (each SQL text is parsed once per
+/// connection: a query is then one round trip instead of two).
+pub(crate) struct Conn {
+    client: Client,
+    stmts: HashMap<String, Statement>,
+}
+
+/// A transaction on a [`Conn`], sharing its prepared statements.
+pub(crate) struct Tx<'a> {
+    tx: Transaction<'a>,
+    stmts: &'a mut HashMap<String, Statement>,
+}
+
+/// Queries through cached prepared statements. A statement that fails is dropped from
+/// the cache (it may have been invalidated by a schema change), so the next use
+/// prepares it again.
+pub(crate) trait Db {
+    /// The prepared statement for `sql`.
+    fn stmt(&mut self, sql: &str) -> Result<Statement, postgres::Error>;
+    /// Forgets the statement for `sql`.
+    fn forget(&mut self, sql: &str);
+    /// Runs a query: every row.
+    fn rows(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error>;
+    /// Runs a statement: rows affected.
+    fn exec(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error>;
+    /// At most one row (an error if more).
+    fn query_opt(&mut self, sql: &str, params: Params<'_>) -> Result<Option<Row>, postgres::Error>;
+    /// Exactly one row (an error if none or more).
+    fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error>;
+}
+
+macro_rules! cached_db {
+    ($ty:ty, $client:ident) => {
+        impl Db for $ty {
+            fn stmt(&mut self, sql: &str) -> Result<Statement, postgres::Error> {
+                if let Some(s) = self.stmts.get(sql) {
+                    return Ok(s.clone());
+                }
+                let s = self.$client.prepare(sql)?;
+                self.stmts.insert(sql.to_owned(), s.clone());
+                Ok(s)
+            }
+
+            fn forget(&mut self, sql: &str) {
+                self.stmts.remove(sql);
+            }
+
+            fn rows(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, postgres::Error> {
+                let st = self.stmt(sql)?;
+                self.$client
+                    .query(&st, params)
+                    .inspect_err(|_| self.forget(sql))
+            }
+
+            fn exec(&mut self, sql: &str, params: Params<'_>) -> Result<u64, postgres::Error> {
+                let st = self.stmt(sql)?;
+                self.$client
+                    .execute(&st, params)
+                    .inspect_err(|_| self.forget(sql))
+            }
+
+            fn query_opt(
+                &mut self,
+                sql: &str,
+                params: Params<'_>,
+            ) -> Result<Option<Row>, postgres::Error> {
+                let st = self.stmt(sql)?;
+                self.$client
+                    .query_opt(&st, params)
+                    .inspect_err(|_| self.forget(sql))
+            }
+
+            fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, postgres::Error> {
+                let st = self.stmt(sql)?;
+                self.$client
+                    .query_one(&st, params)
+                    .inspect_err(|_| self.forget(sql))
+            }
+        }
+    };
+}
+
+cached_db!(Conn, client);
+cached_db!(Tx<'_>, tx);
+
+impl Conn {
+    /// Starts a transaction.
+    pub(crate) fn transaction(&mut self) -> Result<Tx<'_>, postgres::Error> {
+        Ok(Tx {
+            tx: self.client.transaction()?,
+            stmts: &mut self.stmts,
+        })
+    }
+
+    /// The client itself (for statements that are not worth preparing).
+    pub(crate) fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Tx<'_> {
+    /// Commits.
+    pub(crate) fn commit(self) -> Result<(), postgres::Error> {
+        self.tx.commit()
+    }
+}
 
 /// The connection threads.
 pub(crate) struct Pool {
@@ -42,7 +154,7 @@ pub(crate) fn pg_err(e: postgres::Error) -> StoreError {
     }
 }
 
-fn connect(config: &Config) -> Result<Client, StoreError> {
+fn connect(config: &Config) -> Result<Conn, StoreError> {
     let mut client = config.connect(NoTls).map_err(pg_err)?;
     // An acknowledged push must survive a crash of the database server: never run with
     // asynchronous commit, whatever the database's default is.
@@ -55,11 +167,14 @@ fn connect(config: &Config) -> Result<Client, StoreError> {
             .batch_execute("SET synchronous_commit TO on")
             .map_err(pg_err)?;
     }
-    Ok(client)
+    Ok(Conn {
+        client,
+        stmts: HashMap::new(),
+    })
 }
 
 fn worker(config: Config, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
-    let mut client: Option<Client> = None;
+    let mut client: Option<Conn> = None;
     loop {
         let job = {
             let Ok(rx) = jobs.lock() else { return };
@@ -68,7 +183,7 @@ fn worker(config: Config, jobs: Arc<Mutex<mpsc::Receiver<Job>>>) {
                 Err(_) => return, // the pool was dropped
             }
         };
-        if client.as_ref().is_some_and(Client::is_closed) {
+        if client.as_ref().is_some_and(|c| c.client.is_closed()) {
             client = None;
         }
         if client.is_none() {
@@ -121,7 +236,7 @@ impl Pool {
     pub(crate) fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, result) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |client| {
