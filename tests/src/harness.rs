@@ -139,6 +139,11 @@ impl ServerProc {
         })
     }
 
+    /// The server's process id (`None` once killed).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `kill -9` (no clean shutdown).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
