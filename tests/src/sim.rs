@@ -162,9 +162,6 @@ pub struct Sim<'a> {
     pub page_bytes: u32,
     /// Device slots that were ever revoked.
     revoked: BTreeSet<usize>,
-    /// Save edits that changed nothing (as an app would). Off by default because of a
-    /// known bug in the sync session; see [`Sim::edit`].
-    pub save_noop_edits: bool,
     /// Offer "sensitive" (at creation and as `set_sensitive`) to a coordinator without
     /// sensitive access. KNOWN ISSUE (reported): the core lets them make a new case
     /// sensitive, the server refuses its creation for ever (`OutOfScope`, while the same
@@ -226,7 +223,6 @@ impl<'a> Sim<'a> {
             users,
             page_bytes,
             revoked: BTreeSet::new(),
-            save_noop_edits: false,
             strand_sensitive_creations: false,
         };
         let names: Vec<String> = sim.users.iter().map(|u| u.user_id.clone()).collect();
@@ -446,18 +442,7 @@ impl<'a> Sim<'a> {
             token: format!("[t{}]", self.step),
             day: self.step as i64 / 100,
         };
-        let before = doc.heads();
         match ops::apply(&mut doc, case, kind, rng, &env) {
-            Ok((what, _)) if doc.heads() == before && !self.save_noop_edits => {
-                // KNOWN BUG (reported, core/src/sync.rs): an outbox mark with nothing to
-                // push makes every response say `Continue`, up to MAX_ROUND_TRIPS. Until
-                // it is fixed, edits that change nothing are not saved (see the ignored
-                // test `an_edit_that_changes_nothing_does_not_make_sync_spin`).
-                self.note(format!(
-                    "{} edits {case}: {what} (no change, not saved)",
-                    self.name(d)
-                ));
-            }
             Ok((what, items)) => {
                 dev.store.save_local(&mut doc).map_err(e)?;
                 self.stats.edits += 1;

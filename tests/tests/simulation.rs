@@ -95,13 +95,10 @@ fn a_revoked_phone_is_wiped_and_its_user_carries_on() {
     assert_eq!(sim.devices[new].store.case_ids().expect("ids").len(), 1);
 }
 
-/// KNOWN BUG (reported): `DeviceStore::save_local` marks the outbox even when the edit
-/// changed nothing; `SyncSession::next_request` then has nothing to push for that case,
-/// but `handle_response` counts it as unsent and answers `Continue` every time, so the
-/// phone makes round trips until `MAX_ROUND_TRIPS` (10,000 over 2G) and fails.
-/// Run with `cargo test -p casesync-tests --test simulation -- --ignored`.
+/// Regression (found by the simulation, fixed in 9e48655): `save_local` marks the outbox
+/// even when the edit changed nothing; the session used to count that case as unsent
+/// and answer `Continue` until `MAX_ROUND_TRIPS` (10,000 round trips over 2G).
 #[test]
-#[ignore = "known bug in core/src/sync.rs: outbox mark with nothing to push spins"]
 fn an_edit_that_changes_nothing_does_not_make_sync_spin() {
     let phones = Phones::new();
     let mut sim = Sim::new(3, &phones).expect("setup");
@@ -139,14 +136,12 @@ fn drain(sim: &mut Sim<'_>) {
     }
 }
 
-/// KNOWN BUG (reported, server/src/sync/pull.rs `log_phase`): a device pushes a new case
-/// in a request whose pull page is full (`more`), so its cursor stays before the case's
-/// creation; the case is erased before the next page. For that page the case was not
-/// visible at the cursor (`routing_at(after)` is `None`) and is not visible now, so it is
-/// neither sent nor listed as removed: the phone keeps an erased case for ever. The same
-/// happens when the case is reassigned away (or made sensitive) instead of erased.
+/// Regression (found by the simulation, fixed in 9e48655): a device pushes a new case in
+/// a request whose pull page is full (`more`), so its cursor stays before the case's
+/// creation; the case is erased before the next page. It was neither visible at the
+/// cursor nor now, so it was neither sent nor listed as removed: the phone kept an erased
+/// case for ever (the same with a reassignment away, or a lost response).
 #[test]
-#[ignore = "known bug in server pull: a case created then erased/reassigned past the cursor is never removed"]
 fn a_case_erased_before_its_creator_catches_up_is_removed_from_it() {
     let phones = Phones::new();
     let mut sim = Sim::new(2, &phones).expect("setup");
@@ -175,13 +170,11 @@ fn a_case_erased_before_its_creator_catches_up_is_removed_from_it() {
     sim.check().expect("invariants");
 }
 
-/// KNOWN BUG (reported, server/src/sync/pull.rs): when a first sync takes several pages
-/// and a case of its last snapshot page changes after the sync started, the page lists
-/// that case twice (its snapshot from the initial phase, then its changes from the log
-/// phase). The device's decoder rejects the whole page, and the same cursor gives the
-/// same page again: the new phone never finishes its first sync.
+/// Regression (found by the simulation, fixed in 9e48655): when a first sync takes
+/// several pages and a case of its last snapshot page changed after the sync started,
+/// the page listed that case twice (snapshot, then changes); the device rejected the
+/// page, and the same cursor gave the same page again: the new phone never finished.
 #[test]
-#[ignore = "known bug in server pull: a case listed twice (snapshot + changes) in one page"]
 fn a_first_sync_over_several_pages_sees_each_case_once_per_page() {
     let phones = Phones::new();
     let mut sim = Sim::new(2, &phones).expect("setup");
