@@ -391,7 +391,7 @@ async fn sync_interrupted(
     device_id: &str,
     how: Interrupt,
 ) -> Result<bool> {
-    let mut session = SyncSession::new(store, device_id, 4 * 1024)?;
+    let mut session = SyncSession::new(store, device_id, 512)?;
     let mut page = 0;
     loop {
         page += 1;
@@ -500,7 +500,7 @@ async fn a_page_interrupted_on_the_phone_loses_and_duplicates_nothing() {
         assert!(hit, "{what}: the interruption happened");
         drop(store);
         let store = DeviceStore::with_backend(Box::new(mem.clone()), &test_key()).expect("reopen");
-        sync_store(&http, &url, &l.access_token, &store, &device_id, 4 * 1024)
+        sync_store(&http, &url, &l.access_token, &store, &device_id, 512)
             .await
             .expect("sync");
         let mut want = served(http.clone(), url.clone(), coord.token.clone()).await;
@@ -535,7 +535,7 @@ async fn a_page_interrupted_on_the_phone_loses_and_duplicates_nothing() {
             .expect("sync");
         drop(store);
         let store = DeviceStore::with_backend(Box::new(mem.clone()), &test_key()).expect("reopen");
-        sync_store(&http, &url, &l.access_token, &store, &device_id, 4 * 1024)
+        sync_store(&http, &url, &l.access_token, &store, &device_id, 512)
             .await
             .expect("sync");
         let mut want = served(http.clone(), url.clone(), coord.token.clone()).await;
