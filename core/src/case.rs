@@ -7,6 +7,7 @@
 //! [`history`](CaseDoc::history) shows.
 
 mod actor;
+mod change;
 mod conflicts;
 mod doc;
 mod error;
@@ -18,6 +19,7 @@ mod read;
 mod schema;
 
 pub use actor::{actor_belongs_to, device_actor, ACTOR_LEN, DEVICE_PREFIX_LEN};
+pub use change::decode_change;
 pub use conflicts::{Conflict, ConflictValue};
 pub use doc::{new_entry_id, split_message, validate_case_id, CaseDoc, EditCtx, RESTRICTED_FIELDS};
 pub use error::CaseError;

@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{ActorId, Change};
+use automerge::ActorId;
 
 use crate::case::{CaseDoc, CaseError};
 use crate::protocol::{
@@ -150,8 +150,14 @@ impl<'s> SyncSession<'s> {
             let acked = self.store.acked_seq(&id)?;
             let (changes, max_seq) = doc.own_changes_after(&self.actor, acked);
             if changes.is_empty() {
-                // Marked but nothing to send (a save that changed nothing).
-                nothing.clear_outbox(&id);
+                // Marked but nothing to send (a save that changed nothing). A removal held
+                // back for its unsent edits can now happen.
+                if self.deferred_removals.remove(&id) {
+                    nothing.remove_case(&id);
+                    self.progress.docs_removed += 1;
+                } else {
+                    nothing.clear_outbox(&id);
+                }
                 continue;
             }
             let bytes: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
@@ -270,9 +276,7 @@ impl<'s> SyncSession<'s> {
                 (DocBody::Changes(raw), existing) => {
                     let changes = raw
                         .into_iter()
-                        .map(|b| {
-                            Change::from_bytes(b).map_err(|e| CaseError::Corrupt(e.to_string()))
-                        })
+                        .map(crate::case::decode_change)
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(bad)?;
                     match existing {

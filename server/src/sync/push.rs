@@ -10,6 +10,7 @@ use super::scope::{can_create, can_write};
 use super::SyncEngine;
 use crate::store::{DocCommit, Hash, Routing, StoreError, StoredChange, UserRecord};
 
+thread_local! { static TLOG: std::cell::RefCell<Vec<(&'static str, u128, usize)>> = const { std::cell::RefCell::new(Vec::new()) }; }
 /// The outcome of one document's push.
 #[derive(Debug)]
 pub enum PushOutcome {
@@ -96,12 +97,13 @@ impl SyncEngine {
                     "change larger than a document may be",
                 ));
             }
-            let Ok(change) = Change::from_bytes(bytes.clone()) else {
-                return Ok(refuse(id, RefusalCode::Invalid, "not an Automerge change"));
+            let Ok(change) = casesync_core::case::decode_change(bytes.clone()) else {
+                return Ok(refuse(id, RefusalCode::Invalid, "not a valid Automerge change"));
             };
             changes.push(change);
         }
         let all_hashes: Vec<Hash> = changes.iter().map(|c| c.hash().0).collect();
+        let tt = std::time::Instant::now();
         let rec = self.store.doc(id)?;
         let mut doc = match &rec {
             Some(r) if r.erased => {
@@ -116,6 +118,7 @@ impl SyncEngine {
             }
             Some(_) => {
                 let bytes = self.store.doc_bytes(id)?.unwrap_or_default();
+                TLOG.with(|t| t.borrow_mut().push(("read", tt.elapsed().as_micros(), bytes.len())));
                 CaseDoc::load(&bytes)
                     .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
             }
@@ -145,6 +148,7 @@ impl SyncEngine {
                 "change signed by another device's actor",
             ));
         }
+        TLOG.with(|t| t.borrow_mut().push(("loaded", tt.elapsed().as_micros(), fresh.len())));
         let ack = PushOutcome::Accepted {
             ack: PushAck {
                 doc_id: id.to_owned(),
@@ -225,12 +229,22 @@ impl SyncEngine {
                 bytes: c.raw_bytes().to_vec(),
             })
             .collect();
+        TLOG.with(|t| t.borrow_mut().push(("checked", tt.elapsed().as_micros(), 0)));
         let outcome = self.store.commit(DocCommit {
             doc_id: id.to_owned(),
             routing,
             summary: case.summary(),
             changes: stored,
         })?;
+        TLOG.with(|t| t.borrow_mut().push(("committed", tt.elapsed().as_micros(), 0)));
+        TLOG.with(|t| {
+            use std::io::Write;
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open("/tmp/lb/push.log") {
+                let v = std::mem::take(&mut *t.borrow_mut());
+                let line = format!("{} {} {:?}\n", id, rec.is_some(), v);
+                let _ = f.write_all(line.as_bytes());
+            }
+        });
         tracing::debug!(
             doc = id,
             changes = fresh.len(),

@@ -1,0 +1,56 @@
+//! Decoding untrusted Automerge change bytes.
+
+use automerge::Change;
+
+use super::error::CaseError;
+
+/// Decodes one raw change from untrusted bytes and checks its checksum.
+///
+/// `Change::from_bytes` does not verify the chunk's checksum (bytes 4..8, the first four
+/// bytes of the SHA-256 the change hash is made of). A change whose checksum is wrong
+/// would be stored and then make the whole document fail to load, so it is refused here.
+pub fn decode_change(bytes: Vec<u8>) -> Result<Change, CaseError> {
+    let stored: Option<[u8; 4]> = bytes.get(4..8).and_then(|s| s.try_into().ok());
+    let change =
+        Change::from_bytes(bytes).map_err(|e| CaseError::Corrupt(format!("change: {e}")))?;
+    match stored {
+        Some(sum) if sum[..] == change.hash().0[..4] => Ok(change),
+        _ => Err(CaseError::Corrupt("change checksum does not match".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{device_actor, CaseDoc, EditCtx, NewCase, Role};
+
+    #[test]
+    fn a_flipped_checksum_is_refused() {
+        let ctx = EditCtx {
+            user_id: "u".into(),
+            role: Role::Chw,
+            now_ms: 1,
+        };
+        let mut doc = CaseDoc::create(
+            &ctx,
+            device_actor("d"),
+            &NewCase {
+                id: "c1".into(),
+                district: "d".into(),
+                village: String::new(),
+                assigned_to: "u".into(),
+                sensitive: false,
+                client_name: "Nguyễn Thị Hoa".into(),
+            },
+        )
+        .expect("create");
+        let raw = doc.changes_since(&[])[0].raw_bytes().to_vec();
+        assert!(decode_change(raw.clone()).is_ok());
+        for i in 4..8 {
+            let mut bad = raw.clone();
+            bad[i] ^= 0xff;
+            assert!(decode_change(bad).is_err(), "byte {i}");
+        }
+        assert!(decode_change(vec![1, 2, 3]).is_err());
+    }
+}
