@@ -1185,6 +1185,57 @@ async fn a_change_with_a_wrong_checksum_is_refused_and_the_case_survives() {
     coord.sync().await.expect("the coordinator still syncs");
 }
 
+/// BUG (found by `fuzz/push_change`, input in `fuzz/regressions/push_change`): a change
+/// whose bytes do not survive a re-encode (one byte of a column header changed, checksum
+/// recomputed) is accepted by the server; its raw bytes load, but once the case is
+/// re-saved — by the background compaction on the server, or by every device that
+/// applies it — the document no longer loads ("mismatching heads"): the case is bricked
+/// on the server and corrupt on the phones. Runs the server's sync engine in-process.
+#[test]
+fn a_change_that_does_not_survive_a_re_save_is_refused() {
+    use casesync_server::config::Settings;
+    use casesync_server::store::{SledStorage, Storage, UserRecord};
+    use casesync_server::sync::SyncEngine;
+    use std::sync::Arc;
+
+    let base = include_bytes!("../../fuzz/fixtures/base_case.automerge");
+    let input = include_bytes!("../../fuzz/regressions/push_change/non-canonical-change");
+    // Framing of the fuzz input: flags, u16 length, the change.
+    let mut change = input[3..].to_vec();
+    fix_checksum(&mut change);
+    let store = Arc::new(SledStorage::temporary().expect("sled"));
+    let engine = SyncEngine::new(store.clone(), Settings::default());
+    engine
+        .store_new(&mut load(base))
+        .expect("store the base case");
+    let coord = UserRecord {
+        user_id: "coord".into(),
+        role: Role::Coordinator,
+        districts: vec!["fuzz-district".into()],
+        sensitive_access: true,
+        password_hash: String::new(),
+        disabled: false,
+        created_ms: 0,
+    };
+    let req = sync_request(
+        "fuzz-phone",
+        vec![],
+        vec![DocPush {
+            doc_id: "fuzz-case".into(),
+            changes: vec![change],
+        }],
+    );
+    let (resp, _) = engine.sync(&coord, "fuzz-phone", &req).expect("sync");
+    engine.compact(0).expect("compact");
+    let bytes = store.doc_bytes("fuzz-case").expect("read").expect("stored");
+    assert!(
+        CaseDoc::load(&bytes).is_ok(),
+        "after compaction the case no longer loads; the push was acked {:?}, refused {:?}",
+        resp.acked,
+        resp.refused
+    );
+}
+
 /// Writes the fuzz fixture and seed corpora (`fuzz/fixtures`, `fuzz/seeds/<target>`).
 /// Run with `cargo test -p casesync-tests --test hostile_input -- --ignored write_fuzz_seeds`.
 #[test]
