@@ -14,9 +14,19 @@ pub fn decode_change(bytes: Vec<u8>) -> Result<Change, CaseError> {
     let change =
         Change::from_bytes(bytes).map_err(|e| CaseError::Corrupt(format!("change: {e}")))?;
     match stored {
-        Some(sum) if sum[..] == change.hash().0[..4] => Ok(change),
-        _ => Err(CaseError::Corrupt("change checksum does not match".into())),
+        Some(sum) if sum[..] == change.hash().0[..4] => {}
+        _ => return Err(CaseError::Corrupt("change checksum does not match".into())),
     }
+    // Only the canonical encoding is accepted: a change whose bytes do not survive a
+    // decode/re-encode loads on its own but breaks the document once it is re-saved
+    // ("mismatching heads"), which would brick the case on the server and the phones.
+    let canonical = Change::from(change.decode());
+    if canonical.raw_bytes() != change.raw_bytes() {
+        return Err(CaseError::Corrupt(
+            "change is not canonically encoded".into(),
+        ));
+    }
+    Ok(change)
 }
 
 #[cfg(test)]
@@ -44,6 +54,14 @@ mod tests {
             },
         )
         .expect("create");
+        doc.add_household_member(&ctx, "زهرا احمدی", "mother")
+            .expect("member");
+        for c in doc.changes_since(&[]) {
+            assert!(
+                decode_change(c.raw_bytes().to_vec()).is_ok(),
+                "genuine changes pass"
+            );
+        }
         let raw = doc.changes_since(&[])[0].raw_bytes().to_vec();
         assert!(decode_change(raw.clone()).is_ok());
         for i in 4..8 {
