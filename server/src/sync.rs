@@ -2,25 +2,29 @@
 //!
 //! [`SyncEngine::sync`] runs one `POST /v1/sync` round trip: every pushed document is
 //! validated and stored (or refused with nothing stored), the store is flushed, then one
-//! page of what is new in the device's scope is built. The engine is synchronous; the
-//! caller holds the writer lock (see [`crate::AppState`]) so sequence numbers are
-//! committed in order.
+//! page of what is new in the device's scope is built. The engine is synchronous. The
+//! HTTP route runs the two halves apart: [`SyncEngine::push_all`] under the writer lock
+//! (see [`crate::AppState`]) so sequence numbers are committed in order, then
+//! [`SyncEngine::respond`] (flush and pull) without it.
 
 mod cursor;
 mod pull;
 mod push;
 pub mod scope;
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use automerge::AutoCommit;
 use casesync_core::case::CaseDoc;
-use casesync_core::protocol::{encode_response, SyncRequest, SyncResponse, PROTOCOL_VERSION};
+use casesync_core::protocol::{
+    encode_response, PushAck, Refusal, SyncRequest, SyncResponse, PROTOCOL_VERSION,
+};
 
 pub use cursor::{BadCursor, Cursor, Position};
 pub use pull::Page;
-pub use push::PushOutcome;
+pub use push::{DocCache, PushOutcome, DOC_CACHE_ENTRIES};
 
 use crate::config::Settings;
 use crate::store::{DocCommit, Hash, Routing, Storage, StoreError, StoredChange, UserRecord};
@@ -45,6 +49,18 @@ pub struct Echo {
     pub created: HashSet<String>,
 }
 
+/// What a request's pushes did: [`SyncEngine::push_all`], input of
+/// [`SyncEngine::respond`].
+#[derive(Debug, Clone, Default)]
+pub struct Pushed {
+    /// Documents accepted (stored or already known).
+    pub acked: Vec<PushAck>,
+    /// Documents refused.
+    pub refused: Vec<Refusal>,
+    /// Documents the pushes created.
+    pub created: HashSet<String>,
+}
+
 /// Counts of one sync round trip (for metrics and logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncStats {
@@ -66,11 +82,21 @@ pub const WIRE_SLACK_PERCENT: usize = 125;
 /// Most times a page is rebuilt to fit its wire budget.
 const FIT_ATTEMPTS: usize = 3;
 
+/// How often at most a device's last sync time is written to the store.
+pub const LAST_SYNC_WRITE_EVERY_MS: i64 = 30_000;
+
 /// The sync engine over a store.
 #[derive(Clone)]
 pub struct SyncEngine {
     store: Arc<dyn Storage>,
     settings: Settings,
+    /// A sequence number read before a completed flush: every log entry up to it is
+    /// durable, so a pull up to it needs no flush.
+    durable_seq: Arc<AtomicU64>,
+    /// Last sync time written to the store, per device.
+    last_sync_written: Arc<Mutex<HashMap<String, i64>>>,
+    /// Documents kept loaded between pushes.
+    doc_cache: Arc<Mutex<DocCache>>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -82,7 +108,33 @@ impl std::fmt::Debug for SyncEngine {
 impl SyncEngine {
     /// An engine over `store` with `settings`.
     pub fn new(store: Arc<dyn Storage>, settings: Settings) -> Self {
-        SyncEngine { store, settings }
+        SyncEngine {
+            store,
+            settings,
+            durable_seq: Arc::default(),
+            last_sync_written: Arc::default(),
+            doc_cache: Arc::default(),
+        }
+    }
+
+    /// Records that `device_id` synced at `now_ms`. Written to the store at most every
+    /// [`LAST_SYNC_WRITE_EVERY_MS`] per device (the dashboard and `device list` show
+    /// it to the minute; a write per sync would cost more than a no-op sync).
+    pub fn note_sync(&self, device_id: &str, now_ms: i64) -> Result<(), StoreError> {
+        {
+            let mut written = self
+                .last_sync_written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match written.get_mut(device_id) {
+                Some(t) if now_ms.saturating_sub(*t) < LAST_SYNC_WRITE_EVERY_MS => return Ok(()),
+                Some(t) => *t = now_ms,
+                None => {
+                    written.insert(device_id.to_owned(), now_ms);
+                }
+            }
+        }
+        self.store.set_last_sync(device_id, now_ms)
     }
 
     /// One round trip for `user` on `device_id`: push, flush, then one pull page.
@@ -106,28 +158,66 @@ impl SyncEngine {
         req: &SyncRequest,
     ) -> Result<(SyncResponse, SyncStats, Vec<u8>), SyncError> {
         let cursor = Cursor::decode(&req.cursor)?;
-        let mut stats = SyncStats::default();
-        let mut acked = Vec::new();
-        let mut refused = Vec::new();
-        let mut created = HashSet::new();
+        let pushed = self.push_all(user, device_id, req)?;
+        self.respond(user, req, cursor, pushed)
+    }
+
+    /// The push half of a round trip: validates and stores every pushed document (not
+    /// yet flushed). The caller holds the writer lock.
+    pub fn push_all(
+        &self,
+        user: &UserRecord,
+        device_id: &str,
+        req: &SyncRequest,
+    ) -> Result<Pushed, SyncError> {
+        let mut out = Pushed::default();
         let mut budget = self.settings.max_changes_per_request;
         for p in &req.push {
             match self.push_doc(user, device_id, p, &mut budget)? {
                 PushOutcome::Accepted { ack, created: new } => {
                     if new {
-                        created.insert(ack.doc_id.clone());
+                        out.created.insert(ack.doc_id.clone());
                     }
-                    acked.push(ack)
+                    out.acked.push(ack)
                 }
                 PushOutcome::Refused(r) => {
                     tracing::info!(doc = %r.doc_id, code = ?r.code, "push refused");
-                    refused.push(r)
+                    out.refused.push(r)
                 }
             }
         }
-        if !acked.is_empty() {
+        Ok(out)
+    }
+
+    /// The rest of a round trip after [`push_all`](Self::push_all): makes the pushes
+    /// durable, then builds one pull page. Needs no writer lock: the page covers the log
+    /// up to a head read after this request's own commits, and every entry up to that
+    /// head is committed (sled and PostgreSQL make a commit's log entries and its
+    /// sequence number visible at once, and writers commit in sequence order under the
+    /// writer lock or the counter row lock) and, after the flush, durable. So no cursor
+    /// this page hands out can skip an entry, even if the server crashes right after.
+    /// (Document records and contents read for the page may be newer than the head;
+    /// whatever is newer comes again in a later page, which a device applies harmlessly.)
+    pub fn respond(
+        &self,
+        user: &UserRecord,
+        req: &SyncRequest,
+        cursor: Option<Cursor>,
+        pushed: Pushed,
+    ) -> Result<(SyncResponse, SyncStats, Vec<u8>), SyncError> {
+        let Pushed {
+            acked,
+            refused,
+            created,
+        } = pushed;
+        // One flush covers this request's pushes and everything up to `head`; with many
+        // requests at once, one flush covers them all (group commit in the store).
+        let head = self.store.last_seq()?;
+        if !acked.is_empty() || head > self.durable_seq.load(Ordering::SeqCst) {
             self.store.flush()?;
+            self.durable_seq.fetch_max(head, Ordering::SeqCst);
         }
+        let mut stats = SyncStats::default();
         let echo = Echo {
             hashes: acked
                 .iter()
@@ -147,7 +237,7 @@ impl SyncEngine {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let page = self.pull(user, cursor.clone(), raw_budget, &echo)?;
+            let page = self.pull_upto(user, cursor.clone(), raw_budget, &echo, head)?;
             stats.accepted = acked.len();
             stats.refused = refused.len();
             stats.docs = page.docs.len();

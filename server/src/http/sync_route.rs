@@ -13,6 +13,7 @@ use casesync_core::protocol::{
 use super::extract::{read_body, AuthUser};
 use super::AppState;
 use crate::error::AppError;
+use crate::sync::{Cursor, Pushed, SyncError};
 
 fn encoded(resp: &SyncResponse) -> Response {
     let bytes = encode_response(resp);
@@ -63,15 +64,28 @@ pub async fn sync(
     if req.device_id != who.device_id {
         return Err(AppError::DeviceMismatch);
     }
-    let guard = st.writer.clone().lock_owned().await;
+    let cursor = Cursor::decode(&req.cursor).map_err(SyncError::from)?;
+    // Only the pushes hold the writer lock (validate, apply, commit in sequence order);
+    // the flush and the pull run outside it, see `SyncEngine::respond`.
+    let guard = if req.push.is_empty() {
+        None
+    } else {
+        Some(st.writer.clone().lock_owned().await)
+    };
     let engine = st.engine.clone();
-    let store = st.store.clone();
     let user = who.user.clone();
     let device = who.device_id.clone();
     let (resp, stats, wire) = tokio::task::spawn_blocking(move || {
-        let _g = guard;
-        let out = engine.sync_wire(&user, &device, &req)?;
-        store.set_last_sync(&device, crate::now_ms())?;
+        let pushed = match guard {
+            Some(g) => {
+                let pushed = engine.push_all(&user, &device, &req)?;
+                drop(g);
+                pushed
+            }
+            None => Pushed::default(),
+        };
+        let out = engine.respond(&user, &req, cursor, pushed)?;
+        engine.note_sync(&device, crate::now_ms())?;
         Ok::<_, AppError>(out)
     })
     .await??;

@@ -5,8 +5,19 @@
 //! (`(upto_seq, bytes)`), `c/<doc>\0<seq>` changes, `l/<scope>\0<seq>` log entries,
 //! `i/<scope>\0<doc>` the per-scope document index. Sequence numbers are big-endian so
 //! keys sort by them.
+//!
+//! # Durability and group commit
+//!
+//! Writes are visible to readers as soon as they return (a transaction's writes all at
+//! once: sled applies them under its global concurrency lock, which every read takes)
+//! and durable after [`Storage::flush`]. Every write bumps a counter; `flush` remembers
+//! the counter value its last `sled` flush covered, so callers that arrive while another
+//! flush runs wait for it and return without flushing again if it covered their writes
+//! (many requests' writes made durable by one fsync).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
@@ -23,6 +34,16 @@ const SEQ_KEY: &[u8] = b"m/seq";
 pub struct SledStorage {
     db: sled::Db,
     tree: sled::Tree,
+    writes: Arc<WriteCount>,
+}
+
+/// Writes made and writes known durable (see the module docs).
+#[derive(Debug, Default)]
+struct WriteCount {
+    /// Writes completed so far.
+    done: AtomicU64,
+    /// The value of `done` the last completed flush covered; held while flushing.
+    flushed: Mutex<u64>,
 }
 
 fn db_err(e: sled::Error) -> StoreError {
@@ -102,7 +123,17 @@ impl SledStorage {
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
         let tree = db.open_tree("casesync").map_err(db_err)?;
-        Ok(SledStorage { db, tree })
+        Ok(SledStorage {
+            db,
+            tree,
+            writes: Arc::default(),
+        })
+    }
+
+    /// Counts a completed write (after it returned: a flush that reads the count
+    /// afterwards covers it).
+    fn wrote(&self) {
+        self.writes.done.fetch_add(1, Ordering::SeqCst);
     }
 
     fn get<T: DeserializeOwned>(&self, k: &[u8]) -> Result<Option<T>, StoreError> {
@@ -114,6 +145,7 @@ impl SledStorage {
 
     fn put<T: Serialize>(&self, k: &[u8], v: &T) -> Result<(), StoreError> {
         self.tree.insert(k, enc(v)?).map_err(db_err)?;
+        self.wrote();
         Ok(())
     }
 
@@ -139,6 +171,7 @@ impl Storage for SledStorage {
 
     fn set_meta(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
         self.tree.insert(key("m", name), value).map_err(db_err)?;
+        self.wrote();
         Ok(())
     }
 
@@ -193,12 +226,10 @@ impl Storage for SledStorage {
     }
 
     fn doc_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(rec) = self.doc(doc_id)? else {
-            return Ok(None);
-        };
-        if rec.erased {
-            return Ok(None);
-        }
+        // Content first, record last: pulls read without the writer lock, and an erasure
+        // (one transaction) that lands between the reads below is then seen by the
+        // record check, so torn content is never returned. Compaction keeps the changes
+        // it folds into a snapshot, so either snapshot plus its later changes is whole.
         let (upto, mut out): (u64, Vec<u8>) = self.get(&key("s", doc_id))?.unwrap_or_default();
         let start = seq_key("c", doc_id, upto.saturating_add(1));
         let end = seq_key("c", doc_id, u64::MAX);
@@ -207,7 +238,10 @@ impl Storage for SledStorage {
             let ch: StoredChange = dec(&v)?;
             out.extend_from_slice(&ch.bytes);
         }
-        Ok(Some(out))
+        match self.doc(doc_id)? {
+            Some(rec) if !rec.erased => Ok(Some(out)),
+            _ => Ok(None),
+        }
     }
 
     fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError> {
@@ -216,7 +250,8 @@ impl Storage for SledStorage {
             .iter()
             .map(|c| enc(c).map(|v| (c.hash, c.bytes.len(), v)))
             .collect::<Result<Vec<_>, _>>()?;
-        self.tree
+        let outcome = self
+            .tree
             .transaction(|tx| {
                 let dk = key("d", &commit.doc_id);
                 let existing: Option<DocRecord> = tx_get(tx, &dk)?;
@@ -277,13 +312,16 @@ impl Storage for SledStorage {
                     routing_changed,
                 })
             })
-            .map_err(tx_err)
+            .map_err(tx_err);
+        self.wrote();
+        outcome
     }
 
     fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError> {
         let snap = enc(&(upto_seq, saved.as_slice()))?;
         let len = saved.len() as u64;
-        self.tree
+        let done = self
+            .tree
             .transaction(|tx| {
                 let dk = key("d", doc_id);
                 let Some(mut rec): Option<DocRecord> = tx_get(tx, &dk)? else {
@@ -299,10 +337,22 @@ impl Storage for SledStorage {
                 tx.insert(dk, enc(&rec).map_err(abort)?)?;
                 Ok(())
             })
-            .map_err(tx_err)
+            .map_err(tx_err);
+        self.wrote();
+        done
     }
 
     fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError> {
+        // The content goes in the same transaction as the tombstone, so a reader never
+        // sees a live record with part of its changes gone. The caller holds the writer
+        // lock: no change of this document is stored between this scan and the commit.
+        let mut changes = Vec::new();
+        let start = seq_key("c", doc_id, 0);
+        let end = seq_key("c", doc_id, u64::MAX);
+        for kv in self.tree.range(start..=end) {
+            let (k, _) = kv.map_err(db_err)?;
+            changes.push(k);
+        }
         let seq = self
             .tree
             .transaction(|tx| {
@@ -325,23 +375,16 @@ impl Storage for SledStorage {
                 rec.tail_bytes = 0;
                 rec.snapshot_bytes = 0;
                 tx.remove(key("s", doc_id))?;
+                for k in &changes {
+                    tx.remove(k.clone())?;
+                }
                 tx.insert(dk, enc(&rec).map_err(abort)?)?;
                 tx.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
                 Ok(Some(seq))
             })
-            .map_err(tx_err)?;
-        if seq.is_some() {
-            // The tombstone is committed; now drop the content itself.
-            let mut batch = sled::Batch::default();
-            let start = seq_key("c", doc_id, 0);
-            let end = seq_key("c", doc_id, u64::MAX);
-            for kv in self.tree.range(start..=end) {
-                let (k, _) = kv.map_err(db_err)?;
-                batch.remove(k);
-            }
-            self.tree.apply_batch(batch).map_err(db_err)?;
-        }
-        Ok(seq)
+            .map_err(tx_err);
+        self.wrote();
+        seq
     }
 
     fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError> {
@@ -403,7 +446,20 @@ impl Storage for SledStorage {
     }
 
     fn flush(&self) -> Result<(), StoreError> {
+        // Group commit: writes this caller made before calling are counted in `want`;
+        // a flush that read a count of at least `want` before syncing covered them.
+        let want = self.writes.done.load(Ordering::SeqCst);
+        let mut flushed = self
+            .writes
+            .flushed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *flushed >= want {
+            return Ok(());
+        }
+        let covers = self.writes.done.load(Ordering::SeqCst);
         self.db.flush().map_err(db_err)?;
+        *flushed = covers;
         Ok(())
     }
 

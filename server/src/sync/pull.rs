@@ -82,11 +82,26 @@ impl SyncEngine {
         max_bytes: usize,
         echo: &Echo,
     ) -> Result<Page, StoreError> {
+        let head = self.store.last_seq()?;
+        self.store.flush()?;
+        self.pull_upto(user, cursor, max_bytes, echo, head)
+    }
+
+    /// [`pull`](Self::pull) of the log up to `head`, a sequence number read before the
+    /// store was last flushed (every entry up to it is committed and durable).
+    pub(crate) fn pull_upto(
+        &self,
+        user: &UserRecord,
+        cursor: Option<Cursor>,
+        max_bytes: usize,
+        echo: &Echo,
+        head: u64,
+    ) -> Result<Page, StoreError> {
         let scope = scope_version(user);
         let position = match cursor {
             Some(c) if c.scope == scope => c.position,
             _ => Position::Initial {
-                start_seq: self.store.last_seq()?,
+                start_seq: head,
                 after_doc: String::new(),
             },
         };
@@ -117,7 +132,7 @@ impl SyncEngine {
             },
             Position::Log { seq } => seq,
         };
-        let seq = self.log_phase(user, position, echo, &mut b)?;
+        let seq = self.log_phase(user, position, head, echo, &mut b)?;
         b.page.cursor = Cursor {
             scope,
             position: Position::Log { seq },
@@ -180,10 +195,10 @@ impl SyncEngine {
         &self,
         user: &UserRecord,
         after: u64,
+        head: u64,
         echo: &Echo,
         b: &mut Builder,
     ) -> Result<u64, StoreError> {
-        let head = self.store.last_seq()?;
         let mut entries: Vec<LogEntry> = Vec::new();
         for key in scope_keys(user) {
             entries.extend(self.store.log(&key, after, head)?);

@@ -1,6 +1,7 @@
 //! Validating and storing one document's pushed changes (DESIGN §5).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::PoisonError;
 
 use automerge::{legacy, AutoCommit, Change};
 use casesync_core::case::{actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS};
@@ -8,9 +9,8 @@ use casesync_core::protocol::{DocPush, PushAck, Refusal, RefusalCode};
 
 use super::scope::{can_create, can_write};
 use super::SyncEngine;
-use crate::store::{DocCommit, Hash, Routing, StoreError, StoredChange, UserRecord};
+use crate::store::{DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
 
-thread_local! { static TLOG: std::cell::RefCell<Vec<(&'static str, u128, usize)>> = const { std::cell::RefCell::new(Vec::new()) }; }
 /// The outcome of one document's push.
 #[derive(Debug)]
 pub enum PushOutcome {
@@ -98,12 +98,15 @@ impl SyncEngine {
                 ));
             }
             let Ok(change) = casesync_core::case::decode_change(bytes.clone()) else {
-                return Ok(refuse(id, RefusalCode::Invalid, "not a valid Automerge change"));
+                return Ok(refuse(
+                    id,
+                    RefusalCode::Invalid,
+                    "not a valid Automerge change",
+                ));
             };
             changes.push(change);
         }
         let all_hashes: Vec<Hash> = changes.iter().map(|c| c.hash().0).collect();
-        let tt = std::time::Instant::now();
         let rec = self.store.doc(id)?;
         let mut doc = match &rec {
             Some(r) if r.erased => {
@@ -116,12 +119,14 @@ impl SyncEngine {
                     "case not in your scope",
                 ))
             }
-            Some(_) => {
-                let bytes = self.store.doc_bytes(id)?.unwrap_or_default();
-                TLOG.with(|t| t.borrow_mut().push(("read", tt.elapsed().as_micros(), bytes.len())));
-                CaseDoc::load(&bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
-            }
+            Some(r) => match self.cached_doc(id, r) {
+                Some(doc) => doc,
+                None => {
+                    let bytes = self.store.doc_bytes(id)?.unwrap_or_default();
+                    CaseDoc::load(&bytes)
+                        .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
+                }
+            },
             None => match new_doc(&changes) {
                 Ok(d) => d,
                 Err(code) => return Ok(refuse(id, code, "not a valid new case")),
@@ -148,7 +153,6 @@ impl SyncEngine {
                 "change signed by another device's actor",
             ));
         }
-        TLOG.with(|t| t.borrow_mut().push(("loaded", tt.elapsed().as_micros(), fresh.len())));
         let ack = PushOutcome::Accepted {
             ack: PushAck {
                 doc_id: id.to_owned(),
@@ -156,8 +160,11 @@ impl SyncEngine {
             },
             created: rec.is_none(),
         };
-        if fresh.is_empty() && rec.is_some() {
-            return Ok(ack);
+        if fresh.is_empty() {
+            if let Some(r) = rec {
+                self.cache_doc(id, r, doc);
+                return Ok(ack);
+            }
         }
         let am = doc.automerge();
         let before = am.get_heads();
@@ -229,22 +236,12 @@ impl SyncEngine {
                 bytes: c.raw_bytes().to_vec(),
             })
             .collect();
-        TLOG.with(|t| t.borrow_mut().push(("checked", tt.elapsed().as_micros(), 0)));
         let outcome = self.store.commit(DocCommit {
             doc_id: id.to_owned(),
             routing,
             summary: case.summary(),
             changes: stored,
         })?;
-        TLOG.with(|t| t.borrow_mut().push(("committed", tt.elapsed().as_micros(), 0)));
-        TLOG.with(|t| {
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open("/tmp/lb/push.log") {
-                let v = std::mem::take(&mut *t.borrow_mut());
-                let line = format!("{} {} {:?}\n", id, rec.is_some(), v);
-                let _ = f.write_all(line.as_bytes());
-            }
-        });
         tracing::debug!(
             doc = id,
             changes = fresh.len(),
@@ -252,7 +249,71 @@ impl SyncEngine {
             routing_changed = outcome.routing_changed,
             "push stored"
         );
+        if let Some(r) = self.store.doc(id)? {
+            self.cache_doc(id, r, doc);
+        }
         Ok(ack)
+    }
+
+    /// The loaded document `id` if the cache has it as of record `rec`. Taken out of
+    /// the cache: a push that is refused after applying its changes drops it.
+    fn cached_doc(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
+        let mut cache = self
+            .doc_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache.take(id, rec)
+    }
+
+    /// Keeps the loaded document `id`, whose stored record is now `rec`.
+    fn cache_doc(&self, id: &str, rec: DocRecord, doc: CaseDoc) {
+        let mut cache = self
+            .doc_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache.put(id, rec, doc);
+    }
+}
+
+/// Most documents kept loaded between pushes.
+pub const DOC_CACHE_ENTRIES: usize = 1024;
+
+/// Documents kept loaded between pushes, so a push to a case does not load (and check)
+/// the whole stored document again: about half a push's work.
+///
+/// An entry is used only while the stored record is exactly the one it was cached with.
+/// Every commit of changes moves the record on (change count and bytes since the
+/// snapshot, summary with its latest change time), so a document changed by anything
+/// else — a push in another server instance on the same database, an erasure — is
+/// reloaded; compaction changes the record but not the content (a needless reload).
+/// Pushes run under the writer lock, so two never work on one entry at once.
+#[derive(Default)]
+pub struct DocCache {
+    docs: HashMap<String, (DocRecord, CaseDoc)>,
+}
+
+impl std::fmt::Debug for DocCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocCache")
+            .field("entries", &self.docs.len())
+            .finish()
+    }
+}
+
+impl DocCache {
+    fn take(&mut self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
+        let (cached, doc) = self.docs.remove(id)?;
+        (cached == *rec).then_some(doc)
+    }
+
+    fn put(&mut self, id: &str, rec: DocRecord, doc: CaseDoc) {
+        if self.docs.len() >= DOC_CACHE_ENTRIES && !self.docs.contains_key(id) {
+            // Any entry: the cache only has to stay bounded, the hot set refills it.
+            if let Some(k) = self.docs.keys().next().cloned() {
+                self.docs.remove(&k);
+            }
+        }
+        self.docs.insert(id.to_owned(), (rec, doc));
     }
 }
 
