@@ -1236,6 +1236,58 @@ fn a_change_that_does_not_survive_a_re_save_is_refused() {
     );
 }
 
+/// BUG (found by `fuzz/push_change`, input in `fuzz/regressions/push_change`):
+/// automerge 0.12 panics ("Obj ... Missing from Index", op_set2/change/batch.rs) applying
+/// a hostile change with a valid checksum. The server survives (the panic is inside
+/// `spawn_blocking`) and stores nothing, but answers 500 instead of refusing the push,
+/// and a device applying such a change would panic mid-sync.
+#[tokio::test]
+async fn a_change_that_panics_automerge_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chw = UserSpec::new("chw1", Role::Chw, "fuzz-district");
+    let server =
+        ServerProc::start(&dir.path().join("server"), std::slice::from_ref(&chw)).expect("server");
+    let http = http_client();
+    let l = login(&http, &server.url, "chw1", &chw.password, "fuzz-phone")
+        .await
+        .expect("login");
+    let base = include_bytes!("../../fuzz/fixtures/base_case.automerge");
+    let r = push(
+        &http,
+        &server.url,
+        &l.access_token,
+        "fuzz-phone",
+        "fuzz-case",
+        all_changes(&mut load(base)),
+    )
+    .await
+    .expect("push the base case");
+    assert_eq!(r.acked.len(), 1, "{:?}", r.refused);
+    let input = include_bytes!("../../fuzz/regressions/push_change/automerge-panic");
+    let mut change = input[3..].to_vec();
+    fix_checksum(&mut change);
+    let req = sync_request(
+        "fuzz-phone",
+        vec![],
+        vec![DocPush {
+            doc_id: "fuzz-case".into(),
+            changes: vec![change],
+        }],
+    );
+    let (status, body) = post_sync(&http, &server.url, &l.access_token, encode_request(&req))
+        .await
+        .expect("sync");
+    let refused = casesync_core::protocol::decode_response(&body)
+        .ok()
+        .and_then(|r| r.refused.first().map(|x| x.code));
+    assert_eq!(
+        (status, refused),
+        (200, Some(RefusalCode::Invalid)),
+        "{}",
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+    );
+}
+
 /// Writes the fuzz fixture and seed corpora (`fuzz/fixtures`, `fuzz/seeds/<target>`).
 /// Run with `cargo test -p casesync-tests --test hostile_input -- --ignored write_fuzz_seeds`.
 #[test]
