@@ -19,7 +19,7 @@ mod read;
 mod schema;
 
 pub use actor::{actor_belongs_to, device_actor, ACTOR_LEN, DEVICE_PREFIX_LEN};
-pub use change::decode_change;
+pub use change::{apply_untrusted, decode_change};
 pub use conflicts::{Conflict, ConflictValue};
 pub use doc::{new_entry_id, split_message, validate_case_id, CaseDoc, EditCtx, RESTRICTED_FIELDS};
 pub use error::CaseError;

@@ -1,6 +1,6 @@
 //! Decoding untrusted Automerge change bytes.
 
-use automerge::Change;
+use automerge::{AutoCommit, Change};
 
 use super::error::CaseError;
 
@@ -27,6 +27,19 @@ pub fn decode_change(bytes: Vec<u8>) -> Result<Change, CaseError> {
         ));
     }
     Ok(change)
+}
+
+/// Applies untrusted changes to `doc`. Automerge can panic on some hostile changes
+/// (seen by fuzzing: "Missing from Index"); the panic is caught and reported as
+/// [`CaseError::Corrupt`]. After an error `doc` must be discarded (reload it).
+pub fn apply_untrusted(doc: &mut AutoCommit, changes: Vec<Change>) -> Result<(), CaseError> {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(changes)));
+    match outcome {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(CaseError::Automerge(e)),
+        Err(_) => Err(CaseError::Corrupt("changes could not be applied".into())),
+    }
 }
 
 #[cfg(test)]

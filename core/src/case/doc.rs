@@ -187,7 +187,7 @@ impl CaseDoc {
     /// Builds a document from raw changes (a case that reached this device as changes).
     pub fn from_changes(changes: Vec<Change>) -> Result<Self, CaseError> {
         let mut doc = AutoCommit::new();
-        doc.apply_changes(changes)?;
+        super::change::apply_untrusted(&mut doc, changes)?;
         if !doc.get_missing_deps(&[]).is_empty() {
             return Err(CaseError::Corrupt(
                 "changes depend on changes that are missing".into(),
@@ -255,7 +255,7 @@ impl CaseDoc {
 
     /// Applies changes from elsewhere (idempotent: known changes are ignored).
     pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<(), CaseError> {
-        self.doc.apply_changes(changes)?;
+        super::change::apply_untrusted(&mut self.doc, changes)?;
         Ok(())
     }
 

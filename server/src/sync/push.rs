@@ -168,7 +168,7 @@ impl SyncEngine {
         }
         let am = doc.automerge();
         let before = am.get_heads();
-        if rec.is_some() && am.apply_changes(fresh.clone()).is_err() {
+        if rec.is_some() && casesync_core::case::apply_untrusted(am, fresh.clone()).is_err() {
             return Ok(refuse(
                 id,
                 RefusalCode::Invalid,
@@ -320,7 +320,7 @@ impl DocCache {
 /// A new document built from its first changes.
 fn new_doc(changes: &[Change]) -> Result<CaseDoc, RefusalCode> {
     let mut am = AutoCommit::new();
-    am.apply_changes(changes.iter().cloned())
+    casesync_core::case::apply_untrusted(&mut am, changes.to_vec())
         .map_err(|_| RefusalCode::Invalid)?;
     if !am.get_missing_deps(&[]).is_empty() {
         return Err(RefusalCode::MissingDependencies);
