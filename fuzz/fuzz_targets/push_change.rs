@@ -94,7 +94,19 @@ fn pull(engine: &SyncEngine, who: &UserRecord) {
     decode_response(&encode_response(&resp)).expect("the device decodes every page");
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(init: {
+    // libfuzzer-sys aborts on any panic from its hook; keep its hook for every panic
+    // except the known automerge one caught above, so that one can be skipped.
+    let abort_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let known = info
+            .location()
+            .is_some_and(|l| l.file().contains("automerge") && !known_bugs());
+        if !known {
+            abort_hook(info);
+        }
+    }));
+}, |data: &[u8]| {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
@@ -113,7 +125,17 @@ fuzz_target!(|data: &[u8]| {
         .collect::<Result<Vec<_>, _>>()
     {
         let mut doc = CaseDoc::load(BASE).expect("base case");
-        if doc.apply_changes(parsed).is_ok() {
+        // KNOWN BUG 3: automerge 0.12 panics applying some hostile changes
+        // ("Obj ... Missing from Index", fuzz/regressions/push_change/automerge-panic).
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            doc.apply_changes(parsed).is_ok()
+        }));
+        let applied = match applied {
+            Ok(ok) => ok,
+            Err(_) if !known_bugs() => return,
+            Err(e) => std::panic::resume_unwind(e),
+        };
+        if applied {
             let _ = doc.read();
             let _ = doc.summary();
             let _ = doc.history();
