@@ -66,21 +66,18 @@ pub async fn sync(
     }
     let cursor = Cursor::decode(&req.cursor).map_err(SyncError::from)?;
     // Only the pushes hold the writer lock (validate, apply, commit in sequence order);
-    // the flush and the pull run outside it, see `SyncEngine::respond`.
-    let guard = if req.push.is_empty() {
-        None
-    } else {
-        Some(st.writer.clone().lock_owned().await)
-    };
+    // the flush and the pull run outside it, see `SyncEngine::respond`. The lock is
+    // taken on the blocking thread that does the work: handing a held lock from an
+    // async task over to a blocking thread kept it idle for a thread wake-up per push.
+    let writer = (!req.push.is_empty()).then(|| st.writer.clone());
     let engine = st.engine.clone();
     let user = who.user.clone();
     let device = who.device_id.clone();
     let (resp, stats, wire) = tokio::task::spawn_blocking(move || {
-        let pushed = match guard {
-            Some(g) => {
-                let pushed = engine.push_all(&user, &device, &req)?;
-                drop(g);
-                pushed
+        let pushed = match writer {
+            Some(w) => {
+                let _guard = w.blocking_lock();
+                engine.push_all(&user, &device, &req)?
             }
             None => Pushed::default(),
         };

@@ -26,17 +26,27 @@
 //! scheduled time, so a server that falls behind shows it in the percentiles.
 //!
 //! A sync is one complete session (every round trip until up to date); the local edits
-//! are not timed. Traffic goes only to loopback: a `--server` elsewhere is refused.
+//! are not timed. The initial sync runs the full device (core `SyncSession` over
+//! `DeviceStore::in_memory`). The measured syncs run, by default, a wire-level device
+//! that keeps its cursor and its editable cases loaded: an edit is one Automerge change,
+//! a sync is encode, post, decode, and pulled documents are decoded and dropped. The
+//! server does all its work either way; the device side stays light enough that the
+//! bench, sharing the machine, measures the server. `--full-devices` runs the full
+//! device for the measured syncs too (edits saved, pulled documents applied: on a small
+//! machine the bench itself is then the bottleneck). Traffic goes only to loopback: a `--server` elsewhere is refused.
 //! Server peak RSS is `VmHWM` of the server process (`--server-pid` for an existing
 //! server).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use casesync_core::case::{EditCtx, ExtraValue, Role};
-use casesync_core::protocol::CONTENT_TYPE;
+use casesync_core::case::{CaseDoc, EditCtx, ExtraValue, Role};
+use casesync_core::protocol::{
+    decode_response, encode_request, DocPush, SyncRequest, CONTENT_TYPE, PROTOCOL_VERSION,
+};
 use casesync_core::store::DeviceStore;
 use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
 use casesync_tests::caseload::{load_caseload, to_case};
@@ -87,6 +97,10 @@ struct Args {
     /// Offered syncs with changes per second over all devices (0: back to back).
     #[arg(long, default_value_t = 0.0)]
     rate_changes: f64,
+    /// Measured syncs run the full device (core `SyncSession` over the in-memory store:
+    /// edits saved, pulled documents applied) instead of the wire-level device.
+    #[arg(long)]
+    full_devices: bool,
     /// Existing server (loopback only) instead of starting one.
     #[arg(long)]
     server: Option<String>,
@@ -121,6 +135,19 @@ struct LoadDevice {
     store: DeviceStore,
     /// Cases it edits in the `changes` phase (in its scope, open).
     editable: Vec<String>,
+    /// Wire-level state (see [`sync_wire`]).
+    wire: Mutex<WireState>,
+}
+
+/// A wire-level device: its cursor and its editable cases kept loaded, so an edit is
+/// one Automerge change and a sync is encode, post, decode. Pulled documents are
+/// decoded and dropped (the server does all its work for them; the device does not).
+#[derive(Default)]
+struct WireState {
+    cursor: Vec<u8>,
+    docs: HashMap<String, CaseDoc>,
+    /// Changes made since the last acknowledged push, per case.
+    unsent: HashMap<String, Vec<Vec<u8>>>,
 }
 
 /// What one device measured in a phase.
@@ -327,6 +354,7 @@ async fn login_devices(
                 token: l.access_token,
                 store: DeviceStore::in_memory(&test_key()),
                 editable: Vec::new(),
+                wire: Mutex::default(),
             })
         }));
     }
@@ -367,6 +395,111 @@ async fn sync_once(http: &reqwest::Client, url: &str, d: &LoadDevice) -> Result<
         }
     }
     bail!("sync did not finish in {MAX_ROUND_TRIPS} round trips")
+}
+
+/// One complete wire-level sync: pushes the unsent changes, pulls until up to date.
+async fn sync_wire(http: &reqwest::Client, url: &str, d: &LoadDevice) -> Result<u32> {
+    let endpoint = format!("{url}/v1/sync");
+    let (mut cursor, mut push) = {
+        let w = d.wire.lock().unwrap_or_else(PoisonError::into_inner);
+        let push: Vec<DocPush> = w
+            .unsent
+            .iter()
+            .map(|(id, changes)| DocPush {
+                doc_id: id.clone(),
+                changes: changes.clone(),
+            })
+            .collect();
+        (w.cursor.clone(), push)
+    };
+    let pushed = push.len();
+    for trip in 1..=MAX_ROUND_TRIPS {
+        let body = encode_request(&SyncRequest {
+            version: PROTOCOL_VERSION,
+            device_id: d.device_id.clone(),
+            cursor: cursor.clone(),
+            push: std::mem::take(&mut push),
+            max_page_bytes: DEFAULT_PAGE_BYTES,
+        });
+        let resp = http
+            .post(&endpoint)
+            .bearer_auth(&d.token)
+            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            bail!("sync: {status} {}", String::from_utf8_lossy(&bytes));
+        }
+        let r = decode_response(&bytes)?;
+        if let Some(x) = r.refused.first() {
+            bail!("push refused: {} {:?} {}", x.doc_id, x.code, x.message);
+        }
+        if trip == 1 && r.acked.len() != pushed {
+            bail!(
+                "{} of {pushed} pushed documents acknowledged",
+                r.acked.len()
+            );
+        }
+        if r.wipe {
+            bail!("device told to wipe");
+        }
+        cursor = r.cursor;
+        if trip == 1 {
+            let mut w = d.wire.lock().unwrap_or_else(PoisonError::into_inner);
+            w.unsent.clear();
+        }
+        if !r.more {
+            let mut w = d.wire.lock().unwrap_or_else(PoisonError::into_inner);
+            w.cursor = cursor;
+            return Ok(trip);
+        }
+    }
+    bail!("sync did not finish in {MAX_ROUND_TRIPS} round trips")
+}
+
+/// Wire-level edits: `n` of the device's loaded cases, one assessment field each.
+fn edit_wire(d: &LoadDevice, round: u64, n: usize) -> Result<()> {
+    if d.editable.is_empty() {
+        return Ok(());
+    }
+    let ctx = EditCtx {
+        user_id: d.user.clone(),
+        role: d.role,
+        now_ms: 1_800_000_000_000 + i64::try_from(round).unwrap_or(0),
+    };
+    let value = ExtraValue::Int(i64::try_from(round).unwrap_or(0));
+    let start = usize::try_from(round).unwrap_or(0).wrapping_mul(n);
+    let mut w = d.wire.lock().unwrap_or_else(PoisonError::into_inner);
+    let WireState { docs, unsent, .. } = &mut *w;
+    for k in 0..n.min(d.editable.len()) {
+        let id = &d.editable[(start + k) % d.editable.len()];
+        let doc = docs.get_mut(id).context("editable case not loaded")?;
+        let before = doc.heads();
+        doc.set_extra(&ctx, "load_round", &value)?;
+        let entry = unsent.entry(id.clone()).or_default();
+        entry.extend(
+            doc.changes_since(&before)
+                .into_iter()
+                .map(|c| c.raw_bytes().to_vec()),
+        );
+    }
+    Ok(())
+}
+
+/// Moves a device that did its initial sync with a session onto the wire-level state.
+fn start_wire(d: &LoadDevice) -> Result<()> {
+    let actor = d.store.actor(&d.device_id)?;
+    let mut w = d.wire.lock().unwrap_or_else(PoisonError::into_inner);
+    w.cursor = d.store.cursor()?;
+    for id in &d.editable {
+        let mut doc = d.store.load_case(id)?;
+        doc.set_actor(actor.clone());
+        w.docs.insert(id.clone(), doc);
+    }
+    Ok(())
 }
 
 /// Edits `n` of the device's cases locally (one assessment field each).
@@ -435,6 +568,8 @@ struct PhasePlan {
     url: String,
     phase: Phase,
     edits: usize,
+    /// Full devices (session and store) rather than wire-level ones.
+    full: bool,
     /// Open loop: time between one device's syncs.
     interval: Option<Duration>,
     end: Instant,
@@ -449,6 +584,7 @@ async fn run_device(plan: PhasePlan, d: Arc<LoadDevice>, offset: Duration) -> Ta
         url,
         phase,
         edits,
+        full,
         interval,
         end,
         rounds,
@@ -474,7 +610,12 @@ async fn run_device(plan: PhasePlan, d: Arc<LoadDevice>, offset: Duration) -> Ta
         }
         if phase == Phase::Changes {
             let round = rounds.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = edit_cases(&d, round, edits) {
+            let edited = if full {
+                edit_cases(&d, round, edits)
+            } else {
+                edit_wire(&d, round, edits)
+            };
+            if let Err(e) = edited {
                 t.errors += 1;
                 t.first_error.get_or_insert_with(|| format!("edit: {e:#}"));
                 tokio::time::sleep(ERROR_BACKOFF).await;
@@ -487,7 +628,12 @@ async fn run_device(plan: PhasePlan, d: Arc<LoadDevice>, offset: Duration) -> Ta
         } else {
             Instant::now()
         };
-        match tokio::time::timeout(SYNC_TIMEOUT, sync_once(&http, &url, &d)).await {
+        let synced = if full {
+            tokio::time::timeout(SYNC_TIMEOUT, sync_once(&http, &url, &d)).await
+        } else {
+            tokio::time::timeout(SYNC_TIMEOUT, sync_wire(&http, &url, &d)).await
+        };
+        match synced {
             Ok(Ok(trips)) => {
                 t.latencies_us
                     .push(u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -526,6 +672,7 @@ async fn run_phase(
     seconds: u64,
     edits: usize,
     rate: f64,
+    full: bool,
     server_pid: Option<u32>,
 ) -> Result<PhaseReport> {
     let n = devices.len();
@@ -537,6 +684,7 @@ async fn run_phase(
         url: url.to_owned(),
         phase,
         edits,
+        full,
         interval,
         end,
         rounds: Arc::new(AtomicU64::new(0)),
@@ -704,6 +852,7 @@ async fn main() -> Result<()> {
             }
             let mut d = d;
             d.editable = editable_cases(&d)?;
+            start_wire(&d)?;
             Ok(d)
         }));
     }
@@ -730,6 +879,7 @@ async fn main() -> Result<()> {
             args.seconds.max(1),
             args.edits,
             rate,
+            args.full_devices,
             server_pid,
         )
         .await?;
