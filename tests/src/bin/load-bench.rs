@@ -861,8 +861,13 @@ async fn main() -> Result<()> {
     }
     let with_cases = devices.iter().filter(|d| !d.editable.is_empty()).count();
     eprintln!(
-        "load-bench: {n} devices logged in and synced in {:.1} s ({with_cases} with cases to edit)",
-        setup.elapsed().as_secs_f64()
+        "load-bench: {n} devices logged in and synced in {:.1} s ({with_cases} with cases to \
+         edit); server peak RSS so far {}",
+        setup.elapsed().as_secs_f64(),
+        server_pid.and_then(peak_rss_kib).map_or_else(
+            || "n/a".to_owned(),
+            |k| format!("{:.1} MiB", k as f64 / 1024.0)
+        )
     );
     let devices: Vec<Arc<LoadDevice>> = devices.into_iter().map(Arc::new).collect();
 
