@@ -1,6 +1,8 @@
 //! [`AppError`]: the one mapping from failures to HTTP responses. Every refusal is a 4xx
 //! with a JSON body `{"code": "...", "message": "..."}`; details of internal failures are
-//! logged (ids and counts only), never returned.
+//! logged (ids and counts only), never returned. What axum itself answers (unknown
+//! route, wrong method, extractor rejections, a panic) is turned into an `AppError` too:
+//! see `http/contract.rs`.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -34,6 +36,10 @@ pub enum AppError {
     /// No bearer token (401 `unauthorized`).
     #[error("missing bearer token")]
     Unauthorized,
+    /// More than one `Authorization` header: which one is meant is not guessed
+    /// (401 `ambiguous_credentials`).
+    #[error("more than one Authorization header")]
+    AmbiguousCredentials,
     /// The token is invalid, tampered with or expired (401 `invalid_token`).
     #[error("invalid or expired token")]
     InvalidToken,
@@ -49,6 +55,10 @@ pub enum AppError {
     /// Unknown resource (404 `not_found`).
     #[error("not found")]
     NotFound,
+    /// The route exists, the method does not (405 `method_not_allowed`; axum adds
+    /// `Allow`).
+    #[error("method not allowed on this route")]
+    MethodNotAllowed,
     /// Already exists (409 `conflict`).
     #[error("{0}")]
     Conflict(String),
@@ -79,6 +89,10 @@ pub enum AppError {
     /// A server failure (500 `internal`); details are logged.
     #[error("internal error")]
     Internal(String),
+    /// Any other refusal status the framework produced, kept as it is (code `refused`
+    /// for a 4xx, `internal` for a 5xx); see [`AppError::for_status`].
+    #[error("{}", .0.canonical_reason().unwrap_or("refused"))]
+    Status(StatusCode),
 }
 
 #[derive(Serialize)]
@@ -99,11 +113,13 @@ impl AppError {
             RefreshReused => (StatusCode::UNAUTHORIZED, "refresh_reused"),
             RefreshExpired => (StatusCode::UNAUTHORIZED, "refresh_expired"),
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            AmbiguousCredentials => (StatusCode::UNAUTHORIZED, "ambiguous_credentials"),
             InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
             RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             DeviceMismatch => (StatusCode::FORBIDDEN, "device_mismatch"),
             NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             BadMessage(_) => (StatusCode::BAD_REQUEST, "bad_message"),
             UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, "unsupported_version"),
@@ -116,6 +132,22 @@ impl AppError {
             PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Timeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Status(s) if s.is_server_error() => (*s, "internal"),
+            Status(s) => (*s, "refused"),
+        }
+    }
+
+    /// The refusal for an error `status` that the framework answered without our body
+    /// (`max_body_bytes` names the limit of a 413).
+    pub fn for_status(status: StatusCode, max_body_bytes: usize) -> AppError {
+        match status {
+            StatusCode::BAD_REQUEST => AppError::BadRequest("bad request".into()),
+            StatusCode::UNAUTHORIZED => AppError::Unauthorized,
+            StatusCode::NOT_FOUND => AppError::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
+            StatusCode::REQUEST_TIMEOUT => AppError::Timeout,
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge(max_body_bytes),
+            other => AppError::Status(other),
         }
     }
 }

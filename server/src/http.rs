@@ -3,6 +3,7 @@
 
 mod auth_routes;
 mod cases;
+pub(crate) mod contract;
 pub mod extract;
 mod ops;
 mod sync_route;
@@ -53,10 +54,12 @@ impl AppState {
     }
 }
 
-/// The application's routes.
+/// The application's routes. Every error answer is an [`crate::error::AppError`] (JSON
+/// `{code, message}`), including axum's own (unknown route, wrong method, rejections) and
+/// a panicking handler's; the dashboard renders its refusals as HTML pages.
 pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/v1/auth/login", post(auth_routes::login))
@@ -66,8 +69,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/import", post(cases::import))
         .route("/v1/cases/{id}", get(cases::get_case))
         .route("/v1/cases/{id}/erase", post(cases::erase))
-        .merge(crate::web::router())
-        .fallback(ops::not_found)
+        .merge(crate::web::router());
+    contract::speak_json(routes, &state)
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -135,7 +135,8 @@ fn same_origin(req: &Request) -> bool {
 }
 
 /// Middleware of every dashboard route: picks the language, refuses cross-origin POSTs,
-/// renders error pages in the request's language, and sets the security headers.
+/// renders error pages in the request's language (also for axum's own refusals, e.g. a
+/// malformed query or form), and sets the security headers.
 async fn decorate(mut req: Request, next: Next) -> Response {
     let (lang, chosen) = request_lang(&req);
     req.extensions_mut().insert(lang);
@@ -144,7 +145,11 @@ async fn decorate(mut req: Request, next: Next) -> Response {
     } else {
         next.run(req).await
     };
-    if let Some(page) = resp.extensions_mut().remove::<error::ErrorPage>() {
+    let page = resp
+        .extensions_mut()
+        .remove::<error::ErrorPage>()
+        .or_else(|| error::ErrorPage::for_bare(&resp));
+    if let Some(page) = page {
         let status = resp.status();
         let mut rendered = error::render(&page, lang).into_response();
         *rendered.status_mut() = status;

@@ -1,13 +1,13 @@
 //! Case endpoints for coordinators and tools: read one case as JSON, create, import,
 //! erase (consent withdrawn).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use casesync_core::case::{device_actor, validate_case_id, Case, CaseDoc, EditCtx, NewCase, Role};
 use serde_json::{json, Value};
 
-use super::extract::{AuthUser, JsonBody};
+use super::extract::{AuthUser, JsonBody, PathParam};
 use super::AppState;
 use crate::auth::Authenticated;
 use crate::error::AppError;
@@ -62,7 +62,7 @@ async fn store_new(st: &AppState, docs: Vec<CaseDoc>) -> Result<usize, AppError>
 pub async fn get_case(
     State(st): State<AppState>,
     AuthUser(who): AuthUser,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Case>, AppError> {
     active(&who)?;
     let rec = st
@@ -143,7 +143,7 @@ pub async fn import(
 pub async fn erase(
     State(st): State<AppState>,
     AuthUser(who): AuthUser,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<Value>, AppError> {
     active(&who)?;
     if who.user.role != Role::Coordinator {

@@ -1,12 +1,13 @@
-//! Extractors: the authenticated principal, the client address, JSON bodies with JSON
-//! errors, and a body read that fails on inactivity rather than total duration.
+//! Extractors: the authenticated principal, the client address, JSON bodies and path
+//! parameters whose rejections are [`AppError`]s, and a body read that fails on
+//! inactivity rather than total duration.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::{header, request::Parts, StatusCode};
 use axum::Json;
 use http_body_util::BodyExt;
@@ -16,7 +17,9 @@ use super::AppState;
 use crate::auth::Authenticated;
 use crate::error::AppError;
 
-/// The caller, from `Authorization: Bearer <access token>`.
+/// The caller, from `Authorization: Bearer <access token>`. A request with more than one
+/// `Authorization` header is refused (`AmbiguousCredentials`), whatever they hold: taking
+/// the first (or the last) would let a proxy and the server disagree about who called.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Authenticated);
 
@@ -24,11 +27,12 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(AppError::Unauthorized)?;
+        let mut all = parts.headers.get_all(header::AUTHORIZATION).iter();
+        let first = all.next().ok_or(AppError::Unauthorized)?;
+        if all.next().is_some() {
+            return Err(AppError::AmbiguousCredentials);
+        }
+        let value = first.to_str().map_err(|_| AppError::Unauthorized)?;
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
@@ -58,20 +62,36 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(JsonBody(v)),
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 Err(AppError::UnsupportedMediaType("application/json"))
             }
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(AppError::PayloadTooLarge(0))
+                Err(AppError::PayloadTooLarge(state.settings.max_body_bytes))
             }
             Err(e) => Err(AppError::BadRequest(e.body_text())),
         }
+    }
+}
+
+/// A path parameter whose rejections are [`AppError`]s: a segment whose percent-decoded
+/// bytes are not UTF-8 (`%FF`) is 400 `bad_request`.
+#[derive(Debug, Clone)]
+pub struct PathParam<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParam<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| PathParam(v))
+            .map_err(|e| AppError::BadRequest(e.body_text()))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Health, metrics, request accounting and the JSON 404.
+//! Health, metrics and request accounting.
 
 use std::time::Instant;
 
@@ -7,7 +7,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::error::AppError;
 
 /// `GET /healthz`: `200 ok`.
 pub async fn healthz() -> &'static str {
@@ -26,11 +25,6 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     }
     let body = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
-}
-
-/// Unknown routes: 404 with the JSON error body.
-pub async fn not_found() -> AppError {
-    AppError::NotFound
 }
 
 /// Counts requests by route and status, and times them.

@@ -422,3 +422,5 @@ async fn cases_flow_between_phone_and_coordinator() {
     let r = sync(&app, &admin.access_token, "admin-pc", &[], vec![]).await;
     assert!(r.docs.is_empty());
 }
+
+mod contract;

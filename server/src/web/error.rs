@@ -45,6 +45,26 @@ pub(crate) struct ErrorPage {
     pub detail: Option<String>,
 }
 
+impl ErrorPage {
+    /// The page for an error response without a body of ours (axum's plain-text
+    /// rejections: a malformed query or form, a body over the limit).
+    pub(crate) fn for_bare(resp: &Response) -> Option<ErrorPage> {
+        let status = resp.status();
+        if !(status.is_client_error() || status.is_server_error())
+            || crate::http::contract::has_our_body(resp)
+        {
+            return None;
+        }
+        let key = match status {
+            StatusCode::NOT_FOUND => "error-not-found",
+            StatusCode::FORBIDDEN => "error-forbidden",
+            s if s.is_server_error() => "error-internal",
+            _ => "error-bad-request",
+        };
+        Some(ErrorPage { key, detail: None })
+    }
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let (status, key, detail) = match self {
