@@ -93,13 +93,25 @@ pub struct RawResponse {
 }
 
 impl RawResponse {
-    /// The `code` of a JSON error body, if the body is one.
+    /// The value of header `name` (lower case), the first if repeated.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `code` of a body that keeps the server's error contract: `Content-Type:
+    /// application/json` and a JSON object of exactly a string `code` and a non-empty
+    /// string `message`. `None` for any other body.
     pub fn code(&self) -> Option<String> {
-        serde_json::from_slice::<serde_json::Value>(&self.body)
-            .ok()?
-            .get("code")?
-            .as_str()
-            .map(str::to_owned)
+        if self.header("content-type") != Some("application/json") {
+            return None;
+        }
+        let v = serde_json::from_slice::<serde_json::Value>(&self.body).ok()?;
+        let obj = v.as_object().filter(|o| o.len() == 2)?;
+        obj.get("message")?.as_str().filter(|m| !m.is_empty())?;
+        obj.get("code")?.as_str().map(str::to_owned)
     }
 }
 

@@ -3,8 +3,12 @@
 //!
 //! One table of malformed and hostile requests, sent over raw TCP (so nothing is
 //! normalised or refused by a client library first). Each row states its expected status
-//! and JSON `code` (or, for a sync round trip that is answered 200, the expected push
-//! refusals). After every row the server must still answer `/healthz`, and what the API
+//! and the error contract's body — `Content-Type: application/json`, an object of exactly
+//! `code` (as expected) and a non-empty `message` — or, for a sync round trip that is
+//! answered 200, the expected push refusals. The only answers without the JSON body are
+//! hyper's, for request heads it refuses before any service runs (a bare status, no
+//! body: it has no hook for one; `server/README.md`), and the dashboard's HTML pages.
+//! After every row the server must still answer `/healthz`, and what the API
 //! serves — every case read as a coordinator of both districts with sensitive access,
 //! and the heads of every case a full pull yields — must equal the baseline. Around the
 //! whole table the server is stopped and its sled directory dumped: the two dumps must
@@ -139,10 +143,13 @@ fn cat(parts: &[&[u8]]) -> Vec<u8> {
 
 #[derive(Debug, Clone)]
 enum Expect {
-    /// This status with this JSON `code`.
+    /// This status with the contract's JSON body of this `code`.
     Code(u16, &'static str),
-    /// This status, answered by the HTTP layer before any handler (no JSON body).
+    /// This status and no body at all: hyper refused the request head before any
+    /// service ran, and it writes a status line only.
     Bare(u16),
+    /// This status as a dashboard page (HTML).
+    Page(u16),
     /// 200 sync answer refusing exactly these pushes (and acknowledging none).
     Refused(Vec<(&'static str, RefusalCode)>),
 }
@@ -151,7 +158,9 @@ enum Expect {
 struct Row {
     name: String,
     method: &'static str,
-    path: String,
+    /// The request target, raw bytes (may be what no client would send).
+    path: Vec<u8>,
+    version: &'static str,
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
     /// Send `Content-Length: <body length>` (off: the headers say how the body is framed).
@@ -162,11 +171,12 @@ struct Row {
 }
 
 impl Row {
-    fn new(name: impl Into<String>, method: &'static str, path: impl Into<String>) -> Row {
+    fn new(name: impl Into<String>, method: &'static str, path: impl Into<Vec<u8>>) -> Row {
         Row {
             name: name.into(),
             method,
             path: path.into(),
+            version: "HTTP/1.1",
             headers: Vec::new(),
             body: Vec::new(),
             auto_length: true,
@@ -182,9 +192,16 @@ impl Row {
         self.header("authorization", format!("Bearer {token}"))
     }
     fn json(self, body: impl Into<Vec<u8>>) -> Row {
-        let mut r = self.header("content-type", "application/json");
+        self.body("application/json", body)
+    }
+    fn body(self, content_type: &str, body: impl Into<Vec<u8>>) -> Row {
+        let mut r = self.header("content-type", content_type);
         r.body = body.into();
         r
+    }
+    fn version(mut self, v: &'static str) -> Row {
+        self.version = v;
+        self
     }
     fn sync_body(self, body: Vec<u8>) -> Row {
         let mut r = self.header("content-type", CONTENT_TYPE);
@@ -207,17 +224,21 @@ impl Row {
         self.expect = Expect::Bare(status);
         self
     }
+    fn page(mut self, status: u16) -> Row {
+        self.expect = Expect::Page(status);
+        self
+    }
     fn refused(mut self, r: Vec<(&'static str, RefusalCode)>) -> Row {
         self.expect = Expect::Refused(r);
         self
     }
 
     fn head(&self, addr: &str) -> Vec<u8> {
-        let mut h = format!(
-            "{} {} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n",
-            self.method, self.path
-        )
-        .into_bytes();
+        let mut h = format!("{} ", self.method).into_bytes();
+        h.extend_from_slice(&self.path);
+        h.extend_from_slice(
+            format!(" {}\r\nhost: {addr}\r\nconnection: close\r\n", self.version).as_bytes(),
+        );
         for (k, v) in &self.headers {
             h.extend_from_slice(k.as_bytes());
             h.extend_from_slice(b": ");
@@ -664,7 +685,15 @@ fn sync_rows(m: &Material) -> Vec<Row> {
             .bare(400),
         Row::new("GET on the sync route", "GET", "/v1/sync")
             .bearer(t)
-            .bare(405),
+            .expect(405, "method_not_allowed"),
+        Row::new("PUT on the sync route", "PUT", "/v1/sync")
+            .bearer(t)
+            .sync_body(ok_plain.clone())
+            .expect(405, "method_not_allowed"),
+        s("Transfer-Encoding gzip (not chunked)", ok_plain.clone())
+            .header("transfer-encoding", "gzip")
+            .raw_framing()
+            .bare(400),
         // Authorization.
         Row::new("sync without Authorization", "POST", "/v1/sync")
             .sync_body(ok_plain.clone())
@@ -696,7 +725,7 @@ fn sync_rows(m: &Material) -> Vec<Row> {
             .bearer("garbage")
             .bearer(t)
             .sync_body(ok_plain.clone())
-            .expect(401, "invalid_token"),
+            .expect(401, "ambiguous_credentials"),
         Row::new(
             "duplicate Authorization, valid first, hostile body",
             "POST",
@@ -705,7 +734,34 @@ fn sync_rows(m: &Material) -> Vec<Row> {
         .bearer(t)
         .bearer("garbage")
         .sync_body(b"garbage".to_vec())
-        .expect(400, "bad_message"),
+        .expect(401, "ambiguous_credentials"),
+        Row::new(
+            "duplicate Authorization, the same token twice",
+            "POST",
+            "/v1/sync",
+        )
+        .bearer(t)
+        .bearer(t)
+        .sync_body(ok_plain.clone())
+        .expect(401, "ambiguous_credentials"),
+        Row::new(
+            "duplicate Authorization, a coordinator's token second",
+            "POST",
+            "/v1/sync",
+        )
+        .bearer(t)
+        .bearer(&m.coord)
+        .sync_body(ok_plain.clone())
+        .expect(401, "ambiguous_credentials"),
+        Row::new(
+            "duplicate Authorization, Basic then Bearer",
+            "POST",
+            "/v1/sync",
+        )
+        .header("authorization", "Basic Y2h3LWE6cHctY2h3LWEtc2VjcmV0")
+        .bearer(t)
+        .sync_body(ok_plain.clone())
+        .expect(401, "ambiguous_credentials"),
         Row::new("64 KiB bearer token", "POST", "/v1/sync")
             .bearer(&"A".repeat(64 * 1024))
             .sync_body(ok_plain.clone())
@@ -852,8 +908,17 @@ fn case_rows(m: &Material) -> Vec<Row> {
         get("GET case-a1%00", "/v1/cases/case-a1%00").expect(404, "not_found"),
         get("GET emoji id", "/v1/cases/%F0%9F%98%80").expect(404, "not_found"),
         get("GET RTL override id", "/v1/cases/%E2%80%AEcase-a1").expect(404, "not_found"),
-        get("GET percent-encoded lone surrogate", "/v1/cases/%ED%A0%80").bare(400),
-        get("GET percent-encoded 0xFF", "/v1/cases/%FF").bare(400),
+        get("GET percent-encoded lone surrogate", "/v1/cases/%ED%A0%80").expect(400, "bad_request"),
+        get("GET percent-encoded 0xFF", "/v1/cases/%FF").expect(400, "bad_request"),
+        Row::new("erase percent-encoded 0xFF", "POST", "/v1/cases/%FF/erase")
+            .bearer(c)
+            .expect(400, "bad_request"),
+        Row::new("GET a raw 0xFF byte in the path", "GET", b"/v1/cases/\xff".to_vec())
+            .bearer(c)
+            .bare(400),
+        get("GET a raw space in the path", "/v1/cases/case a1").bare(400),
+        get("GET as HTTP/9.9", "/v1/cases/case-a1").version("HTTP/9.9").bare(400),
+        get("GET a 20 KB path", &format!("/v1/{}", "a".repeat(20_000))).expect(404, "not_found"),
         get("GET unnormalised ../", "/v1/../v1/cases/case-a1").expect(404, "not_found"),
         get("GET case-a1/../case-b1", "/v1/cases/case-a1/../case-b1").expect(404, "not_found"),
         get("GET an 8 KB id", &format!("/v1/cases/{}", "a".repeat(8_000))).expect(404, "not_found"),
@@ -916,6 +981,30 @@ fn case_rows(m: &Material) -> Vec<Row> {
         Row::new("unknown route", "GET", "/v1/etc/passwd")
             .bearer(c)
             .expect(404, "not_found"),
+        Row::new("DELETE a case", "DELETE", "/v1/cases/case-a1")
+            .bearer(c)
+            .expect(405, "method_not_allowed"),
+        Row::new("GET the erase route", "GET", "/v1/cases/case-a1/erase")
+            .bearer(c)
+            .expect(405, "method_not_allowed"),
+        Row::new("POST /healthz", "POST", "/healthz").expect(405, "method_not_allowed"),
+        Row::new("dashboard login form without its fields", "POST", "/login")
+            .body("application/x-www-form-urlencoded", "a=b")
+            .page(422),
+        Row::new("GET a case with two tokens", "GET", "/v1/cases/case-s")
+            .bearer(&m.chw_a)
+            .bearer(c)
+            .expect(401, "ambiguous_credentials"),
+        Row::new("erase as a CHW with a coordinator's token second", "POST", "/v1/cases/case-a2/erase")
+            .bearer(&m.chw_a)
+            .bearer(c)
+            .expect(401, "ambiguous_credentials"),
+        // Last: on a server that takes the first header, this one creates a case.
+        Row::new("create with a coordinator's token first, a CHW's second", "POST", "/v1/cases")
+            .bearer(c)
+            .bearer(&m.chw_a)
+            .json(new(new_case("case-dup", DHAKA, "chw-a", "Lê Văn Tám", false)))
+            .expect(401, "ambiguous_credentials"),
     ]
 }
 
@@ -935,6 +1024,7 @@ const IDS: &[&str] = &[
     "case-e",
     "case-z",
     "case-new1",
+    "case-dup",
     "nope",
 ];
 
@@ -1070,7 +1160,13 @@ async fn hostile_requests_are_refused_and_change_nothing() {
         );
         let ok = match &row.expect {
             Expect::Code(s, c) => resp.status == *s && code.as_deref() == Some(*c),
-            Expect::Bare(s) => resp.status == *s,
+            Expect::Bare(s) => resp.status == *s && resp.body.is_empty(),
+            Expect::Page(s) => {
+                resp.status == *s
+                    && resp
+                        .header("content-type")
+                        .is_some_and(|t| t.starts_with("text/html"))
+            }
             Expect::Refused(want) => {
                 resp.status == 200
                     && casesync_core::protocol::decode_response(&resp.body).is_ok_and(|r| {
