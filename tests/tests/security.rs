@@ -931,3 +931,67 @@ async fn brute_force_login_is_rate_limited_and_stores_nothing() {
         "failed logins store nothing"
     );
 }
+
+/// Two `Authorization` headers are refused whatever they hold: a server that took the
+/// first (or the last) would let a CHW's request carry a coordinator's token past a
+/// proxy that checked the other one.
+#[tokio::test]
+async fn two_authorization_headers_never_pick_a_caller() {
+    let w = World::start();
+    let chw = w.device("chw-a", "phone-a").await;
+    let coord = w.device("coord-a", "laptop-a").await;
+    chw.create(
+        &new_case("case-2h", DHAKA, "chw-a", "زهرا احمدی", false),
+        1_000,
+    )
+    .expect("create");
+    chw.sync().await.expect("sync");
+    coord.sync().await.expect("sync");
+    let before = w.served(&coord, &["case-2h", "case-new"]).await;
+    let new = serde_json::to_value(new_case("case-new", DHAKA, "chw-a", "Lê Văn Tám", false))
+        .expect("json");
+    let c = ctx("chw-a", Role::Chw);
+    let edit = changes_by(doc_of(&chw, "case-2h"), actor(&chw), |d| {
+        d.add_visit(&c, &visit("two headers")).map(|_| ())
+    })
+    .expect("edit");
+    let sync_body = casesync_core::protocol::encode_request(&sync_request(
+        "phone-a",
+        vec![],
+        vec![casesync_core::protocol::DocPush {
+            doc_id: "case-2h".into(),
+            changes: edit,
+        }],
+    ));
+    let url = w.url();
+    for (first, second) in [
+        (&chw.token, &coord.token),
+        (&coord.token, &chw.token),
+        (&chw.token, &chw.token),
+    ] {
+        let two = |rb: reqwest::RequestBuilder| {
+            rb.bearer_auth(first)
+                .header(reqwest::header::AUTHORIZATION, format!("Bearer {second}"))
+        };
+        let requests = [
+            two(w.http.get(format!("{url}/v1/cases/case-2h"))),
+            two(w.http.post(format!("{url}/v1/cases/case-2h/erase"))),
+            two(w.http.post(format!("{url}/v1/cases")).json(&new)),
+            two(w.http.post(format!("{url}/v1/sync")))
+                .header("content-type", casesync_core::protocol::CONTENT_TYPE)
+                .body(sync_body.clone()),
+        ];
+        for rb in requests {
+            let resp = rb.send().await.expect("send");
+            let what = resp.url().path().to_owned();
+            assert_eq!(
+                status_code(resp).await,
+                code(401, "ambiguous_credentials"),
+                "{what}"
+            );
+        }
+    }
+    assert_eq!(w.served(&coord, &["case-2h", "case-new"]).await, before);
+    // One header still works.
+    assert_eq!(w.get(&coord.token, "/v1/cases/case-2h").await.0, 200);
+}
