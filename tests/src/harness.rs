@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use casesync_core::case::{CaseDoc, EditCtx, Role};
-use casesync_core::protocol::CONTENT_TYPE;
 use casesync_core::store::DeviceStore;
-use casesync_core::sync::{Step, SyncProgress, SyncSession, DEFAULT_PAGE_BYTES};
+use casesync_core::sync::{Step, SyncProgress, DEFAULT_PAGE_BYTES};
 
 /// A user to create before the server starts.
 #[derive(Debug, Clone)]
@@ -83,43 +82,27 @@ pub struct ServerProc {
 impl ServerProc {
     /// Creates `users` in `data` with the CLI, then starts `serve` on 127.0.0.1:0.
     pub fn start(data: &Path, users: &[UserSpec]) -> Result<Self> {
-        let bin = server_bin()?;
-        for u in users {
-            let mut cmd = Command::new(&bin);
-            cmd.args([
-                "user",
-                "add",
-                &u.username,
-                "--role",
-                u.role.as_str(),
-                "--password",
-                &u.password,
-            ])
-            .arg("--data")
-            .arg(data);
-            for d in &u.districts {
-                cmd.args(["--district", d]);
-            }
-            if u.sensitive_access {
-                cmd.arg("--sensitive-access");
-            }
-            let out = cmd.output()?;
-            if !out.status.success() {
-                bail!("user add failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-        }
+        add_users(users, |cmd| {
+            cmd.arg("--data").arg(data);
+        })?;
         Self::serve(data)
     }
 
     /// Starts `serve` on an existing data dir.
     pub fn serve(data: &Path) -> Result<Self> {
-        let bin = server_bin()?;
-        let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        Self::spawn_serve(data, |_| {})
+    }
+
+    /// Starts `serve` on 127.0.0.1:0 with the data dir `data` and whatever `configure`
+    /// adds, and waits for its `listening on` line.
+    fn spawn_serve(data: &Path, configure: impl FnOnce(&mut Command)) -> Result<Self> {
+        let mut cmd = Command::new(server_bin()?);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
+            .stderr(Stdio::null());
+        configure(&mut cmd);
+        let mut child = cmd.spawn()?;
         let stdout = child.stdout.take().context("stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
@@ -277,32 +260,25 @@ impl Device {
 
     /// Posts raw bytes to /v1/sync; returns status and body.
     pub async fn post_sync(&self, body: Vec<u8>) -> Result<(u16, Vec<u8>)> {
-        let resp = self
-            .http
-            .post(format!("{}/v1/sync", self.url))
-            .bearer_auth(&self.token)
-            .header("content-type", CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await?;
-        let status = resp.status().as_u16();
-        Ok((status, resp.bytes().await?.to_vec()))
+        crate::dump::post_sync(&self.http, &self.url, &self.token, body).await
     }
 
-    /// Syncs until up to date; returns the progress and the number of round trips.
+    /// Syncs until up to date; returns the progress and how it ended.
     pub async fn sync(&self) -> Result<(SyncProgress, Step)> {
-        let mut session = SyncSession::new(&self.store, &self.device_id, DEFAULT_PAGE_BYTES)?;
-        loop {
-            let req = session.next_request()?;
-            let (status, body) = self.post_sync(req).await?;
-            if status != 200 {
-                bail!("sync refused: {status} {}", String::from_utf8_lossy(&body));
-            }
-            match session.handle_response(&body)? {
-                Step::Continue => continue,
-                step => return Ok((session.progress().clone(), step)),
-            }
-        }
+        self.sync_via(&self.url).await
+    }
+
+    /// [`Device::sync`] through the server (instance) at `url`.
+    pub async fn sync_via(&self, url: &str) -> Result<(SyncProgress, Step)> {
+        crate::dump::sync_store(
+            &self.http,
+            url,
+            &self.token,
+            &self.store,
+            &self.device_id,
+            DEFAULT_PAGE_BYTES,
+        )
+        .await
     }
 }
 
@@ -356,62 +332,50 @@ impl ServerProc {
         data: &Path,
         users: &[UserSpec],
     ) -> Result<Self> {
-        let bin = server_bin()?;
-        for u in users {
-            let mut cmd = Command::new(&bin);
-            cmd.args(["user", "add", &u.username, "--role", u.role.as_str()])
-                .arg("--password-stdin")
-                .env("CASESYNC_DATABASE_URL", database_url)
-                .env("CASESYNC_DATABASE_POOL", "1")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            for d in &u.districts {
-                cmd.args(["--district", d]);
-            }
-            if u.sensitive_access {
-                cmd.arg("--sensitive-access");
-            }
-            let mut child = cmd.spawn()?;
-            if let Some(mut stdin) = child.stdin.take() {
-                use std::io::Write;
-                writeln!(stdin, "{}", u.password)?;
-            }
-            let out = child.wait_with_output()?;
-            if !out.status.success() {
-                bail!("user add failed: {}", String::from_utf8_lossy(&out.stderr));
-            }
-        }
+        add_users(users, |cmd| {
+            cmd.env("CASESYNC_DATABASE_URL", database_url)
+                .env("CASESYNC_DATABASE_POOL", "1");
+        })?;
         Self::serve_with_database(database_url, data)
     }
 
     /// Starts one more `serve` instance on the PostgreSQL database at `database_url`
     /// (the URL goes through the environment, never the command line).
     pub fn serve_with_database(database_url: &str, data: &Path) -> Result<Self> {
-        let bin = server_bin()?;
-        let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .env("CASESYNC_DATABASE_URL", database_url)
-            .env("CASESYNC_DATABASE_POOL", TEST_DATABASE_POOL)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let stdout = child.stdout.take().context("stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .ok_or_else(|| anyhow!("server exited before listening"))??;
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.trim().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Ok(ServerProc {
-            child: Some(child),
-            url,
-            data: data.to_path_buf(),
+        Self::spawn_serve(data, |cmd| {
+            cmd.env("CASESYNC_DATABASE_URL", database_url)
+                .env("CASESYNC_DATABASE_POOL", TEST_DATABASE_POOL);
         })
     }
+}
+
+/// Creates `users` with `casesync-server user add` (password on stdin), each command
+/// pointed at its store by `store`.
+fn add_users(users: &[UserSpec], store: impl Fn(&mut Command)) -> Result<()> {
+    let bin = server_bin()?;
+    for u in users {
+        let mut cmd = Command::new(&bin);
+        cmd.args(["user", "add", &u.username, "--role", u.role.as_str()])
+            .arg("--password-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for d in &u.districts {
+            cmd.args(["--district", d]);
+        }
+        if u.sensitive_access {
+            cmd.arg("--sensitive-access");
+        }
+        store(&mut cmd);
+        let mut child = cmd.spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            writeln!(stdin, "{}", u.password)?;
+        }
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            bail!("user add failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+    Ok(())
 }

@@ -2,5 +2,7 @@
 
 pub mod caseload;
 pub mod dump;
+pub mod fixtures;
 pub mod harness;
+pub mod scenario;
 pub mod sim;

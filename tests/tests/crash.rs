@@ -22,8 +22,8 @@ use casesync_core::protocol::decode_response;
 use casesync_core::store::{DeviceStore, MemoryBackend, SummaryFilter};
 use casesync_core::sync::{Step, SyncSession};
 use casesync_tests::dump::*;
+use casesync_tests::fixtures::visit;
 use casesync_tests::harness::*;
-use chrono::NaiveDate;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -39,35 +39,16 @@ const NAMES: &[&str] = &[
     "Trần Văn Nam",
 ];
 
+fn new_case(id: &str, assigned: &str, name: &str) -> NewCase {
+    casesync_tests::fixtures::new_case(id, D, assigned, name, false)
+}
+
 fn users(chws: usize) -> Vec<UserSpec> {
     let mut coord = UserSpec::new("coord", Role::Coordinator, D);
     coord.sensitive_access = true;
     let mut v = vec![coord];
     v.extend((1..=chws).map(|i| UserSpec::new(&format!("chw{i}"), Role::Chw, D)));
     v
-}
-
-fn new_case(id: &str, assigned: &str, name: &str) -> NewCase {
-    NewCase {
-        id: id.into(),
-        district: D.into(),
-        village: "উখিয়া".into(),
-        assigned_to: assigned.into(),
-        sensitive: false,
-        client_name: name.into(),
-    }
-}
-
-fn visit(notes: String) -> VisitInput {
-    VisitInput {
-        date: NaiveDate::from_ymd_opt(2025, 2, 1).expect("date"),
-        kind: VisitKind::Home,
-        notes,
-        progress: None,
-        obstacles: None,
-        actions: None,
-        next_visit_date: NaiveDate::from_ymd_opt(2025, 3, 1),
-    }
 }
 
 /// `(doc id, change hash)` pairs a server acknowledged to a device.

@@ -2,47 +2,18 @@
 //! and devices (core store + sync session + HTTP) creating, editing offline, syncing.
 
 use casesync_core::case::*;
+use casesync_tests::fixtures::{visit, visit_on};
 use casesync_tests::harness::*;
-use chrono::NaiveDate;
-
-const D1: &str = "sylhet";
+use casesync_tests::scenario::{self, DISTRICT as D1};
 
 fn users() -> Vec<UserSpec> {
-    let mut coord = UserSpec::new("coord", Role::Coordinator, D1);
-    coord.sensitive_access = true;
-    vec![
-        coord,
-        UserSpec::new("chw1", Role::Chw, D1),
-        UserSpec::new("chw2", Role::Chw, D1),
-        UserSpec::new("chw9", Role::Chw, "khulna"),
-    ]
-}
-
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    let mut users = scenario::users(2);
+    users.push(UserSpec::new("chw9", Role::Chw, "khulna"));
+    users
 }
 
 fn new_case(id: &str, assigned: &str, name: &str) -> NewCase {
-    NewCase {
-        id: id.into(),
-        district: D1.into(),
-        village: "বালাগঞ্জ".into(),
-        assigned_to: assigned.into(),
-        sensitive: false,
-        client_name: name.into(),
-    }
-}
-
-fn visit(notes: &str, day: &str) -> VisitInput {
-    VisitInput {
-        date: date(day),
-        kind: VisitKind::Home,
-        notes: notes.into(),
-        progress: None,
-        obstacles: None,
-        actions: None,
-        next_visit_date: Some(date("2025-03-01")),
-    }
+    casesync_tests::fixtures::new_case(id, D1, assigned, name, false)
 }
 
 struct World {
@@ -81,120 +52,13 @@ async fn three_devices_create_edit_offline_sync_and_converge() {
     let chw1 = w.device("chw1", "phone-chw1").await;
     let chw2 = w.device("chw2", "phone-chw2").await;
     let coord = w.device("coord", "laptop-coord").await;
-
-    chw1.create(&new_case("case-a", "chw1", "রহিমা খাতুন"), 1_000)
-        .expect("create a");
-    chw1.edit("case-a", 2_000, |d, c| {
-        d.add_visit(c, &visit("মা ও শিশু সুস্থ", "2025-02-01"))
+    scenario::create_edit_offline_and_converge(&chw1, &chw2, &coord, async |d, _| {
+        d.sync().await.map(|_| ())
     })
-    .expect("visit");
-    chw2.create(&new_case("case-b", "chw2", "زهرا احمدی"), 1_500)
-        .expect("create b");
-    chw1.sync().await.expect("sync chw1");
-    chw2.sync().await.expect("sync chw2");
-    coord.sync().await.expect("sync coord");
-
-    assert_eq!(
-        coord.store.case_ids().expect("ids").len(),
-        2,
-        "the coordinator sees the district"
-    );
-    assert_eq!(
-        chw1.store.case_ids().expect("ids"),
-        vec!["case-a".to_string()],
-        "a CHW sees only their own cases"
-    );
-
-    // Concurrent offline edits of the same case by the CHW and the coordinator.
-    let v = chw1
-        .store
-        .load_case("case-a")
-        .expect("a")
-        .read()
-        .expect("read")
-        .visits
-        .keys()
-        .next()
-        .cloned()
-        .expect("visit id");
-    chw1.edit("case-a", 3_000, |d, c| {
-        d.update_visit(
-            c,
-            &v,
-            &VisitUpdate {
-                notes: Some("আজ: মা ও শিশু সুস্থ".into()),
-                ..Default::default()
-            },
-        )
-    })
-    .expect("edit");
-    chw1.edit("case-a", 3_100, |d, c| {
-        d.update_client(
-            c,
-            &ClientUpdate {
-                phone: Some("+8801711000000".into()),
-                ..Default::default()
-            },
-        )
-    })
-    .expect("phone");
-    coord
-        .edit("case-a", 3_200, |d, c| {
-            d.update_visit(
-                c,
-                &v,
-                &VisitUpdate {
-                    notes: Some("মা ও শিশু সুস্থ। টিকা দেওয়া হয়েছে".into()),
-                    ..Default::default()
-                },
-            )
-        })
-        .expect("coord edit");
-    coord
-        .edit("case-a", 3_300, |d, c| {
-            d.update_assessment(
-                c,
-                &AssessmentUpdate {
-                    safety_risk: Some(SafetyRisk::Medium),
-                    ..Default::default()
-                },
-            )
-        })
-        .expect("risk");
-
-    for _ in 0..2 {
-        chw1.sync().await.expect("sync");
-        coord.sync().await.expect("sync");
-    }
-    let a1 = chw1
-        .store
-        .load_case("case-a")
-        .expect("a")
-        .read()
-        .expect("read");
-    let a2 = coord
-        .store
-        .load_case("case-a")
-        .expect("a")
-        .read()
-        .expect("read");
-    assert_eq!(a1, a2, "both copies converge");
-    assert_eq!(
-        a1.visits[&v].notes, "আজ: মা ও শিশু সুস্থ। টিকা দেওয়া হয়েছে",
-        "both note edits kept"
-    );
-    assert_eq!(a1.client.phone.as_deref(), Some("+8801711000000"));
-    assert_eq!(
-        a1.assessment.and_then(|a| a.safety_risk),
-        Some(SafetyRisk::Medium)
-    );
-    assert!(
-        chw1.store.outbox().expect("outbox").is_empty(),
-        "everything acknowledged"
-    );
+    .await;
 
     // Up to date: one round trip, nothing moves.
-    let (p, _) = chw1.sync().await.expect("sync");
+    let (p, _) = chw2.sync().await.expect("sync");
     assert_eq!((p.pages, p.docs_received, p.docs_pushed), (1, 0, 0));
 }
 
@@ -215,7 +79,7 @@ async fn reassignment_while_the_old_worker_is_offline_loses_nothing() {
     coord.sync().await.expect("sync");
     // chw1, still offline, records a visit on the case it no longer holds.
     chw1.edit("case-r", 2_500, |d, c| {
-        d.add_visit(c, &visit("ไม่มีไข้ รับประทานอาหารได้ปกติ", "2025-02-03"))
+        d.add_visit(c, &visit_on("ไม่มีไข้ รับประทานอาหารได้ปกติ", "2025-02-03"))
     })
     .expect("offline visit");
 
@@ -346,10 +210,8 @@ async fn refused_pushes_leave_the_server_untouched() {
         Ok(())
     })
     .expect("tamper");
-    chw1.edit("case-y", 2_000, |d, c| {
-        d.add_visit(c, &visit("ok", "2025-02-01"))
-    })
-    .expect("legit");
+    chw1.edit("case-y", 2_000, |d, c| d.add_visit(c, &visit("ok")))
+        .expect("legit");
     let (p, _) = chw1.sync().await.expect("sync");
     assert_eq!(p.refused.len(), 1, "{:?}", p.refused);
     assert_eq!(p.refused[0].doc_id, "case-x");

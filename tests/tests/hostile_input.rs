@@ -24,8 +24,8 @@ use casesync_core::protocol::{
     SyncRequest, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION,
 };
 use casesync_tests::dump::*;
+use casesync_tests::fixtures::*;
 use casesync_tests::harness::*;
-use chrono::NaiveDate;
 
 const DHAKA: &str = "dhaka";
 const KHULNA: &str = "khulna";
@@ -47,41 +47,6 @@ fn spec(name: &str) -> UserSpec {
         .into_iter()
         .find(|u| u.username == name)
         .expect("known user")
-}
-
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
-}
-
-fn new_case(id: &str, district: &str, assigned: &str, name: &str, sensitive: bool) -> NewCase {
-    NewCase {
-        id: id.into(),
-        district: district.into(),
-        village: "বালাগঞ্জ".into(),
-        assigned_to: assigned.into(),
-        sensitive,
-        client_name: name.into(),
-    }
-}
-
-fn visit(notes: &str) -> VisitInput {
-    VisitInput {
-        date: date("2025-02-01"),
-        kind: VisitKind::Home,
-        notes: notes.into(),
-        progress: None,
-        obstacles: None,
-        actions: None,
-        next_visit_date: Some(date("2025-03-01")),
-    }
-}
-
-fn ctx(user: &str, role: Role) -> EditCtx {
-    EditCtx {
-        user_id: user.into(),
-        role,
-        now_ms: 1_700_000_000_000,
-    }
 }
 
 /// [`changes_by`] for material known to be editable.

@@ -12,8 +12,8 @@ use casesync_core::protocol::{RefusalCode, SyncResponse};
 use casesync_core::sync::Step;
 use casesync_server::auth::{Claims, JwtKeys};
 use casesync_tests::dump::*;
+use casesync_tests::fixtures::*;
 use casesync_tests::harness::*;
-use chrono::NaiveDate;
 
 const DHAKA: &str = "dhaka";
 const KHULNA: &str = "khulna";
@@ -34,38 +34,6 @@ fn users() -> Vec<UserSpec> {
         user("chw-b", Role::Chw, KHULNA, false),
         user("admin", Role::Admin, DHAKA, false),
     ]
-}
-
-fn new_case(id: &str, district: &str, assigned: &str, name: &str, sensitive: bool) -> NewCase {
-    NewCase {
-        id: id.into(),
-        district: district.into(),
-        village: "ঘোড়াশাল".into(),
-        assigned_to: assigned.into(),
-        sensitive,
-        client_name: name.into(),
-    }
-}
-
-fn visit(notes: &str) -> VisitInput {
-    let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
-    VisitInput {
-        date: d("2025-02-01"),
-        kind: VisitKind::Home,
-        notes: notes.into(),
-        progress: None,
-        obstacles: None,
-        actions: None,
-        next_visit_date: Some(d("2025-03-01")),
-    }
-}
-
-fn ctx(user: &str, role: Role) -> EditCtx {
-    EditCtx {
-        user_id: user.into(),
-        role,
-        now_ms: 1_700_000_000_000,
-    }
 }
 
 struct World {
