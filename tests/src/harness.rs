@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
-use casesync_core::case::{CaseDoc, EditCtx, Role};
+use casesync_core::case::{Case, CaseDoc, EditCtx, Role};
 use casesync_core::store::DeviceStore;
 use casesync_core::sync::{Step, SyncProgress, DEFAULT_PAGE_BYTES};
 
@@ -235,6 +235,11 @@ impl Device {
             role: self.role,
             now_ms,
         }
+    }
+
+    /// The case `id` as this device has it now.
+    pub fn case(&self, id: &str) -> Result<Case> {
+        Ok(self.store.load_case(id)?.read()?)
     }
 
     /// Edits a case locally (offline) and saves it with its outbox entry.

@@ -81,11 +81,8 @@ pub async fn create_edit_offline_and_converge(
 
     // Concurrent offline edits of one case by its CHW and the coordinator.
     let v = chw1
-        .store
-        .load_case("case-a")
-        .expect("a")
-        .read()
-        .expect("read")
+        .case("case-a")
+        .expect("case")
         .visits
         .keys()
         .next()
@@ -132,14 +129,8 @@ pub async fn create_edit_offline_and_converge(
         sync_all(round, [0, 2, 1]).await;
     }
 
-    let read = |d: &Device| {
-        d.store
-            .load_case("case-a")
-            .expect("a")
-            .read()
-            .expect("read")
-    };
-    let (at_coord, at_chw2) = (read(coord), read(chw2));
+    let at_coord = coord.case("case-a").expect("case");
+    let at_chw2 = chw2.case("case-a").expect("case");
     assert_eq!(at_coord, at_chw2, "both copies converge");
     assert_eq!(
         at_coord.visits[&v].notes, "আজ: মা ও শিশু সুস্থ। টিকা দেওয়া হয়েছে",

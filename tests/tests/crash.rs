@@ -473,6 +473,19 @@ async fn a_page_interrupted_on_the_phone_loses_and_duplicates_nothing() {
         let mem = MemoryBackend::new();
         let what = format!("{how:?}");
 
+        // The phone restarts: its store reopened over the same memory, synced to the
+        // end, then equal to what the server serves.
+        let reopen_sync_and_compare = async |label: String| {
+            let store =
+                DeviceStore::with_backend(Box::new(mem.clone()), &test_key()).expect("reopen");
+            sync_store(&http, &url, &l.access_token, &store, &device_id, 512)
+                .await
+                .expect("sync");
+            let mut want = served(http.clone(), url.clone(), coord.token.clone()).await;
+            assert_same(&store, &mut want, &label);
+            (store, want)
+        };
+
         // From zero, interrupted, reopened, synced.
         let store = DeviceStore::with_backend(Box::new(mem.clone()), &test_key()).expect("store");
         let hit = sync_interrupted(&http, &url, &l.access_token, &store, &mem, &device_id, how)
@@ -480,12 +493,7 @@ async fn a_page_interrupted_on_the_phone_loses_and_duplicates_nothing() {
             .expect("sync");
         assert!(hit, "{what}: the interruption happened");
         drop(store);
-        let store = DeviceStore::with_backend(Box::new(mem.clone()), &test_key()).expect("reopen");
-        sync_store(&http, &url, &l.access_token, &store, &device_id, 512)
-            .await
-            .expect("sync");
-        let mut want = served(http.clone(), url.clone(), coord.token.clone()).await;
-        assert_same(&store, &mut want, &format!("{what}, initial"));
+        let (store, _) = reopen_sync_and_compare(format!("{what}, initial")).await;
 
         // Local edits on 3 cases while the coordinator edits others; the page carrying
         // the acknowledgement (and the coordinator's edits) is interrupted.
@@ -515,16 +523,8 @@ async fn a_page_interrupted_on_the_phone_loses_and_duplicates_nothing() {
             .await
             .expect("sync");
         drop(store);
-        let store = DeviceStore::with_backend(Box::new(mem.clone()), &test_key()).expect("reopen");
-        sync_store(&http, &url, &l.access_token, &store, &device_id, 512)
-            .await
-            .expect("sync");
-        let mut want = served(http.clone(), url.clone(), coord.token.clone()).await;
-        assert_same(
-            &store,
-            &mut want,
-            &format!("{what} (hit: {hit}), incremental"),
-        );
+        let (_store, mut want) =
+            reopen_sync_and_compare(format!("{what} (hit: {hit}), incremental")).await;
         for i in 0..3 {
             let case = want
                 .get_mut(&format!("case-{i:02}"))

@@ -102,12 +102,7 @@ async fn reassignment_while_the_old_worker_is_offline_loses_nothing() {
         "and the case leaves the old worker's phone once acknowledged"
     );
     chw2.sync().await.expect("sync");
-    let r = chw2
-        .store
-        .load_case("case-r")
-        .expect("r")
-        .read()
-        .expect("read");
+    let r = chw2.case("case-r").expect("case");
     assert_eq!(
         r.visits.len(),
         1,
@@ -194,12 +189,7 @@ async fn refused_pushes_leave_the_server_untouched() {
         .expect("create");
     chw1.sync().await.expect("sync");
     coord.sync().await.expect("sync");
-    let before = coord
-        .store
-        .load_case("case-x")
-        .expect("x")
-        .read()
-        .expect("read");
+    let before = coord.case("case-x").expect("case");
 
     // A CHW's app tampers with a restricted field, bypassing the typed API.
     chw1.edit("case-x", 2_000, |d, _| {
@@ -221,24 +211,12 @@ async fn refused_pushes_leave_the_server_untouched() {
     );
     coord.sync().await.expect("sync");
     assert_eq!(
-        coord
-            .store
-            .load_case("case-x")
-            .expect("x")
-            .read()
-            .expect("read"),
+        coord.case("case-x").expect("case"),
         before,
         "nothing of the refused push stored"
     );
     assert_eq!(
-        coord
-            .store
-            .load_case("case-y")
-            .expect("y")
-            .read()
-            .expect("read")
-            .visits
-            .len(),
+        coord.case("case-y").expect("case").visits.len(),
         1,
         "the other document still syncs"
     );

@@ -150,12 +150,7 @@ async fn killing_an_instance_mid_run_loses_no_acknowledged_change() {
                 syncs.fetch_add(1, Ordering::SeqCst);
                 assert!(dev.store.outbox().expect("outbox").is_empty());
                 for cid in dev.store.case_ids().expect("ids") {
-                    let case = dev
-                        .store
-                        .load_case(&cid)
-                        .expect("case")
-                        .read()
-                        .expect("read");
+                    let case = dev.case(&cid).expect("case");
                     let notes = case.visits.values().map(|v| v.notes.clone());
                     acked.entry(cid).or_default().extend(notes);
                 }
@@ -193,12 +188,7 @@ async fn killing_an_instance_mid_run_loses_no_acknowledged_change() {
     sync_via(&coord, &c.urls()[0]).await.expect("sync");
     let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for id in coord.store.case_ids().expect("ids") {
-        let case = coord
-            .store
-            .load_case(&id)
-            .expect("case")
-            .read()
-            .expect("read");
+        let case = coord.case(&id).expect("case");
         found.insert(id, case.visits.values().map(|v| v.notes.clone()).collect());
     }
     assert_eq!(

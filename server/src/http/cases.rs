@@ -32,6 +32,16 @@ fn ctx(who: &Authenticated) -> EditCtx {
     }
 }
 
+/// Whether `who` may create a case with this routing.
+fn may_create(who: &Authenticated, district: &str, assigned_to: &str, sensitive: bool) -> bool {
+    let routing = Routing {
+        district: district.into(),
+        assigned_to: assigned_to.into(),
+        sensitive,
+    };
+    can_create(&who.user, &routing)
+}
+
 fn server_actor(who: &Authenticated) -> automerge::ActorId {
     device_actor(&format!("server:{}", who.user.user_id))
 }
@@ -88,12 +98,7 @@ pub async fn create(
     JsonBody(new): JsonBody<NewCase>,
 ) -> Result<(StatusCode, Json<Case>), AppError> {
     active(&who)?;
-    let routing = Routing {
-        district: new.district.clone(),
-        assigned_to: new.assigned_to.clone(),
-        sensitive: new.sensitive,
-    };
-    if !can_create(&who.user, &routing) {
+    if !may_create(&who, &new.district, &new.assigned_to, new.sensitive) {
         return Err(AppError::Forbidden("outside your districts or assignment"));
     }
     let mut doc = CaseDoc::create(&ctx(&who), server_actor(&who), &new)
@@ -121,12 +126,7 @@ pub async fn import(
     let mut docs = Vec::with_capacity(cases.len());
     for case in &cases {
         validate_case_id(&case.id).map_err(|e| AppError::InvalidCase(e.to_string()))?;
-        let routing = Routing {
-            district: case.district.clone(),
-            assigned_to: case.assigned_to.clone(),
-            sensitive: case.sensitive,
-        };
-        if !can_create(&who.user, &routing) {
+        if !may_create(&who, &case.district, &case.assigned_to, case.sensitive) {
             return Err(AppError::Forbidden("a case is outside your districts"));
         }
         let doc = CaseDoc::import(&ctx, server_actor(&who), case)

@@ -34,14 +34,6 @@ fn assert_contract(got: &(StatusCode, HeaderMap, Vec<u8>), status: StatusCode, c
     );
 }
 
-fn get_req(uri: &str, auth: &[&str]) -> Request<Body> {
-    let mut b = Request::get(uri);
-    for a in auth {
-        b = b.header("authorization", *a);
-    }
-    b.body(Body::empty()).expect("request")
-}
-
 #[tokio::test]
 async fn framework_refusals_speak_json() {
     let (app, _) = app().await;
@@ -98,13 +90,7 @@ async fn two_authorization_headers_are_refused() {
         let r = call_full(&app, get_req("/v1/cases/case-1", &[pair[0], pair[1]])).await;
         assert_contract(&r, StatusCode::UNAUTHORIZED, "ambiguous_credentials");
     }
-    let ok = SyncRequest {
-        version: PROTOCOL_VERSION,
-        device_id: "phone-1".into(),
-        cursor: vec![],
-        push: vec![],
-        max_page_bytes: 0,
-    };
+    let ok = sync_request("phone-1", &[], vec![]);
     let mut req = sync_req(&chw.access_token, encode_request(&ok));
     req.headers_mut()
         .append(header::AUTHORIZATION, chw_b.parse().expect("header value"));
