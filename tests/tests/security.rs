@@ -131,6 +131,15 @@ impl World {
         .expect("push")
     }
 
+    /// `case` created on `chw`'s phone, synced to the server and to coordinator `coord`;
+    /// what `coord` is then served of `ids` (the baseline of a test).
+    async fn shared(&self, chw: &Device, coord: &Device, case: NewCase, ids: &[&str]) -> ApiDump {
+        chw.create(&case, 1_000).expect("create");
+        chw.sync().await.expect("sync");
+        coord.sync().await.expect("sync");
+        self.served(coord, ids).await
+    }
+
     /// What coordinator `observer` is served: each of `ids` and a full pull.
     async fn served(&self, observer: &Device, ids: &[&str]) -> ApiDump {
         api_dump(
@@ -185,16 +194,15 @@ async fn other_districts_are_neither_read_nor_written() {
     let coord_a = w.device("coord-a", "laptop-a").await;
     let coord_b = w.device("coord-b", "laptop-b").await;
     let chw_b = w.device("chw-b", "phone-b").await;
-    chw_a
-        .create(
-            &new_case("case-a1", DHAKA, "chw-a", "রহিমা খাতুন", false),
-            1_000,
-        )
-        .expect("create");
-    chw_a.sync().await.expect("sync");
-    coord_a.sync().await.expect("sync");
     let ids = ["case-a1", "case-k1"];
-    let before = w.served(&coord_a, &ids).await;
+    let before = w
+        .shared(
+            &chw_a,
+            &coord_a,
+            new_case("case-a1", DHAKA, "chw-a", "রহিমা খাতুন", false),
+            &ids,
+        )
+        .await;
     assert_eq!(before.pulled.len(), 1);
 
     for d in [&coord_b, &chw_b] {
@@ -276,14 +284,14 @@ async fn a_chw_cannot_change_restricted_fields() {
     let w = World::start();
     let chw = w.device("chw-a", "phone-a").await;
     let coord = w.device("coord-a", "laptop-a").await;
-    chw.create(
-        &new_case("case-r", DHAKA, "chw-a", "สมชาย จันทร์เพ็ญ", false),
-        1_000,
-    )
-    .expect("create");
-    chw.sync().await.expect("sync");
-    coord.sync().await.expect("sync");
-    let before = w.served(&coord, &["case-r"]).await;
+    let before = w
+        .shared(
+            &chw,
+            &coord,
+            new_case("case-r", DHAKA, "chw-a", "สมชาย จันทร์เพ็ญ", false),
+            &["case-r"],
+        )
+        .await;
     let c = ctx("chw-a", Role::Chw);
     type Tamper = Box<dyn FnOnce(&mut CaseDoc) -> Result<(), CaseError>>;
     use RefusalCode::{Invalid, RestrictedField};
@@ -783,14 +791,14 @@ async fn admins_see_and_write_no_case_content() {
     let chw = w.device("chw-a", "phone-a").await;
     let coord = w.device("coord-a", "laptop-a").await;
     let admin = w.device("admin", "admin-laptop").await;
-    chw.create(
-        &new_case("case-x", DHAKA, "chw-a", "Phạm Văn Đồng", false),
-        1_000,
-    )
-    .expect("create");
-    chw.sync().await.expect("sync");
-    coord.sync().await.expect("sync");
-    let before = w.served(&coord, &["case-x"]).await;
+    let before = w
+        .shared(
+            &chw,
+            &coord,
+            new_case("case-x", DHAKA, "chw-a", "Phạm Văn Đồng", false),
+            &["case-x"],
+        )
+        .await;
     let (p, _) = admin.sync().await.expect("sync");
     assert_eq!(p.docs_received, 0);
     assert!(admin.store.case_ids().expect("ids").is_empty());
@@ -908,14 +916,14 @@ async fn two_authorization_headers_never_pick_a_caller() {
     let w = World::start();
     let chw = w.device("chw-a", "phone-a").await;
     let coord = w.device("coord-a", "laptop-a").await;
-    chw.create(
-        &new_case("case-2h", DHAKA, "chw-a", "زهرا احمدی", false),
-        1_000,
-    )
-    .expect("create");
-    chw.sync().await.expect("sync");
-    coord.sync().await.expect("sync");
-    let before = w.served(&coord, &["case-2h", "case-new"]).await;
+    let before = w
+        .shared(
+            &chw,
+            &coord,
+            new_case("case-2h", DHAKA, "chw-a", "زهرا احمدی", false),
+            &["case-2h", "case-new"],
+        )
+        .await;
     let new = serde_json::to_value(new_case("case-new", DHAKA, "chw-a", "Lê Văn Tám", false))
         .expect("json");
     let c = ctx("chw-a", Role::Chw);
