@@ -155,10 +155,10 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if let AppError::Internal(detail) = &self {
-            tracing::error!(error = %detail, "internal error");
-        } else {
-            tracing::debug!(code, "request refused");
+        match &self {
+            AppError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            _ if status.is_server_error() => tracing::error!(code, %status, "server error"),
+            _ => tracing::debug!(code, "request refused"),
         }
         metrics::counter!("casesync_http_refusals_total", "code" => code).increment(1);
         (
