@@ -140,6 +140,22 @@ impl World {
         self.served(coord, ids).await
     }
 
+    /// `d` can create `case` neither by pushing it (refused `OutOfScope`) nor through
+    /// `POST /v1/cases` (403).
+    async fn cannot_create(&self, d: &Device, case: NewCase) {
+        let mut doc = CaseDoc::create(&ctx(&d.user, d.role), actor(d), &case).expect("create");
+        refused_with(
+            &self.push(d, &case.id, all_changes(&mut doc)).await,
+            &case.id,
+            RefusalCode::OutOfScope,
+        );
+        let body = serde_json::to_value(&case).expect("json");
+        assert_eq!(
+            self.post_json(&d.token, "/v1/cases", body).await,
+            code(403, "forbidden")
+        );
+    }
+
     /// What coordinator `observer` is served: each of `ids` and a full pull.
     async fn served(&self, observer: &Device, ids: &[&str]) -> ApiDump {
         api_dump(
@@ -185,6 +201,24 @@ fn doc_of(d: &Device, id: &str) -> CaseDoc {
 
 fn actor(d: &Device) -> automerge::ActorId {
     d.store.actor(&d.device_id).expect("actor")
+}
+
+/// An encoded sync request of `d`'s device pushing a visit on `case_id` (not saved on
+/// the device).
+fn visit_push(d: &Device, case_id: &str, notes: &str) -> Vec<u8> {
+    let c = ctx(&d.user, d.role);
+    let edit = changes_by(doc_of(d, case_id), actor(d), |doc| {
+        doc.add_visit(&c, &visit(notes)).map(|_| ())
+    })
+    .expect("edit");
+    casesync_core::protocol::encode_request(&sync_request(
+        &d.device_id,
+        vec![],
+        vec![casesync_core::protocol::DocPush {
+            doc_id: case_id.into(),
+            changes: edit,
+        }],
+    ))
 }
 
 #[tokio::test]
@@ -246,23 +280,11 @@ async fn other_districts_are_neither_read_nor_written() {
         RefusalCode::OutOfScope,
     );
     // Creating cases in the other district.
-    let mut k = CaseDoc::create(
-        &ctx("coord-b", Role::Coordinator),
-        actor(&coord_b),
-        &new_case("case-k1", DHAKA, "chw-a", "زهرا احمدی", false),
+    w.cannot_create(
+        &coord_b,
+        new_case("case-k1", DHAKA, "chw-a", "زهرا احمدی", false),
     )
-    .expect("create");
-    refused_with(
-        &w.push(&coord_b, "case-k1", all_changes(&mut k)).await,
-        "case-k1",
-        RefusalCode::OutOfScope,
-    );
-    let body = serde_json::to_value(new_case("case-k1", DHAKA, "chw-a", "زهرا احمدی", false))
-        .expect("json");
-    assert_eq!(
-        w.post_json(&coord_b.token, "/v1/cases", body).await,
-        code(403, "forbidden")
-    );
+    .await;
     assert_eq!(
         w.post_json(
             &coord_b.token,
@@ -498,19 +520,7 @@ async fn forged_and_expired_tokens_get_401() {
         ),
         ("truncated", chw.token[..chw.token.len() - 5].to_owned()),
     ];
-    let c = ctx("chw-a", Role::Chw);
-    let edit = changes_by(doc_of(&chw, "case-t"), actor(&chw), |d| {
-        d.add_visit(&c, &visit("forged")).map(|_| ())
-    })
-    .expect("edit");
-    let body = casesync_core::protocol::encode_request(&sync_request(
-        "phone-a",
-        vec![],
-        vec![casesync_core::protocol::DocPush {
-            doc_id: "case-t".into(),
-            changes: edit,
-        }],
-    ));
+    let body = visit_push(&chw, "case-t", "forged");
     for (what, token) in &forged {
         let (status, resp) = post_sync(&w.http, &w.url(), token, body.clone())
             .await
@@ -739,23 +749,11 @@ async fn sensitive_cases_reach_only_the_assignee_and_granted_coordinators() {
         "case-s",
         RefusalCode::OutOfScope,
     );
-    let mut s2 = CaseDoc::create(
-        &pc,
-        actor(&plain),
-        &new_case("case-s2", DHAKA, "chw-a", "Lê Thị Mai", true),
+    w.cannot_create(
+        &plain,
+        new_case("case-s2", DHAKA, "chw-a", "Lê Thị Mai", true),
     )
-    .expect("create");
-    refused_with(
-        &w.push(&plain, "case-s2", all_changes(&mut s2)).await,
-        "case-s2",
-        RefusalCode::OutOfScope,
-    );
-    let body = serde_json::to_value(new_case("case-s2", DHAKA, "chw-a", "Lê Thị Mai", true))
-        .expect("json");
-    assert_eq!(
-        w.post_json(&plain.token, "/v1/cases", body).await,
-        code(403, "forbidden")
-    );
+    .await;
     // Nor can another CHW, even with a leaked copy.
     let oc = ctx("chw-a2", Role::Chw);
     let edit = changes_by(doc_of(&granted, "case-s"), actor(&other_chw), |d| {
@@ -926,19 +924,7 @@ async fn two_authorization_headers_never_pick_a_caller() {
         .await;
     let new = serde_json::to_value(new_case("case-new", DHAKA, "chw-a", "Lê Văn Tám", false))
         .expect("json");
-    let c = ctx("chw-a", Role::Chw);
-    let edit = changes_by(doc_of(&chw, "case-2h"), actor(&chw), |d| {
-        d.add_visit(&c, &visit("two headers")).map(|_| ())
-    })
-    .expect("edit");
-    let sync_body = casesync_core::protocol::encode_request(&sync_request(
-        "phone-a",
-        vec![],
-        vec![casesync_core::protocol::DocPush {
-            doc_id: "case-2h".into(),
-            changes: edit,
-        }],
-    ));
+    let sync_body = visit_push(&chw, "case-2h", "two headers");
     let url = w.url();
     for (first, second) in [
         (&chw.token, &coord.token),
