@@ -315,3 +315,33 @@ async fn posts_without_the_sessions_csrf_token_change_nothing() {
         "nothing stored"
     );
 }
+
+/// axum's own rejections on dashboard routes (a query or form that does not
+/// deserialize, e.g. a repeated field) are the dashboard's error page, with its headers, not plain text.
+#[tokio::test]
+async fn malformed_queries_and_forms_get_the_error_page() {
+    let d = demo_app().await;
+    let jar = sign_in(&d.app, "coord").await;
+    for uri in [
+        "/dashboard/cases?q=a&q=b",
+        "/dashboard/export/cases.csv?stage=intake&stage=closed",
+    ] {
+        let r = send(&d.app, get(uri, &jar)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.body);
+        assert!(
+            r.headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("text/html")),
+            "{uri}"
+        );
+        assert!(r.body.contains("<html"), "{uri}");
+        assert_eq!(
+            r.headers.get(header::CACHE_CONTROL).expect("cc"),
+            "no-store"
+        );
+    }
+    let r = send(&d.app, post("/login", "", &[("a", "b")])).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert!(r.body.contains("<html"), "{}", r.body);
+}
