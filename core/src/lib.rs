@@ -5,3 +5,8 @@ pub mod protocol;
 pub mod report;
 pub mod store;
 pub mod sync;
+#[cfg(feature = "uniffi")]
+mod uniffi_types;
+
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();

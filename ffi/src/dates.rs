@@ -1,18 +1,9 @@
-//! Dates cross the FFI as `"YYYY-MM-DD"` strings.
+//! Dates the app submits as `"YYYY-MM-DD"` strings, parsed into a clear error (the
+//! dates the app reads are formatted by casesync-core's `NaiveDate` custom type).
 
 use chrono::NaiveDate;
 
 use crate::error::CasesyncError;
-
-/// Formats a date as `YYYY-MM-DD`.
-pub(crate) fn fmt(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-/// Formats an optional date.
-pub(crate) fn fmt_opt(d: Option<NaiveDate>) -> Option<String> {
-    d.map(fmt)
-}
 
 /// Parses a `YYYY-MM-DD` date; `what` names the field in the error message.
 pub(crate) fn parse(what: &str, s: &str) -> Result<NaiveDate, CasesyncError> {
@@ -36,9 +27,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trip_and_refusal() {
+    fn parse_and_refusal() {
         let d = parse("date", "2025-03-09").expect("valid date");
-        assert_eq!(fmt(d), "2025-03-09");
+        assert_eq!(NaiveDate::from_ymd_opt(2025, 3, 9), Some(d));
         assert!(matches!(
             parse("visit date", "09/03/2025"),
             Err(CasesyncError::Invalid(m)) if m.contains("visit date")

@@ -1,24 +1,21 @@
-//! Records the app submits: what a screen sends to an editing call. In the `...Update`
-//! records, `null` means "leave as is" (every field defaults to `null` in Kotlin).
+//! Records the app submits with dates in them: what a screen sends to an editing call.
+//! In the `...Update` records, `null` means "leave as is" (every such field defaults to
+//! `null` in Kotlin).
+//!
+//! **Why these are not the core's input types** (every other record and enum the app
+//! sees is derived on the core's own type, behind casesync-core's `uniffi` feature):
+//! their dates are `"YYYY-MM-DD"` strings that this crate parses *inside the call*
+//! (`convert.rs`), so a malformed date is a `CasesyncError::Invalid` naming the field
+//! ("visit date: ... is not a date"). Derived on the core's types, the date would be
+//! lifted by uniffi before the call, and a failed lift reaches Kotlin as an
+//! `InternalException`, not as the `CasesyncException` the app catches. Their other
+//! fields mirror `casesync_core::case::input` (and `store::SummaryFilter`); the core
+//! checks every value.
 
-use crate::enums::*;
-
-/// A new case (intake stage).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct NewCase {
-    /// Case id: 1 to 64 letters, digits, `-` or `_` (e.g. a UUID made by the app).
-    pub id: String,
-    /// District.
-    pub district: String,
-    /// Village.
-    pub village: String,
-    /// Assigned worker (user id); a CHW registers cases assigned to themselves.
-    pub assigned_to: String,
-    /// Sensitive case (visible only to its worker and coordinators with sensitive access).
-    pub sensitive: bool,
-    /// Client's name.
-    pub client_name: String,
-}
+use casesync_core::case::{
+    ClosureReason, GoalStatus, IntakeSource, ReferralService, ReferralStatus, SafetyRisk, Sex,
+    Stage, VisitKind,
+};
 
 /// Client fields to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]

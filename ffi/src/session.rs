@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use casesync_core::case as core;
+use casesync_core::case::Role;
 use serde::Deserialize;
 
-use crate::enums::Role;
 use crate::transport::{Http, TransportError};
 
 /// A logged-in user on this device. The app keeps it (e.g. in encrypted preferences)
@@ -90,14 +89,14 @@ struct TokenResponse {
     refresh_token: String,
     expires_in: u64,
     user_id: String,
-    role: core::Role,
+    role: Role,
 }
 
 fn session(server_url: &str, t: TokenResponse, now_ms: i64) -> Session {
     Session {
         server_url: server_url.to_owned(),
         user_id: t.user_id,
-        role: t.role.into(),
+        role: t.role,
         access_token: t.access_token,
         refresh_token: t.refresh_token,
         access_expires_at_ms: now_ms.saturating_add((t.expires_in as i64).saturating_mul(1000)),

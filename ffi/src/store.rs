@@ -5,15 +5,16 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use casesync_core::case::{self as core, CaseDoc, EditCtx};
-use casesync_core::report;
-use casesync_core::store::DeviceStore;
+use casesync_core::case::{
+    self as core, Case, CaseDoc, Conflict, EditCtx, Evaluation, ExtraValue, HistoryEntry, NewCase,
+    Stage,
+};
+use casesync_core::report::{self, FollowUp};
+use casesync_core::store::{DeviceStore, Listing};
 
 use crate::dates;
-use crate::enums::Stage;
 use crate::error::CasesyncError;
 use crate::inputs::*;
-use crate::records::*;
 use crate::session::{self, Session, TransportConfig};
 use crate::transport::TransportError;
 
@@ -64,7 +65,7 @@ impl CaseStore {
         let s = self.current_session()?;
         Ok(EditCtx {
             user_id: s.user_id,
-            role: s.role.into(),
+            role: s.role,
             now_ms: now_ms(),
         })
     }
@@ -217,30 +218,30 @@ impl CaseStore {
 
     /// Lists cases matching `filter`, by next due date, then name.
     pub fn list_cases(&self, filter: SummaryFilter) -> Result<Listing, CasesyncError> {
-        Ok(self.store.list_summaries(&filter.try_into()?)?.into())
+        Ok(self.store.list_summaries(&filter.try_into()?)?)
     }
 
     /// The whole case.
     pub fn get_case(&self, case_id: String) -> Result<Case, CasesyncError> {
-        Ok(self.store.load_case(&case_id)?.read()?.into())
+        Ok(self.store.load_case(&case_id)?.read()?)
     }
 
     /// The case as it stood at `time_ms` (ms since the Unix epoch).
     pub fn case_at(&self, case_id: String, time_ms: i64) -> Result<Case, CasesyncError> {
-        Ok(self.store.load_case(&case_id)?.at(time_ms)?.into())
+        Ok(self.store.load_case(&case_id)?.at(time_ms)?)
     }
 
     /// Fields of the case written concurrently on different phones, each value with who
     /// wrote it and when.
     pub fn conflicts(&self, case_id: String) -> Result<Vec<Conflict>, CasesyncError> {
         let mut doc = self.store.load_case(&case_id)?;
-        Ok(doc.conflicts().into_iter().map(Into::into).collect())
+        Ok(doc.conflicts())
     }
 
     /// The case's audit trail: who changed what, when, in causal order.
     pub fn history(&self, case_id: String) -> Result<Vec<HistoryEntry>, CasesyncError> {
         let mut doc = self.store.load_case(&case_id)?;
-        Ok(doc.history().into_iter().map(Into::into).collect())
+        Ok(doc.history())
     }
 
     /// The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
@@ -268,10 +269,7 @@ impl CaseStore {
             .iter()
             .map(|s| Ok(self.store.load_case(&s.id)?.read()?))
             .collect::<Result<Vec<core::Case>, CasesyncError>>()?;
-        Ok(report::due_follow_ups(&cases, &worker, on, horizon_days)
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(report::due_follow_ups(&cases, &worker, on, horizon_days))
     }
 
     /// Ids of cases with edits not yet acknowledged by the server.
@@ -292,9 +290,9 @@ impl CaseStore {
         let ctx = self.ctx()?;
         let _g = lock(&self.ops);
         let actor = self.store.actor(&self.device_id)?;
-        let mut doc = CaseDoc::create(&ctx, actor, &new_case.into())?;
+        let mut doc = CaseDoc::create(&ctx, actor, &new_case)?;
         self.store.save_local(&mut doc)?;
-        Ok(doc.read()?.into())
+        Ok(doc.read()?)
     }
 
     /// Changes client fields (`null` fields are left as they are).
@@ -362,8 +360,7 @@ impl CaseStore {
         key: String,
         value: ExtraValue,
     ) -> Result<(), CasesyncError> {
-        let v = value.into();
-        self.edit(&case_id, |d, c| d.set_extra(c, &key, &v))
+        self.edit(&case_id, |d, c| d.set_extra(c, &key, &value))
     }
 
     /// Adds a service-plan goal; returns its id.
@@ -430,7 +427,7 @@ impl CaseStore {
     /// Moves the case to another open stage (forward by the process rules; back for
     /// coordinators). Closing is `close_case`.
     pub fn advance_stage(&self, case_id: String, to: Stage) -> Result<(), CasesyncError> {
-        self.edit(&case_id, |d, c| d.advance(c, to.into()))
+        self.edit(&case_id, |d, c| d.advance(c, to))
     }
 
     /// Closes the case with a reason (and normally the client's agreement).
@@ -451,8 +448,7 @@ impl CaseStore {
 
     /// Records the evaluation of a closed case.
     pub fn evaluate(&self, case_id: String, evaluation: Evaluation) -> Result<(), CasesyncError> {
-        let e = evaluation.into();
-        self.edit(&case_id, |d, c| d.evaluate(c, &e))
+        self.edit(&case_id, |d, c| d.evaluate(c, &evaluation))
     }
 
     /// Reassigns the case to another worker (coordinators).

@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use casesync_core::protocol::Refusal;
 use casesync_core::sync::{Step, SyncSession};
 
 use crate::error::CasesyncError;
-use crate::records::Refusal;
 use crate::session;
 use crate::store::{lock, now_ms, CaseStore};
 
@@ -166,13 +166,7 @@ impl CaseStore {
                         Step::Done => {
                             return Ok(SyncReport {
                                 progress: progress(sync.progress(), retries),
-                                refused: sync
-                                    .progress()
-                                    .refused
-                                    .iter()
-                                    .cloned()
-                                    .map(Into::into)
-                                    .collect(),
+                                refused: sync.progress().refused.clone(),
                             })
                         }
                         Step::Wiped => {

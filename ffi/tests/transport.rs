@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use casesync_core::case::{NewCase, Role};
 use casesync_core::protocol::{encode_response, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION};
 use casesync_ffi::{
-    CaseStore, CasesyncError, NewCase, Role, Session, SummaryFilter, SyncHandle, SyncObserver,
-    SyncProgress, TransportConfig,
+    CaseStore, CasesyncError, Session, SummaryFilter, SyncHandle, SyncObserver, SyncProgress,
+    TransportConfig,
 };
 
 /// What the fake server does with one connection.

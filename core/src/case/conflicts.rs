@@ -13,8 +13,12 @@ use super::model::Role;
 
 /// One of the concurrent values of a field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ConflictValue {
-    /// The value (`null` for an object such as a note written twice).
+    /// The value (`null` for an object such as a note written twice). In Kotlin
+    /// `valueJson`, the value as JSON text (e.g. `"high"`, `3`, `true`): pass it back to
+    /// `resolveConflict`.
+    #[cfg_attr(feature = "uniffi", uniffi(name = "value_json"))]
     pub value: serde_json::Value,
     /// User who wrote it (from the change, bound to a device by the server).
     pub user: String,
@@ -26,6 +30,7 @@ pub struct ConflictValue {
 
 /// A field with concurrent values. The first value is the one everybody currently sees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Conflict {
     /// Dotted path, e.g. `assessment.safety_risk` or `visits.<id>.next_visit_date`.
     pub path: String,

@@ -12,6 +12,7 @@ use super::read::Reader;
 
 /// One change in a case's history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HistoryEntry {
     /// Change hash, hex.
     pub hash: String,

@@ -17,6 +17,7 @@ pub const MAX_ENTRIES: usize = 1_000;
 
 /// Data of a new case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NewCase {
     /// Case id (1..=64 of `[A-Za-z0-9_-]`).
     pub id: String,

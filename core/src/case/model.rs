@@ -17,6 +17,7 @@ macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -67,7 +68,7 @@ string_enum!(
     Role {
         /// Community health worker: own assigned cases.
         Chw = "chw",
-        /// District coordinator: whole district(s).
+        /// District coordinator: whole district(s); reassigns, closes, resolves conflicts.
         Coordinator = "coordinator",
         /// Programme admin: users and devices, no case content.
         Admin = "admin",
@@ -77,7 +78,7 @@ string_enum!(
 string_enum!(
     /// How the case came in.
     IntakeSource {
-        /// Referred by another agency.
+        /// Referred by another agency (name it in `referred_by`).
         AgencyReferral = "agency_referral",
         /// The client asked.
         SelfReferral = "self",
@@ -179,29 +180,37 @@ string_enum!(
         GoalsAchieved = "goals_achieved",
         /// Handed to another agency.
         Transferred = "transferred",
-        /// Client moved away.
+        /// Client moved away (a coordinator may close without the client's agreement).
         Moved = "moved",
-        /// Client died.
+        /// Client died (a coordinator may close without the client's agreement).
         Deceased = "deceased",
         /// Client withdrew.
         Withdrew = "withdrew",
-        /// Could not be reached.
+        /// Could not be reached (a coordinator may close without the client's agreement).
         LostToFollowUp = "lost_to_follow_up",
     }
 );
 
 /// A programme-defined assessment value (scalar).
+///
+/// In Kotlin the variants are `BoolValue`, `IntValue`, `FloatValue` and `TextValue`, each
+/// with one field `value`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(untagged)]
 pub enum ExtraValue {
     /// Yes / no.
-    Bool(bool),
+    #[cfg_attr(feature = "uniffi", uniffi(name = "BoolValue"))]
+    Bool(#[cfg_attr(feature = "uniffi", uniffi(name = "value"))] bool),
     /// Whole number.
-    Int(i64),
-    /// Decimal number.
-    Float(f64),
+    #[cfg_attr(feature = "uniffi", uniffi(name = "IntValue"))]
+    Int(#[cfg_attr(feature = "uniffi", uniffi(name = "value"))] i64),
+    /// Decimal number (finite).
+    #[cfg_attr(feature = "uniffi", uniffi(name = "FloatValue"))]
+    Float(#[cfg_attr(feature = "uniffi", uniffi(name = "value"))] f64),
     /// Text.
-    Text(String),
+    #[cfg_attr(feature = "uniffi", uniffi(name = "TextValue"))]
+    Text(#[cfg_attr(feature = "uniffi", uniffi(name = "value"))] String),
 }
 
 /// A member of the client's household.
@@ -215,6 +224,7 @@ pub struct HouseholdMember {
 
 /// The person the case is about.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Client {
     /// Name (Automerge Text in the document).
     pub name: String,
@@ -234,6 +244,7 @@ pub struct Client {
 
 /// Consent given at intake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Consent {
     /// Whether consent was given.
     pub given: bool,
@@ -247,6 +258,7 @@ pub struct Consent {
 
 /// Intake record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Intake {
     /// Date of intake.
     pub date: NaiveDate,
@@ -262,6 +274,7 @@ pub struct Intake {
 
 /// Assessment domains (DESIGN.md §1). Free-text domains are plain strings.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Assessment {
     /// Date of assessment.
     pub date: Option<NaiveDate>,
@@ -295,6 +308,7 @@ pub struct Assessment {
 
 /// A service-plan goal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Goal {
     /// Goal id (unique within the case).
     pub id: String,
@@ -314,6 +328,7 @@ pub struct Goal {
 
 /// The service plan.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Plan {
     /// Goals by id.
     pub goals: BTreeMap<String, Goal>,
@@ -323,6 +338,7 @@ pub struct Plan {
 
 /// A referral to another service or agency.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Referral {
     /// Referral id (unique within the case).
     pub id: String,
@@ -342,6 +358,7 @@ pub struct Referral {
 
 /// A visit (monitoring and review).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Visit {
     /// Visit id (unique within the case).
     pub id: String,
@@ -365,6 +382,7 @@ pub struct Visit {
 
 /// Closure record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Closure {
     /// Date closed.
     pub date: NaiveDate,
@@ -378,6 +396,7 @@ pub struct Closure {
 
 /// Evaluation after closure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Evaluation {
     /// Number of goals achieved.
     pub goals_achieved: u32,
@@ -387,6 +406,7 @@ pub struct Evaluation {
 
 /// A whole case as plain values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Case {
     /// Document schema number.
     pub schema: u32,
@@ -430,6 +450,7 @@ pub struct Case {
 
 /// What listing screens show: kept in the store's index so listing never loads documents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CaseSummary {
     /// Case id.
     pub id: CaseId,

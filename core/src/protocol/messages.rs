@@ -126,8 +126,9 @@ pub struct PushAck {
     pub hashes: Vec<Hash>,
 }
 
-/// Why a document's push was refused.
+/// Why a document's push was refused (nothing of it was stored).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum RefusalCode {
     /// The document is not in the user's write scope.
     OutOfScope,
@@ -141,14 +142,16 @@ pub enum RefusalCode {
     Invalid,
     /// A change depends on changes the server does not have.
     MissingDependencies,
-    /// The case was erased.
+    /// The case was erased (consent withdrawn): the device removes it.
     Erased,
 }
 
 /// A refused document push.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Refusal {
-    /// Case id.
+    /// Case id (`caseId` in Kotlin).
+    #[cfg_attr(feature = "uniffi", uniffi(name = "case_id"))]
     pub doc_id: String,
     /// Machine-readable reason.
     pub code: RefusalCode,

@@ -7,6 +7,7 @@ use crate::case::{Case, CaseId, FollowUpKind, Stage};
 
 /// One follow-up a worker has to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FollowUp {
     /// The case.
     pub case_id: CaseId,

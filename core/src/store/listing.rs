@@ -38,6 +38,7 @@ impl SummaryFilter {
 /// The result of listing: every readable matching summary, and the ids of cases whose
 /// summary record could not be read (so one bad record never hides the others).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Listing {
     /// Matching summaries, by next due date (none last), then name, then id.
     pub summaries: Vec<CaseSummary>,

@@ -16,6 +16,7 @@ import kotlinx.coroutines.Job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
 import org.casesync.*
+import org.casesync.core.*
 
 val today: LocalDate = LocalDate.now()
 fun day(offset: Long): String = today.plusDays(offset).toString()
