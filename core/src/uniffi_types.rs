@@ -122,3 +122,80 @@ fn by_key<T>(entries: impl Iterator<Item = (String, T)>) -> uniffi::Result<BTree
     }
     Ok(map)
 }
+
+#[cfg(test)]
+mod tests {
+    use uniffi::{Lift, Lower};
+
+    use super::*;
+    use crate::case::VisitKind;
+    use crate::UniFfiTag;
+
+    /// What Kotlin would read: `v` written as `T`, read back as `U`.
+    fn as_kotlin_sees<T: Lower<UniFfiTag>, U: Lift<UniFfiTag>>(v: T) -> uniffi::Result<U> {
+        let mut buf = Vec::new();
+        T::write(v, &mut buf);
+        U::try_read(&mut buf.as_slice())
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("valid date")
+    }
+
+    #[test]
+    fn dates_are_iso_strings_and_a_bad_one_is_an_error() {
+        let s: String = as_kotlin_sees(date("2025-03-09")).expect("lowers");
+        assert_eq!(s, "2025-03-09");
+        let d: NaiveDate = as_kotlin_sees("2025-03-09".to_string()).expect("lifts");
+        assert_eq!(d, date("2025-03-09"));
+        assert!(as_kotlin_sees::<String, NaiveDate>("09/03/2025".into()).is_err());
+    }
+
+    #[test]
+    fn id_keyed_maps_are_lists_in_id_order() {
+        let visit = |id: &str| Visit {
+            id: id.into(),
+            date: date("2025-03-09"),
+            by: "u1".into(),
+            kind: VisitKind::Home,
+            notes: String::new(),
+            progress: None,
+            obstacles: None,
+            actions: None,
+            next_visit_date: None,
+        };
+        let visits: Visits = [("b", visit("b")), ("a", visit("a"))]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let list: Vec<Visit> = as_kotlin_sees(visits.clone()).expect("lowers");
+        assert_eq!(
+            list.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(
+            as_kotlin_sees::<Vec<Visit>, Visits>(list).expect("lifts"),
+            visits
+        );
+        let twice = vec![visit("a"), visit("a")];
+        assert!(as_kotlin_sees::<Vec<Visit>, Visits>(twice).is_err());
+
+        let household: Household = [(
+            "m1".to_string(),
+            HouseholdMember {
+                name: "Rahima".into(),
+                relation: "mother".into(),
+            },
+        )]
+        .into();
+        let entries: Vec<HouseholdEntry> = as_kotlin_sees(household).expect("lowers");
+        assert_eq!(
+            (entries[0].id.as_str(), entries[0].name.as_str()),
+            ("m1", "Rahima")
+        );
+        let extra: ExtraFields = [("muac_cm".to_string(), ExtraValue::Float(11.5))].into();
+        let fields: Vec<ExtraField> = as_kotlin_sees(extra).expect("lowers");
+        assert_eq!(fields[0].key, "muac_cm");
+        assert_eq!(fields[0].value, ExtraValue::Float(11.5));
+    }
+}
