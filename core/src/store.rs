@@ -4,7 +4,8 @@
 //! Every value is sealed with XChaCha20-Poly1305 under the 32-byte key the app supplies
 //! (from the Android Keystore), with the record's key as associated data; see
 //! [`crypto`](self::crypto) for the layout. Keys are not encrypted: they hold only case
-//! ids and record kinds (`d/` documents, `h/` server heads, `o/` outbox, `m/` metadata)
+//! ids and record kinds (`d/` documents, `h/` server heads, `a/` acknowledged sequence
+//! numbers, `o/` outbox, `r/` deferred removals, `m/` metadata)
 //! and the numbers of the summary index buckets (`i/`, see `index.rs`: listing reads a
 //! few dozen buckets, never one record per case, and never a document).
 //!
@@ -43,7 +44,7 @@ pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
 pub use batch::StoreBatch;
 pub use listing::{Listing, SummaryFilter};
 
-use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX};
+use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX, REMOVAL};
 use crypto::Sealer;
 
 /// The plaintext of the key-check record.
@@ -272,6 +273,12 @@ impl DeviceStore {
     /// Ids of the cases with local changes not yet acknowledged by the server.
     pub fn outbox(&self) -> Result<Vec<String>, StoreError> {
         self.ids_with(OUTBOX)
+    }
+
+    /// Ids of the cases to remove once their unsent changes are acknowledged (see
+    /// [`StoreBatch::defer_removal`]).
+    pub fn deferred_removals(&self) -> Result<Vec<String>, StoreError> {
+        self.ids_with(REMOVAL)
     }
 
     fn ids_with(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {

@@ -113,17 +113,16 @@ fn an_edit_that_changes_nothing_does_not_make_sync_spin() {
     sim.check().expect("invariants");
 }
 
-/// KNOWN ISSUE (reported): a coordinator without sensitive access can create a
-/// sensitive case on the phone (`CaseDoc::create` does not know the user's access), the
-/// server refuses the push (`OutOfScope`) at every sync, and the registration never
-/// reaches the assigned CHW; the phone keeps it for ever.
+/// Regression: a coordinator without sensitive access can create a sensitive case on the
+/// phone (`CaseDoc::create` does not know the user's access); the server used to refuse
+/// the push (`OutOfScope`) at every sync, so the registration never reached the assigned
+/// CHW and stayed on the phone for ever. The server now takes it (`can_create`) and
+/// lists it as removed for the coordinator once acknowledged.
 #[test]
-#[ignore = "known issue: sensitive case created by a coordinator without access is stranded"]
 fn a_case_the_server_refuses_is_not_stranded_on_the_phone() {
     let phones = Phones::new();
     // Seed 21: the coordinator has no sensitive access and registers a sensitive case.
     let mut sim = Sim::new(21, &phones).expect("setup");
-    sim.strand_sensitive_creations = true;
     sim.run(80).expect("steps");
     sim.run_until_quiet().expect("quiet");
     sim.check().expect("invariants");
@@ -207,15 +206,15 @@ fn a_first_sync_over_several_pages_sees_each_case_once_per_page() {
     sim.check().expect("invariants");
 }
 
-/// KNOWN BUG (reported, server/src/sync/pull.rs initial phase): a phone's first sync
+/// Regression (server/src/sync/pull.rs, initial phase): a phone's first sync
 /// pushes a case it registered, but the response is lost, so its cursor stays empty. The
 /// coordinator reassigns the case to another CHW. The phone's next request pushes the
 /// case again (accepted: it was assigned to this CHW before) and, its cursor being empty,
 /// gets an initial page: snapshots of what is in scope now, no removals. Nothing ever
-/// tells the phone to drop the case: the former worker keeps a copy that no longer
-/// updates (seeds 1663, 2119, 2508 of `sim --seeds 10000`).
+/// told the phone to drop the case: the former worker kept a copy that no longer
+/// updated (seeds 1663, 2119, 2508 of `sim --seeds 10000`). Now every page lists as
+/// removed what the device pushed in its request and may no longer read.
 #[test]
-#[ignore = "known bug in server pull: a first sync never removes the phone's own case reassigned away"]
 fn a_case_reassigned_before_its_creators_first_sync_completes_leaves_the_creator() {
     let phones = Phones::new();
     let mut sim = Sim::new(2, &phones).expect("setup");
@@ -249,15 +248,15 @@ fn a_case_reassigned_before_its_creators_first_sync_completes_leaves_the_creator
     sim.check().expect("invariants");
 }
 
-/// KNOWN BUG (reported, core/src/sync.rs): a removal the device defers because the case
-/// has unsent edits lives only in the `SyncSession` (`deferred_removals`). If the session
-/// ends before those edits are acknowledged (link lost, app closed), the removal is
-/// forgotten while the cursor has moved past it: the former worker keeps the case for
+/// Regression (core/src/sync.rs): a removal the device defers because the case
+/// has unsent edits lived only in the `SyncSession` (`deferred_removals`). If the session
+/// ended before those edits were acknowledged (link lost, app closed), the removal was
+/// forgotten while the cursor had moved past it: the former worker kept the case for
 /// ever. (Since 9e48655 the same happens without a lost link when the outbox mark has
 /// nothing to push: `next_request` clears the mark and no ack ever makes the case
-/// "clean"; seeds 1606 and 2694 of `sim --seeds 10000`.)
+/// "clean"; seeds 1606 and 2694 of `sim --seeds 10000`.) The deferral is now stored with
+/// the page that announced it (`StoreBatch::defer_removal`).
 #[test]
-#[ignore = "known bug in core sync: a deferred removal is forgotten when the session ends"]
 fn a_removal_deferred_for_unsent_edits_survives_the_end_of_the_session() {
     let phones = Phones::new();
     let mut sim = Sim::new(2, &phones).expect("setup");

@@ -14,6 +14,8 @@ pub(crate) const HEADS: &[u8] = b"h/";
 pub(crate) const ACKED: &[u8] = b"a/";
 /// Key prefix of outbox marks (cases with unsent local changes).
 pub(crate) const OUTBOX: &[u8] = b"o/";
+/// Key prefix of removals held back until the case's unsent changes are acknowledged.
+pub(crate) const REMOVAL: &[u8] = b"r/";
 /// Key of the key-check record.
 pub(crate) const KEY_CHECK: &[u8] = b"m/keycheck";
 /// Key of the sync cursor.
@@ -57,6 +59,8 @@ enum Op {
     SetAcked(String, u64),
     ClearOutbox(String),
     MarkOutbox(String),
+    DeferRemoval(String),
+    CancelRemoval(String),
     SetCursor(Vec<u8>),
 }
 
@@ -93,7 +97,8 @@ impl StoreBatch {
         self
     }
 
-    /// Removes case `id` entirely: document, summary, server heads and outbox mark.
+    /// Removes case `id` entirely: document, summary, server heads, acknowledged
+    /// sequence number, outbox mark and deferred removal.
     pub fn remove_case(&mut self, id: &str) -> &mut Self {
         self.ops.push(Op::RemoveCase(id.to_owned()));
         self
@@ -121,6 +126,19 @@ impl StoreBatch {
     /// Marks case `id` as having unsent local changes.
     pub fn mark_outbox(&mut self, id: &str) -> &mut Self {
         self.ops.push(Op::MarkOutbox(id.to_owned()));
+        self
+    }
+
+    /// Records that case `id` left this device's scope while it had unsent changes: it
+    /// is to be removed once they are acknowledged, in this sync session or a later one.
+    pub fn defer_removal(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::DeferRemoval(id.to_owned()));
+        self
+    }
+
+    /// Forgets a deferred removal of case `id` (it came back into scope).
+    pub fn cancel_removal(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::CancelRemoval(id.to_owned()));
         self
     }
 
@@ -153,7 +171,7 @@ impl StoreBatch {
                 }
                 Op::RemoveCase(id) => {
                     validate_case_id(&id)?;
-                    for prefix in [DOC, HEADS, ACKED, OUTBOX] {
+                    for prefix in [DOC, HEADS, ACKED, OUTBOX, REMOVAL] {
                         out.push(BatchOp::Delete(key(prefix, &id)));
                     }
                     index.push((id, None));
@@ -173,6 +191,14 @@ impl StoreBatch {
                 Op::MarkOutbox(id) => {
                     validate_case_id(&id)?;
                     out.push(put(key(OUTBOX, &id), &[])?);
+                }
+                Op::DeferRemoval(id) => {
+                    validate_case_id(&id)?;
+                    out.push(put(key(REMOVAL, &id), &[])?);
+                }
+                Op::CancelRemoval(id) => {
+                    validate_case_id(&id)?;
+                    out.push(BatchOp::Delete(key(REMOVAL, &id)));
                 }
                 Op::SetCursor(c) => out.push(put(CURSOR.to_vec(), &c)?),
             }

@@ -211,7 +211,10 @@ fn stored_formats_are_pinned() {
     let mut batch = StoreBatch::new();
     batch
         .put_case("c1", new_doc("c1", "Hoa").save(), &s)
-        .set_server_heads("c1", vec![[0xab; 32]]);
+        .set_server_heads("c1", vec![[0xab; 32]])
+        .set_acked_seq("c1", 0x0102)
+        .mark_outbox("c1")
+        .defer_removal("c1");
     store.apply(batch).expect("apply");
     let plain = |k: &[u8]| {
         let v = store.backend().get(k).expect("get").expect("present");
@@ -223,6 +226,11 @@ fn stored_formats_are_pinned() {
     );
     // i/10 is the bucket of "c1"; the bucket holds a list of summaries sorted by id.
     assert_eq!(plain(b"h/c1"), [&[1u8][..], &[0xab; 32]].concat());
+    // The acknowledged sequence number: a u64, little-endian.
+    assert_eq!(hex::encode(plain(b"a/c1")), "0201000000000000");
+    // Outbox marks and deferred removals: the key is the record, the value is empty.
+    assert_eq!(plain(b"o/c1"), b"");
+    assert_eq!(plain(b"r/c1"), b"");
     assert_eq!(plain(KEY_CHECK), KEY_CHECK_PLAIN);
 }
 

@@ -154,6 +154,11 @@ pub(super) fn batch_writes_every_kind(store: &DeviceStore) {
     batch
         .put_case("new-1", doc.save(), &summary)
         .set_server_heads("new-1", vec![[3; 32], [4; 32]])
+        .set_acked_seq("new-1", 9)
+        .defer_removal("new-1")
+        .defer_removal("vi-1")
+        .cancel_removal("vi-1")
+        .defer_removal("th-1")
         .clear_outbox("bn-1")
         .remove_case("th-1")
         .set_cursor(b"seq:42".to_vec());
@@ -164,6 +169,9 @@ pub(super) fn batch_writes_every_kind(store: &DeviceStore) {
         store.server_heads("new-1").expect("heads"),
         vec![[3; 32], [4; 32]]
     );
+    assert_eq!(store.acked_seq("new-1").expect("acked"), 9);
+    assert_eq!(store.acked_seq("bn-1").expect("acked"), 0);
+    assert_eq!(store.deferred_removals().expect("deferred"), ["new-1"]);
     assert_eq!(store.cursor().expect("cursor"), b"seq:42");
     assert_eq!(store.outbox().expect("outbox"), vec!["fa-1", "vi-1"]);
     assert!(matches!(
