@@ -4,6 +4,7 @@
 //! `cargo run -p casesync-tests --bin sim -- --start SEED --seeds 1 --verbose`.
 
 use casesync_core::case::Role;
+use casesync_core::sync::{Step, SyncSession};
 use casesync_tests::sim::{run_seed, seeds_from_env, EditKind, Phones, Sim, Status};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -292,6 +293,58 @@ fn a_removal_deferred_for_unsent_edits_survives_the_end_of_the_session() {
     sim.timeout(chw1, true)
         .expect("the link drops; the session ends");
     sim.net.in_flight.clear();
+    sim.run_until_quiet().expect("quiet");
+    sim.check().expect("invariants");
+}
+
+/// Like the test above, but the outbox mark has nothing to push (a save that changed
+/// nothing) and the app closes the session right after the page that lists the removal:
+/// no push follows, so the server has no reason to list the case again; only the
+/// device's stored deferral drops it, in the next session.
+#[test]
+fn a_removal_deferred_for_a_save_that_changed_nothing_survives_the_end_of_the_session() {
+    let phones = Phones::new();
+    let mut sim = Sim::new(2, &phones).expect("setup");
+    let (coord, chw1) = (0, 1);
+    sim.create_open_case(chw1, 5).expect("case");
+    sim.run_until_quiet().expect("quiet");
+    let case = sim.ledger.cases[0].clone();
+    let mut seed = 0;
+    while sim.devices[coord]
+        .store
+        .load_case(&case)
+        .expect("coordinator has it")
+        .read()
+        .expect("read")
+        .assigned_to
+        == "chw1"
+    {
+        seed += 1;
+        let mut r = StdRng::seed_from_u64(seed);
+        sim.edit(coord, &case, EditKind::Reassign, &mut r)
+            .expect("reassign");
+    }
+    sim.sync(coord).expect("coordinator syncs");
+    drain(&mut sim);
+    // chw1's app syncs by hand: one request, one response, then the app is closed.
+    let store = sim.devices[chw1].store;
+    let device_id = sim.devices[chw1].id.clone();
+    let mut session = SyncSession::new(store, &device_id, 256 * 1024).expect("session");
+    let request = session.next_request().expect("request");
+    let mut doc = store.load_case(&case).expect("load");
+    store
+        .save_local(&mut doc)
+        .expect("a save that changes nothing, meanwhile");
+    let served = sim.server.serve(&request).expect("served");
+    assert_eq!(served.response.removed, [case.clone()]);
+    let step = session.handle_response(&served.bytes).expect("applied");
+    assert_eq!(
+        step,
+        Step::Continue,
+        "the outbox mark is still to be looked at"
+    );
+    drop(session);
+    assert!(store.case_ids().expect("ids").contains(&case));
     sim.run_until_quiet().expect("quiet");
     sim.check().expect("invariants");
 }

@@ -624,13 +624,15 @@ fn a_coordinator_without_sensitive_access_registers_a_sensitive_case() {
 fn a_coordinators_edits_after_making_a_case_sensitive_are_kept() {
     let w = world();
     let plain = user("coord", Role::Coordinator, false);
-    let mut laptop = create(&plain, "laptop", "case-1", "Lê Thị Hoa", "chw1", false);
-    let r = w.sync(
-        &plain,
-        "laptop",
-        &[],
-        push("case-1", all_changes(&mut laptop)),
-    );
+    let chw = user("chw1", Role::Chw, false);
+    // A case the coordinator did not register (that rule is the test above's).
+    let mut phone = create(&chw, "phone", "case-1", "Lê Thị Hoa", "chw1", false);
+    w.sync(&chw, "phone", &[], push("case-1", all_changes(&mut phone)));
+    let r = w.sync(&plain, "laptop", &[], vec![]);
+    let mut laptop = None;
+    apply(&mut laptop, &r.docs[0].body);
+    let mut laptop = laptop.expect("the coordinator has it");
+    laptop.set_actor(device_actor("laptop"));
     let cursor = r.cursor;
     let h = laptop.heads();
     laptop.set_sensitive(&ctx(&plain), true).expect("sensitive");
