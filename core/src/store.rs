@@ -4,8 +4,8 @@
 //! Every value is sealed with XChaCha20-Poly1305 under the 32-byte key the app supplies
 //! (from the Android Keystore), with the record's key as associated data; see
 //! [`crypto`](self::crypto) for the layout. Keys are not encrypted: they hold only case
-//! ids and record kinds (`d/` documents, `h/` server heads, `a/` acknowledged sequence
-//! numbers, `o/` outbox, `r/` deferred removals, `m/` metadata)
+//! ids and record kinds (`d/` documents, `a/` acknowledged sequence numbers, `o/`
+//! outbox, `r/` deferred removals, `m/` metadata)
 //! and the numbers of the summary index buckets (`i/`, see `index.rs`: listing reads a
 //! few dozen buckets, never one record per case, and never a document).
 //!
@@ -44,7 +44,7 @@ pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
 pub use batch::StoreBatch;
 pub use listing::{Listing, SummaryFilter};
 
-use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX, REMOVAL};
+use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, KEY_CHECK, OUTBOX, REMOVAL};
 use crypto::Sealer;
 
 /// The plaintext of the key-check record.
@@ -288,14 +288,6 @@ impl DeviceStore {
             .into_iter()
             .filter_map(|k| id_of(prefix, &k))
             .collect())
-    }
-
-    /// The change hashes the server is known to have for case `id` (empty if none).
-    pub fn server_heads(&self, id: &str) -> Result<Vec<[u8; 32]>, StoreError> {
-        match self.read_case_record(HEADS, id)? {
-            None => Ok(Vec::new()),
-            Some(p) => postcard::from_bytes(&p).map_err(|_| corrupt(id)),
-        }
     }
 
     /// The highest sequence number of this device's own changes to case `id` that the
