@@ -36,9 +36,7 @@ use std::sync::{Mutex, PoisonError};
 
 use automerge::ActorId;
 
-use crate::case::{
-    actor_belongs_to, device_actor, validate_case_id, CaseDoc, CaseError, CaseSummary,
-};
+use crate::case::{actor_belongs_to, validate_case_id, CaseDoc, CaseError, CaseSummary, IdSource};
 
 pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
 pub use batch::StoreBatch;
@@ -84,6 +82,8 @@ pub struct DeviceStore {
     /// Serialises read-modify-write sequences (index buckets in `apply`, actor creation,
     /// wipe).
     write_lock: Mutex<()>,
+    /// Where the actor id and the entry ids of loaded documents come from.
+    ids: IdSource,
 }
 
 impl std::fmt::Debug for DeviceStore {
@@ -149,7 +149,15 @@ impl DeviceStore {
             backend,
             sealer,
             write_lock: Mutex::new(()),
+            ids: IdSource::os(),
         }
+    }
+
+    /// This store with ids from `ids` instead of the OS: the actor id it creates and the
+    /// entry ids of the documents it loads (a simulation that must replay exactly).
+    pub fn with_id_source(mut self, ids: IdSource) -> Self {
+        self.ids = ids;
+        self
     }
 
     /// The raw backend (values as stored, i.e. encrypted), for diagnostics and tests.
@@ -190,7 +198,9 @@ impl DeviceStore {
         let bytes = self
             .read_case_record(DOC, id)?
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        CaseDoc::load(&bytes).map_err(|_| corrupt(id))
+        let mut doc = CaseDoc::load(&bytes).map_err(|_| corrupt(id))?;
+        doc.set_id_source(self.ids.clone());
+        Ok(doc)
     }
 
     /// The listing summary of case `id`, without loading its document.
@@ -323,7 +333,7 @@ impl DeviceStore {
                 return Ok(actor);
             }
         }
-        let actor = device_actor(device_id);
+        let actor = self.ids.device_actor(device_id);
         let sealed = self.sealer.seal(ACTOR, actor.to_bytes())?;
         self.backend
             .apply(vec![BatchOp::Put(ACTOR.to_vec(), sealed)])?;

@@ -12,9 +12,9 @@
 //! ```
 //!
 //! The seed fixes the schedule (which device does what, which message is delivered,
-//! dropped or duplicated) and every input. Actor ids and entry ids are drawn inside
-//! the core from the thread RNG, so which of two concurrent scalar writes wins may differ
-//! between two runs of a seed; no invariant depends on it.
+//! dropped or duplicated) and every input. With [`Phones::seeded`] (as [`run_seed`]
+//! uses) the actor ids and entry ids the core draws come from the same seed too, so a
+//! run replays exactly, down to which of two concurrent scalar writes wins.
 //!
 //! Invariants, checked once the network has healed and every device has synced until
 //! nothing moves (see [`Sim::check`]):
@@ -1000,7 +1000,7 @@ fn hex(h: &[u8; 32]) -> String {
 
 /// Runs one seed: `steps` random steps, quiet, check. Returns the run's counts.
 pub fn run_seed(seed: u64, steps: usize, verbose: bool) -> Result<Stats, Failure> {
-    let phones = Phones::new();
+    let phones = Phones::seeded(seed);
     let mut sim = Sim::new(seed, &phones)?;
     sim.set_verbose(verbose);
     let result = sim

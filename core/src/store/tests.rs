@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::case::{ClientUpdate, EditCtx, NewCase, Role, Stage};
+use crate::case::{device_actor, ClientUpdate, EditCtx, NewCase, Role, Stage};
 
 mod suite;
 
