@@ -4,7 +4,8 @@
 //! Every value is sealed with XChaCha20-Poly1305 under the 32-byte key the app supplies
 //! (from the Android Keystore), with the record's key as associated data; see
 //! [`crypto`](self::crypto) for the layout. Keys are not encrypted: they hold only case
-//! ids and record kinds (`d/` documents, `h/` server heads, `o/` outbox, `m/` metadata)
+//! ids and record kinds (`d/` documents, `a/` acknowledged sequence numbers, `o/`
+//! outbox, `r/` deferred removals, `m/` metadata)
 //! and the numbers of the summary index buckets (`i/`, see `index.rs`: listing reads a
 //! few dozen buckets, never one record per case, and never a document).
 //!
@@ -35,15 +36,13 @@ use std::sync::{Mutex, PoisonError};
 
 use automerge::ActorId;
 
-use crate::case::{
-    actor_belongs_to, device_actor, validate_case_id, CaseDoc, CaseError, CaseSummary,
-};
+use crate::case::{actor_belongs_to, validate_case_id, CaseDoc, CaseError, CaseSummary, IdSource};
 
 pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
 pub use batch::StoreBatch;
 pub use listing::{Listing, SummaryFilter};
 
-use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, HEADS, KEY_CHECK, OUTBOX};
+use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, KEY_CHECK, OUTBOX, REMOVAL};
 use crypto::Sealer;
 
 /// The plaintext of the key-check record.
@@ -83,6 +82,8 @@ pub struct DeviceStore {
     /// Serialises read-modify-write sequences (index buckets in `apply`, actor creation,
     /// wipe).
     write_lock: Mutex<()>,
+    /// Where the actor id and the entry ids of loaded documents come from.
+    ids: IdSource,
 }
 
 impl std::fmt::Debug for DeviceStore {
@@ -148,7 +149,15 @@ impl DeviceStore {
             backend,
             sealer,
             write_lock: Mutex::new(()),
+            ids: IdSource::os(),
         }
+    }
+
+    /// This store with ids from `ids` instead of the OS: the actor id it creates and the
+    /// entry ids of the documents it loads (a simulation that must replay exactly).
+    pub fn with_id_source(mut self, ids: IdSource) -> Self {
+        self.ids = ids;
+        self
     }
 
     /// The raw backend (values as stored, i.e. encrypted), for diagnostics and tests.
@@ -189,7 +198,9 @@ impl DeviceStore {
         let bytes = self
             .read_case_record(DOC, id)?
             .ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        CaseDoc::load(&bytes).map_err(|_| corrupt(id))
+        let mut doc = CaseDoc::load(&bytes).map_err(|_| corrupt(id))?;
+        doc.set_id_source(self.ids.clone());
+        Ok(doc)
     }
 
     /// The listing summary of case `id`, without loading its document.
@@ -274,6 +285,12 @@ impl DeviceStore {
         self.ids_with(OUTBOX)
     }
 
+    /// Ids of the cases to remove once their unsent changes are acknowledged (see
+    /// [`StoreBatch::defer_removal`]).
+    pub fn deferred_removals(&self) -> Result<Vec<String>, StoreError> {
+        self.ids_with(REMOVAL)
+    }
+
     fn ids_with(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {
         Ok(self
             .backend
@@ -281,14 +298,6 @@ impl DeviceStore {
             .into_iter()
             .filter_map(|k| id_of(prefix, &k))
             .collect())
-    }
-
-    /// The change hashes the server is known to have for case `id` (empty if none).
-    pub fn server_heads(&self, id: &str) -> Result<Vec<[u8; 32]>, StoreError> {
-        match self.read_case_record(HEADS, id)? {
-            None => Ok(Vec::new()),
-            Some(p) => postcard::from_bytes(&p).map_err(|_| corrupt(id)),
-        }
     }
 
     /// The highest sequence number of this device's own changes to case `id` that the
@@ -324,7 +333,7 @@ impl DeviceStore {
                 return Ok(actor);
             }
         }
-        let actor = device_actor(device_id);
+        let actor = self.ids.device_actor(device_id);
         let sealed = self.sealer.seal(ACTOR, actor.to_bytes())?;
         self.backend
             .apply(vec![BatchOp::Put(ACTOR.to_vec(), sealed)])?;

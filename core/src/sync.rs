@@ -10,6 +10,11 @@
 //! What to push: the server is the hub, so the only changes a device has that the
 //! server lacks are its own. Per case the store keeps the highest sequence number of
 //! this device's changes the server acknowledged; a push is every own change above it.
+//!
+//! Removals: a case that left the device's scope while it has unsent changes is kept
+//! until they are acknowledged, then dropped. The deferral is stored with the page that
+//! announced it (`StoreBatch::defer_removal`), so it outlives the session: the removal
+//! happens once the changes are acknowledged, in whatever later session that is.
 
 use std::collections::{HashMap, HashSet};
 
@@ -94,7 +99,6 @@ pub struct SyncSession<'s> {
     max_page_bytes: u32,
     in_flight: Option<HashMap<String, u64>>,
     refused: HashSet<String>,
-    deferred_removals: HashSet<String>,
     progress: SyncProgress,
 }
 
@@ -112,7 +116,6 @@ impl<'s> SyncSession<'s> {
             max_page_bytes,
             in_flight: None,
             refused: HashSet::new(),
-            deferred_removals: HashSet::new(),
             progress: SyncProgress::default(),
         })
     }
@@ -142,7 +145,14 @@ impl<'s> SyncSession<'s> {
         let mut sent = HashMap::new();
         let mut budget = MAX_PUSH_BYTES;
         let mut nothing = StoreBatch::default();
-        for id in self.store.outbox()? {
+        let outbox = self.store.outbox()?;
+        let deferred: HashSet<String> = self.store.deferred_removals()?.into_iter().collect();
+        // A deferred removal whose case has no outbox mark left has nothing to wait for.
+        for id in deferred.iter().filter(|id| !outbox.contains(*id)) {
+            nothing.remove_case(id);
+            self.progress.docs_removed += 1;
+        }
+        for id in outbox {
             if self.refused.contains(&id) {
                 continue;
             }
@@ -152,7 +162,7 @@ impl<'s> SyncSession<'s> {
             if changes.is_empty() {
                 // Marked but nothing to send (a save that changed nothing). A removal held
                 // back for its unsent edits can now happen.
-                if self.deferred_removals.remove(&id) {
+                if deferred.contains(&id) {
                     nothing.remove_case(&id);
                     self.progress.docs_removed += 1;
                 } else {
@@ -224,6 +234,8 @@ impl<'s> SyncSession<'s> {
         // Documents touched by this page, loaded once and written once.
         let mut touched: HashMap<String, CaseDoc> = HashMap::new();
         let mut clean: HashSet<String> = HashSet::new();
+        let deferred: HashSet<String> = self.store.deferred_removals()?.into_iter().collect();
+        let received: HashSet<String> = response.docs.iter().map(|d| d.doc_id.clone()).collect();
 
         for ack in &response.acked {
             if let Some(seq) = sent.get(&ack.doc_id) {
@@ -299,20 +311,26 @@ impl<'s> SyncSession<'s> {
         }
 
         let outbox: HashSet<String> = self.store.outbox()?.into_iter().collect();
+        // A case sent again is back in scope: its deferred removal no longer holds.
+        for id in deferred.intersection(&received) {
+            batch.cancel_removal(id);
+        }
         let mut removals: Vec<String> = response.removed;
         removals.extend(
-            self.deferred_removals
+            deferred
                 .iter()
-                .filter(|id| clean.contains(*id))
+                .filter(|id| clean.contains(*id) && !received.contains(*id))
                 .cloned(),
         );
+        removals.sort();
+        removals.dedup();
+        removals.retain(|id| !dropped.contains(id));
         for id in removals {
             // Unsent edits are kept until acknowledged; then the case is dropped.
-            if outbox.contains(&id) && !clean.contains(&id) && !dropped.contains(&id) {
-                self.deferred_removals.insert(id);
+            if outbox.contains(&id) && !clean.contains(&id) {
+                batch.defer_removal(&id);
                 continue;
             }
-            self.deferred_removals.remove(&id);
             batch.remove_case(&id);
             self.progress.docs_removed += 1;
         }

@@ -47,6 +47,8 @@ pub struct Echo {
     pub hashes: HashSet<Hash>,
     /// Documents it created in this request.
     pub created: HashSet<String>,
+    /// Documents whose push in this request was accepted (the device holds them).
+    pub pushed: HashSet<String>,
 }
 
 /// What a request's pushes did: [`SyncEngine::push_all`], input of
@@ -224,6 +226,7 @@ impl SyncEngine {
                 .flat_map(|a| a.hashes.iter().copied())
                 .collect(),
             created,
+            pushed: acked.iter().map(|a| a.doc_id.clone()).collect(),
         };
         let max_page = match req.max_page_bytes as usize {
             0 => self.settings.max_page_bytes,

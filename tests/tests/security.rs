@@ -738,7 +738,7 @@ async fn sensitive_cases_reach_only_the_assignee_and_granted_coordinators() {
     );
     let before = w.served(&granted, &["case-s", "case-n"]).await;
 
-    // The ungranted coordinator can neither edit nor create sensitive cases.
+    // The ungranted coordinator can not edit a sensitive case.
     let pc = ctx("coord-plain", Role::Coordinator);
     let edit = changes_by(doc_of(&granted, "case-s"), actor(&plain), |d| {
         d.add_visit(&pc, &visit("leaked copy")).map(|_| ())
@@ -749,11 +749,6 @@ async fn sensitive_cases_reach_only_the_assignee_and_granted_coordinators() {
         "case-s",
         RefusalCode::OutOfScope,
     );
-    w.cannot_create(
-        &plain,
-        new_case("case-s2", DHAKA, "chw-a", "Lê Thị Mai", true),
-    )
-    .await;
     // Nor can another CHW, even with a leaked copy.
     let oc = ctx("chw-a2", Role::Chw);
     let edit = changes_by(doc_of(&granted, "case-s"), actor(&other_chw), |d| {
@@ -766,6 +761,40 @@ async fn sensitive_cases_reach_only_the_assignee_and_granted_coordinators() {
         RefusalCode::OutOfScope,
     );
     assert_eq!(w.served(&granted, &["case-s", "case-n"]).await, before);
+
+    // The ungranted coordinator may register a sensitive case in their district (a
+    // registration is never stranded on the phone): the server takes it, and it leaves
+    // their laptop like a case made sensitive, for the assigned worker.
+    plain
+        .create(
+            &new_case("case-s2", DHAKA, "chw-a", "Lê Thị Mai", true),
+            2_000,
+        )
+        .expect("create");
+    let (p, _) = plain.sync().await.expect("sync");
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+    assert_eq!((p.docs_pushed, p.docs_removed), (1, 1));
+    assert_eq!(ids(&plain), ["case-n"]);
+    assert_eq!(
+        w.get(&plain.token, "/v1/cases/case-s2").await,
+        code(404, "not_found")
+    );
+    chw.sync().await.expect("sync");
+    assert_eq!(ids(&chw), ["case-n", "case-s", "case-s2"]);
+    let body = serde_json::to_value(new_case("case-s3", DHAKA, "chw-a", "Lê Thị Mai", true))
+        .expect("json");
+    assert_eq!(w.post_json(&plain.token, "/v1/cases", body).await.0, 201);
+    assert_eq!(
+        w.get(&plain.token, "/v1/cases/case-s3").await,
+        code(404, "not_found")
+    );
+    // Out of the district, still refused.
+    let body = serde_json::to_value(new_case("case-s4", "Rangpur", "chw-a", "Lê Thị Mai", true))
+        .expect("json");
+    assert_eq!(
+        w.post_json(&plain.token, "/v1/cases", body).await,
+        code(403, "forbidden")
+    );
 
     // A case made sensitive leaves the ungranted coordinator's laptop.
     granted
@@ -780,7 +809,11 @@ async fn sensitive_cases_reach_only_the_assignee_and_granted_coordinators() {
         code(404, "not_found")
     );
     chw.sync().await.expect("sync");
-    assert_eq!(ids(&chw), ["case-n", "case-s"], "the assignee keeps both");
+    assert_eq!(
+        ids(&chw),
+        ["case-n", "case-s", "case-s2", "case-s3"],
+        "the assignee keeps them all"
+    );
 }
 
 #[tokio::test]

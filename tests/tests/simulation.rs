@@ -4,6 +4,7 @@
 //! `cargo run -p casesync-tests --bin sim -- --start SEED --seeds 1 --verbose`.
 
 use casesync_core::case::Role;
+use casesync_core::sync::{Step, SyncSession};
 use casesync_tests::sim::{run_seed, seeds_from_env, EditKind, Phones, Sim, Status};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -27,19 +28,29 @@ fn random_seeds_converge_without_loss() {
     );
 }
 
+/// A seed replays exactly: the same trace (entry ids included) and the same stores,
+/// actor ids and all (`Phones::seeded`).
 #[test]
-fn a_seed_replays_the_same_schedule() {
-    let trace = |seed| {
-        let phones = Phones::new();
+fn a_seed_replays_exactly() {
+    let run = |seed| {
+        let phones = Phones::seeded(seed);
         let mut sim = Sim::new(seed, &phones).expect("setup");
-        sim.run(60).expect("steps");
-        sim.trace()
-            .iter()
-            .map(|l| l.split(" req#").next().unwrap_or("").to_owned())
-            .filter(|l| !l.contains(" edits ") && !l.contains("applies"))
-            .collect::<Vec<_>>()
+        sim.run(80).expect("steps");
+        sim.run_until_quiet().expect("quiet");
+        let mut copies = Vec::new();
+        for d in &sim.devices {
+            let actor = d.store.actor(&d.id).expect("actor");
+            for id in d.store.case_ids().expect("ids") {
+                let heads = d.store.load_case(&id).expect("load").heads();
+                copies.push((d.id.clone(), actor.to_hex_string(), id, heads));
+            }
+        }
+        (sim.trace().to_vec(), copies)
     };
-    assert_eq!(trace(42), trace(42));
+    let (trace, copies) = run(42);
+    assert!(trace.iter().any(|l| l.contains(" edits ")));
+    assert!(!copies.is_empty());
+    assert_eq!(run(42), (trace, copies));
 }
 
 #[test]
@@ -113,17 +124,16 @@ fn an_edit_that_changes_nothing_does_not_make_sync_spin() {
     sim.check().expect("invariants");
 }
 
-/// KNOWN ISSUE (reported): a coordinator without sensitive access can create a
-/// sensitive case on the phone (`CaseDoc::create` does not know the user's access), the
-/// server refuses the push (`OutOfScope`) at every sync, and the registration never
-/// reaches the assigned CHW; the phone keeps it for ever.
+/// Regression: a coordinator without sensitive access can create a sensitive case on the
+/// phone (`CaseDoc::create` does not know the user's access); the server used to refuse
+/// the push (`OutOfScope`) at every sync, so the registration never reached the assigned
+/// CHW and stayed on the phone for ever. The server now takes it (`can_create`) and
+/// lists it as removed for the coordinator once acknowledged.
 #[test]
-#[ignore = "known issue: sensitive case created by a coordinator without access is stranded"]
 fn a_case_the_server_refuses_is_not_stranded_on_the_phone() {
     let phones = Phones::new();
     // Seed 21: the coordinator has no sensitive access and registers a sensitive case.
     let mut sim = Sim::new(21, &phones).expect("setup");
-    sim.strand_sensitive_creations = true;
     sim.run(80).expect("steps");
     sim.run_until_quiet().expect("quiet");
     sim.check().expect("invariants");
@@ -207,15 +217,15 @@ fn a_first_sync_over_several_pages_sees_each_case_once_per_page() {
     sim.check().expect("invariants");
 }
 
-/// KNOWN BUG (reported, server/src/sync/pull.rs initial phase): a phone's first sync
+/// Regression (server/src/sync/pull.rs, initial phase): a phone's first sync
 /// pushes a case it registered, but the response is lost, so its cursor stays empty. The
 /// coordinator reassigns the case to another CHW. The phone's next request pushes the
 /// case again (accepted: it was assigned to this CHW before) and, its cursor being empty,
 /// gets an initial page: snapshots of what is in scope now, no removals. Nothing ever
-/// tells the phone to drop the case: the former worker keeps a copy that no longer
-/// updates (seeds 1663, 2119, 2508 of `sim --seeds 10000`).
+/// told the phone to drop the case: the former worker kept a copy that no longer
+/// updated (seeds 1663, 2119, 2508 of `sim --seeds 10000`). Now every page lists as
+/// removed what the device pushed in its request and may no longer read.
 #[test]
-#[ignore = "known bug in server pull: a first sync never removes the phone's own case reassigned away"]
 fn a_case_reassigned_before_its_creators_first_sync_completes_leaves_the_creator() {
     let phones = Phones::new();
     let mut sim = Sim::new(2, &phones).expect("setup");
@@ -249,15 +259,15 @@ fn a_case_reassigned_before_its_creators_first_sync_completes_leaves_the_creator
     sim.check().expect("invariants");
 }
 
-/// KNOWN BUG (reported, core/src/sync.rs): a removal the device defers because the case
-/// has unsent edits lives only in the `SyncSession` (`deferred_removals`). If the session
-/// ends before those edits are acknowledged (link lost, app closed), the removal is
-/// forgotten while the cursor has moved past it: the former worker keeps the case for
+/// Regression (core/src/sync.rs): a removal the device defers because the case
+/// has unsent edits lived only in the `SyncSession` (`deferred_removals`). If the session
+/// ended before those edits were acknowledged (link lost, app closed), the removal was
+/// forgotten while the cursor had moved past it: the former worker kept the case for
 /// ever. (Since 9e48655 the same happens without a lost link when the outbox mark has
 /// nothing to push: `next_request` clears the mark and no ack ever makes the case
-/// "clean"; seeds 1606 and 2694 of `sim --seeds 10000`.)
+/// "clean"; seeds 1606 and 2694 of `sim --seeds 10000`.) The deferral is now stored with
+/// the page that announced it (`StoreBatch::defer_removal`).
 #[test]
-#[ignore = "known bug in core sync: a deferred removal is forgotten when the session ends"]
 fn a_removal_deferred_for_unsent_edits_survives_the_end_of_the_session() {
     let phones = Phones::new();
     let mut sim = Sim::new(2, &phones).expect("setup");
@@ -293,6 +303,58 @@ fn a_removal_deferred_for_unsent_edits_survives_the_end_of_the_session() {
     sim.timeout(chw1, true)
         .expect("the link drops; the session ends");
     sim.net.in_flight.clear();
+    sim.run_until_quiet().expect("quiet");
+    sim.check().expect("invariants");
+}
+
+/// Like the test above, but the outbox mark has nothing to push (a save that changed
+/// nothing) and the app closes the session right after the page that lists the removal:
+/// no push follows, so the server has no reason to list the case again; only the
+/// device's stored deferral drops it, in the next session.
+#[test]
+fn a_removal_deferred_for_a_save_that_changed_nothing_survives_the_end_of_the_session() {
+    let phones = Phones::new();
+    let mut sim = Sim::new(2, &phones).expect("setup");
+    let (coord, chw1) = (0, 1);
+    sim.create_open_case(chw1, 5).expect("case");
+    sim.run_until_quiet().expect("quiet");
+    let case = sim.ledger.cases[0].clone();
+    let mut seed = 0;
+    while sim.devices[coord]
+        .store
+        .load_case(&case)
+        .expect("coordinator has it")
+        .read()
+        .expect("read")
+        .assigned_to
+        == "chw1"
+    {
+        seed += 1;
+        let mut r = StdRng::seed_from_u64(seed);
+        sim.edit(coord, &case, EditKind::Reassign, &mut r)
+            .expect("reassign");
+    }
+    sim.sync(coord).expect("coordinator syncs");
+    drain(&mut sim);
+    // chw1's app syncs by hand: one request, one response, then the app is closed.
+    let store = sim.devices[chw1].store;
+    let device_id = sim.devices[chw1].id.clone();
+    let mut session = SyncSession::new(store, &device_id, 256 * 1024).expect("session");
+    let request = session.next_request().expect("request");
+    let mut doc = store.load_case(&case).expect("load");
+    store
+        .save_local(&mut doc)
+        .expect("a save that changes nothing, meanwhile");
+    let served = sim.server.serve(&request).expect("served");
+    assert_eq!(served.response.removed, std::slice::from_ref(&case));
+    let step = session.handle_response(&served.bytes).expect("applied");
+    assert_eq!(
+        step,
+        Step::Continue,
+        "the outbox mark is still to be looked at"
+    );
+    drop(session);
+    assert!(store.case_ids().expect("ids").contains(&case));
     sim.run_until_quiet().expect("quiet");
     sim.check().expect("invariants");
 }

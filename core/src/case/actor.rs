@@ -6,8 +6,9 @@
 //! server checks the prefix of every pushed change against the authenticated device.
 
 use automerge::ActorId;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+use super::IdSource;
 
 /// Bytes of the actor id derived from the device id.
 pub const DEVICE_PREFIX_LEN: usize = 8;
@@ -21,11 +22,16 @@ fn prefix(device_id: &str) -> [u8; DEVICE_PREFIX_LEN] {
     p
 }
 
-/// A new actor id for a replica on `device_id`.
+/// A new actor id for a replica on `device_id` (random half from the OS).
 pub fn device_actor(device_id: &str) -> ActorId {
+    device_actor_with(device_id, &IdSource::os())
+}
+
+/// [`device_actor`] with the random half from `ids`.
+pub(crate) fn device_actor_with(device_id: &str, ids: &IdSource) -> ActorId {
     let mut bytes = [0u8; ACTOR_LEN];
     bytes[..DEVICE_PREFIX_LEN].copy_from_slice(&prefix(device_id));
-    rand::thread_rng().fill_bytes(&mut bytes[DEVICE_PREFIX_LEN..]);
+    ids.fill(&mut bytes[DEVICE_PREFIX_LEN..]);
     ActorId::from(&bytes[..])
 }
 

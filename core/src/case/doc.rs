@@ -1,11 +1,11 @@
 //! [`CaseDoc`]: the typed, rule-checked API over one case's Automerge document.
 
+use super::ids::IdSource;
 use automerge::{
     transaction::{CommitOptions, Transactable},
     ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, ReadDoc, ROOT,
 };
 use chrono::NaiveDate;
-use rand::RngCore;
 
 use super::error::CaseError;
 use super::input::*;
@@ -34,13 +34,14 @@ pub const RESTRICTED_FIELDS: &[&str] = &["district", "assigned_to", "sensitive"]
 #[derive(Debug, Clone)]
 pub struct CaseDoc {
     pub(crate) doc: AutoCommit,
+    /// Where the ids of new entries come from.
+    pub(crate) ids: IdSource,
 }
 
-/// A fresh random id for a goal, visit, referral or household member.
+/// A fresh random id for a goal, visit, referral or household member (from the OS;
+/// a document's edits use its [`IdSource`], see [`CaseDoc::set_id_source`]).
 pub fn new_entry_id() -> String {
-    let mut b = [0u8; 8];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
+    IdSource::os().entry_id()
 }
 
 /// Checks a case id: 1..=64 of `[A-Za-z0-9_-]`.
@@ -173,13 +174,19 @@ impl CaseDoc {
         let client = Self::map_in(&doc, &ROOT, "client")?;
         put_text(&mut doc, &client, "name", &new.client_name)?;
         doc.commit_with(message(ctx, "case created"));
-        Ok(CaseDoc { doc })
+        Ok(CaseDoc {
+            doc,
+            ids: IdSource::os(),
+        })
     }
 
     /// Opens a saved document, checking it is a case this build can read.
     pub fn load(bytes: &[u8]) -> Result<Self, CaseError> {
         let doc = AutoCommit::load(bytes).map_err(|e| CaseError::Corrupt(e.to_string()))?;
-        let mut this = CaseDoc { doc };
+        let mut this = CaseDoc {
+            doc,
+            ids: IdSource::os(),
+        };
         this.read()?;
         Ok(this)
     }
@@ -193,7 +200,10 @@ impl CaseDoc {
                 "changes depend on changes that are missing".into(),
             ));
         }
-        let mut this = CaseDoc { doc };
+        let mut this = CaseDoc {
+            doc,
+            ids: IdSource::os(),
+        };
         this.read()?;
         Ok(this)
     }
@@ -226,6 +236,12 @@ impl CaseDoc {
     /// Sets the actor that signs this replica's future changes.
     pub fn set_actor(&mut self, actor: ActorId) {
         self.doc.set_actor(actor);
+    }
+
+    /// Sets where the ids of entries added from now on come from (the OS by default;
+    /// a seeded source in a simulation that must replay exactly).
+    pub fn set_id_source(&mut self, ids: IdSource) {
+        self.ids = ids;
     }
 
     /// The compacted document.
@@ -435,7 +451,7 @@ impl CaseDoc {
                 limit: MAX_ENTRIES,
             });
         }
-        let id = new_entry_id();
+        let id = self.ids.entry_id();
         self.change(ctx, "household member added", |d| {
             let m = d.put_object(&h, id.as_str(), ObjType::Map)?;
             d.put(&m, "name", name)?;
@@ -605,7 +621,7 @@ impl CaseDoc {
                 limit: MAX_ENTRIES,
             });
         }
-        let id = new_entry_id();
+        let id = self.ids.entry_id();
         self.change(ctx, "goal added", |d| {
             let m = d.put_object(&goals, id.as_str(), ObjType::Map)?;
             put_text(d, &m, "text", &g.text)?;
@@ -678,7 +694,7 @@ impl CaseDoc {
                 limit: MAX_ENTRIES,
             });
         }
-        let id = new_entry_id();
+        let id = self.ids.entry_id();
         self.change(ctx, "referral made", |d| {
             let m = d.put_object(&refs, id.as_str(), ObjType::Map)?;
             d.put(&m, "service", r.service.as_str())?;
@@ -724,7 +740,7 @@ impl CaseDoc {
                 limit: MAX_ENTRIES,
             });
         }
-        let id = new_entry_id();
+        let id = self.ids.entry_id();
         self.change(ctx, "visit recorded", |d| {
             let m = d.put_object(&visits, id.as_str(), ObjType::Map)?;
             d.put(&m, "date", date_str(v.date))?;

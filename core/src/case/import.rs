@@ -20,6 +20,7 @@ use super::doc::{
     validate_case_id, CaseDoc, EditCtx,
 };
 use super::error::CaseError;
+use super::ids::IdSource;
 use super::input::{MAX_ENTRIES, MAX_LONG_TEXT, MAX_SHORT_TEXT};
 use super::model::*;
 use super::schema::{self, SCHEMA_VERSION};
@@ -43,7 +44,10 @@ impl CaseDoc {
         let mut doc = AutoCommit::new().with_actor(actor);
         write(&mut doc, ctx, case)?;
         doc.commit_with(message(ctx, "case imported"));
-        Ok(CaseDoc { doc })
+        Ok(CaseDoc {
+            doc,
+            ids: IdSource::os(),
+        })
     }
 }
 

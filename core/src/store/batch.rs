@@ -8,12 +8,15 @@ use super::StoreError;
 
 /// Key prefix of case documents.
 pub(crate) const DOC: &[u8] = b"d/";
-/// Key prefix of the heads the server is known to have.
-pub(crate) const HEADS: &[u8] = b"h/";
+/// Key prefix of the server heads older versions stored per case (no longer written;
+/// removing a case still deletes its record).
+pub(crate) const LEGACY_HEADS: &[u8] = b"h/";
 /// Prefix of the highest own-change sequence number the server acknowledged, per case.
 pub(crate) const ACKED: &[u8] = b"a/";
 /// Key prefix of outbox marks (cases with unsent local changes).
 pub(crate) const OUTBOX: &[u8] = b"o/";
+/// Key prefix of removals held back until the case's unsent changes are acknowledged.
+pub(crate) const REMOVAL: &[u8] = b"r/";
 /// Key of the key-check record.
 pub(crate) const KEY_CHECK: &[u8] = b"m/keycheck";
 /// Key of the sync cursor.
@@ -35,15 +38,11 @@ pub(crate) fn id_of(prefix: &[u8], key: &[u8]) -> Option<String> {
     String::from_utf8(rest.to_vec()).ok()
 }
 
-/// Encodes server heads for storage.
-pub(crate) fn encode_heads(heads: &[[u8; 32]]) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(heads).map_err(|e| StoreError::Backend(format!("encoding heads: {e}")))
-}
-
 /// A sealed batch: backend ops for every record but the summary index, and the index
 /// edits in order (`None` removes the case's summary).
 pub(crate) struct Sealed {
-    /// Writes of documents, heads, outbox marks and the cursor.
+    /// Writes of documents, acknowledged sequence numbers, outbox marks, deferred
+    /// removals and the cursor.
     pub(crate) ops: Vec<BatchOp>,
     /// Summary index edits, applied to the buckets at write time.
     pub(crate) index: Vec<(String, Option<CaseSummary>)>,
@@ -53,10 +52,11 @@ pub(crate) struct Sealed {
 enum Op {
     PutCase(String, Vec<u8>, CaseSummary),
     RemoveCase(String),
-    SetHeads(String, Vec<[u8; 32]>),
     SetAcked(String, u64),
     ClearOutbox(String),
     MarkOutbox(String),
+    DeferRemoval(String),
+    CancelRemoval(String),
     SetCursor(Vec<u8>),
 }
 
@@ -66,7 +66,7 @@ enum Op {
 /// ```
 /// # use casesync_core::store::StoreBatch;
 /// let mut batch = StoreBatch::new();
-/// batch.set_server_heads("case-1", vec![[1; 32]]).clear_outbox("case-1").set_cursor(vec![9]);
+/// batch.set_acked_seq("case-1", 3).clear_outbox("case-1").set_cursor(vec![9]);
 /// assert!(!batch.is_empty());
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -93,15 +93,10 @@ impl StoreBatch {
         self
     }
 
-    /// Removes case `id` entirely: document, summary, server heads and outbox mark.
+    /// Removes case `id` entirely: document, summary, acknowledged sequence number,
+    /// outbox mark and deferred removal.
     pub fn remove_case(&mut self, id: &str) -> &mut Self {
         self.ops.push(Op::RemoveCase(id.to_owned()));
-        self
-    }
-
-    /// Records the heads the server is known to have for case `id`.
-    pub fn set_server_heads(&mut self, id: &str, heads: Vec<[u8; 32]>) -> &mut Self {
-        self.ops.push(Op::SetHeads(id.to_owned(), heads));
         self
     }
 
@@ -121,6 +116,19 @@ impl StoreBatch {
     /// Marks case `id` as having unsent local changes.
     pub fn mark_outbox(&mut self, id: &str) -> &mut Self {
         self.ops.push(Op::MarkOutbox(id.to_owned()));
+        self
+    }
+
+    /// Records that case `id` left this device's scope while it had unsent changes: it
+    /// is to be removed once they are acknowledged, in this sync session or a later one.
+    pub fn defer_removal(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::DeferRemoval(id.to_owned()));
+        self
+    }
+
+    /// Forgets a deferred removal of case `id` (it came back into scope).
+    pub fn cancel_removal(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::CancelRemoval(id.to_owned()));
         self
     }
 
@@ -153,14 +161,10 @@ impl StoreBatch {
                 }
                 Op::RemoveCase(id) => {
                     validate_case_id(&id)?;
-                    for prefix in [DOC, HEADS, ACKED, OUTBOX] {
+                    for prefix in [DOC, LEGACY_HEADS, ACKED, OUTBOX, REMOVAL] {
                         out.push(BatchOp::Delete(key(prefix, &id)));
                     }
                     index.push((id, None));
-                }
-                Op::SetHeads(id, heads) => {
-                    validate_case_id(&id)?;
-                    out.push(put(key(HEADS, &id), &encode_heads(&heads)?)?);
                 }
                 Op::SetAcked(id, seq) => {
                     validate_case_id(&id)?;
@@ -173,6 +177,14 @@ impl StoreBatch {
                 Op::MarkOutbox(id) => {
                     validate_case_id(&id)?;
                     out.push(put(key(OUTBOX, &id), &[])?);
+                }
+                Op::DeferRemoval(id) => {
+                    validate_case_id(&id)?;
+                    out.push(put(key(REMOVAL, &id), &[])?);
+                }
+                Op::CancelRemoval(id) => {
+                    validate_case_id(&id)?;
+                    out.push(BatchOp::Delete(key(REMOVAL, &id)));
                 }
                 Op::SetCursor(c) => out.push(put(CURSOR.to_vec(), &c)?),
             }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::case::{ClientUpdate, EditCtx, NewCase, Role, Stage};
+use crate::case::{device_actor, ClientUpdate, EditCtx, NewCase, Role, Stage};
 
 mod suite;
 
@@ -211,7 +211,9 @@ fn stored_formats_are_pinned() {
     let mut batch = StoreBatch::new();
     batch
         .put_case("c1", new_doc("c1", "Hoa").save(), &s)
-        .set_server_heads("c1", vec![[0xab; 32]]);
+        .set_acked_seq("c1", 0x0102)
+        .mark_outbox("c1")
+        .defer_removal("c1");
     store.apply(batch).expect("apply");
     let plain = |k: &[u8]| {
         let v = store.backend().get(k).expect("get").expect("present");
@@ -222,7 +224,11 @@ fn stored_formats_are_pinned() {
         "0102633103486f61040275310144015601010a323032342d30352d313080a0abfef962"
     );
     // i/10 is the bucket of "c1"; the bucket holds a list of summaries sorted by id.
-    assert_eq!(plain(b"h/c1"), [&[1u8][..], &[0xab; 32]].concat());
+    // The acknowledged sequence number: a u64, little-endian.
+    assert_eq!(hex::encode(plain(b"a/c1")), "0201000000000000");
+    // Outbox marks and deferred removals: the key is the record, the value is empty.
+    assert_eq!(plain(b"o/c1"), b"");
+    assert_eq!(plain(b"r/c1"), b"");
     assert_eq!(plain(KEY_CHECK), KEY_CHECK_PLAIN);
 }
 

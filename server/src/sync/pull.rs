@@ -111,6 +111,7 @@ impl SyncEngine {
             max: max_bytes.max(1),
             items: 0,
         };
+        self.pushed_out_of_scope(user, echo, &mut b)?;
         let position = match position {
             Position::Initial {
                 start_seq,
@@ -139,6 +140,36 @@ impl SyncEngine {
         }
         .encode();
         Ok(b.page)
+    }
+
+    /// Lists as removed every document the device pushed in this request (so it holds
+    /// it) that its user can no longer read, or that was erased, whatever the cursor.
+    /// Without this, a device whose cursor does not reach back to the document's change
+    /// of routing would keep it: a first sync whose response was lost (the next request
+    /// gets an initial page, which names no removals), or a document whose routing
+    /// changed before the cursor while the device still held unsent edits. Counted
+    /// outside the page's byte budget (an id each, at most [`MAX_PAGE_ENTRIES`]: with
+    /// the log phase's own at most as many, the list stays under the protocol's limit).
+    fn pushed_out_of_scope(
+        &self,
+        user: &UserRecord,
+        echo: &Echo,
+        b: &mut Builder,
+    ) -> Result<(), StoreError> {
+        let mut ids: Vec<&String> = echo.pushed.iter().collect();
+        ids.sort();
+        for id in ids {
+            if b.page.removed.len() >= MAX_PAGE_ENTRIES {
+                break;
+            }
+            let Some(rec) = self.store.doc(id)? else {
+                continue;
+            };
+            if rec.erased || !can_read(user, &rec.routing) {
+                b.page.removed.push(id.clone());
+            }
+        }
+        Ok(())
     }
 
     /// Snapshots of the documents in scope at `start_seq` and now, by id after
@@ -216,11 +247,14 @@ impl SyncEngine {
         }
         // A document already in this page (a snapshot from the initial phase, taken now)
         // holds every change of the log range: it is not listed a second time.
+        // Nor is one already listed as removed.
         let mut decided: HashMap<String, Decision> = b
             .page
             .docs
             .iter()
-            .map(|d| (d.doc_id.clone(), Decision::Done))
+            .map(|d| &d.doc_id)
+            .chain(&b.page.removed)
+            .map(|id| (id.clone(), Decision::Done))
             .collect();
         let mut covered = after;
         for (i, e) in entries.iter().enumerate() {

@@ -7,7 +7,7 @@ use automerge::{legacy, AutoCommit, Change};
 use casesync_core::case::{actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS};
 use casesync_core::protocol::{DocPush, PushAck, Refusal, RefusalCode};
 
-use super::scope::{can_create, can_write};
+use super::scope::{can_create, can_write, can_write_registered, may_be_registered_by};
 use super::SyncEngine;
 use crate::store::{DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
 
@@ -112,21 +112,35 @@ impl SyncEngine {
             Some(r) if r.erased => {
                 return Ok(refuse(id, RefusalCode::Erased, "the case was erased"))
             }
-            Some(r) if !can_write(user, r) => {
+            Some(r) if !can_write(user, r) && !may_be_registered_by(user, r) => {
                 return Ok(refuse(
                     id,
                     RefusalCode::OutOfScope,
                     "case not in your scope",
                 ))
             }
-            Some(r) => match self.cached_doc(id, r) {
-                Some(doc) => doc,
-                None => {
-                    let bytes = self.store.doc_bytes(id)?.unwrap_or_default();
-                    CaseDoc::load(&bytes)
-                        .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
+            Some(r) => {
+                let mut doc = match self.cached_doc(id, r) {
+                    Some(doc) => doc,
+                    None => {
+                        let bytes = self.store.doc_bytes(id)?.unwrap_or_default();
+                        CaseDoc::load(&bytes)
+                            .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
+                    }
+                };
+                if !can_write(user, r) {
+                    let created_by = doc.read().map(|c| c.created_by).unwrap_or_default();
+                    if !can_write_registered(user, r, &created_by) {
+                        self.cache_doc(id, r.clone(), doc);
+                        return Ok(refuse(
+                            id,
+                            RefusalCode::OutOfScope,
+                            "case not in your scope",
+                        ));
+                    }
                 }
-            },
+                doc
+            }
             None => match new_doc(&changes) {
                 Ok(d) => d,
                 Err(code) => return Ok(refuse(id, code, "not a valid new case")),

@@ -568,3 +568,84 @@ fn oversized_documents_are_refused() {
     assert_eq!(r.refused[0].code, RefusalCode::TooLarge);
     assert_eq!(w.store.dump().expect("dump"), dump);
 }
+
+#[test]
+fn a_coordinator_without_sensitive_access_registers_a_sensitive_case() {
+    let w = world();
+    let plain = user("coord", Role::Coordinator, false);
+    let other = user("coord2", Role::Coordinator, false);
+    let mut laptop = create(&plain, "laptop", "case-s", "Lê Thị Mai", "chw1", true);
+    laptop.set_actor(device_actor("laptop"));
+    let creation = all_changes(&mut laptop);
+    let r = w.sync(&plain, "laptop", &[], push("case-s", creation.clone()));
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(r.removed, ["case-s"], "it leaves the coordinator's laptop");
+    // The response was lost: the same push again, still without a cursor, is accepted
+    // and the case listed as removed again (an initial page lists no other removals).
+    let r = w.sync(&plain, "laptop", &[], push("case-s", creation));
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(r.removed, ["case-s"]);
+    assert!(r.docs.is_empty());
+    // An edit made offline meanwhile still reaches the server.
+    let h = laptop.heads();
+    laptop.add_visit(&ctx(&plain), &visit("x")).expect("visit");
+    let r = w.sync(
+        &plain,
+        "laptop",
+        &[],
+        push("case-s", raw(laptop.changes_since(&h))),
+    );
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(r.removed, ["case-s"]);
+    // Another coordinator without access, who did not register it, may not write it.
+    let mut leaked = CaseDoc::load(&laptop.save()).expect("copy");
+    leaked.set_actor(device_actor("laptop-2"));
+    let h = leaked.heads();
+    leaked.add_visit(&ctx(&other), &visit("y")).expect("visit");
+    let r = w.sync(
+        &other,
+        "laptop-2",
+        &[],
+        push("case-s", raw(leaked.changes_since(&h))),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::OutOfScope);
+    assert!(r.removed.is_empty());
+    // The assigned CHW gets the case with the visit.
+    let mut c = Vec::new();
+    let pages = w.pull_all(&user("chw1", Role::Chw, false), "phone", &mut c, 0);
+    let mut phone = None;
+    for d in pages.iter().flat_map(|p| &p.docs) {
+        apply(&mut phone, &d.body);
+    }
+    assert_eq!(phone.expect("doc").read().expect("read").visits.len(), 1);
+}
+
+#[test]
+fn a_coordinators_edits_after_making_a_case_sensitive_are_kept() {
+    let w = world();
+    let plain = user("coord", Role::Coordinator, false);
+    let chw = user("chw1", Role::Chw, false);
+    // A case the coordinator did not register (that rule is the test above's).
+    let mut phone = create(&chw, "phone", "case-1", "Lê Thị Hoa", "chw1", false);
+    w.sync(&chw, "phone", &[], push("case-1", all_changes(&mut phone)));
+    let r = w.sync(&plain, "laptop", &[], vec![]);
+    let mut laptop = None;
+    apply(&mut laptop, &r.docs[0].body);
+    let mut laptop = laptop.expect("the coordinator has it");
+    laptop.set_actor(device_actor("laptop"));
+    let cursor = r.cursor;
+    let h = laptop.heads();
+    laptop.set_sensitive(&ctx(&plain), true).expect("sensitive");
+    let sensitive = raw(laptop.changes_since(&h));
+    let r = w.sync(&plain, "laptop", &cursor, push("case-1", sensitive.clone()));
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(r.removed, ["case-1"]);
+    // That response was lost; a visit recorded meanwhile goes with the repeated push.
+    let h = laptop.heads();
+    laptop.add_visit(&ctx(&plain), &visit("x")).expect("visit");
+    let mut again = sensitive;
+    again.extend(raw(laptop.changes_since(&h)));
+    let r = w.sync(&plain, "laptop", &cursor, push("case-1", again));
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    assert_eq!(r.removed, ["case-1"]);
+}

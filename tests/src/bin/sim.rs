@@ -24,8 +24,8 @@ struct Args {
     /// Print every step (use with one seed).
     #[arg(long)]
     verbose: bool,
-    /// Runs of each seed (actor and entry ids come from the thread RNG inside the core,
-    /// so a schedule-dependent failure may need a few runs to show again).
+    /// Runs of each seed (every run of a seed is the same: actor and entry ids come from
+    /// the seed too; more than one run checks that).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
 }

@@ -1,7 +1,7 @@
 //! A simulated phone: its encrypted in-memory store, the user logged in on it, and the
 //! sync session it may have open (with at most one request in flight, like HTTP).
 
-use casesync_core::case::{EditCtx, Role};
+use casesync_core::case::{EditCtx, IdSource, Role};
 use casesync_core::store::DeviceStore;
 use casesync_core::sync::SyncSession;
 
@@ -17,11 +17,22 @@ pub struct Phones {
 }
 
 impl Phones {
-    /// [`MAX_PHONES`] empty in-memory stores.
+    /// [`MAX_PHONES`] empty in-memory stores, with ids from the OS (as on a phone).
     pub fn new() -> Self {
+        Self::with_ids(IdSource::os())
+    }
+
+    /// [`MAX_PHONES`] empty in-memory stores sharing one id generator seeded with
+    /// `seed`: actor ids and entry ids are the same on every run of a seed, so a failing
+    /// seed replays exactly.
+    pub fn seeded(seed: u64) -> Self {
+        Self::with_ids(IdSource::seeded(seed))
+    }
+
+    fn with_ids(ids: IdSource) -> Self {
         Phones {
             stores: (0..MAX_PHONES)
-                .map(|_| DeviceStore::in_memory(&test_key()))
+                .map(|_| DeviceStore::in_memory(&test_key()).with_id_source(ids.clone()))
                 .collect(),
         }
     }

@@ -45,10 +45,8 @@ pub(super) fn missing_and_invalid(store: &DeviceStore) {
     ));
     assert!(matches!(store.load_case("../x"), Err(StoreError::Case(_))));
     assert!(matches!(store.load_case(""), Err(StoreError::Case(_))));
-    assert_eq!(
-        store.server_heads("nope").expect("heads"),
-        Vec::<[u8; 32]>::new()
-    );
+    assert_eq!(store.acked_seq("nope").expect("acked"), 0);
+    assert!(store.deferred_removals().expect("deferred").is_empty());
     assert_eq!(store.cursor().expect("cursor"), Vec::<u8>::new());
     assert!(store.outbox().expect("outbox").is_empty());
     let listing = store
@@ -111,14 +109,15 @@ pub(super) fn corrupt_record_is_isolated(store: &DeviceStore) {
         store.load_case("vi-1"),
         Err(StoreError::Corrupt { .. })
     ));
-    // Garbage in server heads and a truncated cursor are errors, not panics.
+    // Garbage in an acknowledged sequence number and a truncated cursor are errors,
+    // not panics.
     raw.apply(vec![
-        garbage(b"h/bn-1"),
+        garbage(b"a/bn-1"),
         BatchOp::Put(b"m/cursor".to_vec(), vec![1, 2, 3]),
     ])
     .expect("raw write");
     assert!(matches!(
-        store.server_heads("bn-1"),
+        store.acked_seq("bn-1"),
         Err(StoreError::Corrupt { .. })
     ));
     assert!(matches!(store.cursor(), Err(StoreError::CorruptMeta(_))));
@@ -153,17 +152,21 @@ pub(super) fn batch_writes_every_kind(store: &DeviceStore) {
     let mut batch = StoreBatch::new();
     batch
         .put_case("new-1", doc.save(), &summary)
-        .set_server_heads("new-1", vec![[3; 32], [4; 32]])
+        .set_acked_seq("new-1", 9)
+        .set_acked_seq("th-1", 4)
+        .defer_removal("new-1")
+        .defer_removal("vi-1")
+        .cancel_removal("vi-1")
+        .defer_removal("th-1")
         .clear_outbox("bn-1")
         .remove_case("th-1")
         .set_cursor(b"seq:42".to_vec());
     store.apply(batch).expect("apply");
 
     assert_eq!(store.summary("new-1").expect("summary"), summary);
-    assert_eq!(
-        store.server_heads("new-1").expect("heads"),
-        vec![[3; 32], [4; 32]]
-    );
+    assert_eq!(store.acked_seq("new-1").expect("acked"), 9);
+    assert_eq!(store.acked_seq("bn-1").expect("acked"), 0);
+    assert_eq!(store.deferred_removals().expect("deferred"), ["new-1"]);
     assert_eq!(store.cursor().expect("cursor"), b"seq:42");
     assert_eq!(store.outbox().expect("outbox"), vec!["fa-1", "vi-1"]);
     assert!(matches!(
@@ -176,7 +179,7 @@ pub(super) fn batch_writes_every_kind(store: &DeviceStore) {
     );
     assert!(store
         .backend()
-        .scan_prefix(b"h/th-1")
+        .scan_prefix(b"a/th-1")
         .expect("scan")
         .is_empty());
 
@@ -301,7 +304,8 @@ pub(super) fn wipe_removes_everything(store: &DeviceStore) {
     let mut batch = StoreBatch::new();
     batch
         .set_cursor(vec![1])
-        .set_server_heads("bn-1", vec![[1; 32]]);
+        .set_acked_seq("bn-1", 1)
+        .defer_removal("bn-1");
     store.apply(batch).expect("apply");
     store.wipe().expect("wipe");
     let left = store.backend().scan_prefix(b"").expect("scan");

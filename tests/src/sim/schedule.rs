@@ -1,0 +1,210 @@
+//! The random schedule (edits, syncs, deliveries, partitions, losses, erasures,
+//! revocations, compactions), and the scripted actions tests call directly.
+
+use casesync_core::case::{CaseDoc, NewCase, Role};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::{e, ops, EditKind, Failure, Item, Sim, Status, MAX_REVOCATIONS, R};
+use casesync_server::sync::scope::can_read;
+
+impl<'a> Sim<'a> {
+    /// Runs `steps` random steps.
+    pub fn run(&mut self, steps: usize) -> Result<(), Failure> {
+        for _ in 0..steps {
+            self.step += 1;
+            self.random_step().map_err(|m| self.fail(m))?;
+        }
+        Ok(())
+    }
+
+    fn random_step(&mut self) -> R<()> {
+        let r = self.rng.gen_range(0..100);
+        let n = self.devices.len();
+        let d = self.rng.gen_range(0..n);
+        let a: usize = self.rng.gen();
+        let param: u64 = self.rng.gen();
+        match r {
+            0..=33 => self.random_edit(d, a, param),
+            34..=55 => self.sync(d),
+            56..=79 => self.deliver(a),
+            80..=83 => {
+                self.net.partition(d);
+                self.note(format!("partition {}", self.name(d)));
+                Ok(())
+            }
+            84..=87 => {
+                self.net.heal(d);
+                self.note(format!("heal {}", self.name(d)));
+                Ok(())
+            }
+            88..=89 => self.drop_message(a),
+            90..=91 => self.duplicate(a),
+            92..=93 => self.timeout(d, param.is_multiple_of(2)),
+            94..=95 => self.erase(a),
+            96 => self.revoke(d),
+            97 => {
+                let n = self.server.compact(param as u32 % 4 + 1)?;
+                self.note(format!("server compacts {n} cases"));
+                Ok(())
+            }
+            _ => {
+                self.net.heal_all();
+                self.note("heal all".to_owned());
+                Ok(())
+            }
+        }
+    }
+
+    /// A random edit on device `d`: a new case, or an edit of one of its cases.
+    fn random_edit(&mut self, d: usize, a: usize, param: u64) -> R<()> {
+        if self.dev(d)?.status == Status::Wiped {
+            return Ok(());
+        }
+        let ids = self.dev(d)?.store.case_ids().map_err(e)?;
+        if ids.is_empty() || param.is_multiple_of(9) {
+            return self.create_case(d, param);
+        }
+        let case = ids[a % ids.len()].clone();
+        let mut rng = StdRng::seed_from_u64(param);
+        let mut kind = ops::pick_kind(&mut rng);
+        let dev = self.dev(d)?;
+        if dev.role != Role::Coordinator && ops::coordinator_only(kind) {
+            kind = EditKind::UpdateVisit;
+        }
+        self.edit(d, &case, kind, &mut rng)
+    }
+
+    /// Device `d` registers a new case (a CHW for themselves, the coordinator for a CHW).
+    pub fn create_case(&mut self, d: usize, param: u64) -> R<()> {
+        self.create(d, param, true)
+    }
+
+    /// Like [`create_case`](Self::create_case), never sensitive (for scripted tests).
+    pub fn create_open_case(&mut self, d: usize, param: u64) -> R<()> {
+        self.create(d, param, false)
+    }
+
+    fn create(&mut self, d: usize, param: u64, may_be_sensitive: bool) -> R<()> {
+        let mut rng = StdRng::seed_from_u64(param);
+        let dev = self.dev(d)?;
+        let (store, dev_id, ctx) = (dev.store, dev.id.clone(), dev.ctx(self.now_ms()));
+        let district = self
+            .user(&dev.user)?
+            .districts
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let assigned_to = match dev.role {
+            Role::Coordinator => self.chws[rng.gen_range(0..self.chws.len())].clone(),
+            _ => dev.user.clone(),
+        };
+        // A coordinator without sensitive access may register a sensitive case too: it
+        // then leaves their scope (see `can_create`).
+        let sensitive = rng.gen_bool(0.15) && may_be_sensitive;
+        self.next_case += 1;
+        let id = format!("case-{}", self.next_case);
+        let new = NewCase {
+            id: id.clone(),
+            district,
+            village: "Char Kukri".into(),
+            assigned_to: assigned_to.clone(),
+            sensitive,
+            client_name: ops::phrase(&mut rng),
+        };
+        let actor = store.actor(&dev_id).map_err(e)?;
+        let mut doc = CaseDoc::create(&ctx, actor, &new).map_err(e)?;
+        store.save_local(&mut doc).map_err(e)?;
+        self.stats.edits += 1;
+        let line = format!(
+            "{} creates {id} for {assigned_to}{}",
+            self.name(d),
+            if new.sensitive { " (sensitive)" } else { "" }
+        );
+        self.ledger.record(d, &id, Item::Case, self.step);
+        self.note(line);
+        Ok(())
+    }
+
+    /// Device `d` makes one edit of `kind` to `case` (parameters from `rng`).
+    pub fn edit(&mut self, d: usize, case: &str, kind: EditKind, rng: &mut StdRng) -> R<()> {
+        let dev = self.dev(d)?;
+        let mut doc = dev.store.load_case(case).map_err(e)?;
+        doc.set_actor(dev.store.actor(&dev.id).map_err(e)?);
+        let ctx = dev.ctx(self.now_ms());
+        let env = ops::EditEnv {
+            ctx: &ctx,
+            ledger: &self.ledger,
+            chws: &self.chws,
+            token: format!("[t{}]", self.step),
+            day: self.step as i64 / 100,
+        };
+        match ops::apply(&mut doc, case, kind, rng, &env) {
+            Ok((what, items)) => {
+                dev.store.save_local(&mut doc).map_err(e)?;
+                self.stats.edits += 1;
+                if kind == EditKind::RemoveHousehold {
+                    if let Some(id) = what.split(' ').nth(1) {
+                        self.ledger.removed_household.insert(id.to_owned());
+                    }
+                }
+                for item in items {
+                    self.ledger.record(d, case, item, self.step);
+                }
+                self.note(format!("{} edits {case}: {what}", self.name(d)));
+            }
+            Err(err) => {
+                self.stats.refused_edits += 1;
+                self.note(format!(
+                    "{} edits {case}: {kind:?} refused locally ({err})",
+                    self.name(d)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The coordinator erases the `a`-th case of the run (consent withdrawn), if it is
+    /// on the server and in their scope.
+    pub fn erase(&mut self, a: usize) -> R<()> {
+        if self.ledger.cases.is_empty() {
+            return Ok(());
+        }
+        let id = self.ledger.cases[a % self.ledger.cases.len()].clone();
+        let Some(rec) = self.server.doc(&id)? else {
+            return Ok(());
+        };
+        let coord = self.user("coord")?;
+        if rec.erased || !can_read(coord, &rec.routing) {
+            return Ok(());
+        }
+        if self.server.erase(&id)? {
+            self.stats.erased += 1;
+            self.note(format!("coordinator erases {id} (consent withdrawn)"));
+        }
+        Ok(())
+    }
+
+    /// The admin revokes device `d` (lost phone); its user logs in on a new phone.
+    /// The lost phone may still edit offline; it is wiped at its next contact.
+    pub fn revoke(&mut self, d: usize) -> R<()> {
+        if self.revoked.len() >= MAX_REVOCATIONS || self.dev(d)?.status != Status::Active {
+            return Ok(());
+        }
+        let id = self.dev(d)?.id.clone();
+        let user = self.dev(d)?.user.clone();
+        self.server.revoke(&id)?;
+        self.revoked.insert(d);
+        self.stats.revoked += 1;
+        if let Some(dev) = self.devices.get_mut(d) {
+            dev.status = Status::Revoked;
+        }
+        let new = self.add_device(&user)?;
+        self.note(format!(
+            "admin revokes {}; {user} logs in on {}",
+            self.name(d),
+            self.name(new)
+        ));
+        Ok(())
+    }
+}
