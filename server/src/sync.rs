@@ -3,9 +3,11 @@
 //! [`SyncEngine::sync`] runs one `POST /v1/sync` round trip: every pushed document is
 //! validated and stored (or refused with nothing stored), the store is flushed, then one
 //! page of what is new in the device's scope is built. The engine is synchronous. The
-//! HTTP route runs the two halves apart: [`SyncEngine::push_all`] under the writer lock
-//! (see [`crate::AppState`]) so sequence numbers are committed in order, then
-//! [`SyncEngine::respond`] (flush and pull) without it.
+//! HTTP route runs the two halves apart: [`SyncEngine::push_all_locking`], which
+//! validates and applies without the writer lock (see [`crate::AppState`]) and takes it
+//! only to commit, so sequence numbers are committed in order, then
+//! [`SyncEngine::respond`] (flush and pull) without it. [`SyncEngine::sync`] and
+//! [`SyncEngine::push_all`] are for callers that hold the lock throughout.
 
 mod cursor;
 mod pull;

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::PoisonError;
 
 use automerge::{legacy, AutoCommit, Change};
+use casesync_core::case::CaseSummary;
 use casesync_core::case::{actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS};
 use casesync_core::protocol::{DocPush, PushAck, Refusal, RefusalCode};
 
@@ -101,6 +102,40 @@ pub(crate) enum Decision {
     Done(PushOutcome),
     /// Store this.
     Commit(Box<Prepared>),
+}
+
+/// Top-level sections of a case that neither the summary nor the checks of a case read
+/// (see `casesync_core::case::CaseDoc::summary`): changes only inside them leave both as
+/// they were.
+const SECTIONS_OUTSIDE_SUMMARY: &[&str] = &["intake", "assessment", "closure", "evaluation"];
+
+/// Whether `change` (applied to `doc`) may have changed what the summary or the checks of
+/// a case read: any operation on the root, or on an object that is not inside one of
+/// [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place cannot be told).
+fn touches_summary(doc: &AutoCommit, change: &Change) -> bool {
+    use automerge::ReadDoc;
+    let top_level = |obj: &legacy::ObjectId| -> Option<String> {
+        let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
+            return None;
+        };
+        // The actor index is looked up by the document when it is not this one.
+        let exid = automerge::ObjId::Id(*counter, actor.clone(), usize::MAX);
+        let parents = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            doc.parents(&exid).ok()?.last().map(|p| p.prop)
+        }))
+        .ok()??;
+        match parents {
+            automerge::Prop::Map(k) => Some(k),
+            automerge::Prop::Seq(_) => None,
+        }
+    };
+    let mut seen: HashSet<legacy::ObjectId> = HashSet::new();
+    change.decode().operations.iter().any(|op| {
+        if !seen.insert(op.obj.clone()) {
+            return false;
+        }
+        !top_level(&op.obj).is_some_and(|k| SECTIONS_OUTSIDE_SUMMARY.contains(&k.as_str()))
+    })
 }
 
 impl SyncEngine {
@@ -270,8 +305,23 @@ impl SyncEngine {
         let restricted = fresh.iter().any(touches_restricted) || restricted_state(am) != before;
         // The summary read checks the document as the whole-case read would (a document
         // that does not read as a case is refused) but reads only routing and listing
-        // fields: most of a push's work was reading every note of the case.
-        let Ok(summary) = doc.summary() else {
+        // fields: most of a push's work was reading every note of the case. Changes only
+        // inside sections the summary does not read keep the stored summary (and the
+        // checks it passed), with the new change time.
+        let kept = match rec.as_ref().and_then(|r| r.summary.as_ref()) {
+            Some(prev) if !fresh.iter().any(|c| touches_summary(doc.automerge(), c)) => {
+                Some(CaseSummary {
+                    updated_at: doc.updated_at(),
+                    ..prev.clone()
+                })
+            }
+            _ => None,
+        };
+        debug_assert!(
+            kept.is_none() || kept.as_ref() == doc.summary().ok().as_ref(),
+            "a kept summary differs from the summary read"
+        );
+        let Some(summary) = kept.or_else(|| doc.summary().ok()) else {
             return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::Invalid,

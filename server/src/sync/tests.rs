@@ -677,3 +677,49 @@ fn a_worker_cannot_move_a_case_by_editing_a_district_held_as_text() {
     assert_eq!(r.refused[0].code, RefusalCode::RestrictedField);
     assert_eq!(w.store.dump().expect("dump"), dump);
 }
+
+#[test]
+fn stored_summaries_follow_every_push() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "Ayesha Begum", "chw1", false);
+    w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    let stored = |w: &World| w.store.doc("case-1").expect("doc").expect("rec").summary;
+    // An edit outside what the summary reads (the assessment), one inside it (a visit
+    // with a next date), then outside again: the stored summary is always the one read
+    // from the whole case.
+    let mut later = ctx(&chw);
+    for (i, step) in ["extra", "visit", "extra"].iter().enumerate() {
+        later.now_ms += 60_000;
+        let before = phone.heads();
+        match *step {
+            "extra" => phone
+                .set_extra(
+                    &later,
+                    "round",
+                    &casesync_core::case::ExtraValue::Int(i as i64),
+                )
+                .expect("extra"),
+            _ => {
+                let mut v = visit("visited");
+                v.next_visit_date = NaiveDate::from_ymd_opt(2024, 4, 1);
+                phone.add_visit(&later, &v).expect("visit");
+            }
+        }
+        let r = w.sync(
+            &chw,
+            "phone-a",
+            &[],
+            push("case-1", raw(phone.changes_since(&before))),
+        );
+        assert_eq!(r.acked.len(), 1);
+        let expected = phone.read().expect("read").summary();
+        assert_eq!(stored(&w), Some(expected), "after the {step} edit");
+    }
+    assert!(stored(&w).and_then(|s| s.next_due).is_some());
+}
