@@ -157,7 +157,7 @@ impl Auth {
             .as_ref()
             .map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
         let pw = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash)).await?;
+        let ok = password::verify_password_queued(pw, hash).await;
         let user = match user {
             Some(u) if ok => u,
             _ => {

@@ -26,6 +26,18 @@ pub const DEFAULT_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_COMPACT_AFTER_CHANGES: u32 = 64;
 /// Default interval of the background compaction pass.
 pub const DEFAULT_COMPACT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default most sync requests worked on at once (validating, applying, building pages);
+/// the others wait their turn without a thread. A few per core keep every core busy
+/// while some wait for the disk or the writer lock, without the memory of hundreds of
+/// requests' documents and pages at once.
+pub const DEFAULT_MAX_CONCURRENT_SYNCS: usize = 16;
+/// Default page cache of the sled store (64 MiB; sled's own default is 1 GiB). The cases
+/// a server syncs all day are the open caseload, a few KiB each, and the documents being
+/// pushed to are kept loaded anyway (`doc_cache_bytes`).
+pub const DEFAULT_SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default budget of the documents kept loaded between pushes, in saved bytes (32 MiB;
+/// loaded, a document takes a few times its saved size).
+pub const DEFAULT_DOC_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// All server settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +66,10 @@ pub struct Settings {
     pub compact_after_changes: u32,
     /// Interval of the background compaction pass.
     pub compact_interval: Duration,
+    /// Documents kept loaded between pushes: most saved bytes (see `DocCache`).
+    pub doc_cache_bytes: u64,
+    /// Most sync requests worked on at once (the others wait).
+    pub max_concurrent_syncs: usize,
 }
 
 impl Default for Settings {
@@ -71,6 +87,8 @@ impl Default for Settings {
             login_window: DEFAULT_LOGIN_WINDOW,
             compact_after_changes: DEFAULT_COMPACT_AFTER_CHANGES,
             compact_interval: DEFAULT_COMPACT_INTERVAL,
+            doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
+            max_concurrent_syncs: DEFAULT_MAX_CONCURRENT_SYNCS,
         }
     }
 }
@@ -84,8 +102,13 @@ pub const DEFAULT_DATABASE_POOL: usize = crate::store::postgres::DEFAULT_POOL_SI
 /// embedded sled store in the data directory (one instance).
 #[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
-    /// The embedded sled store in this directory.
-    Sled(std::path::PathBuf),
+    /// The embedded sled store.
+    Sled {
+        /// Its directory.
+        dir: std::path::PathBuf,
+        /// Its page cache, in bytes (`--sled-cache-bytes`).
+        cache_bytes: u64,
+    },
     /// PostgreSQL.
     Postgres {
         /// Connection URL (may carry a password: never logged, see [`Self::describe`]).
@@ -103,14 +126,19 @@ impl std::fmt::Debug for StoreLocation {
 
 impl StoreLocation {
     /// The store for these settings; an empty URL counts as none. Any other URL scheme
-    /// is refused rather than silently falling back to sled.
+    /// is refused rather than silently falling back to sled. `pool_size` applies to
+    /// PostgreSQL, `sled_cache_bytes` to sled.
     pub fn choose(
         data: &std::path::Path,
         database_url: Option<&str>,
         pool_size: usize,
+        sled_cache_bytes: u64,
     ) -> Result<Self, String> {
         match database_url.map(str::trim).filter(|u| !u.is_empty()) {
-            None => Ok(StoreLocation::Sled(data.to_path_buf())),
+            None => Ok(StoreLocation::Sled {
+                dir: data.to_path_buf(),
+                cache_bytes: sled_cache_bytes,
+            }),
             Some(u) if u.starts_with("postgres://") || u.starts_with("postgresql://") => {
                 Ok(StoreLocation::Postgres {
                     url: u.to_owned(),
@@ -126,10 +154,13 @@ impl StoreLocation {
         &self,
     ) -> Result<std::sync::Arc<dyn crate::store::Storage>, crate::store::StoreError> {
         match self {
-            StoreLocation::Sled(dir) => {
+            StoreLocation::Sled { dir, cache_bytes } => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| crate::store::StoreError::Db(e.to_string()))?;
-                Ok(std::sync::Arc::new(crate::store::SledStorage::open(dir)?))
+                Ok(std::sync::Arc::new(crate::store::SledStorage::open_with(
+                    dir,
+                    *cache_bytes,
+                )?))
             }
             StoreLocation::Postgres { url, pool_size } => Ok(std::sync::Arc::new(
                 crate::store::PgStorage::connect(url, *pool_size)?,
@@ -140,7 +171,7 @@ impl StoreLocation {
     /// A description for logs and errors, without credentials.
     pub fn describe(&self) -> String {
         match self {
-            StoreLocation::Sled(dir) => format!("sled store at {}", dir.display()),
+            StoreLocation::Sled { dir, .. } => format!("sled store at {}", dir.display()),
             StoreLocation::Postgres { url, .. } => {
                 let shown = match url.split_once("://") {
                     Some((scheme, rest)) => {
@@ -163,21 +194,19 @@ mod store_location_tests {
     #[test]
     fn the_database_url_chooses_the_store() {
         let d = Path::new("/tmp/x");
-        assert_eq!(
-            StoreLocation::choose(d, None, 4),
-            Ok(StoreLocation::Sled(d.into()))
-        );
-        assert_eq!(
-            StoreLocation::choose(d, Some(""), 4),
-            Ok(StoreLocation::Sled(d.into()))
-        );
-        let pg = StoreLocation::choose(d, Some("postgres://u:secret@db:5432/cs"), 4);
+        let sled = StoreLocation::Sled {
+            dir: d.into(),
+            cache_bytes: 7,
+        };
+        assert_eq!(StoreLocation::choose(d, None, 4, 7), Ok(sled.clone()));
+        assert_eq!(StoreLocation::choose(d, Some(""), 4, 7), Ok(sled));
+        let pg = StoreLocation::choose(d, Some("postgres://u:secret@db:5432/cs"), 4, 7);
         assert!(matches!(
             pg,
             Ok(StoreLocation::Postgres { pool_size: 4, .. })
         ));
         let shown = pg.map(|p| p.describe()).unwrap_or_default();
         assert_eq!(shown, "PostgreSQL at postgres://db:5432/cs");
-        assert!(StoreLocation::choose(d, Some("mysql://db"), 4).is_err());
+        assert!(StoreLocation::choose(d, Some("mysql://db"), 4, 7).is_err());
     }
 }

@@ -36,6 +36,9 @@ struct Cli {
     /// PostgreSQL connections of this process.
     #[arg(long, global = true, env = "CASESYNC_DATABASE_POOL", default_value_t = casesync_server::config::DEFAULT_DATABASE_POOL)]
     database_pool: usize,
+    /// Page cache of the sled store, bytes (sled only).
+    #[arg(long, global = true, env = "CASESYNC_SLED_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_SLED_CACHE_BYTES)]
+    sled_cache_bytes: u64,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -90,6 +93,12 @@ struct ServeArgs {
     /// Window of the login failure counters, seconds.
     #[arg(long, env = "CASESYNC_LOGIN_WINDOW_SECS", default_value_t = 15 * 60)]
     login_window_secs: u64,
+    /// Documents kept loaded between pushes: most saved bytes.
+    #[arg(long, env = "CASESYNC_DOC_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_DOC_CACHE_BYTES)]
+    doc_cache_bytes: u64,
+    /// Most sync requests worked on at once (the others wait their turn).
+    #[arg(long, env = "CASESYNC_MAX_CONCURRENT_SYNCS", default_value_t = casesync_server::config::DEFAULT_MAX_CONCURRENT_SYNCS)]
+    max_concurrent_syncs: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -143,7 +152,7 @@ enum DeviceCmd {
 
 fn open(at: &StoreLocation) -> anyhow::Result<Arc<dyn Storage>> {
     at.open().map_err(|e| match at {
-        StoreLocation::Sled(_) => anyhow::anyhow!(
+        StoreLocation::Sled { .. } => anyhow::anyhow!(
             "cannot open the {} (is a server running on it?): {e}",
             at.describe()
         ),
@@ -165,6 +174,8 @@ fn settings(a: &ServeArgs) -> Settings {
         login_failures_per_user: a.login_failures_per_user,
         login_failures_per_ip: a.login_failures_per_ip,
         login_window: Duration::from_secs(a.login_window_secs),
+        doc_cache_bytes: a.doc_cache_bytes,
+        max_concurrent_syncs: a.max_concurrent_syncs.max(1),
         ..Settings::default()
     }
 }
@@ -328,8 +339,12 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let at = match StoreLocation::choose(&cli.data, cli.database_url.as_deref(), cli.database_pool)
-    {
+    let at = match StoreLocation::choose(
+        &cli.data,
+        cli.database_url.as_deref(),
+        cli.database_pool,
+        cli.sled_cache_bytes,
+    ) {
         Ok(at) => at,
         Err(e) => {
             eprintln!("error: {e}");

@@ -3,9 +3,11 @@
 //! [`SyncEngine::sync`] runs one `POST /v1/sync` round trip: every pushed document is
 //! validated and stored (or refused with nothing stored), the store is flushed, then one
 //! page of what is new in the device's scope is built. The engine is synchronous. The
-//! HTTP route runs the two halves apart: [`SyncEngine::push_all`] under the writer lock
-//! (see [`crate::AppState`]) so sequence numbers are committed in order, then
-//! [`SyncEngine::respond`] (flush and pull) without it.
+//! HTTP route runs the two halves apart: [`SyncEngine::push_all_locking`], which
+//! validates and applies without the writer lock (see [`crate::AppState`]) and takes it
+//! only to commit, so sequence numbers are committed in order, then
+//! [`SyncEngine::respond`] (flush and pull) without it. [`SyncEngine::sync`] and
+//! [`SyncEngine::push_all`] are for callers that hold the lock throughout.
 
 mod cursor;
 mod pull;
@@ -63,6 +65,24 @@ pub struct Pushed {
     pub created: HashSet<String>,
 }
 
+impl Pushed {
+    /// Adds one document's outcome.
+    fn record(&mut self, outcome: PushOutcome) {
+        match outcome {
+            PushOutcome::Accepted { ack, created } => {
+                if created {
+                    self.created.insert(ack.doc_id.clone());
+                }
+                self.acked.push(ack)
+            }
+            PushOutcome::Refused(r) => {
+                tracing::info!(doc = %r.doc_id, code = ?r.code, "push refused");
+                self.refused.push(r)
+            }
+        }
+    }
+}
+
 /// Counts of one sync round trip (for metrics and logs).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SyncStats {
@@ -99,6 +119,8 @@ pub struct SyncEngine {
     last_sync_written: Arc<Mutex<HashMap<String, i64>>>,
     /// Documents kept loaded between pushes.
     doc_cache: Arc<Mutex<DocCache>>,
+    /// Turns to work on a sync request (`max_concurrent_syncs`).
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -112,11 +134,21 @@ impl SyncEngine {
     pub fn new(store: Arc<dyn Storage>, settings: Settings) -> Self {
         SyncEngine {
             store,
-            settings,
             durable_seq: Arc::default(),
             last_sync_written: Arc::default(),
-            doc_cache: Arc::default(),
+            doc_cache: Arc::new(Mutex::new(DocCache::new(settings.doc_cache_bytes))),
+            turns: Arc::new(tokio::sync::Semaphore::new(
+                settings.max_concurrent_syncs.max(1),
+            )),
+            settings,
         }
+    }
+
+    /// Waits for a turn to work on a sync request (at most `max_concurrent_syncs` at
+    /// once); the turn ends when the returned permit is dropped. (`None` only if the
+    /// turns were closed, which nothing does.)
+    pub async fn sync_turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.turns.clone().acquire_owned().await.ok()
     }
 
     /// Records that `device_id` synced at `now_ms`. Written to the store at most every
@@ -175,18 +207,60 @@ impl SyncEngine {
         let mut out = Pushed::default();
         let mut budget = self.settings.max_changes_per_request;
         for p in &req.push {
-            match self.push_doc(user, device_id, p, &mut budget)? {
-                PushOutcome::Accepted { ack, created: new } => {
-                    if new {
-                        out.created.insert(ack.doc_id.clone());
+            let outcome = self.push_doc(user, device_id, p, &mut budget)?;
+            out.record(outcome);
+        }
+        Ok(out)
+    }
+
+    /// [`push_all`](Self::push_all) for a caller that does not hold the writer lock.
+    /// Every document is checked, validated and applied to a copy of the loaded document
+    /// without the lock, so requests do that work in parallel; then, under `writer`,
+    /// each is stored if its stored record is still the one it was validated against,
+    /// or else validated again under the lock and stored. The lock is held only for the
+    /// commits (in sequence order, as before), and what is stored was validated against
+    /// exactly the state it is stored on top of.
+    pub fn push_all_locking(
+        &self,
+        user: &UserRecord,
+        device_id: &str,
+        req: &SyncRequest,
+        writer: &tokio::sync::Mutex<()>,
+    ) -> Result<Pushed, SyncError> {
+        enum Step<'a> {
+            Done(PushOutcome),
+            Pending(push::Checked<'a>, Box<push::Prepared>),
+        }
+        let mut budget = self.settings.max_changes_per_request;
+        let mut steps = Vec::with_capacity(req.push.len());
+        for p in &req.push {
+            let step = match self.check_push(user, p, &mut budget) {
+                Err(refused) => Step::Done(refused),
+                Ok(checked) => match self.prepare_push(user, device_id, &checked)? {
+                    push::Decision::Done(outcome) => Step::Done(outcome),
+                    push::Decision::Commit(prepared) => Step::Pending(checked, prepared),
+                },
+            };
+            steps.push(step);
+        }
+        let pending = steps.iter().any(|s| matches!(s, Step::Pending(..)));
+        let _guard = pending.then(|| writer.blocking_lock());
+        let mut out = Pushed::default();
+        for step in steps {
+            let outcome = match step {
+                Step::Done(outcome) => outcome,
+                Step::Pending(checked, prepared) => match self.commit_if_current(*prepared)? {
+                    Some(outcome) => outcome,
+                    None => {
+                        metrics::counter!("casesync_push_revalidated_total").increment(1);
+                        match self.prepare_push(user, device_id, &checked)? {
+                            push::Decision::Done(outcome) => outcome,
+                            push::Decision::Commit(p) => self.commit_prepared(*p)?,
+                        }
                     }
-                    out.acked.push(ack)
-                }
-                PushOutcome::Refused(r) => {
-                    tracing::info!(doc = %r.doc_id, code = ?r.code, "push refused");
-                    out.refused.push(r)
-                }
-            }
+                },
+            };
+            out.record(outcome);
         }
         Ok(out)
     }

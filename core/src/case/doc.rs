@@ -297,9 +297,21 @@ impl CaseDoc {
         Ok(case)
     }
 
-    /// The listing summary.
+    /// The listing summary: equal to `read()?.summary()` (and refused for the same
+    /// documents), but reads only the fields the summary needs.
     pub fn summary(&mut self) -> Result<CaseSummary, CaseError> {
-        Ok(self.read()?.summary())
+        let mut summary = Reader {
+            doc: &self.doc,
+            heads: None,
+        }
+        .summary()?;
+        summary.updated_at = self.updated_at();
+        debug_assert_eq!(
+            Some(&summary),
+            self.read().map(|c| c.summary()).ok().as_ref(),
+            "the summary read differs from the whole case read"
+        );
+        Ok(summary)
     }
 
     /// Time of the latest change (the newest head), ms since the Unix epoch.

@@ -133,6 +133,114 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
         })
     }
 
+    /// Reads only what the listing summary needs (routing, name, stage, what is due),
+    /// with the same checks as [`case`](Self::case): a document `case` refuses is refused
+    /// here too (only root fields can make `case` fail). Equal to `case()?.summary()`
+    /// without reading notes, assessments, household, intake or closure: the server
+    /// computes it for every push. `updated_at` is filled by the caller.
+    pub fn summary(&self) -> Result<CaseSummary, CaseError> {
+        let schema = self
+            .int(&ROOT, "schema")
+            .ok_or_else(|| CaseError::Malformed("schema".into()))?;
+        if schema as u64 > SCHEMA_VERSION {
+            return Err(CaseError::UnsupportedSchema {
+                found: schema as u64,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let stage = self
+            .string(&ROOT, "stage")
+            .and_then(|s| Stage::parse(&s))
+            .ok_or_else(|| CaseError::Malformed("stage".into()))?;
+        let id = self.required_str(&ROOT, "id")?;
+        let district = self.required_str(&ROOT, "district")?;
+        let assigned_to = self.required_str(&ROOT, "assigned_to")?;
+        let name = self
+            .obj(&ROOT, "client")
+            .and_then(|c| self.string(&c, "name"))
+            .unwrap_or_default();
+        let next_due = if stage == Stage::Closed {
+            None
+        } else {
+            self.next_due()
+        };
+        Ok(CaseSummary {
+            id,
+            name,
+            stage,
+            assigned_to,
+            district,
+            village: self.string(&ROOT, "village").unwrap_or_default(),
+            sensitive: self.bool(&ROOT, "sensitive").unwrap_or(false),
+            next_due,
+            updated_at: 0,
+        })
+    }
+
+    /// The earliest open follow-up date of an open case, as [`Case::follow_up_dates`]
+    /// computes it from what [`case`](Self::case) reads (entries `case` skips are
+    /// skipped here too).
+    fn next_due(&self) -> Option<NaiveDate> {
+        let mut due: Option<NaiveDate> = None;
+        let mut note = |d: Option<NaiveDate>| {
+            if let Some(d) = d {
+                due = Some(due.map_or(d, |x| x.min(d)));
+            }
+        };
+        // The latest visit (by date, then id) that has a date: its next visit.
+        if let Some(v) = self.obj(&ROOT, "visits") {
+            let latest = self
+                .keys(&v)
+                .into_iter()
+                .filter_map(|id| {
+                    let m = self.obj(&v, &id)?;
+                    Some((self.date(&m, "date")?, id, m))
+                })
+                .max_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            if let Some((_, _, m)) = latest {
+                note(self.date(&m, "next_visit_date"));
+            }
+        }
+        if let Some(p) = self.obj(&ROOT, "plan") {
+            if let Some(g) = self.obj(&p, "goals") {
+                for id in self.keys(&g) {
+                    let Some(m) = self.obj(&g, &id) else {
+                        continue;
+                    };
+                    let status = self
+                        .string(&m, "status")
+                        .and_then(|s| GoalStatus::parse(&s))
+                        .unwrap_or(GoalStatus::Active);
+                    if status == GoalStatus::Active {
+                        note(self.date(&m, "evaluate_by"));
+                    }
+                }
+            }
+            note(self.date(&p, "review_date"));
+        }
+        if let Some(r) = self.obj(&ROOT, "referrals") {
+            for id in self.keys(&r) {
+                let Some(m) = self.obj(&r, &id) else {
+                    continue;
+                };
+                // `case` skips referrals without a known service or a date.
+                let listed = self
+                    .string(&m, "service")
+                    .and_then(|s| ReferralService::parse(&s))
+                    .is_some()
+                    && self.date(&m, "date").is_some();
+                let status = self
+                    .string(&m, "status")
+                    .and_then(|s| ReferralStatus::parse(&s))
+                    .unwrap_or(ReferralStatus::Made);
+                if listed && matches!(status, ReferralStatus::Made | ReferralStatus::Accepted) {
+                    note(self.date(&m, "follow_up_date"));
+                }
+            }
+        }
+        due
+    }
+
     fn client(&self) -> Client {
         let Some(c) = self.obj(&ROOT, "client") else {
             return Client::default();

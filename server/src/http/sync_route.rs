@@ -65,20 +65,20 @@ pub async fn sync(
         return Err(AppError::DeviceMismatch);
     }
     let cursor = Cursor::decode(&req.cursor).map_err(SyncError::from)?;
-    // Only the pushes hold the writer lock (validate, apply, commit in sequence order);
-    // the flush and the pull run outside it, see `SyncEngine::respond`. The lock is
-    // taken on the blocking thread that does the work: handing a held lock from an
-    // async task over to a blocking thread kept it idle for a thread wake-up per push.
+    // Only the commits of the pushes hold the writer lock (so sequence numbers are
+    // committed in order); validating and applying the pushes, the flush and the pull
+    // run outside it, see `SyncEngine::push_all_locking` and `SyncEngine::respond`. The
+    // lock is taken on the blocking thread that does the work: handing a held lock from
+    // an async task over to a blocking thread kept it idle for a thread wake-up per push.
     let writer = (!req.push.is_empty()).then(|| st.writer.clone());
     let engine = st.engine.clone();
     let user = who.user.clone();
     let device = who.device_id.clone();
+    let turn = st.engine.sync_turn().await;
     let (resp, stats, wire) = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let pushed = match writer {
-            Some(w) => {
-                let _guard = w.blocking_lock();
-                engine.push_all(&user, &device, &req)?
-            }
+            Some(w) => engine.push_all_locking(&user, &device, &req, &w)?,
             None => Pushed::default(),
         };
         let out = engine.respond(&user, &req, cursor, pushed)?;

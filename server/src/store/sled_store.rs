@@ -109,9 +109,20 @@ fn tx_err(e: TransactionError<StoreError>) -> StoreError {
 }
 
 impl SledStorage {
-    /// Opens (or creates) the store in directory `path`.
+    /// Opens (or creates) the store in directory `path`, with the default page cache
+    /// ([`DEFAULT_SLED_CACHE_BYTES`](crate::config::DEFAULT_SLED_CACHE_BYTES)).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::open(path).map_err(db_err)?;
+        Self::open_with(path, crate::config::DEFAULT_SLED_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store in directory `path` with a page cache of
+    /// `cache_bytes` (sled's own default, 1 GiB, is most of a small server's memory).
+    pub fn open_with(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(db_err)?;
         Self::from_db(db)
     }
 

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::PoisonError;
 
 use automerge::{legacy, AutoCommit, Change};
+use casesync_core::case::CaseSummary;
 use casesync_core::case::{actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS};
 use casesync_core::protocol::{DocPush, PushAck, Refusal, RefusalCode};
 
@@ -42,19 +43,98 @@ fn touches_restricted(change: &Change) -> bool {
     })
 }
 
-/// Whether applying changes moved `before` to `after` through a restricted root key
-/// (a patch on the root map).
-fn diff_touches_restricted(doc: &mut AutoCommit, before: &[automerge::ChangeHash]) -> bool {
-    let after = doc.get_heads();
-    doc.diff(before, &after).iter().any(|p| {
-        p.path.is_empty()
-            && match &p.action {
-                automerge::PatchAction::PutMap { key, .. }
-                | automerge::PatchAction::DeleteMap { key } => {
-                    RESTRICTED_FIELDS.contains(&key.as_str())
+/// What a document holds under its restricted root keys: every value (with its op id,
+/// so a new conflicting value counts) and the string read from the winner (so an edit
+/// inside a Text object counts too).
+type RestrictedState = Vec<(
+    Vec<(automerge::Value<'static>, automerge::ObjId)>,
+    Option<String>,
+)>;
+
+/// The restricted state of `doc` (see [`RestrictedState`]). Comparing it before and after
+/// applying changes detects every change a root-map diff of these keys would report
+/// (a value put, deleted or put in conflict), and edits of a Text value as well, at the
+/// cost of a few map lookups instead of a diff of the document.
+fn restricted_state(doc: &AutoCommit) -> RestrictedState {
+    use automerge::ReadDoc;
+    RESTRICTED_FIELDS
+        .iter()
+        .map(|k| {
+            let all = doc
+                .get_all(automerge::ROOT, *k)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(v, id)| (v.into_owned(), id))
+                .collect();
+            let text = match doc.get(automerge::ROOT, *k) {
+                Ok(Some((automerge::Value::Object(automerge::ObjType::Text), id))) => {
+                    doc.text(&id).ok()
                 }
-                _ => false,
-            }
+                _ => None,
+            };
+            (all, text)
+        })
+        .collect()
+}
+
+/// A document's push checked without the writer lock (stateless checks and decoding).
+pub(crate) struct Checked<'a> {
+    id: &'a str,
+    changes: Vec<Change>,
+    hashes: Vec<Hash>,
+}
+
+/// A document's push validated against the stored record `rec`, ready to commit.
+pub(crate) struct Prepared {
+    /// The record it was validated against (`None`: the push creates the document).
+    rec: Option<DocRecord>,
+    /// The document with the push applied.
+    doc: CaseDoc,
+    /// What to store.
+    commit: DocCommit,
+    /// The answer once stored.
+    outcome: PushOutcome,
+}
+
+/// What validating a push against the stored document decided.
+pub(crate) enum Decision {
+    /// Nothing to store: refused, or every change already known.
+    Done(PushOutcome),
+    /// Store this.
+    Commit(Box<Prepared>),
+}
+
+/// Top-level sections of a case that neither the summary nor the checks of a case read
+/// (see `casesync_core::case::CaseDoc::summary`): changes only inside them leave both as
+/// they were.
+const SECTIONS_OUTSIDE_SUMMARY: &[&str] = &["intake", "assessment", "closure", "evaluation"];
+
+/// Whether `change` (applied to `doc`) may have changed what the summary or the checks of
+/// a case read: any operation on the root, or on an object that is not inside one of
+/// [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place cannot be told).
+fn touches_summary(doc: &AutoCommit, change: &Change) -> bool {
+    use automerge::ReadDoc;
+    let top_level = |obj: &legacy::ObjectId| -> Option<String> {
+        let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
+            return None;
+        };
+        // The actor index is looked up by the document when it is not this one.
+        let exid = automerge::ObjId::Id(*counter, actor.clone(), usize::MAX);
+        let parents = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            doc.parents(&exid).ok()?.last().map(|p| p.prop)
+        }))
+        .ok()??;
+        match parents {
+            automerge::Prop::Map(k) => Some(k),
+            automerge::Prop::Seq(_) => None,
+        }
+    };
+    let mut seen: HashSet<legacy::ObjectId> = HashSet::new();
+    change.decode().operations.iter().any(|op| {
+        if !seen.insert(op.obj.clone()) {
+            return false;
+        }
+        !top_level(&op.obj).is_some_and(|k| SECTIONS_OUTSIDE_SUMMARY.contains(&k.as_str()))
     })
 }
 
@@ -68,13 +148,31 @@ impl SyncEngine {
         push: &DocPush,
         budget: &mut usize,
     ) -> Result<PushOutcome, StoreError> {
+        let checked = match self.check_push(user, push, budget) {
+            Ok(c) => c,
+            Err(refused) => return Ok(refused),
+        };
+        match self.prepare_push(user, device_id, &checked)? {
+            Decision::Done(outcome) => Ok(outcome),
+            Decision::Commit(p) => self.commit_prepared(*p),
+        }
+    }
+
+    /// The checks of a push that need no stored state: id, change budget (`budget` is
+    /// what this request may still push), role, sizes, and decoding every change.
+    pub(crate) fn check_push<'a>(
+        &self,
+        user: &UserRecord,
+        push: &'a DocPush,
+        budget: &mut usize,
+    ) -> Result<Checked<'a>, PushOutcome> {
         let id = push.doc_id.as_str();
         if validate_case_id(id).is_err() {
-            return Ok(refuse(id, RefusalCode::Invalid, "malformed case id"));
+            return Err(refuse(id, RefusalCode::Invalid, "malformed case id"));
         }
         if push.changes.len() > *budget {
             *budget = 0;
-            return Ok(refuse(
+            return Err(refuse(
                 id,
                 RefusalCode::TooLarge,
                 "too many changes in one request",
@@ -82,7 +180,7 @@ impl SyncEngine {
         }
         *budget -= push.changes.len();
         if user.role == Role::Admin {
-            return Ok(refuse(
+            return Err(refuse(
                 id,
                 RefusalCode::OutOfScope,
                 "admins do not edit case content",
@@ -91,14 +189,14 @@ impl SyncEngine {
         let mut changes = Vec::with_capacity(push.changes.len());
         for bytes in &push.changes {
             if bytes.len() > self.settings.max_doc_bytes {
-                return Ok(refuse(
+                return Err(refuse(
                     id,
                     RefusalCode::TooLarge,
                     "change larger than a document may be",
                 ));
             }
             let Ok(change) = casesync_core::case::decode_change(bytes.clone()) else {
-                return Ok(refuse(
+                return Err(refuse(
                     id,
                     RefusalCode::Invalid,
                     "not a valid Automerge change",
@@ -106,18 +204,41 @@ impl SyncEngine {
             };
             changes.push(change);
         }
-        let all_hashes: Vec<Hash> = changes.iter().map(|c| c.hash().0).collect();
+        let hashes = changes.iter().map(|c| c.hash().0).collect();
+        Ok(Checked {
+            id,
+            changes,
+            hashes,
+        })
+    }
+
+    /// Validates a checked push against the document as stored now (scope, actors,
+    /// dependencies, restricted fields, the result reads as a case, size) and applies it
+    /// to a copy of the loaded document. Needs no writer lock: nothing is stored, and
+    /// [`commit_prepared`](Self::commit_prepared) stores the result only if the record is
+    /// still the one validated against.
+    pub(crate) fn prepare_push(
+        &self,
+        user: &UserRecord,
+        device_id: &str,
+        checked: &Checked<'_>,
+    ) -> Result<Decision, StoreError> {
+        let id = checked.id;
         let rec = self.store.doc(id)?;
         let mut doc = match &rec {
             Some(r) if r.erased => {
-                return Ok(refuse(id, RefusalCode::Erased, "the case was erased"))
+                return Ok(Decision::Done(refuse(
+                    id,
+                    RefusalCode::Erased,
+                    "the case was erased",
+                )))
             }
             Some(r) if !can_write(user, r) && !may_be_registered_by(user, r) => {
-                return Ok(refuse(
+                return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,
                     "case not in your scope",
-                ))
+                )))
             }
             Some(r) => {
                 let mut doc = match self.cached_doc(id, r) {
@@ -132,28 +253,30 @@ impl SyncEngine {
                     let created_by = doc.read().map(|c| c.created_by).unwrap_or_default();
                     if !can_write_registered(user, r, &created_by) {
                         self.cache_doc(id, r.clone(), doc);
-                        return Ok(refuse(
+                        return Ok(Decision::Done(refuse(
                             id,
                             RefusalCode::OutOfScope,
                             "case not in your scope",
-                        ));
+                        )));
                     }
                 }
                 doc
             }
-            None => match new_doc(&changes) {
+            None => match new_doc(&checked.changes) {
                 Ok(d) => d,
-                Err(code) => return Ok(refuse(id, code, "not a valid new case")),
+                Err(code) => return Ok(Decision::Done(refuse(id, code, "not a valid new case"))),
             },
         };
         // Only changes the server does not have yet are checked and stored.
         let mut seen = HashSet::new();
-        let fresh: Vec<Change> = changes
-            .into_iter()
+        let fresh: Vec<Change> = checked
+            .changes
+            .iter()
             .filter(|c| {
                 seen.insert(c.hash())
                     && (rec.is_none() || doc.automerge().get_change_by_hash(&c.hash()).is_none())
             })
+            .cloned()
             .collect();
         // Changes the server already has may come from anyone (a device re-sending what
         // it received); new ones must be this device's own.
@@ -161,122 +284,173 @@ impl SyncEngine {
             .iter()
             .any(|c| !actor_belongs_to(c.actor_id(), device_id))
         {
-            return Ok(refuse(
+            return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::ForeignActor,
                 "change signed by another device's actor",
-            ));
+            )));
         }
-        let ack = PushOutcome::Accepted {
+        let outcome = PushOutcome::Accepted {
             ack: PushAck {
                 doc_id: id.to_owned(),
-                hashes: all_hashes,
+                hashes: checked.hashes.clone(),
             },
             created: rec.is_none(),
         };
-        if fresh.is_empty() {
-            if let Some(r) = rec {
-                self.cache_doc(id, r, doc);
-                return Ok(ack);
-            }
+        if fresh.is_empty() && rec.is_some() {
+            return Ok(Decision::Done(outcome));
         }
         let am = doc.automerge();
-        let before = am.get_heads();
+        let before = restricted_state(am);
         if rec.is_some() && casesync_core::case::apply_untrusted(am, fresh.clone()).is_err() {
-            return Ok(refuse(
+            return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::Invalid,
                 "changes could not be applied",
-            ));
+            )));
         }
         if !am.get_missing_deps(&[]).is_empty() {
-            return Ok(refuse(
+            return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::MissingDependencies,
                 "changes depend on changes the server lacks",
-            ));
+            )));
         }
-        let restricted =
-            fresh.iter().any(touches_restricted) || diff_touches_restricted(am, &before);
-        let Ok(case) = doc.read() else {
-            return Ok(refuse(
+        let restricted = fresh.iter().any(touches_restricted) || restricted_state(am) != before;
+        // The summary read checks the document as the whole-case read would (a document
+        // that does not read as a case is refused) but reads only routing and listing
+        // fields: most of a push's work was reading every note of the case. Changes only
+        // inside sections the summary does not read keep the stored summary (and the
+        // checks it passed), with the new change time.
+        let kept = match rec.as_ref().and_then(|r| r.summary.as_ref()) {
+            Some(prev) if !fresh.iter().any(|c| touches_summary(doc.automerge(), c)) => {
+                Some(CaseSummary {
+                    updated_at: doc.updated_at(),
+                    ..prev.clone()
+                })
+            }
+            _ => None,
+        };
+        debug_assert!(
+            kept.is_none() || kept.as_ref() == doc.summary().ok().as_ref(),
+            "a kept summary differs from the summary read"
+        );
+        let Some(summary) = kept.or_else(|| doc.summary().ok()) else {
+            return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::Invalid,
                 "the result is not a valid case",
-            ));
+            )));
         };
-        if case.id != id {
-            return Ok(refuse(
+        if summary.id != id {
+            return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::Invalid,
                 "case id does not match the document",
-            ));
+            )));
         }
         let routing = Routing {
-            district: case.district.clone(),
-            assigned_to: case.assigned_to.clone(),
-            sensitive: case.sensitive,
+            district: summary.district.clone(),
+            assigned_to: summary.assigned_to.clone(),
+            sensitive: summary.sensitive,
         };
         if rec.is_none() {
             if !can_create(user, &routing) {
-                return Ok(refuse(
+                return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,
                     "new case outside your district or assignment",
-                ));
+                )));
+            }
+            // A case registered through sync names its pusher as registrar: a forged
+            // `created_by` would hand another coordinator write access to it
+            // (`can_write_registered`).
+            if doc.read().map(|c| c.created_by).ok().as_deref() != Some(user.user_id.as_str()) {
+                return Ok(Decision::Done(refuse(
+                    id,
+                    RefusalCode::Invalid,
+                    "a new case must be registered by the user who pushes it",
+                )));
             }
         } else if restricted && user.role != Role::Coordinator {
-            return Ok(refuse(
+            return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::RestrictedField,
                 "only a coordinator changes district, assignment or sensitivity",
-            ));
+            )));
         }
         let new_bytes: u64 = fresh.iter().map(|c| c.raw_bytes().len() as u64).sum();
         let estimate = rec.as_ref().map_or(0, |r| r.estimated_bytes()) + new_bytes;
         if estimate > self.settings.max_doc_bytes as u64
             && doc.save().len() > self.settings.max_doc_bytes
         {
-            return Ok(refuse(
+            return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::TooLarge,
                 "the case would exceed the document size limit",
-            ));
+            )));
         }
-        let stored = fresh
+        let changes = fresh
             .iter()
             .map(|c| StoredChange {
                 hash: c.hash().0,
                 bytes: c.raw_bytes().to_vec(),
             })
             .collect();
-        let outcome = self.store.commit(DocCommit {
-            doc_id: id.to_owned(),
-            routing,
-            summary: case.summary(),
-            changes: stored,
-        })?;
-        tracing::debug!(
-            doc = id,
-            changes = fresh.len(),
-            seq = outcome.last_seq,
-            routing_changed = outcome.routing_changed,
-            "push stored"
-        );
-        if let Some(r) = self.store.doc(id)? {
-            self.cache_doc(id, r, doc);
-        }
-        Ok(ack)
+        Ok(Decision::Commit(Box::new(Prepared {
+            rec,
+            doc,
+            commit: DocCommit {
+                doc_id: id.to_owned(),
+                routing,
+                summary,
+                changes,
+            },
+            outcome,
+        })))
     }
 
-    /// The loaded document `id` if the cache has it as of record `rec`. Taken out of
-    /// the cache: a push that is refused after applying its changes drops it.
+    /// Stores a prepared push. The caller holds the writer lock. Returns `None`, storing
+    /// nothing, if the stored record is no longer the one the push was validated
+    /// against (another push, an erasure or a compaction came first): prepare it again.
+    pub(crate) fn commit_if_current(&self, p: Prepared) -> Result<Option<PushOutcome>, StoreError> {
+        if self.store.doc(&p.commit.doc_id)? != p.rec {
+            return Ok(None);
+        }
+        self.commit_prepared(p).map(Some)
+    }
+
+    /// Stores a push prepared under the writer lock (still held).
+    pub(crate) fn commit_prepared(&self, p: Prepared) -> Result<PushOutcome, StoreError> {
+        let Prepared {
+            doc,
+            commit,
+            outcome,
+            ..
+        } = p;
+        let id = commit.doc_id.clone();
+        let changes = commit.changes.len();
+        let stored = self.store.commit(commit)?;
+        tracing::debug!(
+            doc = %id,
+            changes,
+            seq = stored.last_seq,
+            routing_changed = stored.routing_changed,
+            "push stored"
+        );
+        if let Some(r) = self.store.doc(&id)? {
+            self.cache_doc(&id, r, doc);
+        }
+        Ok(outcome)
+    }
+
+    /// A copy of the loaded document `id` if the cache has it as of record `rec`.
     fn cached_doc(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
-        let mut cache = self
+        let cache = self
             .doc_cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        cache.take(id, rec)
+        cache.get(id, rec)
     }
 
     /// Keeps the loaded document `id`, whose stored record is now `rec`.
@@ -289,7 +463,8 @@ impl SyncEngine {
     }
 }
 
-/// Most documents kept loaded between pushes.
+/// Most documents kept loaded between pushes (the bytes are bounded by the
+/// `doc_cache_bytes` setting).
 pub const DOC_CACHE_ENTRIES: usize = 1024;
 
 /// Documents kept loaded between pushes, so a push to a case does not load (and check)
@@ -300,33 +475,71 @@ pub const DOC_CACHE_ENTRIES: usize = 1024;
 /// snapshot, summary with its latest change time), so a document changed by anything
 /// else — a push in another server instance on the same database, an erasure — is
 /// reloaded; compaction changes the record but not the content (a needless reload).
-/// Pushes run under the writer lock, so two never work on one entry at once.
-#[derive(Default)]
+/// Pushes take a copy, apply their changes to it without the writer lock, and put it
+/// back under the lock once committed (see [`SyncEngine::commit_if_current`]).
+///
+/// Bounded by [`DOC_CACHE_ENTRIES`] and by a budget of saved bytes (each entry weighs its
+/// record's [`DocRecord::estimated_bytes`]).
 pub struct DocCache {
     docs: HashMap<String, (DocRecord, CaseDoc)>,
+    /// Saved bytes of the entries.
+    bytes: u64,
+    /// Most saved bytes.
+    max_bytes: u64,
+}
+
+impl Default for DocCache {
+    fn default() -> Self {
+        DocCache::new(crate::config::DEFAULT_DOC_CACHE_BYTES)
+    }
 }
 
 impl std::fmt::Debug for DocCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DocCache")
             .field("entries", &self.docs.len())
+            .field("bytes", &self.bytes)
             .finish()
     }
 }
 
 impl DocCache {
-    fn take(&mut self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
-        let (cached, doc) = self.docs.remove(id)?;
-        (cached == *rec).then_some(doc)
+    /// An empty cache of at most `max_bytes` saved bytes.
+    pub fn new(max_bytes: u64) -> Self {
+        DocCache {
+            docs: HashMap::new(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    /// A copy of the entry of `id` if it is as of `rec` (pushes apply their changes to
+    /// a copy: one validated against a record that has since moved on is redone).
+    fn get(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
+        let (cached, doc) = self.docs.get(id)?;
+        (cached == rec).then(|| doc.clone())
     }
 
     fn put(&mut self, id: &str, rec: DocRecord, doc: CaseDoc) {
-        if self.docs.len() >= DOC_CACHE_ENTRIES && !self.docs.contains_key(id) {
+        if let Some((old, _)) = self.docs.remove(id) {
+            self.bytes = self.bytes.saturating_sub(old.estimated_bytes());
+        }
+        let weight = rec.estimated_bytes();
+        if weight > self.max_bytes {
+            return;
+        }
+        while !self.docs.is_empty()
+            && (self.docs.len() >= DOC_CACHE_ENTRIES || self.bytes + weight > self.max_bytes)
+        {
             // Any entry: the cache only has to stay bounded, the hot set refills it.
-            if let Some(k) = self.docs.keys().next().cloned() {
-                self.docs.remove(&k);
+            let Some(k) = self.docs.keys().next().cloned() else {
+                break;
+            };
+            if let Some((old, _)) = self.docs.remove(&k) {
+                self.bytes = self.bytes.saturating_sub(old.estimated_bytes());
             }
         }
+        self.bytes += weight;
         self.docs.insert(id.to_owned(), (rec, doc));
     }
 }

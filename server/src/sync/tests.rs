@@ -649,3 +649,179 @@ fn a_coordinators_edits_after_making_a_case_sensitive_are_kept() {
     assert!(r.refused.is_empty(), "{:?}", r.refused);
     assert_eq!(r.removed, ["case-1"]);
 }
+
+/// The server's copy of `id`, signed by `device` for further edits.
+fn server_copy(w: &World, id: &str, device: &str) -> CaseDoc {
+    let mut d = w
+        .store
+        .doc_bytes(id)
+        .expect("bytes")
+        .map(|b| CaseDoc::load(&b).expect("load"))
+        .expect("doc");
+    d.set_actor(device_actor(device));
+    d
+}
+
+#[test]
+fn a_push_validated_against_a_moved_record_is_validated_again() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "Ayesha Begum", "chw1", false);
+    w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    // Two devices edit the same case; A is validated (without the writer lock), then B
+    // is stored before A commits.
+    let mut a = server_copy(&w, "case-1", "phone-a");
+    let mut b = server_copy(&w, "case-1", "phone-b");
+    let (ha, hb) = (a.heads(), b.heads());
+    a.add_visit(&ctx(&chw), &visit("from a")).expect("visit");
+    b.add_visit(&ctx(&chw), &visit("from b")).expect("visit");
+    let push_a = push("case-1", raw(a.changes_since(&ha)));
+    let mut budget = usize::MAX;
+    let checked = w
+        .engine
+        .check_push(&chw, &push_a[0], &mut budget)
+        .expect("checked");
+    let prepared = match w.engine.prepare_push(&chw, "phone-a", &checked) {
+        Ok(push::Decision::Commit(p)) => p,
+        _ => panic!("a valid push prepares a commit"),
+    };
+    let r = w.sync(
+        &chw,
+        "phone-b",
+        &[],
+        push("case-1", raw(b.changes_since(&hb))),
+    );
+    assert_eq!(r.acked.len(), 1);
+    let dump = w.store.dump().expect("dump");
+    let stale = w.engine.commit_if_current(*prepared).expect("commit");
+    assert!(
+        stale.is_none(),
+        "a push validated against an old record is not stored"
+    );
+    assert_eq!(w.store.dump().expect("dump"), dump, "it stored nothing");
+
+    // The whole path: validated again under the lock, stored on top of B.
+    let req = SyncRequest {
+        version: PROTOCOL_VERSION,
+        device_id: "phone-a".into(),
+        cursor: Vec::new(),
+        push: push_a,
+        max_page_bytes: 0,
+    };
+    let writer = tokio::sync::Mutex::new(());
+    let pushed = w
+        .engine
+        .push_all_locking(&chw, "phone-a", &req, &writer)
+        .expect("push");
+    assert_eq!((pushed.acked.len(), pushed.refused.len()), (1, 0));
+    let visits = server_copy(&w, "case-1", "x").read().expect("read").visits;
+    let mut notes: Vec<String> = visits.values().map(|v| v.notes.clone()).collect();
+    notes.sort();
+    assert_eq!(notes, ["from a", "from b"]);
+}
+
+#[test]
+fn a_worker_cannot_move_a_case_by_editing_a_district_held_as_text() {
+    use automerge::ObjType;
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "Ayesha Begum", "chw1", false);
+    let am = phone.automerge();
+    let district = am
+        .put_object(ROOT, "district", ObjType::Text)
+        .expect("text");
+    am.splice_text(&district, 0, 0, "sylhet").expect("splice");
+    am.commit();
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    assert_eq!(r.acked.len(), 1, "created in the worker's own district");
+    let dump = w.store.dump().expect("dump");
+    let before = phone.heads();
+    let am = phone.automerge();
+    am.splice_text(&district, 0, 6, "dhaka").expect("splice");
+    am.commit();
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", raw(phone.changes_since(&before))),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::RestrictedField);
+    assert_eq!(w.store.dump().expect("dump"), dump);
+}
+
+#[test]
+fn stored_summaries_follow_every_push() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "Ayesha Begum", "chw1", false);
+    w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    let stored = |w: &World| w.store.doc("case-1").expect("doc").expect("rec").summary;
+    // An edit outside what the summary reads (the assessment), one inside it (a visit
+    // with a next date), then outside again: the stored summary is always the one read
+    // from the whole case.
+    let mut later = ctx(&chw);
+    for (i, step) in ["extra", "visit", "extra"].iter().enumerate() {
+        later.now_ms += 60_000;
+        let before = phone.heads();
+        match *step {
+            "extra" => phone
+                .set_extra(
+                    &later,
+                    "round",
+                    &casesync_core::case::ExtraValue::Int(i as i64),
+                )
+                .expect("extra"),
+            _ => {
+                let mut v = visit("visited");
+                v.next_visit_date = NaiveDate::from_ymd_opt(2024, 4, 1);
+                phone.add_visit(&later, &v).expect("visit");
+            }
+        }
+        let r = w.sync(
+            &chw,
+            "phone-a",
+            &[],
+            push("case-1", raw(phone.changes_since(&before))),
+        );
+        assert_eq!(r.acked.len(), 1);
+        let expected = phone.read().expect("read").summary();
+        assert_eq!(stored(&w), Some(expected), "after the {step} edit");
+    }
+    assert!(stored(&w).and_then(|s| s.next_due).is_some());
+}
+
+#[test]
+fn a_new_case_naming_another_registrar_is_refused() {
+    let w = world();
+    let coord = user("coord", Role::Coordinator, true);
+    let other = user("coord2", Role::Coordinator, false);
+    // Made as `coord2` (so `created_by` names them) but pushed by `coord`'s laptop:
+    // accepted, it would let coord2 write to a sensitive case they cannot read.
+    let mut forged = create(&other, "laptop", "case-f", "Nguyễn Văn An", "chw1", true);
+    forged.set_actor(device_actor("laptop"));
+    let dump = w.store.dump().expect("dump");
+    let r = w.sync(&coord, "laptop", &[], push("case-f", all_changes(&mut forged)));
+    assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
+    assert_eq!(r.refused[0].code, RefusalCode::Invalid);
+    assert_eq!(w.store.dump().expect("dump"), dump);
+    // The same case registered by its pusher is taken.
+    let mut own = create(&coord, "laptop", "case-f", "Nguyễn Văn An", "chw1", true);
+    own.set_actor(device_actor("laptop"));
+    let r = w.sync(&coord, "laptop", &[], push("case-f", all_changes(&mut own)));
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+}
