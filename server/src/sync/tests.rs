@@ -815,7 +815,12 @@ fn a_new_case_naming_another_registrar_is_refused() {
     let mut forged = create(&other, "laptop", "case-f", "Nguyễn Văn An", "chw1", true);
     forged.set_actor(device_actor("laptop"));
     let dump = w.store.dump().expect("dump");
-    let r = w.sync(&coord, "laptop", &[], push("case-f", all_changes(&mut forged)));
+    let r = w.sync(
+        &coord,
+        "laptop",
+        &[],
+        push("case-f", all_changes(&mut forged)),
+    );
     assert_eq!(r.refused.len(), 1, "{:?}", r.refused);
     assert_eq!(r.refused[0].code, RefusalCode::Invalid);
     assert_eq!(w.store.dump().expect("dump"), dump);
