@@ -588,11 +588,15 @@ fn a_retried_push_through_another_instance_is_stored_once() {
     };
     let mut doc = new_case("case-y", "chw1");
     let c = commit_of(&mut doc, &[]);
+    // Both instances see no case (the retry's check), then both commit.
+    let both_checked = std::sync::Barrier::new(stores.len());
     std::thread::scope(|sc| {
         for s in &stores {
             let c = c.clone();
+            let both_checked = &both_checked;
             sc.spawn(move || {
                 assert_eq!(s.doc("case-y").expect("doc"), None);
+                both_checked.wait();
                 s.commit(c).expect("commit");
             });
         }
