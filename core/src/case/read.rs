@@ -79,8 +79,9 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
             .ok_or_else(|| CaseError::Malformed(key.to_owned()))
     }
 
-    /// Reads the whole case. `updated_at` is filled by the caller.
-    pub fn case(&self) -> Result<Case, CaseError> {
+    /// The schema version (refused if newer than this build reads) and the stage: the
+    /// root checks every read of a case starts with.
+    fn schema_and_stage(&self) -> Result<(i64, Stage), CaseError> {
         let schema = self
             .int(&ROOT, "schema")
             .ok_or_else(|| CaseError::Malformed("schema".into()))?;
@@ -94,6 +95,12 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
             .string(&ROOT, "stage")
             .and_then(|s| Stage::parse(&s))
             .ok_or_else(|| CaseError::Malformed("stage".into()))?;
+        Ok((schema, stage))
+    }
+
+    /// Reads the whole case. `updated_at` is filled by the caller.
+    pub fn case(&self) -> Result<Case, CaseError> {
+        let (schema, stage) = self.schema_and_stage()?;
         let closure = self.closure();
         let plan = self.plan();
         let referrals = self.referrals();
@@ -139,19 +146,7 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
     /// without reading notes, assessments, household, intake or closure: the server
     /// computes it for every push. `updated_at` is filled by the caller.
     pub fn summary(&self) -> Result<CaseSummary, CaseError> {
-        let schema = self
-            .int(&ROOT, "schema")
-            .ok_or_else(|| CaseError::Malformed("schema".into()))?;
-        if schema as u64 > SCHEMA_VERSION {
-            return Err(CaseError::UnsupportedSchema {
-                found: schema as u64,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        let stage = self
-            .string(&ROOT, "stage")
-            .and_then(|s| Stage::parse(&s))
-            .ok_or_else(|| CaseError::Malformed("stage".into()))?;
+        let (_, stage) = self.schema_and_stage()?;
         let id = self.required_str(&ROOT, "id")?;
         let district = self.required_str(&ROOT, "district")?;
         let assigned_to = self.required_str(&ROOT, "assigned_to")?;
