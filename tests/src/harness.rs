@@ -39,8 +39,11 @@ impl UserSpec {
     }
 }
 
-/// Path of the server binary: `CASESYNC_SERVER_BIN`, or next to this test's target dir
-/// (built on demand).
+/// Path of the server binary: `CASESYNC_SERVER_BIN`, or next to this test's target dir.
+/// Benchmarks (release) always run `cargo build --release` for it first (a no-op when it
+/// is current), so they never measure a stale server; tests (debug) build it only when
+/// missing (`scripts/test` builds it before the suite: a build from inside `cargo test`
+/// would wait on cargo's lock).
 pub fn server_bin() -> Result<PathBuf> {
     if let Ok(p) = std::env::var("CASESYNC_SERVER_BIN") {
         return Ok(PathBuf::from(p));
@@ -51,12 +54,12 @@ pub fn server_bin() -> Result<PathBuf> {
         dir.pop();
     }
     let bin = dir.join("casesync-server");
-    if !bin.exists() {
-        let profile = dir
-            .file_name()
-            .and_then(|s| s.to_str())
-            .unwrap_or("debug")
-            .to_owned();
+    let profile = dir
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or("debug")
+        .to_owned();
+    if !bin.exists() || profile == "release" {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.args(["build", "-p", "casesync-server", "--bin", "casesync-server"]);
         if profile == "release" {
