@@ -146,6 +146,26 @@ fn drain(sim: &mut Sim<'_>) {
     }
 }
 
+/// The coordinator (device `coord`) reassigns `case` until it is no longer chw1's (a
+/// random reassignment may pick chw1 again).
+fn reassign_away_from_chw1(sim: &mut Sim<'_>, coord: usize, case: &str) {
+    let mut seed = 0;
+    while sim.devices[coord]
+        .store
+        .load_case(case)
+        .expect("coordinator has it")
+        .read()
+        .expect("read")
+        .assigned_to
+        == "chw1"
+    {
+        seed += 1;
+        let mut rng = StdRng::seed_from_u64(seed);
+        sim.edit(coord, case, EditKind::Reassign, &mut rng)
+            .expect("reassign");
+    }
+}
+
 /// Regression (found by the simulation, fixed in 9e48655): a device pushes a new case in
 /// a request whose pull page is full (`more`), so its cursor stays before the case's
 /// creation; the case is erased before the next page. It was neither visible at the
@@ -238,21 +258,7 @@ fn a_case_reassigned_before_its_creators_first_sync_completes_leaves_the_creator
     sim.timeout(chw1, true).expect("chw1 gives up");
     sim.sync(coord).expect("coordinator syncs");
     drain(&mut sim);
-    let mut seed = 0;
-    while sim.devices[coord]
-        .store
-        .load_case(&case)
-        .expect("coordinator has it")
-        .read()
-        .expect("read")
-        .assigned_to
-        == "chw1"
-    {
-        seed += 1;
-        let mut rng = StdRng::seed_from_u64(seed);
-        sim.edit(coord, &case, EditKind::Reassign, &mut rng)
-            .expect("reassign");
-    }
+    reassign_away_from_chw1(&mut sim, coord, &case);
     sim.sync(coord).expect("coordinator syncs");
     drain(&mut sim);
     sim.run_until_quiet().expect("quiet");
@@ -276,21 +282,7 @@ fn a_removal_deferred_for_unsent_edits_survives_the_end_of_the_session() {
     sim.create_open_case(chw1, 5).expect("case");
     sim.run_until_quiet().expect("quiet");
     let case = sim.ledger.cases[0].clone();
-    let mut seed = 0;
-    while sim.devices[coord]
-        .store
-        .load_case(&case)
-        .expect("coordinator has it")
-        .read()
-        .expect("read")
-        .assigned_to
-        == "chw1"
-    {
-        seed += 1;
-        let mut r = StdRng::seed_from_u64(seed);
-        sim.edit(coord, &case, EditKind::Reassign, &mut r)
-            .expect("reassign");
-    }
+    reassign_away_from_chw1(&mut sim, coord, &case);
     sim.sync(coord).expect("coordinator syncs");
     drain(&mut sim);
     sim.sync(chw1).expect("chw1 asks for news");
@@ -319,21 +311,7 @@ fn a_removal_deferred_for_a_save_that_changed_nothing_survives_the_end_of_the_se
     sim.create_open_case(chw1, 5).expect("case");
     sim.run_until_quiet().expect("quiet");
     let case = sim.ledger.cases[0].clone();
-    let mut seed = 0;
-    while sim.devices[coord]
-        .store
-        .load_case(&case)
-        .expect("coordinator has it")
-        .read()
-        .expect("read")
-        .assigned_to
-        == "chw1"
-    {
-        seed += 1;
-        let mut r = StdRng::seed_from_u64(seed);
-        sim.edit(coord, &case, EditKind::Reassign, &mut r)
-            .expect("reassign");
-    }
+    reassign_away_from_chw1(&mut sim, coord, &case);
     sim.sync(coord).expect("coordinator syncs");
     drain(&mut sim);
     // chw1's app syncs by hand: one request, one response, then the app is closed.

@@ -259,6 +259,16 @@ impl CaseDoc {
         .ok_or_else(|| CaseError::Malformed("id".into()))
     }
 
+    /// User id of whoever registered the case (`None` if the document lacks it), read
+    /// without reading the rest of the case.
+    pub fn created_by(&self) -> Option<String> {
+        Reader {
+            doc: &self.doc,
+            heads: None,
+        }
+        .string(&ROOT, "created_by")
+    }
+
     /// Current heads.
     pub fn heads(&mut self) -> Vec<ChangeHash> {
         self.doc.get_heads()

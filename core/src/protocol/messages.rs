@@ -82,6 +82,23 @@ pub struct SyncResponse {
     pub wipe: bool,
 }
 
+impl SyncResponse {
+    /// The whole answer to a revoked device: wipe local data (nothing else).
+    pub fn wipe() -> Self {
+        SyncResponse {
+            version: super::PROTOCOL_VERSION,
+            cursor: Vec::new(),
+            docs: Vec::new(),
+            removed: Vec::new(),
+            acked: Vec::new(),
+            refused: Vec::new(),
+            more: false,
+            remaining_estimate: 0,
+            wipe: true,
+        }
+    }
+}
+
 /// What changed in one document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocUpdate {

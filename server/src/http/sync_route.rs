@@ -6,9 +6,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use casesync_core::protocol::{
-    decode_request, encode_response, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION,
-};
+use casesync_core::protocol::{decode_request, encode_response, SyncResponse, CONTENT_TYPE};
 
 use super::extract::{read_body, AuthUser};
 use super::AppState;
@@ -38,17 +36,7 @@ pub async fn sync(
     }
     if who.revoked {
         tracing::info!(device = %who.device_id, "revoked device told to wipe");
-        return Ok(encoded(&SyncResponse {
-            version: PROTOCOL_VERSION,
-            cursor: Vec::new(),
-            docs: Vec::new(),
-            removed: Vec::new(),
-            acked: Vec::new(),
-            refused: Vec::new(),
-            more: false,
-            remaining_estimate: 0,
-            wipe: true,
-        }));
+        return Ok(encoded(&SyncResponse::wipe()));
     }
     let max = st.settings.max_body_bytes;
     let declared = headers

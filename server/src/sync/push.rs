@@ -35,9 +35,9 @@ fn refuse(doc_id: &str, code: RefusalCode, message: impl Into<String>) -> PushOu
     })
 }
 
-/// Whether a change has an operation on a restricted root key.
-fn touches_restricted(change: &Change) -> bool {
-    change.decode().operations.iter().any(|op| {
+/// Whether a (decoded) change has an operation on a restricted root key.
+fn touches_restricted(change: &automerge::ExpandedChange) -> bool {
+    change.operations.iter().any(|op| {
         op.obj == legacy::ObjectId::Root
             && matches!(&op.key, legacy::Key::Map(k) if RESTRICTED_FIELDS.contains(&k.as_str()))
     })
@@ -112,7 +112,7 @@ const SECTIONS_OUTSIDE_SUMMARY: &[&str] = &["intake", "assessment", "closure", "
 /// Whether `change` (applied to `doc`) may have changed what the summary or the checks of
 /// a case read: any operation on the root, or on an object that is not inside one of
 /// [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place cannot be told).
-fn touches_summary(doc: &AutoCommit, change: &Change) -> bool {
+fn touches_summary(doc: &AutoCommit, change: &automerge::ExpandedChange) -> bool {
     use automerge::ReadDoc;
     let top_level = |obj: &legacy::ObjectId| -> Option<String> {
         let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
@@ -130,7 +130,7 @@ fn touches_summary(doc: &AutoCommit, change: &Change) -> bool {
         }
     };
     let mut seen: HashSet<legacy::ObjectId> = HashSet::new();
-    change.decode().operations.iter().any(|op| {
+    change.operations.iter().any(|op| {
         if !seen.insert(op.obj.clone()) {
             return false;
         }
@@ -241,7 +241,7 @@ impl SyncEngine {
                 )))
             }
             Some(r) => {
-                let mut doc = match self.cached_doc(id, r) {
+                let doc = match self.cached_doc(id, r) {
                     Some(doc) => doc,
                     None => {
                         let bytes = self.store.doc_bytes(id)?.unwrap_or_default();
@@ -250,7 +250,7 @@ impl SyncEngine {
                     }
                 };
                 if !can_write(user, r) {
-                    let created_by = doc.read().map(|c| c.created_by).unwrap_or_default();
+                    let created_by = doc.created_by().unwrap_or_default();
                     if !can_write_registered(user, r, &created_by) {
                         self.cache_doc(id, r.clone(), doc);
                         return Ok(Decision::Done(refuse(
@@ -316,14 +316,16 @@ impl SyncEngine {
                 "changes depend on changes the server lacks",
             )));
         }
-        let restricted = fresh.iter().any(touches_restricted) || restricted_state(am) != before;
+        // Each change decoded once, for both op-level checks below.
+        let decoded: Vec<automerge::ExpandedChange> = fresh.iter().map(Change::decode).collect();
+        let restricted = decoded.iter().any(touches_restricted) || restricted_state(am) != before;
         // The summary read checks the document as the whole-case read would (a document
         // that does not read as a case is refused) but reads only routing and listing
         // fields: most of a push's work was reading every note of the case. Changes only
         // inside sections the summary does not read keep the stored summary (and the
         // checks it passed), with the new change time.
         let kept = match rec.as_ref().and_then(|r| r.summary.as_ref()) {
-            Some(prev) if !fresh.iter().any(|c| touches_summary(doc.automerge(), c)) => {
+            Some(prev) if !decoded.iter().any(|c| touches_summary(doc.automerge(), c)) => {
                 Some(CaseSummary {
                     updated_at: doc.updated_at(),
                     ..prev.clone()
@@ -365,7 +367,7 @@ impl SyncEngine {
             // A case registered through sync names its pusher as registrar: a forged
             // `created_by` would hand another coordinator write access to it
             // (`can_write_registered`).
-            if doc.read().map(|c| c.created_by).ok().as_deref() != Some(user.user_id.as_str()) {
+            if doc.created_by().as_deref() != Some(user.user_id.as_str()) {
                 return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::Invalid,

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use casesync_core::case::{CaseDoc, Role};
-use casesync_core::protocol::{
-    decode_request, encode_response, DocBody, SyncResponse, PROTOCOL_VERSION,
-};
+use casesync_core::protocol::{decode_request, encode_response, DocBody, SyncResponse};
 use casesync_server::config::Settings;
 use casesync_server::store::{DeviceRecord, DocRecord, SledStorage, Storage, UserRecord};
 use casesync_server::sync::SyncEngine;
@@ -139,17 +137,7 @@ impl SimServer {
             .map_err(err)?
             .ok_or_else(|| format!("unknown device {}", req.device_id))?;
         let response = if device.revoked {
-            SyncResponse {
-                version: PROTOCOL_VERSION,
-                cursor: Vec::new(),
-                docs: Vec::new(),
-                removed: Vec::new(),
-                acked: Vec::new(),
-                refused: Vec::new(),
-                more: false,
-                remaining_estimate: 0,
-                wipe: true,
-            }
+            SyncResponse::wipe()
         } else {
             let user = self
                 .store
