@@ -116,14 +116,11 @@ fn spawn_compactor(state: AppState) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(state.settings.compact_interval).await;
-            let guard = state.writer.clone().lock_owned().await;
+            // No writer lock: syncs go on while documents are re-saved (see
+            // `SyncEngine::compact`).
             let engine = state.engine.clone();
             let min = state.settings.compact_after_changes;
-            let r = tokio::task::spawn_blocking(move || {
-                let _g = guard;
-                engine.compact(min)
-            })
-            .await;
+            let r = tokio::task::spawn_blocking(move || engine.compact(min)).await;
             match r {
                 Ok(Ok(n)) if n > 0 => tracing::info!(docs = n, "compacted"),
                 Ok(Ok(_)) => {}

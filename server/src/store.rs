@@ -208,6 +208,11 @@ pub struct CommitOutcome {
     pub last_seq: u64,
     /// The routing changed (or the document was created).
     pub routing_changed: bool,
+    /// The document's record after the commit, if the stored content is exactly what the
+    /// caller's view plus these changes make (`None` if another writer's changes were
+    /// merged in, or the document was erased meanwhile): a caller keeping the document
+    /// loaded may keep it as of this record (see `DocCache`), and need not read it again.
+    pub record: Option<DocRecord>,
 }
 
 /// The server's storage.
@@ -245,7 +250,8 @@ pub trait Storage: Send + Sync + 'static {
     /// one transaction (creating the document if it is new).
     fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError>;
     /// Replaces a document's snapshot by `saved` (which includes every change up to
-    /// `upto_seq`).
+    /// `upto_seq`, maybe some later ones too) and recounts the tail of changes after it.
+    /// Keeps a newer snapshot; safe beside concurrent commits (needs no writer lock).
     fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError>;
     /// Erases a document's content, keeping a tombstone and logging the erasure.
     /// Returns the erasure's sequence number (`None`: unknown or already erased).

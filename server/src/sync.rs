@@ -341,7 +341,10 @@ impl SyncEngine {
     }
 
     /// Re-saves every document with at least `min_changes` changes since its snapshot.
-    /// The caller holds the writer lock. Returns how many were compacted.
+    /// Needs no writer lock: the snapshot is read after the sequence number it is stored
+    /// as covering, so it holds every change up to it (and maybe later ones, which
+    /// loading skips as already known), and the store keeps a newer snapshot and
+    /// recounts the tail after it. Returns how many were compacted.
     pub fn compact(&self, min_changes: u32) -> Result<usize, StoreError> {
         let mut n = 0;
         for id in self.store.docs_to_compact(min_changes)? {

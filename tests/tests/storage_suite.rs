@@ -200,8 +200,14 @@ fn commit_assigns_sequence_numbers_and_logs_every_scope(s: &dyn Storage) {
     doc.add_visit(&ctx("chw1", Role::Chw), &visit("first visit"))
         .expect("visit");
     let c2 = commit_of(&mut doc, &heads);
+    // Read first, as the engine does: the commit then hands back the record it wrote.
+    let seen = s.doc("case-a").expect("doc");
     let out = s.commit(c2.clone()).expect("commit");
     assert!(!out.routing_changed);
+    let now = s.doc("case-a").expect("doc");
+    assert!(out.record.is_some(), "the caller's view was current");
+    assert_eq!(out.record, now, "the record handed back is the one stored");
+    assert_ne!(seen, now);
     assert_eq!(out.last_seq, n + 1 + c2.changes.len() as u64);
     let tail = s.log(&district(), n + 1, out.last_seq).expect("log");
     assert_eq!(tail.len(), c2.changes.len());
@@ -216,9 +222,11 @@ fn reassignment_logs_under_old_and_new_keys(s: &dyn Storage) {
     let heads = doc.automerge().get_heads();
     doc.reassign(&ctx("coord", Role::Coordinator), "chw2")
         .expect("reassign");
+    s.doc("case-r").expect("doc");
     let out = s.commit(commit_of(&mut doc, &heads)).expect("commit");
     assert!(out.routing_changed);
     let rec = s.doc("case-r").expect("doc").expect("exists");
+    assert_eq!(out.record.as_ref(), Some(&rec));
     assert_eq!(rec.routing.assigned_to, "chw2");
     assert_eq!(rec.history.len(), 2);
     assert_eq!(
@@ -339,6 +347,50 @@ fn compaction_keeps_the_content(s: &dyn Storage) {
     );
     // Changes stay addressable by sequence number for pulls.
     assert!(s.change_at("case-c", 1).expect("change").is_some());
+}
+
+/// Compaction runs beside commits (no writer lock): a snapshot read after a later
+/// commit holds that change too, which stays in the tail; an older snapshot never
+/// replaces a newer one.
+fn compaction_beside_a_later_commit_keeps_everything(s: &dyn Storage) {
+    let mut doc = new_case("case-k", "chw1");
+    s.commit(commit_of(&mut doc, &[])).expect("commit");
+    let old_upto = s.last_seq().expect("seq");
+    let old_saved = CaseDoc::load(&s.doc_bytes("case-k").expect("bytes").expect("exists"))
+        .expect("loads")
+        .automerge()
+        .save();
+    let heads = doc.automerge().get_heads();
+    doc.add_visit(&ctx("chw1", Role::Chw), &visit("ghé thăm — বাড়ি পরিদর্শন"))
+        .expect("visit");
+    s.commit(commit_of(&mut doc, &heads)).expect("commit");
+    let upto = s.last_seq().expect("seq");
+    // A compactor that read the sequence number here, then the content after one more
+    // commit.
+    let heads = doc.automerge().get_heads();
+    doc.add_visit(&ctx("chw1", Role::Chw), &visit("ملاقات دوم"))
+        .expect("visit");
+    let later = commit_of(&mut doc, &heads);
+    let later_bytes: u64 = later.changes.iter().map(|c| c.bytes.len() as u64).sum();
+    s.commit(later.clone()).expect("commit");
+    let bytes = s.doc_bytes("case-k").expect("bytes").expect("exists");
+    let saved = CaseDoc::load(&bytes).expect("loads").automerge().save();
+    s.compact("case-k", saved, upto).expect("compact");
+    let rec = s.doc("case-k").expect("doc").expect("exists");
+    assert_eq!(
+        (rec.tail_changes, rec.tail_bytes),
+        (later.changes.len() as u32, later_bytes),
+        "the change after the snapshot's number stays the tail"
+    );
+    let bytes = s.doc_bytes("case-k").expect("bytes").expect("exists");
+    let mut back = CaseDoc::load(&bytes).expect("a change in both snapshot and tail loads");
+    assert_eq!(back.read().expect("read"), doc.read().expect("read"));
+    // A slower compactor with an older snapshot changes nothing.
+    s.compact("case-k", old_saved, old_upto).expect("compact");
+    assert_eq!(s.doc("case-k").expect("doc").expect("exists"), rec);
+    let bytes = s.doc_bytes("case-k").expect("bytes").expect("exists");
+    let mut back = CaseDoc::load(&bytes).expect("loads");
+    assert_eq!(back.read().expect("read").visits.len(), 2);
 }
 
 fn erasure_leaves_only_a_tombstone(s: &dyn Storage) {
@@ -470,6 +522,7 @@ suite!(
     reassignment_logs_under_old_and_new_keys,
     log_ranges_and_index_pages_are_exact,
     compaction_keeps_the_content,
+    compaction_beside_a_later_commit_keeps_everything,
     erasure_leaves_only_a_tombstone,
 );
 

@@ -8,9 +8,13 @@
 //!
 //! # Durability and group commit
 //!
-//! Writes are visible to readers as soon as they return (a transaction's writes all at
-//! once: sled applies them under its global concurrency lock, which every read takes)
-//! and durable after [`Storage::flush`]. Every write bumps a counter; `flush` remembers
+//! A commit, an erasure or a compaction is one [`sled::Batch`]: sled applies a batch
+//! under its global concurrency lock, which every read takes, so readers see all of it
+//! or none, and recovers it after a crash all or nothing. Their reads of the document
+//! record and the sequence number happen under [`SledStorage`]'s own record lock, so
+//! they need no transaction (sled's transactions cost a commit more than the rest of it).
+//! Writes are visible to readers as soon as they return and durable after
+//! [`Storage::flush`]. Every write bumps a counter; `flush` remembers
 //! the counter value its last `sled` flush covered, so callers that arrive while another
 //! flush runs wait for it and return without flushing again if it covered their writes
 //! (many requests' writes made durable by one fsync).
@@ -20,7 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{de::DeserializeOwned, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::{
     CommitOutcome, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind, ScopeKey, Storage,
@@ -35,6 +38,9 @@ pub struct SledStorage {
     db: sled::Db,
     tree: sled::Tree,
     writes: Arc<WriteCount>,
+    /// Held by every read-modify-write of document records and the sequence number
+    /// (commit, compact, erase), so each reads what the previous one wrote.
+    records: Arc<Mutex<()>>,
 }
 
 /// Writes made and writes known durable (see the module docs).
@@ -77,37 +83,6 @@ fn seq_suffix(k: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(tail))
 }
 
-fn tx_get<T: DeserializeOwned>(
-    tx: &TransactionalTree,
-    k: &[u8],
-) -> Result<Option<T>, ConflictableTransactionError<StoreError>> {
-    match tx.get(k)? {
-        Some(v) => dec(&v)
-            .map(Some)
-            .map_err(ConflictableTransactionError::Abort),
-        None => Ok(None),
-    }
-}
-
-fn tx_seq(tx: &TransactionalTree) -> Result<u64, ConflictableTransactionError<StoreError>> {
-    Ok(tx
-        .get(SEQ_KEY)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0))
-}
-
-fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e)
-}
-
-fn tx_err(e: TransactionError<StoreError>) -> StoreError {
-    match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => db_err(e),
-    }
-}
-
 impl SledStorage {
     /// Opens (or creates) the store in directory `path`, with the default page cache
     /// ([`DEFAULT_SLED_CACHE_BYTES`](crate::config::DEFAULT_SLED_CACHE_BYTES)).
@@ -138,7 +113,13 @@ impl SledStorage {
             db,
             tree,
             writes: Arc::default(),
+            records: Arc::default(),
         })
+    }
+
+    /// The lock of record read-modify-writes (the `records` field).
+    fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts a completed write (after it returned: a flush that reads the count
@@ -256,146 +237,156 @@ impl Storage for SledStorage {
     }
 
     fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError> {
-        let change_values = commit
-            .changes
-            .iter()
-            .map(|c| enc(c).map(|v| (c.hash, c.bytes.len(), v)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let outcome = self
-            .tree
-            .transaction(|tx| {
-                let dk = key("d", &commit.doc_id);
-                let existing: Option<DocRecord> = tx_get(tx, &dk)?;
-                let prev = existing.as_ref().map(|r| r.routing.clone());
-                let mut rec = existing.unwrap_or_else(|| DocRecord {
-                    doc_id: commit.doc_id.clone(),
-                    routing: commit.routing.clone(),
-                    history: Vec::new(),
-                    erased: false,
-                    created_seq: 0,
-                    summary: None,
-                    tail_changes: 0,
-                    tail_bytes: 0,
-                    snapshot_bytes: 0,
-                });
-                let mut seq = tx_seq(tx)?;
-                let keys = commit.routing.scope_keys();
-                for (hash, len, value) in &change_values {
-                    seq += 1;
-                    tx.insert(seq_key("c", &commit.doc_id, seq), value.clone())?;
-                    let entry =
-                        enc(&(commit.doc_id.as_str(), LogKind::Change(*hash))).map_err(abort)?;
-                    for k in &keys {
-                        tx.insert(seq_key("l", &k.encode(), seq), entry.clone())?;
-                    }
-                    rec.tail_changes = rec.tail_changes.saturating_add(1);
-                    rec.tail_bytes += *len as u64;
+        let _w = self.lock_writes();
+        let dk = key("d", &commit.doc_id);
+        let existing: Option<DocRecord> = self.get(&dk)?;
+        let mut seq = self.last_seq()?;
+        if existing.as_ref().is_some_and(|r| r.erased) {
+            // Erased since the caller read it: nothing of it is stored.
+            return Ok(CommitOutcome {
+                last_seq: seq,
+                routing_changed: false,
+                record: None,
+            });
+        }
+        let prev = existing.as_ref().map(|r| r.routing.clone());
+        let mut rec = existing.unwrap_or_else(|| DocRecord {
+            doc_id: commit.doc_id.clone(),
+            routing: commit.routing.clone(),
+            history: Vec::new(),
+            erased: false,
+            created_seq: 0,
+            summary: None,
+            tail_changes: 0,
+            tail_bytes: 0,
+            snapshot_bytes: 0,
+        });
+        let mut batch = sled::Batch::default();
+        let keys = commit.routing.scope_keys();
+        let encoded_keys: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
+        for c in &commit.changes {
+            seq += 1;
+            batch.insert(seq_key("c", &commit.doc_id, seq), enc(c)?);
+            let entry = enc(&(commit.doc_id.as_str(), LogKind::Change(c.hash)))?;
+            for k in &encoded_keys {
+                batch.insert(seq_key("l", k, seq), entry.as_slice());
+            }
+            rec.tail_changes = rec.tail_changes.saturating_add(1);
+            rec.tail_bytes += c.bytes.len() as u64;
+        }
+        let routing_changed = prev.as_ref() != Some(&commit.routing);
+        if routing_changed {
+            seq += 1;
+            let mut all_keys: Vec<ScopeKey> = keys.to_vec();
+            if let Some(p) = &prev {
+                for k in p.scope_keys() {
+                    batch.remove(index_key(&k, &commit.doc_id));
+                    all_keys.push(k);
                 }
-                let routing_changed = prev.as_ref() != Some(&commit.routing);
-                if routing_changed {
-                    seq += 1;
-                    let mut all_keys: Vec<ScopeKey> = keys.to_vec();
-                    if let Some(p) = &prev {
-                        for k in p.scope_keys() {
-                            tx.remove(index_key(&k, &commit.doc_id))?;
-                            all_keys.push(k);
-                        }
-                    } else {
-                        rec.created_seq = seq;
-                    }
-                    all_keys.sort();
-                    all_keys.dedup();
-                    let entry = enc(&(commit.doc_id.as_str(), LogKind::Routing)).map_err(abort)?;
-                    for k in &all_keys {
-                        tx.insert(seq_key("l", &k.encode(), seq), entry.clone())?;
-                    }
-                    for k in &keys {
-                        tx.insert(index_key(k, &commit.doc_id), &[][..])?;
-                    }
-                    rec.history.push((seq, commit.routing.clone()));
-                    rec.routing = commit.routing.clone();
-                }
-                rec.summary = Some(commit.summary.clone());
-                tx.insert(dk, enc(&rec).map_err(abort)?)?;
-                tx.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
-                Ok(CommitOutcome {
-                    last_seq: seq,
-                    routing_changed,
-                })
-            })
-            .map_err(tx_err);
+            } else {
+                rec.created_seq = seq;
+            }
+            all_keys.sort();
+            all_keys.dedup();
+            let entry = enc(&(commit.doc_id.as_str(), LogKind::Routing))?;
+            for k in &all_keys {
+                batch.insert(seq_key("l", &k.encode(), seq), entry.as_slice());
+            }
+            // After the removals: an index key both old and new stays.
+            for k in &keys {
+                batch.insert(index_key(k, &commit.doc_id), &[][..]);
+            }
+            rec.history.push((seq, commit.routing.clone()));
+            rec.routing = commit.routing.clone();
+        }
+        rec.summary = Some(commit.summary);
+        batch.insert(dk, enc(&rec)?);
+        batch.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
+        let applied = self.tree.apply_batch(batch).map_err(db_err);
         self.wrote();
-        outcome
+        applied?;
+        Ok(CommitOutcome {
+            last_seq: seq,
+            routing_changed,
+            record: Some(rec),
+        })
     }
 
     fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError> {
         let snap = enc(&(upto_seq, saved.as_slice()))?;
-        let len = saved.len() as u64;
-        let done = self
-            .tree
-            .transaction(|tx| {
-                let dk = key("d", doc_id);
-                let Some(mut rec): Option<DocRecord> = tx_get(tx, &dk)? else {
-                    return Ok(());
-                };
-                if rec.erased {
-                    return Ok(());
-                }
-                rec.tail_changes = 0;
-                rec.tail_bytes = 0;
-                rec.snapshot_bytes = len;
-                tx.insert(key("s", doc_id), snap.clone())?;
-                tx.insert(dk, enc(&rec).map_err(abort)?)?;
-                Ok(())
-            })
-            .map_err(tx_err);
+        let _w = self.lock_writes();
+        let dk = key("d", doc_id);
+        let Some(mut rec): Option<DocRecord> = self.get(&dk)? else {
+            return Ok(());
+        };
+        if rec.erased {
+            return Ok(());
+        }
+        let sk = key("s", doc_id);
+        if let Some(v) = self.tree.get(&sk).map_err(db_err)? {
+            // The snapshot's first field is the sequence number it covers.
+            let (current, _): (u64, _) =
+                postcard::take_from_bytes(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if current >= upto_seq {
+                return Ok(());
+            }
+        }
+        // Changes committed after `upto_seq` (maybe also in `saved`) stay the tail.
+        let (mut changes, mut bytes) = (0u32, 0u64);
+        let start = seq_key("c", doc_id, upto_seq.saturating_add(1));
+        let end = seq_key("c", doc_id, u64::MAX);
+        for kv in self.tree.range(start..=end) {
+            let (_, v) = kv.map_err(db_err)?;
+            let ch: StoredChange = dec(&v)?;
+            changes = changes.saturating_add(1);
+            bytes += ch.bytes.len() as u64;
+        }
+        rec.tail_changes = changes;
+        rec.tail_bytes = bytes;
+        rec.snapshot_bytes = saved.len() as u64;
+        let mut batch = sled::Batch::default();
+        batch.insert(sk, snap);
+        batch.insert(dk, enc(&rec)?);
+        let applied = self.tree.apply_batch(batch).map_err(db_err);
         self.wrote();
-        done
+        applied
     }
 
     fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError> {
-        // The content goes in the same transaction as the tombstone, so a reader never
-        // sees a live record with part of its changes gone. The caller holds the writer
-        // lock: no change of this document is stored between this scan and the commit.
-        let mut changes = Vec::new();
+        // The content goes in the same batch as the tombstone, so a reader never sees a
+        // live record with part of its changes gone; no commit runs meanwhile.
+        let _w = self.lock_writes();
+        let dk = key("d", doc_id);
+        let Some(mut rec): Option<DocRecord> = self.get(&dk)? else {
+            return Ok(None);
+        };
+        if rec.erased {
+            return Ok(None);
+        }
+        let mut batch = sled::Batch::default();
         let start = seq_key("c", doc_id, 0);
         let end = seq_key("c", doc_id, u64::MAX);
         for kv in self.tree.range(start..=end) {
             let (k, _) = kv.map_err(db_err)?;
-            changes.push(k);
+            batch.remove(k);
         }
-        let seq = self
-            .tree
-            .transaction(|tx| {
-                let dk = key("d", doc_id);
-                let Some(mut rec): Option<DocRecord> = tx_get(tx, &dk)? else {
-                    return Ok(None);
-                };
-                if rec.erased {
-                    return Ok(None);
-                }
-                let seq = tx_seq(tx)? + 1;
-                let entry = enc(&(doc_id, LogKind::Erased)).map_err(abort)?;
-                for k in rec.routing.scope_keys() {
-                    tx.insert(seq_key("l", &k.encode(), seq), entry.clone())?;
-                    tx.remove(index_key(&k, doc_id))?;
-                }
-                rec.erased = true;
-                rec.summary = None;
-                rec.tail_changes = 0;
-                rec.tail_bytes = 0;
-                rec.snapshot_bytes = 0;
-                tx.remove(key("s", doc_id))?;
-                for k in &changes {
-                    tx.remove(k.clone())?;
-                }
-                tx.insert(dk, enc(&rec).map_err(abort)?)?;
-                tx.insert(SEQ_KEY, &seq.to_be_bytes()[..])?;
-                Ok(Some(seq))
-            })
-            .map_err(tx_err);
+        let seq = self.last_seq()? + 1;
+        let entry = enc(&(doc_id, LogKind::Erased))?;
+        for k in rec.routing.scope_keys() {
+            batch.insert(seq_key("l", &k.encode(), seq), entry.as_slice());
+            batch.remove(index_key(&k, doc_id));
+        }
+        rec.erased = true;
+        rec.summary = None;
+        rec.tail_changes = 0;
+        rec.tail_bytes = 0;
+        rec.snapshot_bytes = 0;
+        batch.remove(key("s", doc_id));
+        batch.insert(dk, enc(&rec)?);
+        batch.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
+        let applied = self.tree.apply_batch(batch).map_err(db_err);
         self.wrote();
-        seq
+        applied.map(|()| Some(seq))
     }
 
     fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError> {

@@ -284,6 +284,9 @@ impl SyncEngine {
             .iter()
             .any(|c| !actor_belongs_to(c.actor_id(), device_id))
         {
+            if let Some(r) = rec {
+                self.cache_doc(id, r, doc);
+            }
             return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::ForeignActor,
@@ -297,8 +300,11 @@ impl SyncEngine {
             },
             created: rec.is_none(),
         };
-        if fresh.is_empty() && rec.is_some() {
-            return Ok(Decision::Done(outcome));
+        if fresh.is_empty() {
+            if let Some(r) = rec {
+                self.cache_doc(id, r, doc);
+                return Ok(Decision::Done(outcome));
+            }
         }
         let am = doc.automerge();
         let before = restricted_state(am);
@@ -440,19 +446,20 @@ impl SyncEngine {
             routing_changed = stored.routing_changed,
             "push stored"
         );
-        if let Some(r) = self.store.doc(&id)? {
+        if let Some(r) = stored.record {
             self.cache_doc(&id, r, doc);
         }
         Ok(outcome)
     }
 
-    /// A copy of the loaded document `id` if the cache has it as of record `rec`.
+    /// The loaded document `id`, taken out of the cache, if the cache has it as of
+    /// record `rec`.
     fn cached_doc(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
-        let cache = self
+        let mut cache = self
             .doc_cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        cache.get(id, rec)
+        cache.take(id, rec)
     }
 
     /// Keeps the loaded document `id`, whose stored record is now `rec`.
@@ -477,8 +484,9 @@ pub const DOC_CACHE_ENTRIES: usize = 1024;
 /// snapshot, summary with its latest change time), so a document changed by anything
 /// else — a push in another server instance on the same database, an erasure — is
 /// reloaded; compaction changes the record but not the content (a needless reload).
-/// Pushes take a copy, apply their changes to it without the writer lock, and put it
-/// back under the lock once committed (see [`SyncEngine::commit_if_current`]).
+/// Pushes take the document out, apply their changes to it without the writer lock, and
+/// put it back under the lock once committed (see [`SyncEngine::commit_if_current`]);
+/// a push that stores nothing puts back a document it did not change.
 ///
 /// Bounded by [`DOC_CACHE_ENTRIES`] and by a budget of saved bytes (each entry weighs its
 /// record's [`DocRecord::estimated_bytes`]).
@@ -515,11 +523,14 @@ impl DocCache {
         }
     }
 
-    /// A copy of the entry of `id` if it is as of `rec` (pushes apply their changes to
-    /// a copy: one validated against a record that has since moved on is redone).
-    fn get(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
-        let (cached, doc) = self.docs.get(id)?;
-        (cached == rec).then(|| doc.clone())
+    /// Takes the entry of `id` out if it is as of `rec` (a stale entry is dropped).
+    /// A push applies its changes to the document it took and puts it back once
+    /// committed; meanwhile another push of the same case loads it from the store (a
+    /// copy of the document for every push cost more than that rare load).
+    fn take(&mut self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
+        let (cached, doc) = self.docs.remove(id)?;
+        self.bytes = self.bytes.saturating_sub(cached.estimated_bytes());
+        (&cached == rec).then_some(doc)
     }
 
     fn put(&mut self, id: &str, rec: DocRecord, doc: CaseDoc) {

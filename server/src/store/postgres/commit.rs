@@ -196,6 +196,7 @@ fn commit_tx(
         return Ok(CommitOutcome {
             last_seq: u64_of(last)?,
             routing_changed: false,
+            record: None,
         });
     }
     let prev = (!created).then(|| rec.routing.clone());
@@ -299,7 +300,7 @@ fn commit_tx(
         last = end;
     }
     let history = serde_json::to_value(&rec.history).map_err(corrupt)?;
-    let summary = serde_json::to_value(&summary).map_err(corrupt)?;
+    let summary_json = serde_json::to_value(&summary).map_err(corrupt)?;
     let tail_changes = i32::try_from(rec.tail_changes).unwrap_or(i32::MAX);
     tx.exec(
         "UPDATE docs SET district = $2, assigned_to = $3, sensitive = $4, created_seq = $5,
@@ -314,14 +315,19 @@ fn commit_tx(
             &i64_of(rec.created_seq)?,
             &last,
             &history,
-            &summary,
+            &summary_json,
             &tail_changes,
             &i64_of(rec.tail_bytes)?,
         ],
     )?;
+    rec.routing = routing;
+    rec.summary = Some(summary);
     Ok(CommitOutcome {
         last_seq: u64_of(last)?,
         routing_changed,
+        // Merged with another instance's changes (or the caller's view is unknown): the
+        // caller's copy may lack some.
+        record: (seen.is_some() && !stale).then_some(rec),
     })
 }
 
