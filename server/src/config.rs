@@ -26,6 +26,10 @@ pub const DEFAULT_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_COMPACT_AFTER_CHANGES: u32 = 64;
 /// Default interval of the background compaction pass.
 pub const DEFAULT_COMPACT_INTERVAL: Duration = Duration::from_secs(60);
+/// The background compactor rests this many times as long as each document took: a
+/// pass over every busy case of a district (seconds of CPU) then takes at most a
+/// quarter of one core, instead of a whole core of two while syncs queue behind it.
+pub const COMPACT_REST_FACTOR: u32 = 3;
 /// Default most sync requests worked on at once (validating, applying, building pages);
 /// the others wait their turn without a thread. A few per core keep every core busy
 /// while some wait for the disk or the writer lock, without the memory of hundreds of

@@ -120,7 +120,10 @@ fn spawn_compactor(state: AppState) {
             // `SyncEngine::compact`).
             let engine = state.engine.clone();
             let min = state.settings.compact_after_changes;
-            let r = tokio::task::spawn_blocking(move || engine.compact(min)).await;
+            let r = tokio::task::spawn_blocking(move || {
+                engine.compact_paced(min, crate::config::COMPACT_REST_FACTOR)
+            })
+            .await;
             match r {
                 Ok(Ok(n)) if n > 0 => tracing::info!(docs = n, "compacted"),
                 Ok(Ok(_)) => {}

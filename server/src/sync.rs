@@ -346,8 +346,17 @@ impl SyncEngine {
     /// loading skips as already known), and the store keeps a newer snapshot and
     /// recounts the tail after it. Returns how many were compacted.
     pub fn compact(&self, min_changes: u32) -> Result<usize, StoreError> {
+        self.compact_paced(min_changes, 0)
+    }
+
+    /// [`compact`](Self::compact) that rests `rest_factor` times as long as each
+    /// document took before the next one, so a pass over many documents leaves most of
+    /// a small server's CPU to syncs (the background compactor; see
+    /// [`COMPACT_REST_FACTOR`](crate::config::COMPACT_REST_FACTOR)).
+    pub fn compact_paced(&self, min_changes: u32, rest_factor: u32) -> Result<usize, StoreError> {
         let mut n = 0;
         for id in self.store.docs_to_compact(min_changes)? {
+            let began = std::time::Instant::now();
             let upto = self.store.last_seq()?;
             let Some(bytes) = self.store.doc_bytes(&id)? else {
                 continue;
@@ -360,6 +369,9 @@ impl SyncEngine {
                 Err(e) => {
                     tracing::warn!(doc = %id, error = %e, "stored case does not load; not compacted")
                 }
+            }
+            if rest_factor > 0 {
+                std::thread::sleep(began.elapsed() * rest_factor);
             }
         }
         if n > 0 {

@@ -35,48 +35,6 @@ fn refuse(doc_id: &str, code: RefusalCode, message: impl Into<String>) -> PushOu
     })
 }
 
-/// Whether a (decoded) change has an operation on a restricted root key.
-fn touches_restricted(change: &automerge::ExpandedChange) -> bool {
-    change.operations.iter().any(|op| {
-        op.obj == legacy::ObjectId::Root
-            && matches!(&op.key, legacy::Key::Map(k) if RESTRICTED_FIELDS.contains(&k.as_str()))
-    })
-}
-
-/// What a document holds under its restricted root keys: every value (with its op id,
-/// so a new conflicting value counts) and the string read from the winner (so an edit
-/// inside a Text object counts too).
-type RestrictedState = Vec<(
-    Vec<(automerge::Value<'static>, automerge::ObjId)>,
-    Option<String>,
-)>;
-
-/// The restricted state of `doc` (see [`RestrictedState`]). Comparing it before and after
-/// applying changes detects every change a root-map diff of these keys would report
-/// (a value put, deleted or put in conflict), and edits of a Text value as well, at the
-/// cost of a few map lookups instead of a diff of the document.
-fn restricted_state(doc: &AutoCommit) -> RestrictedState {
-    use automerge::ReadDoc;
-    RESTRICTED_FIELDS
-        .iter()
-        .map(|k| {
-            let all = doc
-                .get_all(automerge::ROOT, *k)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(v, id)| (v.into_owned(), id))
-                .collect();
-            let text = match doc.get(automerge::ROOT, *k) {
-                Ok(Some((automerge::Value::Object(automerge::ObjType::Text), id))) => {
-                    doc.text(&id).ok()
-                }
-                _ => None,
-            };
-            (all, text)
-        })
-        .collect()
-}
-
 /// A document's push checked without the writer lock (stateless checks and decoding).
 pub(crate) struct Checked<'a> {
     id: &'a str,
@@ -109,33 +67,65 @@ pub(crate) enum Decision {
 /// they were.
 const SECTIONS_OUTSIDE_SUMMARY: &[&str] = &["intake", "assessment", "closure", "evaluation"];
 
-/// Whether `change` (applied to `doc`) may have changed what the summary or the checks of
-/// a case read: any operation on the root, or on an object that is not inside one of
-/// [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place cannot be told).
-fn touches_summary(doc: &AutoCommit, change: &automerge::ExpandedChange) -> bool {
+/// What a push's operations may have changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Touches {
+    /// A restricted field: an operation on a root key of [`RESTRICTED_FIELDS`] (a value
+    /// put, deleted or put in conflict) or on any object under one (e.g. the characters
+    /// of a Text value).
+    restricted: bool,
+    /// What the summary or the checks of a case read: any operation on the root, or on
+    /// an object that is not inside one of [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place
+    /// cannot be told).
+    summary: bool,
+}
+
+/// The root key an object of `doc` hangs under (`None`: the root itself, or its place
+/// cannot be told).
+fn top_level(doc: &AutoCommit, obj: &legacy::ObjectId) -> Option<String> {
     use automerge::ReadDoc;
-    let top_level = |obj: &legacy::ObjectId| -> Option<String> {
-        let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
-            return None;
-        };
-        // The actor index is looked up by the document when it is not this one.
-        let exid = automerge::ObjId::Id(*counter, actor.clone(), usize::MAX);
-        let parents = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            doc.parents(&exid).ok()?.last().map(|p| p.prop)
-        }))
-        .ok()??;
-        match parents {
-            automerge::Prop::Map(k) => Some(k),
-            automerge::Prop::Seq(_) => None,
-        }
+    let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
+        return None;
     };
-    let mut seen: HashSet<legacy::ObjectId> = HashSet::new();
-    change.operations.iter().any(|op| {
-        if !seen.insert(op.obj.clone()) {
-            return false;
+    // The actor index is looked up by the document when it is not this one.
+    let exid = automerge::ObjId::Id(*counter, actor.clone(), usize::MAX);
+    let parents = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        doc.parents(&exid).ok()?.last().map(|p| p.prop)
+    }))
+    .ok()??;
+    match parents {
+        automerge::Prop::Map(k) => Some(k),
+        automerge::Prop::Seq(_) => None,
+    }
+}
+
+/// Where the operations of `changes` (applied to `doc`) land (see [`Touches`]). An
+/// object whose place cannot be told counts as touching the summary, which is then read
+/// again: a restricted value changed through it shows as a changed routing, which the
+/// caller compares as well.
+fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
+    let mut t = Touches::default();
+    let mut seen: HashSet<&legacy::ObjectId> = HashSet::new();
+    for op in changes.iter().flat_map(|c| c.operations.iter()) {
+        if op.obj == legacy::ObjectId::Root {
+            t.summary = true;
+            if matches!(&op.key, legacy::Key::Map(k) if RESTRICTED_FIELDS.contains(&k.as_str())) {
+                t.restricted = true;
+            }
+        } else if seen.insert(&op.obj) {
+            match top_level(doc, &op.obj) {
+                Some(k) => {
+                    t.restricted |= RESTRICTED_FIELDS.contains(&k.as_str());
+                    t.summary |= !SECTIONS_OUTSIDE_SUMMARY.contains(&k.as_str());
+                }
+                None => t.summary = true,
+            }
         }
-        !top_level(&op.obj).is_some_and(|k| SECTIONS_OUTSIDE_SUMMARY.contains(&k.as_str()))
-    })
+        if t.restricted && t.summary {
+            break;
+        }
+    }
+    t
 }
 
 impl SyncEngine {
@@ -307,7 +297,6 @@ impl SyncEngine {
             }
         }
         let am = doc.automerge();
-        let before = restricted_state(am);
         if rec.is_some() && casesync_core::case::apply_untrusted(am, fresh.clone()).is_err() {
             return Ok(Decision::Done(refuse(
                 id,
@@ -322,21 +311,18 @@ impl SyncEngine {
                 "changes depend on changes the server lacks",
             )));
         }
-        // Each change decoded once, for both op-level checks below.
         let decoded: Vec<automerge::ExpandedChange> = fresh.iter().map(Change::decode).collect();
-        let restricted = decoded.iter().any(touches_restricted) || restricted_state(am) != before;
+        let touched = touches(doc.automerge(), &decoded);
         // The summary read checks the document as the whole-case read would (a document
         // that does not read as a case is refused) but reads only routing and listing
         // fields: most of a push's work was reading every note of the case. Changes only
         // inside sections the summary does not read keep the stored summary (and the
         // checks it passed), with the new change time.
         let kept = match rec.as_ref().and_then(|r| r.summary.as_ref()) {
-            Some(prev) if !decoded.iter().any(|c| touches_summary(doc.automerge(), c)) => {
-                Some(CaseSummary {
-                    updated_at: doc.updated_at(),
-                    ..prev.clone()
-                })
-            }
+            Some(prev) if !touched.summary => Some(CaseSummary {
+                updated_at: doc.updated_at(),
+                ..prev.clone()
+            }),
             _ => None,
         };
         debug_assert!(
@@ -380,7 +366,11 @@ impl SyncEngine {
                     "a new case must be registered by the user who pushes it",
                 )));
             }
-        } else if restricted && user.role != Role::Coordinator {
+        } else if user.role != Role::Coordinator
+            // By operation, and by value: the routing read after applying (restricted
+            // operations are refused even when they put the same value back).
+            && (touched.restricted || rec.as_ref().is_some_and(|r| r.routing != routing))
+        {
             return Ok(Decision::Done(refuse(
                 id,
                 RefusalCode::RestrictedField,

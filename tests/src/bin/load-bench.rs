@@ -169,6 +169,8 @@ struct WireState {
 /// What one device measured in a phase.
 #[derive(Debug, Default)]
 struct Tally {
+    /// The device is a coordinator's (its pulls cover a whole district).
+    coordinator: bool,
     latencies_us: Vec<u64>,
     round_trips: u64,
     errors: u64,
@@ -191,6 +193,8 @@ struct PhaseReport {
     max_ms: f64,
     errors: u64,
     server_peak_rss_kib: Option<u64>,
+    /// Syncs, p50 and p99 (ms) of coordinators' devices and of workers' devices.
+    by_role: [(&'static str, u64, f64, f64); 2],
 }
 
 /// Refuses any server that is not on this machine.
@@ -606,7 +610,10 @@ async fn run_device(plan: PhasePlan, d: Arc<LoadDevice>, offset: Duration) -> Ta
         end,
         rounds,
     } = plan;
-    let mut t = Tally::default();
+    let mut t = Tally {
+        coordinator: d.role == Role::Coordinator,
+        ..Tally::default()
+    };
     let start = Instant::now();
     let mut k: u32 = 0;
     loop {
@@ -713,10 +720,16 @@ async fn run_phase(
         tasks.push(tokio::spawn(run_device(plan.clone(), d.clone(), offset)));
     }
     let mut all = Vec::new();
+    let (mut coord, mut workers) = (Vec::new(), Vec::new());
     let (mut trips, mut errors) = (0, 0);
     let mut first_error = None;
     for t in tasks {
         let t = t.await?;
+        if t.coordinator {
+            coord.extend_from_slice(&t.latencies_us);
+        } else {
+            workers.extend_from_slice(&t.latencies_us);
+        }
         all.extend(t.latencies_us);
         trips += t.round_trips;
         errors += t.errors;
@@ -727,6 +740,16 @@ async fn run_phase(
         eprintln!("{} (rate {rate}): first error: {e}", phase.name());
     }
     all.sort_unstable();
+    coord.sort_unstable();
+    workers.sort_unstable();
+    let role = |name: &'static str, v: &[u64]| {
+        (
+            name,
+            v.len() as u64,
+            percentile(v, 50.0),
+            percentile(v, 99.0),
+        )
+    };
     let label = if rate > 0.0 {
         format!("{} @{rate}/s", phase.name())
     } else {
@@ -745,6 +768,7 @@ async fn run_phase(
         max_ms: all.last().map_or(0.0, |&v| v as f64 / 1000.0),
         errors,
         server_peak_rss_kib: server_pid.and_then(peak_rss_kib),
+        by_role: [role("coordinators", &coord), role("workers", &workers)],
     })
 }
 
@@ -766,6 +790,9 @@ fn print_report(reports: &[PhaseReport], json: bool) {
                     "max_ms": r.max_ms,
                     "errors": r.errors,
                     "server_peak_rss_kib": r.server_peak_rss_kib,
+                    "by_role": r.by_role.iter().map(|(name, n, p50, p99)| serde_json::json!({
+                        "role": name, "syncs": n, "p50_ms": p50, "p99_ms": p99,
+                    })).collect::<Vec<_>>(),
                 })
             );
         }
@@ -802,6 +829,15 @@ fn print_report(reports: &[PhaseReport], json: bool) {
             r.errors,
             rss
         );
+    }
+    for r in reports {
+        let roles: Vec<String> = r
+            .by_role
+            .iter()
+            .filter(|(_, n, _, _)| *n > 0)
+            .map(|(name, n, p50, p99)| format!("{name} {n} syncs p50 {p50:.2} p99 {p99:.2} ms"))
+            .collect();
+        println!("{}: {}", r.phase, roles.join(", "));
     }
     for r in reports {
         println!("{}: errors: {}", r.phase, r.errors);
