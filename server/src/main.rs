@@ -97,8 +97,9 @@ struct ServeArgs {
     #[arg(long, env = "CASESYNC_DOC_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_DOC_CACHE_BYTES)]
     doc_cache_bytes: u64,
     /// Most sync requests worked on at once (the others wait their turn).
-    #[arg(long, env = "CASESYNC_MAX_CONCURRENT_SYNCS", default_value_t = casesync_server::config::DEFAULT_MAX_CONCURRENT_SYNCS)]
-    max_concurrent_syncs: usize,
+    /// Default: two per core.
+    #[arg(long, env = "CASESYNC_MAX_CONCURRENT_SYNCS")]
+    max_concurrent_syncs: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -175,7 +176,10 @@ fn settings(a: &ServeArgs) -> Settings {
         login_failures_per_ip: a.login_failures_per_ip,
         login_window: Duration::from_secs(a.login_window_secs),
         doc_cache_bytes: a.doc_cache_bytes,
-        max_concurrent_syncs: a.max_concurrent_syncs.max(1),
+        max_concurrent_syncs: a
+            .max_concurrent_syncs
+            .unwrap_or_else(casesync_server::config::default_max_concurrent_syncs)
+            .max(1),
         ..Settings::default()
     }
 }
