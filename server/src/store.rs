@@ -215,6 +215,18 @@ pub struct CommitOutcome {
     pub record: Option<DocRecord>,
 }
 
+/// What a compaction found and left: the document's record as found (under the
+/// store's lock) and as written (`None`: nothing written, e.g. erased, or a newer
+/// snapshot kept). Compaction changes no content, so a copy of the document loaded as
+/// of `before` is the content as of `after` too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compacted {
+    /// The record before (`None`: unknown document).
+    pub before: Option<DocRecord>,
+    /// The record after.
+    pub after: Option<DocRecord>,
+}
+
 /// The server's storage.
 pub trait Storage: Send + Sync + 'static {
     /// A meta value.
@@ -252,7 +264,8 @@ pub trait Storage: Send + Sync + 'static {
     /// Replaces a document's snapshot by `saved` (which includes every change up to
     /// `upto_seq`, maybe some later ones too) and recounts the tail of changes after it.
     /// Keeps a newer snapshot; safe beside concurrent commits (needs no writer lock).
-    fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError>;
+    fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64)
+        -> Result<Compacted, StoreError>;
     /// Erases a document's content, keeping a tombstone and logging the erasure.
     /// Returns the erasure's sequence number (`None`: unknown or already erased).
     fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError>;

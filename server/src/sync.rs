@@ -357,17 +357,38 @@ impl SyncEngine {
         let mut n = 0;
         for id in self.store.docs_to_compact(min_changes)? {
             let began = std::time::Instant::now();
+            // In this order: every change up to `upto` is in the record read after it,
+            // and so in a cached copy of the document as of that record.
             let upto = self.store.last_seq()?;
-            let Some(bytes) = self.store.doc_bytes(&id)? else {
+            let Some(rec) = self.store.doc(&id)? else {
                 continue;
             };
-            match AutoCommit::load(&bytes) {
-                Ok(mut doc) => {
-                    self.store.compact(&id, doc.save(), upto)?;
-                    n += 1;
+            // A cached copy is saved as it is; otherwise the stored bytes are loaded.
+            let mut cached = self.cached_doc(&id, &rec);
+            let saved = match &mut cached {
+                Some(doc) => doc.automerge().save(),
+                None => {
+                    let Some(bytes) = self.store.doc_bytes(&id)? else {
+                        continue;
+                    };
+                    match AutoCommit::load(&bytes) {
+                        Ok(mut doc) => doc.save(),
+                        Err(e) => {
+                            tracing::warn!(doc = %id, error = %e, "stored case does not load; not compacted");
+                            continue;
+                        }
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!(doc = %id, error = %e, "stored case does not load; not compacted")
+            };
+            let done = self.store.compact(&id, saved, upto)?;
+            if done.after.is_some() {
+                n += 1;
+            }
+            // The copy goes back to the cache as of the compacted record if no commit
+            // came between (compaction changes no content): pushes keep finding it.
+            if let (Some(doc), Some(before)) = (cached, done.before) {
+                if before == rec {
+                    self.cache_doc(&id, done.after.unwrap_or(before), doc);
                 }
             }
             if rest_factor > 0 {

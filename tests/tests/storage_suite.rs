@@ -317,9 +317,12 @@ fn compaction_keeps_the_content(s: &dyn Storage) {
     let upto = s.last_seq().expect("seq");
     let bytes = s.doc_bytes("case-c").expect("bytes").expect("exists");
     let mut loaded = CaseDoc::load(&bytes).expect("loads");
-    s.compact("case-c", loaded.automerge().save(), upto)
+    let done = s
+        .compact("case-c", loaded.automerge().save(), upto)
         .expect("compact");
     let after = s.doc("case-c").expect("doc").expect("exists");
+    assert_eq!(done.before.as_ref(), Some(&before), "the record as found");
+    assert_eq!(done.after.as_ref(), Some(&after), "the record as written");
     assert_eq!((after.tail_changes, after.tail_bytes), (0, 0));
     assert!(after.snapshot_bytes > 0);
     assert!(s
@@ -386,7 +389,9 @@ fn compaction_beside_a_later_commit_keeps_everything(s: &dyn Storage) {
     let mut back = CaseDoc::load(&bytes).expect("a change in both snapshot and tail loads");
     assert_eq!(back.read().expect("read"), doc.read().expect("read"));
     // A slower compactor with an older snapshot changes nothing.
-    s.compact("case-k", old_saved, old_upto).expect("compact");
+    let done = s.compact("case-k", old_saved, old_upto).expect("compact");
+    assert_eq!(done.after, None);
+    assert_eq!(done.before.as_ref(), Some(&rec));
     assert_eq!(s.doc("case-k").expect("doc").expect("exists"), rec);
     let bytes = s.doc_bytes("case-k").expect("bytes").expect("exists");
     let mut back = CaseDoc::load(&bytes).expect("loads");

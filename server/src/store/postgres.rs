@@ -56,8 +56,8 @@ pub use admin::{create_database, drop_database, with_database};
 
 use self::pool::{pg_err, Conn, Db, Pool};
 use super::{
-    CommitOutcome, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind, Routing, ScopeKey,
-    Storage, StoreError, StoredChange, UserRecord,
+    CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind, Routing,
+    ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 /// Default number of database connections (threads) per server instance.
@@ -362,7 +362,12 @@ impl Storage for PgStorage {
         self.run(move |c| commit::commit(c, &commit, seen))
     }
 
-    fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError> {
+    fn compact(
+        &self,
+        doc_id: &str,
+        saved: Vec<u8>,
+        upto_seq: u64,
+    ) -> Result<Compacted, StoreError> {
         let id = doc_id.to_owned();
         self.run(move |c| commit::compact(c, &id, &saved, upto_seq))
     }

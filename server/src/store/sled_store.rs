@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::{
-    CommitOutcome, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind, ScopeKey, Storage,
-    StoreError, StoredChange, UserRecord,
+    CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind,
+    ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";
@@ -312,15 +312,24 @@ impl Storage for SledStorage {
         })
     }
 
-    fn compact(&self, doc_id: &str, saved: Vec<u8>, upto_seq: u64) -> Result<(), StoreError> {
+    fn compact(
+        &self,
+        doc_id: &str,
+        saved: Vec<u8>,
+        upto_seq: u64,
+    ) -> Result<Compacted, StoreError> {
         let snap = enc(&(upto_seq, saved.as_slice()))?;
         let _w = self.lock_writes();
         let dk = key("d", doc_id);
-        let Some(mut rec): Option<DocRecord> = self.get(&dk)? else {
-            return Ok(());
+        let Some(before): Option<DocRecord> = self.get(&dk)? else {
+            return Ok(Compacted::default());
         };
-        if rec.erased {
-            return Ok(());
+        let unchanged = Compacted {
+            before: Some(before.clone()),
+            after: None,
+        };
+        if before.erased {
+            return Ok(unchanged);
         }
         let sk = key("s", doc_id);
         if let Some(v) = self.tree.get(&sk).map_err(db_err)? {
@@ -328,7 +337,7 @@ impl Storage for SledStorage {
             let (current, _): (u64, _) =
                 postcard::take_from_bytes(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             if current >= upto_seq {
-                return Ok(());
+                return Ok(unchanged);
             }
         }
         // Changes committed after `upto_seq` (maybe also in `saved`) stay the tail.
@@ -341,15 +350,20 @@ impl Storage for SledStorage {
             changes = changes.saturating_add(1);
             bytes += ch.bytes.len() as u64;
         }
-        rec.tail_changes = changes;
-        rec.tail_bytes = bytes;
-        rec.snapshot_bytes = saved.len() as u64;
+        let mut after = before.clone();
+        after.tail_changes = changes;
+        after.tail_bytes = bytes;
+        after.snapshot_bytes = saved.len() as u64;
         let mut batch = sled::Batch::default();
         batch.insert(sk, snap);
-        batch.insert(dk, enc(&rec)?);
+        batch.insert(dk, enc(&after)?);
         let applied = self.tree.apply_batch(batch).map_err(db_err);
         self.wrote();
-        applied
+        applied?;
+        Ok(Compacted {
+            before: Some(before),
+            after: Some(after),
+        })
     }
 
     fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError> {

@@ -444,7 +444,7 @@ impl SyncEngine {
 
     /// The loaded document `id`, taken out of the cache, if the cache has it as of
     /// record `rec`.
-    fn cached_doc(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
+    pub(crate) fn cached_doc(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
         let mut cache = self
             .doc_cache
             .lock()
@@ -453,7 +453,7 @@ impl SyncEngine {
     }
 
     /// Keeps the loaded document `id`, whose stored record is now `rec`.
-    fn cache_doc(&self, id: &str, rec: DocRecord, doc: CaseDoc) {
+    pub(crate) fn cache_doc(&self, id: &str, rec: DocRecord, doc: CaseDoc) {
         let mut cache = self
             .doc_cache
             .lock()

@@ -12,7 +12,7 @@ use super::{
     corrupt, doc_bytes_with, doc_of_row, i64_of, u64_of, DOC_COLUMNS, KIND_CHANGE, KIND_ERASED,
     KIND_ROUTING,
 };
-use crate::store::{CommitOutcome, DocCommit, DocRecord, Routing, ScopeKey, StoreError};
+use crate::store::{CommitOutcome, Compacted, DocCommit, DocRecord, Routing, ScopeKey, StoreError};
 
 /// Attempts of a transaction that failed on a serialization failure or a deadlock.
 const ATTEMPTS: usize = 3;
@@ -377,21 +377,25 @@ pub(super) fn compact(
     doc_id: &str,
     saved: &[u8],
     upto_seq: u64,
-) -> Result<(), StoreError> {
+) -> Result<Compacted, StoreError> {
     let upto = i64_of(upto_seq)?;
     let len = i64::try_from(saved.len()).map_err(corrupt)?;
     in_tx(c, |tx| {
-        let row = tx.query_opt(
-            "SELECT d.erased, s.upto_seq FROM docs d
-             LEFT JOIN snapshots s ON s.doc_id = d.doc_id
-             WHERE d.doc_id = $1 FOR UPDATE OF d",
-            &[&doc_id],
-        )?;
-        let Some(row) = row else { return Ok(()) };
-        let erased: bool = row.try_get(0)?;
-        let current: Option<i64> = row.try_get(1)?;
-        if erased || current.is_some_and(|s| s >= upto) {
-            return Ok(());
+        let Some((before, _)) = lock_doc(tx, doc_id)? else {
+            return Ok(Compacted::default());
+        };
+        let current: Option<i64> = tx
+            .query_opt(
+                "SELECT upto_seq FROM snapshots WHERE doc_id = $1",
+                &[&doc_id],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()?;
+        if before.erased || current.is_some_and(|s| s >= upto) {
+            return Ok(Compacted {
+                before: Some(before),
+                after: None,
+            });
         }
         tx.exec(
             "INSERT INTO snapshots (doc_id, upto_seq, bytes) VALUES ($1, $2, $3)
@@ -399,14 +403,24 @@ pub(super) fn compact(
                  bytes = EXCLUDED.bytes",
             &[&doc_id, &upto, &saved],
         )?;
-        tx.exec(
+        let row = tx.query_one(
             "UPDATE docs SET snapshot_bytes = $3,
                  tail_changes = (SELECT count(*) FROM changes WHERE doc_id = $1 AND seq > $2),
                  tail_bytes = (SELECT COALESCE(sum(length(bytes)), 0) FROM changes
                                WHERE doc_id = $1 AND seq > $2)
-             WHERE doc_id = $1",
+             WHERE doc_id = $1
+             RETURNING tail_changes, tail_bytes",
             &[&doc_id, &upto, &len],
         )?;
-        Ok(())
+        let tail_changes: i32 = row.try_get(0)?;
+        let tail_bytes: i64 = row.try_get(1)?;
+        let mut after = before.clone();
+        after.tail_changes = u32::try_from(tail_changes).map_err(corrupt)?;
+        after.tail_bytes = u64_of(tail_bytes)?;
+        after.snapshot_bytes = saved.len() as u64;
+        Ok(Compacted {
+            before: Some(before),
+            after: Some(after),
+        })
     })
 }
