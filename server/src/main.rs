@@ -96,6 +96,12 @@ struct ServeArgs {
     /// Documents kept loaded between pushes: most saved bytes.
     #[arg(long, env = "CASESYNC_DOC_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_DOC_CACHE_BYTES)]
     doc_cache_bytes: u64,
+    /// Changes since a case's snapshot that make the background compactor re-save it.
+    #[arg(long, env = "CASESYNC_COMPACT_AFTER_CHANGES", default_value_t = casesync_server::config::DEFAULT_COMPACT_AFTER_CHANGES)]
+    compact_after_changes: u32,
+    /// Seconds between the background compactor's passes.
+    #[arg(long, env = "CASESYNC_COMPACT_INTERVAL_SECS", default_value_t = casesync_server::config::DEFAULT_COMPACT_INTERVAL.as_secs())]
+    compact_interval_secs: u64,
     /// Most sync requests worked on at once (the others wait their turn).
     /// Default: two per core.
     #[arg(long, env = "CASESYNC_MAX_CONCURRENT_SYNCS")]
@@ -176,6 +182,8 @@ fn settings(a: &ServeArgs) -> Settings {
         login_failures_per_ip: a.login_failures_per_ip,
         login_window: Duration::from_secs(a.login_window_secs),
         doc_cache_bytes: a.doc_cache_bytes,
+        compact_after_changes: a.compact_after_changes.max(1),
+        compact_interval: Duration::from_secs(a.compact_interval_secs.max(1)),
         max_concurrent_syncs: a
             .max_concurrent_syncs
             .unwrap_or_else(casesync_server::config::default_max_concurrent_syncs)

@@ -132,6 +132,10 @@ struct Args {
     /// One JSON object per phase instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also print, per phase, the syncs and p99 of every `--timeline` seconds (by
+    /// when each sync began), to see a stall or a backlog (0: no timeline).
+    #[arg(long, default_value_t = 0)]
+    timeline: u64,
 }
 
 /// One account the devices log in as.
@@ -172,6 +176,8 @@ struct Tally {
     /// The device is a coordinator's (its pulls cover a whole district).
     coordinator: bool,
     latencies_us: Vec<u64>,
+    /// When each measured sync began (scheduled), from the phase start, in µs.
+    began_us: Vec<u64>,
     round_trips: u64,
     errors: u64,
     first_error: Option<String>,
@@ -195,6 +201,29 @@ struct PhaseReport {
     server_peak_rss_kib: Option<u64>,
     /// Syncs, p50 and p99 (ms) of coordinators' devices and of workers' devices.
     by_role: [(&'static str, u64, f64, f64); 2],
+    /// Per `--timeline` seconds: first second, syncs begun, their p99 (ms).
+    timeline: Vec<(u64, u64, f64)>,
+}
+
+/// Syncs and p99 per `step` seconds of `(began µs, latency µs)` (nothing if `step` is 0).
+fn timeline_of(timed: &[(u64, u64)], step: u64) -> Vec<(u64, u64, f64)> {
+    if step == 0 {
+        return Vec::new();
+    }
+    let mut buckets: std::collections::BTreeMap<u64, Vec<u64>> = Default::default();
+    for &(began, latency) in timed {
+        buckets
+            .entry(began / 1_000_000 / step * step)
+            .or_default()
+            .push(latency);
+    }
+    buckets
+        .into_iter()
+        .map(|(at, mut v)| {
+            v.sort_unstable();
+            (at, v.len() as u64, percentile(&v, 99.0))
+        })
+        .collect()
 }
 
 /// Refuses any server that is not on this machine.
@@ -661,6 +690,10 @@ async fn run_device(plan: PhasePlan, d: Arc<LoadDevice>, offset: Duration) -> Ta
             Ok(Ok(trips)) => {
                 t.latencies_us
                     .push(u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX));
+                t.began_us.push(
+                    u64::try_from(began.saturating_duration_since(start).as_micros())
+                        .unwrap_or(u64::MAX),
+                );
                 t.round_trips += u64::from(trips);
             }
             Ok(Err(e)) => {
@@ -698,6 +731,7 @@ async fn run_phase(
     rate: f64,
     full: bool,
     server_pid: Option<u32>,
+    timeline: u64,
 ) -> Result<PhaseReport> {
     let n = devices.len();
     let interval = (rate > 0.0).then(|| Duration::from_secs_f64(n as f64 / rate));
@@ -720,6 +754,7 @@ async fn run_phase(
         tasks.push(tokio::spawn(run_device(plan.clone(), d.clone(), offset)));
     }
     let mut all = Vec::new();
+    let mut timed: Vec<(u64, u64)> = Vec::new();
     let (mut coord, mut workers) = (Vec::new(), Vec::new());
     let (mut trips, mut errors) = (0, 0);
     let mut first_error = None;
@@ -730,6 +765,12 @@ async fn run_phase(
         } else {
             workers.extend_from_slice(&t.latencies_us);
         }
+        timed.extend(
+            t.began_us
+                .iter()
+                .copied()
+                .zip(t.latencies_us.iter().copied()),
+        );
         all.extend(t.latencies_us);
         trips += t.round_trips;
         errors += t.errors;
@@ -769,6 +810,7 @@ async fn run_phase(
         errors,
         server_peak_rss_kib: server_pid.and_then(peak_rss_kib),
         by_role: [role("coordinators", &coord), role("workers", &workers)],
+        timeline: timeline_of(&timed, timeline),
     })
 }
 
@@ -838,6 +880,18 @@ fn print_report(reports: &[PhaseReport], json: bool) {
             .map(|(name, n, p50, p99)| format!("{name} {n} syncs p50 {p50:.2} p99 {p99:.2} ms"))
             .collect();
         println!("{}: {}", r.phase, roles.join(", "));
+    }
+    for r in reports.iter().filter(|r| !r.timeline.is_empty()) {
+        let cells: Vec<String> = r
+            .timeline
+            .iter()
+            .map(|(at, n, p99)| format!("{at}s: {n} p99 {p99:.0}"))
+            .collect();
+        println!(
+            "{} timeline (syncs begun, p99 ms): {}",
+            r.phase,
+            cells.join(" | ")
+        );
     }
     for r in reports {
         println!("{}: errors: {}", r.phase, r.errors);
@@ -953,6 +1007,7 @@ async fn main() -> Result<()> {
             rate,
             args.full_devices,
             server_pid,
+            args.timeline,
         )
         .await?;
         reports.push(r);
