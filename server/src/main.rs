@@ -188,7 +188,6 @@ fn settings(a: &ServeArgs) -> Settings {
             .max_concurrent_syncs
             .unwrap_or_else(casesync_server::config::default_max_concurrent_syncs)
             .max(1),
-        ..Settings::default()
     }
 }
 
