@@ -759,6 +759,63 @@ fn a_worker_cannot_move_a_case_by_editing_a_district_held_as_text() {
     assert_eq!(w.store.dump().expect("dump"), dump);
 }
 
+/// The restricted-field check by operation stands on its own: a worker's edit that puts
+/// a restricted value back unchanged (a root operation), or rewrites a restricted Text
+/// to the same string (operations under the key), moves nothing — the routing read after
+/// applying is the same — and is refused all the same.
+#[test]
+fn restricted_operations_are_refused_even_when_the_value_stays() {
+    use automerge::ObjType;
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let mut phone = create(&chw, "phone-a", "case-1", "Trần Văn Bình", "chw1", false);
+    let am = phone.automerge();
+    let district = am
+        .put_object(ROOT, "district", ObjType::Text)
+        .expect("text");
+    am.splice_text(&district, 0, 0, "sylhet").expect("splice");
+    am.commit();
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-1", all_changes(&mut phone)),
+    );
+    assert_eq!(r.acked.len(), 1);
+    let dump = w.store.dump().expect("dump");
+    // Same string: delete the last letter and type it again.
+    let before = phone.heads();
+    let am = phone.automerge();
+    am.splice_text(&district, 5, 1, "t").expect("splice");
+    am.commit();
+    let same_text = raw(phone.changes_since(&before));
+    let r = w.sync(&chw, "phone-a", &[], push("case-1", same_text.clone()));
+    assert_eq!(r.refused[0].code, RefusalCode::RestrictedField);
+    assert_eq!(w.store.dump().expect("dump"), dump);
+    // Same value at the root: the sensitivity put back as it was.
+    let mut fresh = create(&chw, "phone-a", "case-2", "ปราณี ศรีสุข", "chw1", false);
+    let r = w.sync(
+        &chw,
+        "phone-a",
+        &[],
+        push("case-2", all_changes(&mut fresh)),
+    );
+    assert_eq!(r.acked.len(), 1);
+    let dump = w.store.dump().expect("dump");
+    let before = fresh.heads();
+    // (Automerge writes no operation for a put of the value already there: flip and
+    // flip back in one change.)
+    let am = fresh.automerge();
+    am.put(ROOT, "sensitive", true).expect("put");
+    am.put(ROOT, "sensitive", false).expect("put");
+    am.commit();
+    let same_value = raw(fresh.changes_since(&before));
+    assert_eq!(same_value.len(), 1);
+    let r = w.sync(&chw, "phone-a", &[], push("case-2", same_value));
+    assert_eq!(r.refused[0].code, RefusalCode::RestrictedField);
+    assert_eq!(w.store.dump().expect("dump"), dump);
+}
+
 #[test]
 fn stored_summaries_follow_every_push() {
     let w = world();
