@@ -261,6 +261,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores new changes of a document, assigning sequence numbers and log entries in
     /// one transaction (creating the document if it is new).
     fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError>;
+    /// [`commit`](Self::commit) of several documents, in order (a document may come more
+    /// than once); the outcomes in the same order. sled writes them as one batch (one
+    /// sequence-number write, one apply); the default commits them one by one.
+    fn commit_all(&self, commits: Vec<DocCommit>) -> Result<Vec<CommitOutcome>, StoreError> {
+        commits.into_iter().map(|c| self.commit(c)).collect()
+    }
     /// Replaces a document's snapshot by `saved` (which includes every change up to
     /// `upto_seq`, maybe some later ones too) and recounts the tail of changes after it.
     /// Keeps a newer snapshot; safe beside concurrent commits (needs no writer lock).

@@ -245,24 +245,62 @@ impl SyncEngine {
         }
         let pending = steps.iter().any(|s| matches!(s, Step::Pending(..)));
         let _guard = pending.then(|| writer.blocking_lock());
-        let mut out = Pushed::default();
+        // Current pushes are gathered and stored in one store commit; one that must be
+        // validated again (its case moved on), or a case met a second time, first
+        // stores what was gathered, so it is checked against this request's own commits.
+        let mut slots: Vec<Option<PushOutcome>> = Vec::with_capacity(steps.len());
+        let mut batch: Vec<(usize, push::Prepared)> = Vec::new();
+        let mut in_batch: HashSet<String> = HashSet::new();
         for step in steps {
-            let outcome = match step {
-                Step::Done(outcome) => outcome,
-                Step::Pending(checked, prepared) => match self.commit_if_current(*prepared)? {
-                    Some(outcome) => outcome,
-                    None => {
-                        metrics::counter!("casesync_push_revalidated_total").increment(1);
-                        match self.prepare_push(user, device_id, &checked)? {
-                            push::Decision::Done(outcome) => outcome,
-                            push::Decision::Commit(p) => self.commit_prepared(*p)?,
-                        }
+            let idx = slots.len();
+            slots.push(None);
+            match step {
+                Step::Done(outcome) => slots[idx] = Some(outcome),
+                Step::Pending(checked, prepared) => {
+                    if in_batch.contains(prepared.doc_id()) {
+                        self.commit_batch(&mut batch, &mut slots)?;
+                        in_batch.clear();
                     }
-                },
-            };
+                    if self.is_current(&prepared)? {
+                        in_batch.insert(prepared.doc_id().to_owned());
+                        batch.push((idx, *prepared));
+                        continue;
+                    }
+                    self.commit_batch(&mut batch, &mut slots)?;
+                    in_batch.clear();
+                    metrics::counter!("casesync_push_revalidated_total").increment(1);
+                    slots[idx] = Some(match self.prepare_push(user, device_id, &checked)? {
+                        push::Decision::Done(outcome) => outcome,
+                        push::Decision::Commit(p) => self.commit_prepared(*p)?,
+                    });
+                }
+            }
+        }
+        self.commit_batch(&mut batch, &mut slots)?;
+        let mut out = Pushed::default();
+        for outcome in slots.into_iter().flatten() {
             out.record(outcome);
         }
         Ok(out)
+    }
+
+    /// Stores the gathered pushes of `batch` in one store commit and puts their outcomes
+    /// in their slots.
+    fn commit_batch(
+        &self,
+        batch: &mut Vec<(usize, push::Prepared)>,
+        slots: &mut [Option<PushOutcome>],
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let (idx, prepared): (Vec<usize>, Vec<push::Prepared>) = batch.drain(..).unzip();
+        for (i, outcome) in idx.into_iter().zip(self.commit_prepared_all(prepared)?) {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(outcome);
+            }
+        }
+        Ok(())
     }
 
     /// The rest of a round trip after [`push_all`](Self::push_all): makes the pushes

@@ -352,6 +352,49 @@ fn compaction_keeps_the_content(s: &dyn Storage) {
     assert!(s.change_at("case-c", 1).expect("change").is_some());
 }
 
+/// Several cases in one `commit_all` (a request's pushes): numbered in order without a
+/// gap, each outcome as one `commit` would give it, a case met twice built on its first.
+fn commit_all_numbers_in_order(s: &dyn Storage) {
+    let mut a = new_case("case-m1", "chw1");
+    let mut b = new_case("case-m2", "chw1");
+    let first_a = commit_of(&mut a, &[]);
+    let first_b = commit_of(&mut b, &[]);
+    let heads = a.automerge().get_heads();
+    a.add_visit(&ctx("chw1", Role::Chw), &visit("ghé thăm lần hai"))
+        .expect("visit");
+    let second_a = commit_of(&mut a, &heads);
+    let start = s.last_seq().expect("seq");
+    let (na, nb, na2) = (
+        first_a.changes.len() as u64,
+        first_b.changes.len() as u64,
+        second_a.changes.len() as u64,
+    );
+    let out = s
+        .commit_all(vec![first_a, first_b, second_a])
+        .expect("commit all");
+    assert_eq!(out.len(), 3);
+    // Changes then the routing entry of each new case; the second push of A adds changes.
+    assert_eq!(out[0].last_seq, start + na + 1);
+    assert_eq!(out[1].last_seq, start + na + 1 + nb + 1);
+    assert_eq!(out[2].last_seq, start + na + 1 + nb + 1 + na2);
+    assert_eq!(s.last_seq().expect("seq"), out[2].last_seq);
+    assert!(out[0].routing_changed && out[1].routing_changed && !out[2].routing_changed);
+    let rec_a = s.doc("case-m1").expect("doc").expect("exists");
+    if let Some(r) = &out[2].record {
+        assert_eq!(r, &rec_a, "a record handed back is the one stored");
+    }
+    assert_eq!(rec_a.tail_changes as u64, na + na2);
+    let log = s.log(&district(), start, u64::MAX).expect("log");
+    assert_eq!(
+        log.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (start + 1..=out[2].last_seq).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    let mut back =
+        CaseDoc::load(&s.doc_bytes("case-m1").expect("bytes").expect("exists")).expect("loads");
+    assert_eq!(back.read().expect("read"), a.read().expect("read"));
+}
+
 /// Compaction runs beside commits (no writer lock): a snapshot read after a later
 /// commit holds that change too, which stays in the tail; an older snapshot never
 /// replaces a newer one.
@@ -528,6 +571,7 @@ suite!(
     log_ranges_and_index_pages_are_exact,
     compaction_keeps_the_content,
     compaction_beside_a_later_commit_keeps_everything,
+    commit_all_numbers_in_order,
     erasure_leaves_only_a_tombstone,
 );
 

@@ -19,6 +19,7 @@
 //! flush runs wait for it and return without flushing again if it covered their writes
 //! (many requests' writes made durable by one fsync).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -152,6 +153,80 @@ impl SledStorage {
     }
 }
 
+/// Adds one document's commit to `batch`, numbering from `seq` on; `existing` is its
+/// record before (as stored, or as written earlier in the same batch).
+fn add_commit(
+    batch: &mut sled::Batch,
+    seq: &mut u64,
+    existing: Option<DocRecord>,
+    commit: DocCommit,
+) -> Result<CommitOutcome, StoreError> {
+    if existing.as_ref().is_some_and(|r| r.erased) {
+        // Erased since the caller read it: nothing of it is stored.
+        return Ok(CommitOutcome {
+            last_seq: *seq,
+            routing_changed: false,
+            record: None,
+        });
+    }
+    let prev = existing.as_ref().map(|r| r.routing.clone());
+    let mut rec = existing.unwrap_or_else(|| DocRecord {
+        doc_id: commit.doc_id.clone(),
+        routing: commit.routing.clone(),
+        history: Vec::new(),
+        erased: false,
+        created_seq: 0,
+        summary: None,
+        tail_changes: 0,
+        tail_bytes: 0,
+        snapshot_bytes: 0,
+    });
+    let keys = commit.routing.scope_keys();
+    let encoded_keys: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
+    for c in &commit.changes {
+        *seq += 1;
+        batch.insert(seq_key("c", &commit.doc_id, *seq), enc(c)?);
+        let entry = enc(&(commit.doc_id.as_str(), LogKind::Change(c.hash)))?;
+        for k in &encoded_keys {
+            batch.insert(seq_key("l", k, *seq), entry.as_slice());
+        }
+        rec.tail_changes = rec.tail_changes.saturating_add(1);
+        rec.tail_bytes += c.bytes.len() as u64;
+    }
+    let routing_changed = prev.as_ref() != Some(&commit.routing);
+    if routing_changed {
+        *seq += 1;
+        let mut all_keys: Vec<ScopeKey> = keys.to_vec();
+        if let Some(p) = &prev {
+            for k in p.scope_keys() {
+                batch.remove(index_key(&k, &commit.doc_id));
+                all_keys.push(k);
+            }
+        } else {
+            rec.created_seq = *seq;
+        }
+        all_keys.sort();
+        all_keys.dedup();
+        let entry = enc(&(commit.doc_id.as_str(), LogKind::Routing))?;
+        for k in &all_keys {
+            batch.insert(seq_key("l", &k.encode(), *seq), entry.as_slice());
+        }
+        // After the removals: an index key both old and new stays.
+        for k in &keys {
+            batch.insert(index_key(k, &commit.doc_id), &[][..]);
+        }
+        rec.history.push((*seq, commit.routing.clone()));
+        rec.routing = commit.routing;
+    }
+    rec.summary = Some(commit.summary);
+    batch.insert(key("d", &rec.doc_id), enc(&rec)?);
+    Ok(CommitOutcome {
+        last_seq: *seq,
+        routing_changed,
+        record: Some(rec),
+    })
+}
+
 impl Storage for SledStorage {
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
@@ -237,79 +312,37 @@ impl Storage for SledStorage {
     }
 
     fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError> {
+        let mut out = self.commit_all(vec![commit])?;
+        out.pop()
+            .ok_or_else(|| StoreError::Db("commit produced no outcome".into()))
+    }
+
+    fn commit_all(&self, commits: Vec<DocCommit>) -> Result<Vec<CommitOutcome>, StoreError> {
         let _w = self.lock_writes();
-        let dk = key("d", &commit.doc_id);
-        let existing: Option<DocRecord> = self.get(&dk)?;
         let mut seq = self.last_seq()?;
-        if existing.as_ref().is_some_and(|r| r.erased) {
-            // Erased since the caller read it: nothing of it is stored.
-            return Ok(CommitOutcome {
-                last_seq: seq,
-                routing_changed: false,
-                record: None,
-            });
-        }
-        let prev = existing.as_ref().map(|r| r.routing.clone());
-        let mut rec = existing.unwrap_or_else(|| DocRecord {
-            doc_id: commit.doc_id.clone(),
-            routing: commit.routing.clone(),
-            history: Vec::new(),
-            erased: false,
-            created_seq: 0,
-            summary: None,
-            tail_changes: 0,
-            tail_bytes: 0,
-            snapshot_bytes: 0,
-        });
         let mut batch = sled::Batch::default();
-        let keys = commit.routing.scope_keys();
-        let encoded_keys: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
-        for c in &commit.changes {
-            seq += 1;
-            batch.insert(seq_key("c", &commit.doc_id, seq), enc(c)?);
-            let entry = enc(&(commit.doc_id.as_str(), LogKind::Change(c.hash)))?;
-            for k in &encoded_keys {
-                batch.insert(seq_key("l", k, seq), entry.as_slice());
+        // Records written earlier in this batch (a case may come twice).
+        let mut written: HashMap<String, DocRecord> = HashMap::new();
+        let mut out = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let existing = match written.remove(&commit.doc_id) {
+                Some(r) => Some(r),
+                None => self.get(&key("d", &commit.doc_id))?,
+            };
+            let outcome = add_commit(&mut batch, &mut seq, existing, commit)?;
+            if let Some(r) = &outcome.record {
+                written.insert(r.doc_id.clone(), r.clone());
             }
-            rec.tail_changes = rec.tail_changes.saturating_add(1);
-            rec.tail_bytes += c.bytes.len() as u64;
+            out.push(outcome);
         }
-        let routing_changed = prev.as_ref() != Some(&commit.routing);
-        if routing_changed {
-            seq += 1;
-            let mut all_keys: Vec<ScopeKey> = keys.to_vec();
-            if let Some(p) = &prev {
-                for k in p.scope_keys() {
-                    batch.remove(index_key(&k, &commit.doc_id));
-                    all_keys.push(k);
-                }
-            } else {
-                rec.created_seq = seq;
-            }
-            all_keys.sort();
-            all_keys.dedup();
-            let entry = enc(&(commit.doc_id.as_str(), LogKind::Routing))?;
-            for k in &all_keys {
-                batch.insert(seq_key("l", &k.encode(), seq), entry.as_slice());
-            }
-            // After the removals: an index key both old and new stays.
-            for k in &keys {
-                batch.insert(index_key(k, &commit.doc_id), &[][..]);
-            }
-            rec.history.push((seq, commit.routing.clone()));
-            rec.routing = commit.routing.clone();
+        if written.is_empty() {
+            return Ok(out);
         }
-        rec.summary = Some(commit.summary);
-        batch.insert(dk, enc(&rec)?);
         batch.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
         let applied = self.tree.apply_batch(batch).map_err(db_err);
         self.wrote();
         applied?;
-        Ok(CommitOutcome {
-            last_seq: seq,
-            routing_changed,
-            record: Some(rec),
-        })
+        Ok(out)
     }
 
     fn compact(

@@ -54,6 +54,13 @@ pub(crate) struct Prepared {
     outcome: PushOutcome,
 }
 
+impl Prepared {
+    /// The case it pushes to.
+    pub(crate) fn doc_id(&self) -> &str {
+        &self.commit.doc_id
+    }
+}
+
 /// What validating a push against the stored document decided.
 pub(crate) enum Decision {
     /// Nothing to store: refused, or every change already known.
@@ -411,35 +418,55 @@ impl SyncEngine {
     /// Stores a prepared push. The caller holds the writer lock. Returns `None`, storing
     /// nothing, if the stored record is no longer the one the push was validated
     /// against (another push, an erasure or a compaction came first): prepare it again.
+    #[cfg(test)]
     pub(crate) fn commit_if_current(&self, p: Prepared) -> Result<Option<PushOutcome>, StoreError> {
-        if self.store.doc(&p.commit.doc_id)? != p.rec {
+        if !self.is_current(&p)? {
             return Ok(None);
         }
         self.commit_prepared(p).map(Some)
     }
 
+    /// Whether the stored record of a prepared push is still the one it was validated
+    /// against. The caller holds the writer lock.
+    pub(crate) fn is_current(&self, p: &Prepared) -> Result<bool, StoreError> {
+        Ok(self.store.doc(&p.commit.doc_id)? == p.rec)
+    }
+
     /// Stores a push prepared under the writer lock (still held).
     pub(crate) fn commit_prepared(&self, p: Prepared) -> Result<PushOutcome, StoreError> {
-        let Prepared {
-            doc,
-            commit,
-            outcome,
-            ..
-        } = p;
-        let id = commit.doc_id.clone();
-        let changes = commit.changes.len();
-        let stored = self.store.commit(commit)?;
-        tracing::debug!(
-            doc = %id,
-            changes,
-            seq = stored.last_seq,
-            routing_changed = stored.routing_changed,
-            "push stored"
-        );
-        if let Some(r) = stored.record {
-            self.cache_doc(&id, r, doc);
+        self.commit_prepared_all(vec![p])?
+            .pop()
+            .ok_or_else(|| StoreError::Db("commit produced no outcome".into()))
+    }
+
+    /// Stores prepared pushes of different cases in one store commit
+    /// ([`Storage::commit_all`](crate::store::Storage::commit_all)); the caller holds the
+    /// writer lock and has checked that each is current. Outcomes in the same order.
+    pub(crate) fn commit_prepared_all(
+        &self,
+        ps: Vec<Prepared>,
+    ) -> Result<Vec<PushOutcome>, StoreError> {
+        let mut kept = Vec::with_capacity(ps.len());
+        let mut commits = Vec::with_capacity(ps.len());
+        for p in ps {
+            kept.push((p.doc, p.outcome));
+            commits.push(p.commit);
         }
-        Ok(outcome)
+        let stored = self.store.commit_all(commits)?;
+        let mut out = Vec::with_capacity(kept.len());
+        for ((doc, outcome), s) in kept.into_iter().zip(stored) {
+            if let Some(r) = s.record {
+                tracing::debug!(
+                    doc = %r.doc_id,
+                    seq = s.last_seq,
+                    routing_changed = s.routing_changed,
+                    "push stored"
+                );
+                self.cache_doc(&r.doc_id.clone(), r, doc);
+            }
+            out.push(outcome);
+        }
+        Ok(out)
     }
 
     /// The loaded document `id`, taken out of the cache, if the cache has it as of
@@ -475,7 +502,7 @@ pub const DOC_CACHE_ENTRIES: usize = 1024;
 /// else — a push in another server instance on the same database, an erasure — is
 /// reloaded; compaction changes the record but not the content (a needless reload).
 /// Pushes take the document out, apply their changes to it without the writer lock, and
-/// put it back under the lock once committed (see [`SyncEngine::commit_if_current`]);
+/// put it back under the lock once committed (see [`SyncEngine::push_all_locking`]);
 /// a push that stores nothing puts back a document it did not change.
 ///
 /// Bounded by [`DOC_CACHE_ENTRIES`] and by a budget of saved bytes (each entry weighs its
