@@ -725,25 +725,30 @@ fn a_push_validated_against_a_moved_record_is_validated_again() {
     assert_eq!(notes, ["from a", "from b"]);
 }
 
-#[test]
-fn a_worker_cannot_move_a_case_by_editing_a_district_held_as_text() {
-    use automerge::ObjType;
-    let w = world();
-    let chw = user("chw1", Role::Chw, false);
-    let mut phone = create(&chw, "phone-a", "case-1", "Ayesha Begum", "chw1", false);
+/// `case-1` of `chw` registered from `phone-a` with its district held as an Automerge
+/// Text ("sylhet", the worker's own district: accepted); the phone's copy and the Text.
+fn case_with_district_as_text(
+    w: &World,
+    chw: &UserRecord,
+    name: &str,
+) -> (CaseDoc, automerge::ObjId) {
+    let mut phone = create(chw, "phone-a", "case-1", name, "chw1", false);
     let am = phone.automerge();
     let district = am
-        .put_object(ROOT, "district", ObjType::Text)
+        .put_object(ROOT, "district", automerge::ObjType::Text)
         .expect("text");
     am.splice_text(&district, 0, 0, "sylhet").expect("splice");
     am.commit();
-    let r = w.sync(
-        &chw,
-        "phone-a",
-        &[],
-        push("case-1", all_changes(&mut phone)),
-    );
+    let r = w.sync(chw, "phone-a", &[], push("case-1", all_changes(&mut phone)));
     assert_eq!(r.acked.len(), 1, "created in the worker's own district");
+    (phone, district)
+}
+
+#[test]
+fn a_worker_cannot_move_a_case_by_editing_a_district_held_as_text() {
+    let w = world();
+    let chw = user("chw1", Role::Chw, false);
+    let (mut phone, district) = case_with_district_as_text(&w, &chw, "Ayesha Begum");
     let dump = w.store.dump().expect("dump");
     let before = phone.heads();
     let am = phone.automerge();
@@ -765,23 +770,9 @@ fn a_worker_cannot_move_a_case_by_editing_a_district_held_as_text() {
 /// applying is the same — and is refused all the same.
 #[test]
 fn restricted_operations_are_refused_even_when_the_value_stays() {
-    use automerge::ObjType;
     let w = world();
     let chw = user("chw1", Role::Chw, false);
-    let mut phone = create(&chw, "phone-a", "case-1", "Trần Văn Bình", "chw1", false);
-    let am = phone.automerge();
-    let district = am
-        .put_object(ROOT, "district", ObjType::Text)
-        .expect("text");
-    am.splice_text(&district, 0, 0, "sylhet").expect("splice");
-    am.commit();
-    let r = w.sync(
-        &chw,
-        "phone-a",
-        &[],
-        push("case-1", all_changes(&mut phone)),
-    );
-    assert_eq!(r.acked.len(), 1);
+    let (mut phone, district) = case_with_district_as_text(&w, &chw, "Trần Văn Bình");
     let dump = w.store.dump().expect("dump");
     // Same string: delete the last letter and type it again.
     let before = phone.heads();
