@@ -6,13 +6,27 @@
 //! `i/<scope>\0<doc>` the per-scope document index. Sequence numbers are big-endian so
 //! keys sort by them.
 //!
-//! # Durability and group commit
+//! # Multi-key writes, durability and group commit
 //!
-//! A commit, an erasure or a compaction is one [`sled::Batch`]: sled applies a batch
-//! under its global concurrency lock, which every read takes, so readers see all of it
-//! or none, and recovers it after a crash all or nothing. Their reads of the document
-//! record and the sequence number happen under [`SledStorage`]'s own record lock, so
-//! they need no transaction (sled's transactions cost a commit more than the rest of it).
+//! A commit, an erasure or a compaction writes several keys. sled's batches and
+//! transactions would make them atomic, but the first one switches sled, for the rest of
+//! the process, into a mode where every read takes a global read-write lock that every
+//! batch takes for writing: under load, reads and commits then spent much of their time
+//! waiting for each other. So a multi-key write is a [`WriteSet`] instead: the whole set
+//! is first stored under one key (`w/intent`; a single sled write is atomic, crash
+//! included, and sled recovers its log in order), then each write is made in order, then
+//! the intent is removed. A set interrupted by a crash is finished when the store opens,
+//! one interrupted by an error before the next multi-key write. Every set is written
+//! under [`SledStorage`]'s own record lock, which also covers its reads of the document
+//! record and the sequence number, so one set sees what the previous one wrote.
+//!
+//! Readers may see a set half made, so each set is ordered for them: a commit writes
+//! the changes and their log entries, then the index and the document record, and the
+//! sequence number last (a reader that read sequence number `n` finds every log entry up
+//! to `n` and records at least that new); an erasure writes the tombstone record first
+//! (content read before the record, as [`Storage::doc_bytes`] does, is then known to be
+//! torn); a compaction writes the snapshot before the record.
+//!
 //! Writes are visible to readers as soon as they return and durable after
 //! [`Storage::flush`]. Every write bumps a counter; `flush` remembers
 //! the counter value its last `sled` flush covered, so callers that arrive while another
@@ -24,7 +38,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{
     CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind,
@@ -32,6 +46,25 @@ use super::{
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";
+/// Key of the multi-key write in progress (see the module docs).
+const INTENT_KEY: &[u8] = b"w/intent";
+
+/// A multi-key write: puts (`Some`) and removals (`None`), made in order (see the
+/// module docs).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct WriteSet {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl WriteSet {
+    fn insert(&mut self, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
+        self.ops.push((k.into(), Some(v.into())));
+    }
+
+    fn remove(&mut self, k: impl Into<Vec<u8>>) {
+        self.ops.push((k.into(), None));
+    }
+}
 
 /// The sled-backed [`Storage`].
 #[derive(Debug, Clone)]
@@ -40,9 +73,15 @@ pub struct SledStorage {
     tree: sled::Tree,
     writes: Arc<WriteCount>,
     /// Held by every read-modify-write of document records and the sequence number
-    /// (commit, compact, erase), so each reads what the previous one wrote.
-    records: Arc<Mutex<()>>,
+    /// (commit, compact, erase), so each reads what the previous one wrote; holds
+    /// whether a multi-key write was left unfinished by an error.
+    records: Arc<Mutex<Unfinished>>,
 }
+
+/// A multi-key write failed part way: its intent is still stored and is finished before
+/// the next one.
+#[derive(Debug, Default)]
+struct Unfinished(bool);
 
 /// Writes made and writes known durable (see the module docs).
 #[derive(Debug, Default)]
@@ -110,17 +149,136 @@ impl SledStorage {
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
         let tree = db.open_tree("casesync").map_err(db_err)?;
-        Ok(SledStorage {
+        let store = SledStorage {
             db,
             tree,
             writes: Arc::default(),
             records: Arc::default(),
-        })
+        };
+        // A multi-key write cut short by a crash is finished before anything reads.
+        store.finish_unfinished()?;
+        Ok(store)
     }
 
-    /// The lock of record read-modify-writes (the `records` field).
-    fn lock_writes(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The lock of record read-modify-writes (the `records` field), with any multi-key
+    /// write an error left unfinished finished first.
+    fn lock_writes(&self) -> Result<std::sync::MutexGuard<'_, Unfinished>, StoreError> {
+        let mut guard = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        if guard.0 {
+            self.finish_unfinished()?;
+            guard.0 = false;
+        }
+        Ok(guard)
+    }
+
+    /// Makes every write of a stored intent, then removes it (a no-op without one). The
+    /// writes are whole puts and removals, so making them again is harmless.
+    fn finish_unfinished(&self) -> Result<(), StoreError> {
+        let Some(v) = self.tree.get(INTENT_KEY).map_err(db_err)? else {
+            return Ok(());
+        };
+        let set: WriteSet = dec(&v)?;
+        tracing::warn!(
+            writes = set.ops.len(),
+            "finishing an interrupted store write"
+        );
+        self.write_each(&set)?;
+        self.tree.remove(INTENT_KEY).map_err(db_err)?;
+        self.wrote();
+        Ok(())
+    }
+
+    /// Makes the multi-key write `set` (see the module docs); the caller holds the
+    /// record lock `guard`. After an error the set is finished before the next one.
+    fn apply(&self, guard: &mut Unfinished, set: &WriteSet) -> Result<(), StoreError> {
+        let made = (|| {
+            self.tree.insert(INTENT_KEY, enc(set)?).map_err(db_err)?;
+            self.write_each(set)?;
+            self.tree.remove(INTENT_KEY).map_err(db_err)?;
+            Ok(())
+        })();
+        self.wrote();
+        if made.is_err() {
+            guard.0 = true;
+        }
+        made
+    }
+
+    /// The write set of `commits` (none if nothing is to be written) and their outcomes;
+    /// the caller holds the record lock.
+    fn plan_commits(
+        &self,
+        commits: Vec<DocCommit>,
+    ) -> Result<(Option<WriteSet>, Vec<CommitOutcome>), StoreError> {
+        let mut seq = self.last_seq()?;
+        let mut set = WriteSet::default();
+        // Records written earlier in this set (a case may come twice).
+        let mut written: HashMap<String, DocRecord> = HashMap::new();
+        let mut out = Vec::with_capacity(commits.len());
+        for commit in commits {
+            let existing = match written.remove(&commit.doc_id) {
+                Some(r) => Some(r),
+                None => self.get(&key("d", &commit.doc_id))?,
+            };
+            let outcome = add_commit(&mut set, &mut seq, existing, commit)?;
+            if let Some(r) = &outcome.record {
+                written.insert(r.doc_id.clone(), r.clone());
+            }
+            out.push(outcome);
+        }
+        if written.is_empty() {
+            return Ok((None, out));
+        }
+        set.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
+        Ok((Some(set), out))
+    }
+
+    /// The write set erasing `doc_id` and the sequence number of its log entry (none if
+    /// there is no such live case); the caller holds the record lock. The tombstone comes
+    /// first, so a reader that reads content and then the record (as `doc_bytes` does)
+    /// never takes part of the content for all of it.
+    fn plan_erase(&self, doc_id: &str) -> Result<Option<(WriteSet, u64)>, StoreError> {
+        let dk = key("d", doc_id);
+        let Some(mut rec): Option<DocRecord> = self.get(&dk)? else {
+            return Ok(None);
+        };
+        if rec.erased {
+            return Ok(None);
+        }
+        let scopes = rec.routing.scope_keys();
+        rec.erased = true;
+        rec.summary = None;
+        rec.tail_changes = 0;
+        rec.tail_bytes = 0;
+        rec.snapshot_bytes = 0;
+        let mut set = WriteSet::default();
+        set.insert(dk, enc(&rec)?);
+        let start = seq_key("c", doc_id, 0);
+        let end = seq_key("c", doc_id, u64::MAX);
+        for kv in self.tree.range(start..=end) {
+            let (k, _) = kv.map_err(db_err)?;
+            set.remove(k.to_vec());
+        }
+        set.remove(key("s", doc_id));
+        let seq = self.last_seq()? + 1;
+        let entry = enc(&(doc_id, LogKind::Erased))?;
+        for k in scopes {
+            set.remove(index_key(&k, doc_id));
+            set.insert(seq_key("l", &k.encode(), seq), entry.as_slice());
+        }
+        set.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
+        Ok(Some((set, seq)))
+    }
+
+    fn write_each(&self, set: &WriteSet) -> Result<(), StoreError> {
+        for (k, v) in &set.ops {
+            match v {
+                Some(v) => self.tree.insert(k.as_slice(), v.as_slice()),
+                None => self.tree.remove(k.as_slice()),
+            }
+            .map_err(db_err)?;
+        }
+        Ok(())
     }
 
     /// Counts a completed write (after it returned: a flush that reads the count
@@ -153,10 +311,10 @@ impl SledStorage {
     }
 }
 
-/// Adds one document's commit to `batch`, numbering from `seq` on; `existing` is its
+/// Adds one document's commit to `batch` (changes and log entries, index, record), numbering from `seq` on; `existing` is its
 /// record before (as stored, or as written earlier in the same batch).
 fn add_commit(
-    batch: &mut sled::Batch,
+    batch: &mut WriteSet,
     seq: &mut u64,
     existing: Option<DocRecord>,
     commit: DocCommit,
@@ -294,8 +452,8 @@ impl Storage for SledStorage {
 
     fn doc_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         // Content first, record last: pulls read without the writer lock, and an erasure
-        // (one transaction) that lands between the reads below is then seen by the
-        // record check, so torn content is never returned. Compaction keeps the changes
+        // writes its tombstone before removing anything, so one that lands between the
+        // reads below is seen by the record check: torn content is never returned. Compaction keeps the changes
         // it folds into a snapshot, so either snapshot plus its later changes is whole.
         let (upto, mut out): (u64, Vec<u8>) = self.get(&key("s", doc_id))?.unwrap_or_default();
         let start = seq_key("c", doc_id, upto.saturating_add(1));
@@ -318,30 +476,11 @@ impl Storage for SledStorage {
     }
 
     fn commit_all(&self, commits: Vec<DocCommit>) -> Result<Vec<CommitOutcome>, StoreError> {
-        let _w = self.lock_writes();
-        let mut seq = self.last_seq()?;
-        let mut batch = sled::Batch::default();
-        // Records written earlier in this batch (a case may come twice).
-        let mut written: HashMap<String, DocRecord> = HashMap::new();
-        let mut out = Vec::with_capacity(commits.len());
-        for commit in commits {
-            let existing = match written.remove(&commit.doc_id) {
-                Some(r) => Some(r),
-                None => self.get(&key("d", &commit.doc_id))?,
-            };
-            let outcome = add_commit(&mut batch, &mut seq, existing, commit)?;
-            if let Some(r) = &outcome.record {
-                written.insert(r.doc_id.clone(), r.clone());
-            }
-            out.push(outcome);
+        let mut guard = self.lock_writes()?;
+        let (set, out) = self.plan_commits(commits)?;
+        if let Some(set) = set {
+            self.apply(&mut guard, &set)?;
         }
-        if written.is_empty() {
-            return Ok(out);
-        }
-        batch.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
-        let applied = self.tree.apply_batch(batch).map_err(db_err);
-        self.wrote();
-        applied?;
         Ok(out)
     }
 
@@ -352,7 +491,7 @@ impl Storage for SledStorage {
         upto_seq: u64,
     ) -> Result<Compacted, StoreError> {
         let snap = enc(&(upto_seq, saved.as_slice()))?;
-        let _w = self.lock_writes();
+        let mut guard = self.lock_writes()?;
         let dk = key("d", doc_id);
         let Some(before): Option<DocRecord> = self.get(&dk)? else {
             return Ok(Compacted::default());
@@ -387,12 +526,10 @@ impl Storage for SledStorage {
         after.tail_changes = changes;
         after.tail_bytes = bytes;
         after.snapshot_bytes = saved.len() as u64;
-        let mut batch = sled::Batch::default();
+        let mut batch = WriteSet::default();
         batch.insert(sk, snap);
         batch.insert(dk, enc(&after)?);
-        let applied = self.tree.apply_batch(batch).map_err(db_err);
-        self.wrote();
-        applied?;
+        self.apply(&mut guard, &batch)?;
         Ok(Compacted {
             before: Some(before),
             after: Some(after),
@@ -400,40 +537,12 @@ impl Storage for SledStorage {
     }
 
     fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError> {
-        // The content goes in the same batch as the tombstone, so a reader never sees a
-        // live record with part of its changes gone; no commit runs meanwhile.
-        let _w = self.lock_writes();
-        let dk = key("d", doc_id);
-        let Some(mut rec): Option<DocRecord> = self.get(&dk)? else {
+        let mut guard = self.lock_writes()?;
+        let Some((set, seq)) = self.plan_erase(doc_id)? else {
             return Ok(None);
         };
-        if rec.erased {
-            return Ok(None);
-        }
-        let mut batch = sled::Batch::default();
-        let start = seq_key("c", doc_id, 0);
-        let end = seq_key("c", doc_id, u64::MAX);
-        for kv in self.tree.range(start..=end) {
-            let (k, _) = kv.map_err(db_err)?;
-            batch.remove(k);
-        }
-        let seq = self.last_seq()? + 1;
-        let entry = enc(&(doc_id, LogKind::Erased))?;
-        for k in rec.routing.scope_keys() {
-            batch.insert(seq_key("l", &k.encode(), seq), entry.as_slice());
-            batch.remove(index_key(&k, doc_id));
-        }
-        rec.erased = true;
-        rec.summary = None;
-        rec.tail_changes = 0;
-        rec.tail_bytes = 0;
-        rec.snapshot_bytes = 0;
-        batch.remove(key("s", doc_id));
-        batch.insert(dk, enc(&rec)?);
-        batch.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
-        let applied = self.tree.apply_batch(batch).map_err(db_err);
-        self.wrote();
-        applied.map(|()| Some(seq))
+        self.apply(&mut guard, &set)?;
+        Ok(Some(seq))
     }
 
     fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError> {
@@ -517,5 +626,123 @@ impl Storage for SledStorage {
             .iter()
             .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(db_err))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Routing;
+    use casesync_core::case::{device_actor, CaseDoc, EditCtx, NewCase, Role};
+
+    fn commit_of(id: &str, name: &str) -> DocCommit {
+        let ctx = EditCtx {
+            user_id: "chw".into(),
+            role: Role::Chw,
+            now_ms: 1,
+        };
+        let new = NewCase {
+            id: id.into(),
+            district: "d1".into(),
+            village: "গ্রাম".into(),
+            assigned_to: "chw".into(),
+            sensitive: false,
+            client_name: name.into(),
+        };
+        let mut doc = CaseDoc::create(&ctx, device_actor("dev"), &new).expect("create");
+        let case = doc.read().expect("read");
+        DocCommit {
+            doc_id: id.into(),
+            routing: Routing {
+                district: case.district.clone(),
+                assigned_to: case.assigned_to.clone(),
+                sensitive: false,
+            },
+            summary: case.summary(),
+            changes: doc
+                .changes_since(&[])
+                .iter()
+                .map(|c| StoredChange {
+                    hash: c.hash().0,
+                    bytes: c.raw_bytes().to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Stores the intent of `set` and only its first `n` writes, as a crash would
+    /// leave it.
+    fn cut_short(store: &SledStorage, set: &WriteSet, n: usize) {
+        store
+            .tree
+            .insert(INTENT_KEY, enc(set).expect("enc"))
+            .expect("intent");
+        let first = WriteSet {
+            ops: set.ops[..n].to_vec(),
+        };
+        store.write_each(&first).expect("writes");
+        store.db.flush().expect("flush");
+    }
+
+    #[test]
+    fn a_write_cut_short_is_finished_when_the_store_opens() {
+        let whole_dir = tempfile::tempdir().expect("dir");
+        let cut_dir = tempfile::tempdir().expect("dir");
+        // Built once: a case's ids are random.
+        let c1 = commit_of("c1", "Nguyễn Thị Hoa");
+        let more = vec![commit_of("c2", "زهرا احمدی"), commit_of("c3", "สมชาย ใจดี")];
+        let first = || c1.clone();
+        let second = || more.clone();
+        let whole = SledStorage::open(whole_dir.path()).expect("open");
+        whole.commit(first()).expect("commit");
+        whole.commit_all(second()).expect("commit");
+        let expected = whole.dump().expect("dump");
+        drop(whole);
+        for n in [0, 1, 3] {
+            let _ = std::fs::remove_dir_all(cut_dir.path());
+            {
+                let cut = SledStorage::open(cut_dir.path()).expect("open");
+                cut.commit(first()).expect("commit");
+                let _guard = cut.lock_writes().expect("lock");
+                let (set, _) = cut.plan_commits(second()).expect("plan");
+                let set = set.expect("something to write");
+                assert!(set.ops.len() > 3);
+                cut_short(&cut, &set, n);
+            }
+            let reopened = SledStorage::open(cut_dir.path()).expect("reopen");
+            assert_eq!(
+                reopened.dump().expect("dump"),
+                expected,
+                "cut after {n} writes"
+            );
+            // A change and a routing entry per case.
+            assert_eq!(reopened.last_seq().expect("seq"), 6);
+            assert!(reopened.doc("c3").expect("doc").is_some());
+        }
+    }
+
+    #[test]
+    fn an_erasure_cut_short_hides_the_case_and_is_finished_when_the_store_opens() {
+        let whole_dir = tempfile::tempdir().expect("dir");
+        let cut_dir = tempfile::tempdir().expect("dir");
+        let c1 = commit_of("c1", "Nguyễn Thị Hoa");
+        let whole = SledStorage::open(whole_dir.path()).expect("open");
+        whole.commit(c1.clone()).expect("commit");
+        assert_eq!(whole.erase("c1").expect("erase"), Some(3));
+        let expected = whole.dump().expect("dump");
+        drop(whole);
+        {
+            let cut = SledStorage::open(cut_dir.path()).expect("open");
+            cut.commit(c1).expect("commit");
+            let _guard = cut.lock_writes().expect("lock");
+            let (set, _) = cut.plan_erase("c1").expect("plan").expect("live case");
+            cut_short(&cut, &set, 1);
+            // What a reader sees meanwhile: the tombstone, no content.
+            assert!(cut.doc("c1").expect("doc").expect("record").erased);
+            assert_eq!(cut.doc_bytes("c1").expect("bytes"), None);
+        }
+        let reopened = SledStorage::open(cut_dir.path()).expect("reopen");
+        assert_eq!(reopened.dump().expect("dump"), expected);
+        assert_eq!(reopened.erase("c1").expect("erase again"), None);
     }
 }
