@@ -231,6 +231,7 @@ impl SyncEngine {
             Done(PushOutcome),
             Pending(push::Checked<'a>, Box<push::Prepared>),
         }
+        let mut clock = std::time::Instant::now();
         let mut budget = self.settings.max_changes_per_request;
         let mut steps = Vec::with_capacity(req.push.len());
         for p in &req.push {
@@ -244,7 +245,9 @@ impl SyncEngine {
             steps.push(step);
         }
         let pending = steps.iter().any(|s| matches!(s, Step::Pending(..)));
+        phase("validate", &mut clock);
         let _guard = pending.then(|| writer.blocking_lock());
+        phase("writer_wait", &mut clock);
         // Current pushes are gathered and stored in one store commit; one that must be
         // validated again (its case moved on), or a case met a second time, first
         // stores what was gathered, so it is checked against this request's own commits.
@@ -277,6 +280,7 @@ impl SyncEngine {
             }
         }
         self.commit_batch(&mut batch, &mut slots)?;
+        phase("commit", &mut clock);
         let mut out = Pushed::default();
         for outcome in slots.into_iter().flatten() {
             out.record(outcome);
@@ -326,11 +330,13 @@ impl SyncEngine {
         } = pushed;
         // One flush covers this request's pushes and everything up to `head`; with many
         // requests at once, one flush covers them all (group commit in the store).
+        let mut clock = std::time::Instant::now();
         let head = self.store.last_seq()?;
         if !acked.is_empty() || head > self.durable_seq.load(Ordering::SeqCst) {
             self.store.flush()?;
             self.durable_seq.fetch_max(head, Ordering::SeqCst);
         }
+        phase("flush", &mut clock);
         let mut stats = SyncStats::default();
         let echo = Echo {
             hashes: acked
@@ -369,6 +375,7 @@ impl SyncEngine {
                 wipe: false,
             };
             let wire = encode_response(&resp);
+            phase("pull", &mut clock);
             let shrinkable = resp.docs.len() > 1 && raw_budget > max_page;
             if wire.len() <= limit || !shrinkable || attempt >= FIT_ATTEMPTS {
                 return Ok((resp, stats, wire));
@@ -480,3 +487,11 @@ impl SyncEngine {
 
 #[cfg(test)]
 mod tests;
+
+/// Records the time since `clock` as sync phase `name` and restarts the clock.
+fn phase(name: &'static str, clock: &mut std::time::Instant) {
+    let now = std::time::Instant::now();
+    metrics::histogram!("casesync_sync_phase_seconds", "phase" => name)
+        .record(now.duration_since(*clock).as_secs_f64());
+    *clock = now;
+}

@@ -62,8 +62,14 @@ pub async fn sync(
     let engine = st.engine.clone();
     let user = who.user.clone();
     let device = who.device_id.clone();
+    let waited = Instant::now();
     let turn = st.engine.sync_turn().await;
+    metrics::histogram!("casesync_sync_phase_seconds", "phase" => "turn_wait")
+        .record(waited.elapsed().as_secs_f64());
+    let handed = Instant::now();
     let (resp, stats, wire) = tokio::task::spawn_blocking(move || {
+        metrics::histogram!("casesync_sync_phase_seconds", "phase" => "thread_wait")
+            .record(handed.elapsed().as_secs_f64());
         let _turn = turn;
         let pushed = match writer {
             Some(w) => engine.push_all_locking(&user, &device, &req, &w)?,
