@@ -311,10 +311,11 @@ impl SledStorage {
     }
 }
 
-/// Adds one document's commit to `batch` (changes and log entries, index, record), numbering from `seq` on; `existing` is its
-/// record before (as stored, or as written earlier in the same batch).
+/// Adds one document's commit to `set` (changes and log entries, index, record),
+/// numbering from `seq` on; `existing` is its record before (as stored, or as written
+/// earlier in the same set).
 fn add_commit(
-    batch: &mut WriteSet,
+    set: &mut WriteSet,
     seq: &mut u64,
     existing: Option<DocRecord>,
     commit: DocCommit,
@@ -343,10 +344,10 @@ fn add_commit(
     let encoded_keys: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
     for c in &commit.changes {
         *seq += 1;
-        batch.insert(seq_key("c", &commit.doc_id, *seq), enc(c)?);
+        set.insert(seq_key("c", &commit.doc_id, *seq), enc(c)?);
         let entry = enc(&(commit.doc_id.as_str(), LogKind::Change(c.hash)))?;
         for k in &encoded_keys {
-            batch.insert(seq_key("l", k, *seq), entry.as_slice());
+            set.insert(seq_key("l", k, *seq), entry.as_slice());
         }
         rec.tail_changes = rec.tail_changes.saturating_add(1);
         rec.tail_bytes += c.bytes.len() as u64;
@@ -357,7 +358,7 @@ fn add_commit(
         let mut all_keys: Vec<ScopeKey> = keys.to_vec();
         if let Some(p) = &prev {
             for k in p.scope_keys() {
-                batch.remove(index_key(&k, &commit.doc_id));
+                set.remove(index_key(&k, &commit.doc_id));
                 all_keys.push(k);
             }
         } else {
@@ -367,17 +368,17 @@ fn add_commit(
         all_keys.dedup();
         let entry = enc(&(commit.doc_id.as_str(), LogKind::Routing))?;
         for k in &all_keys {
-            batch.insert(seq_key("l", &k.encode(), *seq), entry.as_slice());
+            set.insert(seq_key("l", &k.encode(), *seq), entry.as_slice());
         }
         // After the removals: an index key both old and new stays.
         for k in &keys {
-            batch.insert(index_key(k, &commit.doc_id), &[][..]);
+            set.insert(index_key(k, &commit.doc_id), &[][..]);
         }
         rec.history.push((*seq, commit.routing.clone()));
         rec.routing = commit.routing;
     }
     rec.summary = Some(commit.summary);
-    batch.insert(key("d", &rec.doc_id), enc(&rec)?);
+    set.insert(key("d", &rec.doc_id), enc(&rec)?);
     Ok(CommitOutcome {
         last_seq: *seq,
         routing_changed,
@@ -526,10 +527,10 @@ impl Storage for SledStorage {
         after.tail_changes = changes;
         after.tail_bytes = bytes;
         after.snapshot_bytes = saved.len() as u64;
-        let mut batch = WriteSet::default();
-        batch.insert(sk, snap);
-        batch.insert(dk, enc(&after)?);
-        self.apply(&mut guard, &batch)?;
+        let mut set = WriteSet::default();
+        set.insert(sk, snap);
+        set.insert(dk, enc(&after)?);
+        self.apply(&mut guard, &set)?;
         Ok(Compacted {
             before: Some(before),
             after: Some(after),
