@@ -276,7 +276,9 @@ impl<'s> SyncSession<'s> {
             let doc = match (update.body, existing) {
                 (DocBody::Snapshot { doc, summary }, None) => {
                     // Fast path for a fresh device: store as received, indexed by the
-                    // summary the server sent; no need to load it.
+                    // summary the server sent; no need to load it. It is counted (not
+                    // decoded) so that nothing over a decoding limit is kept.
+                    crate::case::scan_document(&doc).map_err(bad)?;
                     batch.put_case(&id, doc, &summary);
                     continue;
                 }

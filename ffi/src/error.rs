@@ -62,6 +62,7 @@ impl From<CaseError> for CasesyncError {
         match e {
             CaseError::Invalid { .. }
             | CaseError::TooLarge { .. }
+            | CaseError::OverLimit { .. }
             | CaseError::BadTransition { .. } => CasesyncError::Invalid(e.to_string()),
             CaseError::NotFound { .. } => CasesyncError::NotFound(e.to_string()),
             CaseError::Forbidden { .. } => CasesyncError::Forbidden(e.to_string()),

@@ -18,7 +18,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use automerge::AutoCommit;
 use casesync_core::case::CaseDoc;
 use casesync_core::protocol::{
     encode_response, PushAck, Refusal, SyncRequest, SyncResponse, PROTOCOL_VERSION,
@@ -26,7 +25,7 @@ use casesync_core::protocol::{
 
 pub use cursor::{BadCursor, Cursor, Position};
 pub use pull::Page;
-pub use push::{DocCache, PushOutcome, DOC_CACHE_ENTRIES};
+pub use push::{DocCache, PushBudget, PushOutcome, DOC_CACHE_ENTRIES};
 
 use crate::config::Settings;
 use crate::store::{DocCommit, Hash, Routing, Storage, StoreError, StoredChange, UserRecord};
@@ -205,7 +204,7 @@ impl SyncEngine {
         req: &SyncRequest,
     ) -> Result<Pushed, SyncError> {
         let mut out = Pushed::default();
-        let mut budget = self.settings.max_changes_per_request;
+        let mut budget = push::PushBudget::for_request(self.settings.max_changes_per_request);
         for p in &req.push {
             let outcome = self.push_doc(user, device_id, p, &mut budget)?;
             out.record(outcome);
@@ -232,7 +231,7 @@ impl SyncEngine {
             Pending(push::Checked<'a>, Box<push::Prepared>),
         }
         let mut clock = std::time::Instant::now();
-        let mut budget = self.settings.max_changes_per_request;
+        let mut budget = push::PushBudget::for_request(self.settings.max_changes_per_request);
         let mut steps = Vec::with_capacity(req.push.len());
         for p in &req.push {
             let step = match self.check_push(user, p, &mut budget) {
@@ -416,7 +415,7 @@ impl SyncEngine {
                     let Some(bytes) = self.store.doc_bytes(&id)? else {
                         continue;
                     };
-                    match AutoCommit::load(&bytes) {
+                    match CaseDoc::load(&bytes) {
                         Ok(mut doc) => doc.save(),
                         Err(e) => {
                             tracing::warn!(doc = %id, error = %e, "stored case does not load; not compacted");

@@ -4,5 +4,6 @@ pub mod caseload;
 pub mod dump;
 pub mod fixtures;
 pub mod harness;
+pub mod hostile;
 pub mod scenario;
 pub mod sim;

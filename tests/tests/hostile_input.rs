@@ -15,6 +15,7 @@
 //! be identical except for the keys listed in [`legitimately_written`].
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit};
@@ -26,6 +27,7 @@ use casesync_core::protocol::{
 use casesync_tests::dump::*;
 use casesync_tests::fixtures::*;
 use casesync_tests::harness::*;
+use casesync_tests::hostile;
 
 const DHAKA: &str = "dhaka";
 const KHULNA: &str = "khulna";
@@ -334,6 +336,24 @@ fn sync_rows(m: &Material) -> Vec<Row> {
         b.extend_from_slice(&zstd::bulk::compress(&zeros, 19).expect("zstd"));
         b
     };
+    // Automerge bytes that Automerge itself would inflate or expand without bound.
+    let inflating = hostile::compressed_change_bomb(1 << 30);
+    let eight_bombs: Vec<Vec<u8>> = (0..8).map(|_| inflating.clone()).collect();
+    let two_million = edit(load(&m.a1), m.actor_a.clone(), |d| {
+        hostile::run_length_change(d, "nulls", 2_000_000);
+        Ok(())
+    });
+    let over_doc = edit(load(&m.a1), m.actor_a.clone(), |d| {
+        for i in 0..5 {
+            hostile::run_length_change(d, &format!("n{i}"), 45_000);
+        }
+        Ok(())
+    });
+    let unknown_key = edit(load(&m.a1), m.actor_a.clone(), |d| {
+        d.automerge().put(automerge::ROOT, "not_in_the_schema", 1)?;
+        d.automerge().commit();
+        Ok(())
+    });
     let head = |body: &[u8]| cat(&[&varint(1), &pstr(dev), body]);
     let long_cursor = plain_req(&sync_request(dev, vec![7; 1025], vec![]));
     let mut version2 = ok_req.clone();
@@ -374,6 +394,31 @@ fn sync_rows(m: &Material) -> Vec<Row> {
         )
         .expect(400, "bad_message"),
         s("zstd bomb: 40 MiB of zeros in a few KiB", zstd_bomb).expect(400, "bad_message"),
+        s(
+            "compressed change chunk: 1 GiB of zeros in 1 MB",
+            push("case-a1", vec![inflating]),
+        )
+        .refused(vec![("case-a1", RefusalCode::Invalid)]),
+        s(
+            "eight compressed change chunks of 1 GiB each",
+            push("case-a1", eight_bombs),
+        )
+        .refused(vec![("case-a1", RefusalCode::Invalid)]),
+        s(
+            "one change of 2,000,000 operations in ~100 bytes",
+            push("case-a1", two_million),
+        )
+        .refused(vec![("case-a1", RefusalCode::TooLarge)]),
+        s(
+            "five changes of 45,000 operations (over the document's limit)",
+            push("case-a1", over_doc),
+        )
+        .refused(vec![("case-a1", RefusalCode::TooLarge)]),
+        s(
+            "an operation on a root key the schema does not define",
+            push("case-a1", unknown_key),
+        )
+        .refused(vec![("case-a1", RefusalCode::Invalid)]),
         s(
             "valid request cut in half",
             ok_plain[..ok_plain.len() / 2].to_vec(),
@@ -867,6 +912,26 @@ fn case_rows(m: &Material) -> Vec<Row> {
     let new = |n: NewCase| serde_json::to_vec(&n).expect("json");
     let mut renamed = m.a1_json.clone();
     renamed["id"] = "case-new1".into();
+    // 30 notes of 9,000 characters: 270,000 operations, over the per-document limit.
+    let mut long_notes = m.a1_json.clone();
+    long_notes["id"] = "case-new2".into();
+    long_notes["visits"] = (1..=30)
+        .map(|i| {
+            let v = Visit {
+                id: format!("v{i}"),
+                date: date("2025-01-01"),
+                by: "coord".into(),
+                kind: VisitKind::Home,
+                notes: "ঘর পরিদর্শন ".repeat(750),
+                progress: None,
+                obstacles: None,
+                actions: None,
+                next_visit_date: None,
+            };
+            (v.id.clone(), serde_json::to_value(v).expect("json"))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     vec![
         get("GET ..%2F..%2Fetc", "/v1/cases/..%2F..%2Fetc").expect(404, "not_found"),
         get("GET %00", "/v1/cases/%00").expect(404, "not_found"),
@@ -939,6 +1004,10 @@ fn case_rows(m: &Material) -> Vec<Row> {
             .bearer(&m.chw_a)
             .json("[]")
             .expect(403, "forbidden"),
+        Row::new("import: a case of 270,000 operations", "POST", "/v1/cases/import")
+            .bearer(c)
+            .json(serde_json::to_vec(&serde_json::json!([long_notes])).expect("json"))
+            .expect(400, "invalid_case"),
         Row::new("import: one new, one existing (all or nothing)", "POST", "/v1/cases/import")
             .bearer(c)
             .json(serde_json::to_vec(&serde_json::json!([renamed, m.a1_json])).expect("json"))
@@ -989,6 +1058,7 @@ const IDS: &[&str] = &[
     "case-e",
     "case-z",
     "case-new1",
+    "case-new2",
     "case-dup",
     "nope",
 ];
@@ -1491,4 +1561,261 @@ fn write_fuzz_seeds() {
         ..resp
     };
     write("decode_response", "wipe", &encode_response(&wipe));
+}
+
+/// A page from a compromised server (or a forged one) carrying Automerge bytes that
+/// Automerge would inflate or expand without bound: the phone refuses the page, stores
+/// nothing of it, and a genuine page afterwards still applies.
+#[test]
+fn a_hostile_page_changes_nothing_on_the_phone() {
+    use casesync_core::protocol::decode_response;
+    use casesync_core::store::{DeviceStore, SummaryFilter};
+    use casesync_core::sync::SyncSession;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = DeviceStore::open(&dir.path().join("store"), &test_key()).expect("store");
+    let chw = ctx("chw-a", Role::Chw);
+    let mut genuine = CaseDoc::create(
+        &chw,
+        device_actor("server"),
+        &new_case("case-h1", DHAKA, "chw-a", "ফাতেমা বেগম", false),
+    )
+    .expect("create");
+    let summary = genuine.summary().expect("summary");
+    let mut two_million = CaseDoc::load(&genuine.save()).expect("load");
+    two_million.set_actor(device_actor("server"));
+    let rle = hostile::run_length_change(&mut two_million, "nulls", 2_000_000);
+    let page = |body: DocBody| SyncResponse {
+        version: PROTOCOL_VERSION,
+        cursor: b"c1".to_vec(),
+        docs: vec![DocUpdate {
+            doc_id: "case-h1".into(),
+            body,
+        }],
+        removed: vec![],
+        acked: vec![],
+        refused: vec![],
+        more: false,
+        remaining_estimate: 0,
+        wipe: false,
+    };
+    let snapshot = |doc: Vec<u8>| DocBody::Snapshot {
+        doc,
+        summary: summary.clone(),
+    };
+    let hostile_pages = [
+        (
+            "snapshot: a document column inflating to 1 GiB",
+            snapshot(hostile::deflated_document_bomb(1 << 30)),
+        ),
+        (
+            "snapshot: a compressed change chunk of 1 GiB",
+            snapshot(hostile::compressed_change_bomb(1 << 30)),
+        ),
+        ("snapshot: a bundle", snapshot(hostile::bundle_chunk())),
+        (
+            "changes: a compressed change chunk of 1 GiB",
+            DocBody::Changes(vec![hostile::compressed_change_bomb(1 << 30)]),
+        ),
+        ("changes: 2,000,000 operations", DocBody::Changes(vec![rle])),
+    ];
+    let empty = store
+        .list_summaries(&SummaryFilter::default())
+        .expect("list");
+    for (name, body) in hostile_pages {
+        let bytes = encode_response(&page(body));
+        assert!(
+            decode_response(&bytes).is_ok(),
+            "{name}: the page itself is well formed"
+        );
+        let mut session = SyncSession::new(&store, "phone-h", 64 * 1024).expect("session");
+        session.next_request().expect("request");
+        assert!(session.handle_response(&bytes).is_err(), "{name}: refused");
+        assert!(
+            store.load_case("case-h1").is_err(),
+            "{name}: nothing stored"
+        );
+        assert_eq!(
+            store
+                .list_summaries(&SummaryFilter::default())
+                .expect("list"),
+            empty,
+            "{name}: the index is unchanged"
+        );
+    }
+    let mut session = SyncSession::new(&store, "phone-h", 64 * 1024).expect("session");
+    session.next_request().expect("request");
+    let ok = encode_response(&page(snapshot(genuine.save())));
+    session
+        .handle_response(&ok)
+        .expect("a genuine page applies");
+    assert_eq!(
+        store
+            .load_case("case-h1")
+            .expect("stored")
+            .read()
+            .expect("read")
+            .client
+            .name,
+        "ফাতেমা বেগম"
+    );
+}
+
+/// Peak resident memory (VmHWM) and CPU time (user + system) of a process, from /proc.
+fn peak_and_cpu(pid: u32) -> (u64, Duration) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // Fields after the command (which may hold spaces) start at the state, field 3.
+    let rest = stat.rsplit_once(')').expect("stat").1;
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().expect("ticks"))
+        .collect();
+    let ticks = f.iter().sum::<u64>();
+    (hwm_kb * 1024, Duration::from_millis(ticks * 10))
+}
+
+/// Most the server's peak resident memory may grow while refusing one hostile request.
+const MAX_HOSTILE_PEAK_GROWTH: u64 = 64 * 1024 * 1024;
+
+/// The worst request of each kind that fits the body limit, sent to a fresh server
+/// process each: refused, and the server's peak memory grows by at most
+/// [`MAX_HOSTILE_PEAK_GROWTH`]. Prints the figures (peak growth, CPU) for the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusing_the_worst_requests_costs_the_server_little_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("server");
+    let chw = spec("chw-a");
+    let coord = spec("coord");
+    let mut server = ServerProc::start(&data, &users()).expect("server");
+    let phone = Device::login(&server.url, dir.path(), &chw, "phone-a")
+        .await
+        .expect("login");
+    phone
+        .create(
+            &new_case("case-a1", DHAKA, "chw-a", "রহিমা খাতুন", false),
+            1_000,
+        )
+        .expect("create");
+    phone.sync().await.expect("sync");
+    let a1 = phone.store.load_case("case-a1").expect("case").save();
+    let actor = phone.store.actor("phone-a").expect("actor");
+    server.kill();
+
+    // The decoded request may hold at most MAX_DECODED_BYTES of changes: as many 1 GiB
+    // bombs as fit.
+    let bomb = hostile::compressed_change_bomb(1 << 30);
+    let fit = (casesync_core::protocol::MAX_DECODED_BYTES - 4096) / (bomb.len() + 8);
+    let bombs = encode_request(&sync_request(
+        "phone-a",
+        vec![],
+        vec![DocPush {
+            doc_id: "case-a1".into(),
+            changes: vec![bomb; fit],
+        }],
+    ));
+    let rle = encode_request(&sync_request(
+        "phone-a",
+        vec![],
+        vec![DocPush {
+            doc_id: "case-a1".into(),
+            changes: edit(load(&a1), actor.clone(), |d| {
+                hostile::run_length_change(d, "nulls", 2_000_000);
+                Ok(())
+            }),
+        }],
+    ));
+    let mut big = serde_json::to_value(load(&a1).read().expect("read")).expect("json");
+    big["id"] = "case-big".into();
+    big["visits"] = (1..=100)
+        .map(|i| {
+            let notes = "ঘর পরিদর্শন ".repeat(800);
+            (format!("v{i}"), serde_json::json!({"id": format!("v{i}"), "date": "2025-01-01", "by": "coord", "kind": "home", "notes": notes}))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let import = serde_json::to_vec(&serde_json::json!([big])).expect("json");
+
+    println!("| hostile request | body bytes | server peak growth | server CPU |");
+    println!("|---|---|---|---|");
+    for (name, path, body, by_coord) in [
+        (
+            format!("{fit} compressed change chunks of 1 GiB each"),
+            "/v1/sync",
+            bombs,
+            false,
+        ),
+        (
+            "one change of 2,000,000 operations".to_owned(),
+            "/v1/sync",
+            rle,
+            false,
+        ),
+        (
+            "import: 100 notes of 9,600 characters".to_owned(),
+            "/v1/cases/import",
+            import,
+            true,
+        ),
+    ] {
+        let server = ServerProc::serve(&data).expect("server");
+        let http = http_client();
+        let who = if by_coord { &coord } else { &chw };
+        let l = login(
+            &http,
+            &server.url,
+            &who.username,
+            &who.password,
+            if by_coord { "laptop-coord" } else { "phone-a" },
+        )
+        .await
+        .expect("login");
+        let pid = server.pid().expect("pid");
+        let (peak0, cpu0) = peak_and_cpu(pid);
+        let ct = if by_coord {
+            "application/json"
+        } else {
+            CONTENT_TYPE
+        };
+        let resp = http
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(&l.access_token)
+            .header("content-type", ct)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("send");
+        let status = resp.status().as_u16();
+        let answer = resp.bytes().await.expect("body");
+        let (peak1, cpu1) = peak_and_cpu(pid);
+        if by_coord {
+            assert_eq!(status, 400, "{name}: {}", String::from_utf8_lossy(&answer));
+        } else {
+            assert_eq!(status, 200, "{name}");
+            let r = casesync_core::protocol::decode_response(&answer).expect("response");
+            assert!(
+                r.acked.is_empty() && r.refused.len() == 1,
+                "{name}: {:?}",
+                r.refused
+            );
+        }
+        let growth = peak1.saturating_sub(peak0);
+        println!(
+            "| {name} | {} | {:.1} MiB | {} ms |",
+            body.len(),
+            growth as f64 / (1024.0 * 1024.0),
+            (cpu1 - cpu0).as_millis()
+        );
+        assert!(
+            growth <= MAX_HOSTILE_PEAK_GROWTH,
+            "{name}: the server's peak memory grew by {growth} bytes"
+        );
+    }
 }

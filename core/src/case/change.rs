@@ -3,13 +3,25 @@
 use automerge::{AutoCommit, Change};
 
 use super::error::CaseError;
+use super::scan::scan_change;
 
 /// Decodes one raw change from untrusted bytes and checks its checksum.
+///
+/// The bytes are first counted by [`scan_change`] (no compressed chunk, at most
+/// `MAX_OPS_PER_CHANGE` operations, every length within the bytes): Automerge would
+/// otherwise inflate or expand them without bound. [`decode_change_counted`] also hands
+/// back the operation count, for callers that budget a whole request.
 ///
 /// `Change::from_bytes` does not verify the chunk's checksum (bytes 4..8, the first four
 /// bytes of the SHA-256 the change hash is made of). A change whose checksum is wrong
 /// would be stored and then make the whole document fail to load, so it is refused here.
 pub fn decode_change(bytes: Vec<u8>) -> Result<Change, CaseError> {
+    decode_change_counted(bytes).map(|(change, _)| change)
+}
+
+/// [`decode_change`], with the change's operation count.
+pub fn decode_change_counted(bytes: Vec<u8>) -> Result<(Change, u64), CaseError> {
+    let ops = scan_change(&bytes)?.ops;
     let stored: Option<[u8; 4]> = bytes.get(4..8).and_then(|s| s.try_into().ok());
     let change =
         Change::from_bytes(bytes).map_err(|e| CaseError::Corrupt(format!("change: {e}")))?;
@@ -26,7 +38,7 @@ pub fn decode_change(bytes: Vec<u8>) -> Result<Change, CaseError> {
             "change is not canonically encoded".into(),
         ));
     }
-    Ok(change)
+    Ok((change, ops))
 }
 
 /// Applies untrusted changes to `doc`. Automerge can panic on some hostile changes

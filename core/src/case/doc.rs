@@ -180,8 +180,11 @@ impl CaseDoc {
         })
     }
 
-    /// Opens a saved document, checking it is a case this build can read.
+    /// Opens a saved document, checking it is a case this build can read. The bytes are
+    /// counted first ([`scan_document`](super::scan_document)): nothing over a decoding
+    /// limit reaches Automerge.
     pub fn load(bytes: &[u8]) -> Result<Self, CaseError> {
+        super::scan::scan_document(bytes)?;
         let doc = AutoCommit::load(bytes).map_err(|e| CaseError::Corrupt(e.to_string()))?;
         let mut this = CaseDoc {
             doc,
@@ -294,6 +297,13 @@ impl CaseDoc {
     /// The underlying Automerge document (for sync and validation).
     pub fn automerge(&mut self) -> &mut AutoCommit {
         &mut self.doc
+    }
+
+    /// The Automerge operations the document holds (its whole history; see
+    /// [`MAX_OPS_PER_DOC`](crate::protocol::MAX_OPS_PER_DOC)).
+    pub fn op_count(&self) -> u64 {
+        use automerge::ReadDoc;
+        self.doc.stats().num_ops
     }
 
     /// The case as plain values.

@@ -8,6 +8,15 @@ pub enum CaseError {
     /// The bytes are not a valid Automerge document or change.
     #[error("not a valid case document: {0}")]
     Corrupt(String),
+    /// Automerge bytes from outside are over a decoding limit (operations, changes,
+    /// inflated bytes): refused before Automerge decodes them.
+    #[error("too many {what} (limit {limit})")]
+    OverLimit {
+        /// What was counted.
+        what: &'static str,
+        /// The limit.
+        limit: u64,
+    },
     /// The document is not a casesync case (missing or malformed required field).
     #[error("not a case document: field `{0}` is missing or malformed")]
     Malformed(String),

@@ -24,6 +24,7 @@ use super::ids::IdSource;
 use super::input::{MAX_ENTRIES, MAX_LONG_TEXT, MAX_SHORT_TEXT};
 use super::model::*;
 use super::schema::{self, SCHEMA_VERSION};
+use crate::protocol::MAX_OPS_PER_DOC;
 
 /// Longest language tag, as in [`CaseDoc::update_client`].
 const MAX_LANGUAGE: usize = 35;
@@ -41,6 +42,15 @@ impl CaseDoc {
     /// themselves; admins import none.
     pub fn import(ctx: &EditCtx, actor: ActorId, case: &Case) -> Result<CaseDoc, CaseError> {
         validate(ctx, case)?;
+        // Every text is an operation per character: a case of a thousand visits with
+        // ten-thousand-character notes would be ten million operations. Counted on the
+        // input, before any of it is written.
+        if estimated_ops(case) > MAX_OPS_PER_DOC {
+            return Err(CaseError::OverLimit {
+                what: "operations in one document",
+                limit: MAX_OPS_PER_DOC,
+            });
+        }
         let mut doc = AutoCommit::new().with_actor(actor);
         write(&mut doc, ctx, case)?;
         doc.commit_with(message(ctx, "case imported"));
@@ -49,6 +59,21 @@ impl CaseDoc {
             ids: IdSource::os(),
         })
     }
+}
+
+/// An upper bound of the operations importing `case` writes: a character of text, a
+/// scalar and a container are one operation each (as [`write`] writes them).
+pub(crate) fn estimated_ops(case: &Case) -> u64 {
+    fn walk(v: &serde_json::Value) -> u64 {
+        use serde_json::Value as J;
+        match v {
+            J::String(s) => s.chars().count() as u64 + 1,
+            J::Array(a) => 1 + a.iter().map(walk).sum::<u64>(),
+            J::Object(o) => 1 + o.values().map(|v| 1 + walk(v)).sum::<u64>(),
+            _ => 1,
+        }
+    }
+    serde_json::to_value(case).map_or(u64::MAX, |v| walk(&v))
 }
 
 fn validate(ctx: &EditCtx, case: &Case) -> Result<(), CaseError> {

@@ -26,6 +26,28 @@ pub(crate) const ROOT_MAPS: &[&str] = &[
     "evaluation",
 ];
 
+/// Every key the root of a schema-1 document may hold: its scalars and [`ROOT_MAPS`].
+/// A pushed operation on any other root key is refused by the server.
+pub const ROOT_KEYS: &[&str] = &[
+    "id",
+    "schema",
+    "created_at",
+    "created_by",
+    "district",
+    "village",
+    "assigned_to",
+    "sensitive",
+    "stage",
+    "client",
+    "intake",
+    "assessment",
+    "plan",
+    "referrals",
+    "visits",
+    "closure",
+    "evaluation",
+];
+
 /// Creates whatever schema-1 structure is missing; returns whether anything was written.
 pub(crate) fn ensure_structure(doc: &mut AutoCommit) -> Result<bool, CaseError> {
     let mut wrote = false;

@@ -13,7 +13,13 @@ use crate::case::validate_case_id;
 /// Largest encoded message accepted (header + compressed body).
 pub const MAX_ENCODED_BYTES: usize = 16 * 1024 * 1024;
 /// Largest decompressed body accepted. The decompressor stops one byte past it.
-pub const MAX_DECODED_BYTES: usize = 32 * 1024 * 1024;
+///
+/// Decoding holds the decompressed body and the decoded message at once, so this bounds
+/// what one request costs the server in memory to about twice it (hostile-input suite:
+/// the worst request that fits, peak growth under 64 MiB). Devices push at most
+/// `sync::MAX_PUSH_BYTES` (512 KiB) a request and pages are a few MiB at most; it stays
+/// twice [`MAX_DOC_BYTES`] so any single document fits.
+pub const MAX_DECODED_BYTES: usize = 16 * 1024 * 1024;
 /// Most documents in one message's `push`, `docs`, `removed`, `acked` or `refused`.
 pub const MAX_DOCS_PER_MESSAGE: usize = 10_000;
 /// Most changes for one document in one message (and hashes in one [`super::PushAck`]).
@@ -27,6 +33,21 @@ pub const MIN_CHANGE_BYTES: usize = 10;
 pub const MAX_CHANGE_BYTES: usize = 1024 * 1024;
 /// Largest saved document in a [`DocBody::Snapshot`].
 pub const MAX_DOC_BYTES: usize = 8 * 1024 * 1024;
+/// Most operations in one change. A change is one edit: the largest a person makes is
+/// an imported case or a long note (a Text is an operation per character; a note is at
+/// most 10,000 characters). The recorded caseload's imported cases are ~1,000 operations.
+pub const MAX_OPS_PER_CHANGE: u64 = 50_000;
+/// Most operations in one document (its whole history: Automerge keeps superseded
+/// values). Opening a document costs about 4.5 µs per operation on the development
+/// machine, so this bounds a hostile case to about a second there; real cases are tens of
+/// thousands of operations at most.
+pub const MAX_OPS_PER_DOC: u64 = 200_000;
+/// Most operations pushed in one sync request, over all its documents.
+pub const MAX_OPS_PER_REQUEST: u64 = 200_000;
+/// Most changes in one document's history.
+pub const MAX_DOC_CHANGES: u64 = 100_000;
+/// Most bytes a saved document's deflated columns may inflate to, all columns together.
+pub const MAX_INFLATED_DOC_BYTES: u64 = 16 * 1024 * 1024;
 /// Longest document id (ids are 1..=64 of `[A-Za-z0-9_-]`).
 pub const MAX_ID_LEN: usize = 64;
 /// Longest device id, in bytes.

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use casesync_core::case::{device_actor, validate_case_id, Case, CaseDoc, EditCtx, NewCase, Role};
+use casesync_core::protocol::MAX_OPS_PER_REQUEST;
 use serde_json::{json, Value};
 
 use super::extract::{AuthUser, JsonBody, PathParam};
@@ -124,6 +125,7 @@ pub async fn import(
     }
     let ctx = ctx(&who);
     let mut docs = Vec::with_capacity(cases.len());
+    let mut ops = 0u64;
     for case in &cases {
         validate_case_id(&case.id).map_err(|e| AppError::InvalidCase(e.to_string()))?;
         if !may_create(&who, &case.district, &case.assigned_to, case.sensitive) {
@@ -131,6 +133,12 @@ pub async fn import(
         }
         let doc = CaseDoc::import(&ctx, server_actor(&who), case)
             .map_err(|e| AppError::InvalidCase(format!("case {}: {e}", case.id)))?;
+        ops += doc.op_count();
+        if ops > MAX_OPS_PER_REQUEST {
+            return Err(AppError::InvalidCase(format!(
+                "the import holds more than {MAX_OPS_PER_REQUEST} operations: send it in parts"
+            )));
+        }
         docs.push(doc);
     }
     let n = store_new(&st, docs).await?;

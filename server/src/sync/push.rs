@@ -4,9 +4,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::PoisonError;
 
 use automerge::{legacy, AutoCommit, Change};
+use casesync_core::case::CaseError;
 use casesync_core::case::CaseSummary;
-use casesync_core::case::{actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS};
-use casesync_core::protocol::{DocPush, PushAck, Refusal, RefusalCode};
+use casesync_core::case::{
+    actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS, ROOT_KEYS,
+};
+use casesync_core::protocol::{
+    DocPush, PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC, MAX_OPS_PER_REQUEST,
+};
 
 use super::scope::{can_create, can_write, can_write_registered, may_be_registered_by};
 use super::SyncEngine;
@@ -35,11 +40,33 @@ fn refuse(doc_id: &str, code: RefusalCode, message: impl Into<String>) -> PushOu
     })
 }
 
+/// What one request may still push: changes, and Automerge operations (counted before
+/// anything is decoded, see `casesync_core::case::scan_change`).
+#[derive(Debug, Clone, Copy)]
+pub struct PushBudget {
+    /// Changes left.
+    pub changes: usize,
+    /// Operations left.
+    pub ops: u64,
+}
+
+impl PushBudget {
+    /// The budget of one sync request.
+    pub fn for_request(max_changes: usize) -> Self {
+        PushBudget {
+            changes: max_changes,
+            ops: MAX_OPS_PER_REQUEST,
+        }
+    }
+}
+
 /// A document's push checked without the writer lock (stateless checks and decoding).
 pub(crate) struct Checked<'a> {
     id: &'a str,
     changes: Vec<Change>,
     hashes: Vec<Hash>,
+    /// Operations of each change, in order.
+    ops: Vec<u64>,
 }
 
 /// A document's push validated against the stored record `rec`, ready to commit.
@@ -81,6 +108,9 @@ struct Touches {
     /// put, deleted or put in conflict) or on any object under one (e.g. the characters
     /// of a Text value).
     restricted: bool,
+    /// An operation on a root key the case schema does not define
+    /// ([`ROOT_KEYS`](casesync_core::case::ROOT_KEYS)).
+    unknown_key: bool,
     /// What the summary or the checks of a case read: any operation on the root, or on
     /// an object that is not inside one of [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place
     /// cannot be told).
@@ -116,8 +146,12 @@ fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
     for op in changes.iter().flat_map(|c| c.operations.iter()) {
         if op.obj == legacy::ObjectId::Root {
             t.summary = true;
-            if matches!(&op.key, legacy::Key::Map(k) if RESTRICTED_FIELDS.contains(&k.as_str())) {
-                t.restricted = true;
+            match &op.key {
+                legacy::Key::Map(k) => {
+                    t.restricted |= RESTRICTED_FIELDS.contains(&k.as_str());
+                    t.unknown_key |= !ROOT_KEYS.contains(&k.as_str());
+                }
+                legacy::Key::Seq(_) => t.unknown_key = true,
             }
         } else if seen.insert(&op.obj) {
             match top_level(doc, &op.obj) {
@@ -128,7 +162,7 @@ fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
                 None => t.summary = true,
             }
         }
-        if t.restricted && t.summary {
+        if t.restricted && t.summary && t.unknown_key {
             break;
         }
     }
@@ -143,7 +177,7 @@ impl SyncEngine {
         user: &UserRecord,
         device_id: &str,
         push: &DocPush,
-        budget: &mut usize,
+        budget: &mut PushBudget,
     ) -> Result<PushOutcome, StoreError> {
         let checked = match self.check_push(user, push, budget) {
             Ok(c) => c,
@@ -155,27 +189,28 @@ impl SyncEngine {
         }
     }
 
-    /// The checks of a push that need no stored state: id, change budget (`budget` is
-    /// what this request may still push), role, sizes, and decoding every change.
+    /// The checks of a push that need no stored state: id, change and operation budget
+    /// (`budget` is what this request may still push), role, sizes, and decoding every
+    /// change (counted first: nothing over a limit is decoded).
     pub(crate) fn check_push<'a>(
         &self,
         user: &UserRecord,
         push: &'a DocPush,
-        budget: &mut usize,
+        budget: &mut PushBudget,
     ) -> Result<Checked<'a>, PushOutcome> {
         let id = push.doc_id.as_str();
         if validate_case_id(id).is_err() {
             return Err(refuse(id, RefusalCode::Invalid, "malformed case id"));
         }
-        if push.changes.len() > *budget {
-            *budget = 0;
+        if push.changes.len() > budget.changes {
+            budget.changes = 0;
             return Err(refuse(
                 id,
                 RefusalCode::TooLarge,
                 "too many changes in one request",
             ));
         }
-        *budget -= push.changes.len();
+        budget.changes -= push.changes.len();
         if user.role == Role::Admin {
             return Err(refuse(
                 id,
@@ -184,6 +219,7 @@ impl SyncEngine {
             ));
         }
         let mut changes = Vec::with_capacity(push.changes.len());
+        let mut ops = Vec::with_capacity(push.changes.len());
         for bytes in &push.changes {
             if bytes.len() > self.settings.max_doc_bytes {
                 return Err(refuse(
@@ -192,20 +228,41 @@ impl SyncEngine {
                     "change larger than a document may be",
                 ));
             }
-            let Ok(change) = casesync_core::case::decode_change(bytes.clone()) else {
+            let (change, n) = match casesync_core::case::decode_change_counted(bytes.clone()) {
+                Ok(c) => c,
+                Err(CaseError::OverLimit { what, limit }) => {
+                    return Err(refuse(
+                        id,
+                        RefusalCode::TooLarge,
+                        format!("too many {what} (limit {limit})"),
+                    ))
+                }
+                Err(_) => {
+                    return Err(refuse(
+                        id,
+                        RefusalCode::Invalid,
+                        "not a valid Automerge change",
+                    ))
+                }
+            };
+            if n > budget.ops {
+                budget.ops = 0;
                 return Err(refuse(
                     id,
-                    RefusalCode::Invalid,
-                    "not a valid Automerge change",
+                    RefusalCode::TooLarge,
+                    format!("too many operations in one request (limit {MAX_OPS_PER_REQUEST})"),
                 ));
-            };
+            }
+            budget.ops -= n;
             changes.push(change);
+            ops.push(n);
         }
         let hashes = changes.iter().map(|c| c.hash().0).collect();
         Ok(Checked {
             id,
             changes,
             hashes,
+            ops,
         })
     }
 
@@ -303,6 +360,27 @@ impl SyncEngine {
                 return Ok(Decision::Done(outcome));
             }
         }
+        // Operations of the document once the fresh changes are in, counted before they
+        // are applied (a new case's document already holds them).
+        let mut uncounted: HashSet<_> = fresh.iter().map(Change::hash).collect();
+        let fresh_ops: u64 = checked
+            .changes
+            .iter()
+            .zip(&checked.ops)
+            .filter(|(c, _)| uncounted.remove(&c.hash()))
+            .map(|(_, n)| n)
+            .sum();
+        let held = if rec.is_some() { doc.op_count() } else { 0 };
+        if held.saturating_add(fresh_ops) > MAX_OPS_PER_DOC {
+            if let Some(r) = rec {
+                self.cache_doc(id, r, doc);
+            }
+            return Ok(Decision::Done(refuse(
+                id,
+                RefusalCode::TooLarge,
+                format!("the case would exceed {MAX_OPS_PER_DOC} operations"),
+            )));
+        }
         let am = doc.automerge();
         if rec.is_some() && casesync_core::case::apply_untrusted(am, fresh.clone()).is_err() {
             return Ok(Decision::Done(refuse(
@@ -320,6 +398,13 @@ impl SyncEngine {
         }
         let decoded: Vec<automerge::ExpandedChange> = fresh.iter().map(Change::decode).collect();
         let touched = touches(doc.automerge(), &decoded);
+        if touched.unknown_key {
+            return Ok(Decision::Done(refuse(
+                id,
+                RefusalCode::Invalid,
+                "an operation on a key the case schema does not define",
+            )));
+        }
         // The summary read checks the document as the whole-case read would (a document
         // that does not read as a case is refused) but reads only routing and listing
         // fields: most of a push's work was reading every note of the case. Changes only

@@ -681,7 +681,7 @@ fn a_push_validated_against_a_moved_record_is_validated_again() {
     a.add_visit(&ctx(&chw), &visit("from a")).expect("visit");
     b.add_visit(&ctx(&chw), &visit("from b")).expect("visit");
     let push_a = push("case-1", raw(a.changes_since(&ha)));
-    let mut budget = usize::MAX;
+    let mut budget = crate::sync::PushBudget::for_request(usize::MAX);
     let checked = w
         .engine
         .check_push(&chw, &push_a[0], &mut budget)

@@ -75,7 +75,7 @@ where
             doc_id: id.clone(),
             changes,
         };
-        let mut budget = usize::MAX;
+        let mut budget = crate::sync::PushBudget::for_request(usize::MAX);
         match engine.push_doc(&user, &device, &push, &mut budget)? {
             PushOutcome::Accepted { .. } => {
                 store.flush()?;

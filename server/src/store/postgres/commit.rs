@@ -105,7 +105,7 @@ fn merged_view(
     };
     let changes: Result<Vec<_>, _> = fresh
         .iter()
-        .map(|c| automerge::Change::from_bytes(c.bytes.clone()))
+        .map(|c| casesync_core::case::decode_change(c.bytes.clone()))
         .collect();
     let Ok(changes) = changes else {
         return Ok(None);
