@@ -385,8 +385,9 @@ fn phone(d: &mut Draw, r: &Region) -> String {
 fn assessment(d: &mut Draw, sex: &str, age: u32) -> BTreeMap<String, Value> {
     let pregnant = sex == "female" && age <= 49 && d.chance(1, 2);
     let weight_tenths = d.range(380, 780);
-    let weight = if weight_tenths % 10 == 0 {
-        json!(weight_tenths / 10)
+    let (whole, tenths) = (weight_tenths / 10, weight_tenths % 10);
+    let weight = if tenths == 0 {
+        json!(whole)
     } else {
         json!(f64::from(weight_tenths) / 10.0)
     };
