@@ -28,9 +28,11 @@ pub const EDITS_FILE: &str = "edits.json";
 /// Seed of the generated caseload unless another is asked for.
 pub const DEFAULT_SEED: u64 = 1;
 
-/// `shared/bench` beside the repository.
+/// `shared/bench` beside the repository (this crate is `<repo>/tests`).
 fn beside_repo() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench"))
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let beside = tests.parent().and_then(Path::parent).unwrap_or(tests);
+    beside.join("shared").join("bench")
 }
 
 /// A caseload: the recorded files in a directory, or the generator with a seed.
