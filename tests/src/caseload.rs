@@ -1,17 +1,18 @@
-//! The benchmark caseload (`shared/bench`, see its README): 10,000 recorded
-//! community-health-worker cases and two sets of offline edits, mapped into casesync
-//! cases so sync and storage figures compare with other engines on the same work.
+//! The benchmark caseload: community-health-worker cases and two sets of offline edits,
+//! mapped into casesync cases so sync and storage figures compare with other engines on
+//! the same work.
 //!
-//! The directory is `../shared/bench` beside the repository (CI clones the repository
-//! with `shared/` next to it), or `$CASESYNC_BENCH_DIR`.
+//! Two sources, one shape ([`CaseloadSource`]): the recorded caseload (10,000 cases,
+//! `shared/bench` beside the repository where this project is developed, or
+//! `$CASESYNC_BENCH_DIR`; see its README) and a seeded generator in this crate
+//! ([`generate`]), so no test needs a file from outside the repository.
 //!
 //! Imported with [`CaseDoc::import`], the first 100 records save to a median of about
-//! 1.6 KB each (printed by `imported_caseload_keeps_the_records`; `core-bench` reports
-//! it over the whole caseload).
+//! 1.6 KB each, recorded (1,644 B) or generated with seed 1 (1,651 B) (printed by the
+//! `imported_*_caseload_keeps_the_records` tests; `core-bench` reports it over the whole
+//! caseload).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use casesync_core::case::{
@@ -21,27 +22,19 @@ use casesync_core::case::{
 use chrono::{DateTime, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-/// Environment variable that overrides the benchmark directory.
-pub const BENCH_DIR_ENV: &str = "CASESYNC_BENCH_DIR";
-/// File of the caseload (gzip, one JSON record a line).
-pub const CASELOAD_FILE: &str = "caseload-10000.jsonl.gz";
-/// File of the offline edits.
-pub const EDITS_FILE: &str = "edits.json";
+pub mod generate;
+mod source;
 
-/// The benchmark directory: `$CASESYNC_BENCH_DIR`, else `shared/bench` beside the repo.
-pub fn bench_dir() -> PathBuf {
-    match std::env::var_os(BENCH_DIR_ENV) {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench")),
-    }
-}
+pub use source::{
+    CaseloadArgs, CaseloadSource, BENCH_DIR_ENV, CASELOAD_FILE, DEFAULT_SEED, EDITS_FILE,
+};
 
 /// One recorded case, as in the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchCase {
     /// Case id (`case-000001`).
     pub case_id: String,
-    /// Region code (`th`, `bd`).
+    /// Region code (`bd`, `th`; the generator also `ir`, `vn`).
     #[serde(default)]
     pub region: String,
     /// The worker the case belongs to.
@@ -67,7 +60,7 @@ pub struct BenchCase {
 /// The client of a recorded case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BenchClient {
-    /// Name in Bengali or Thai script.
+    /// Name in the local script (Bengali, Thai; the generator also Farsi, Vietnamese).
     pub name: String,
     /// Latin transliteration of the name.
     #[serde(default)]
@@ -147,35 +140,6 @@ pub struct Edits {
     pub b2: Vec<Edit>,
 }
 
-/// The first `n` recorded cases (all of them when the file has fewer).
-pub fn load_caseload(n: usize) -> anyhow::Result<Vec<BenchCase>> {
-    let path = bench_dir().join(CASELOAD_FILE);
-    let file = std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-    let reader = BufReader::new(flate2::read::GzDecoder::new(file));
-    let mut out = Vec::with_capacity(n.min(10_000));
-    for (i, line) in reader.lines().enumerate() {
-        if out.len() >= n {
-            break;
-        }
-        let line = line.with_context(|| format!("reading {} line {}", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let case = serde_json::from_str(&line)
-            .with_context(|| format!("parsing {} line {}", path.display(), i + 1))?;
-        out.push(case);
-    }
-    Ok(out)
-}
-
-/// The offline edits.
-pub fn load_edits() -> anyhow::Result<Edits> {
-    let path = bench_dir().join(EDITS_FILE);
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
 fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()
 }
@@ -210,6 +174,8 @@ fn language(region: &str) -> Option<String> {
     match region {
         "th" => Some("th".into()),
         "bd" => Some("bn".into()),
+        "ir" => Some("fa".into()),
+        "vn" => Some("vi".into()),
         _ => None,
     }
 }
@@ -218,7 +184,7 @@ fn language(region: &str) -> Option<String> {
 ///
 /// - `case_id` → id; `chw_id` → assigned worker and creator; stage monitoring;
 /// - `client` → client (name, `age` → age estimate, sex, phone; region → language
-///   `th` / `bn`); `client.village` → the case's village;
+///   `th` / `bn` / `fa` / `vi`); `client.village` → the case's village;
 /// - `created_at` → creation time and the intake date (source: field survey, no
 ///   consent recorded: the records carry none);
 /// - every non-null assessment field → `assessment.extra` under its own name, and

@@ -1,11 +1,17 @@
 //! `core-bench`: storage and listing figures of the casesync core on the benchmark
-//! caseload (`shared/bench`), printed as a table or, with `--json`, one JSON object per
-//! figure: `{"figure": .., "value": .., "unit": .., "target": ..}` (targets are upper
-//! bounds; `null` when the figure has none).
+//! caseload, printed as a table or, with `--json`, one JSON object per figure:
+//! `{"figure": .., "value": .., "unit": .., "target": .., "caseload": ..}` (targets are
+//! upper bounds; `null` when the figure has none; `caseload` says which one was
+//! measured).
 //!
 //! ```text
 //! cargo run --release -p casesync-tests --bin core-bench [-- --json] [--cases 10000]
+//!     [--caseload DIR | --generated [--seed 1]]
 //! ```
+//!
+//! The caseload is `--caseload DIR`, else the recorded one (`$CASESYNC_BENCH_DIR`, else
+//! `shared/bench` beside the repository) when it is there, else the seeded generator
+//! (see `casesync_tests::caseload`).
 //!
 //! Figures:
 //! - saved size of a typical case (5 visits): median over the imported bench cases
@@ -31,7 +37,7 @@ use casesync_core::case::{
     GoalUpdate, IntakeInput, NewCase, Role, VisitInput,
 };
 use casesync_core::store::{DeviceStore, StoreBatch, SummaryFilter};
-use casesync_tests::caseload::{load_caseload, to_case};
+use casesync_tests::caseload::{to_case, CaseloadArgs, CaseloadSource};
 use clap::Parser;
 use serde::{Deserialize, Serialize};
 
@@ -51,6 +57,8 @@ struct Args {
     /// How many bench cases to use (the first N of the caseload).
     #[arg(long, default_value_t = 10_000)]
     cases: usize,
+    #[command(flatten)]
+    caseload: CaseloadArgs,
     /// How many random case opens to time.
     #[arg(long, default_value_t = 1_000)]
     opens: usize,
@@ -73,6 +81,8 @@ struct Figure {
     value: Option<f64>,
     unit: &'static str,
     target: Option<f64>,
+    /// The caseload measured.
+    caseload: String,
 }
 
 fn fig(figure: &str, value: Option<f64>, unit: &'static str, target: Option<f64>) -> Figure {
@@ -81,6 +91,7 @@ fn fig(figure: &str, value: Option<f64>, unit: &'static str, target: Option<f64>
         value,
         unit,
         target,
+        caseload: String::new(),
     }
 }
 
@@ -99,21 +110,28 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
-    let figures = run(&args)?;
+    let (source, why) = CaseloadSource::from_env_or_args(&args.caseload)?;
+    let caseload = source.describe_why(why.as_deref());
+    eprintln!("caseload: {caseload}");
+    let mut figures = run(&args, &source)?;
+    for f in &mut figures {
+        f.caseload.clone_from(&caseload);
+    }
     if args.json {
         for f in &figures {
             println!("{}", serde_json::to_string(f)?);
         }
     } else {
+        println!("core-bench on the {caseload}, first {} cases", args.cases);
         print_table(&figures);
     }
     Ok(())
 }
 
-fn run(args: &Args) -> anyhow::Result<Vec<Figure>> {
+fn run(args: &Args, source: &CaseloadSource) -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
     let t = Instant::now();
-    let bench = load_caseload(args.cases)?;
+    let bench = source.load(args.cases)?;
     if bench.is_empty() {
         bail!("the caseload is empty");
     }

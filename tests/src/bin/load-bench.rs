@@ -10,7 +10,9 @@
 //! Without `--server` the harness starts the real server binary on loopback with a
 //! temporary sled directory, creates `--chws` health workers and `--coordinators`
 //! coordinators (one district each; the workers spread over the districts), and imports
-//! `--cases-per-chw` cases of the recorded caseload for every worker. Every device logs
+//! `--cases-per-chw` cases of the benchmark caseload for every worker (`--caseload DIR`,
+//! else the recorded one when it is there, else the seeded generator: see
+//! `casesync_tests::caseload`; the output says which). Every device logs
 //! in with its own device id (one in 20 is a coordinator's, the others are workers'),
 //! keeps an in-memory store, and does its initial sync (not measured; at most
 //! [`SETUP_PARALLELISM`] at once, like phones arriving over a morning rather than all in
@@ -57,7 +59,7 @@ use casesync_core::protocol::{
 };
 use casesync_core::store::DeviceStore;
 use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
-use casesync_tests::caseload::{load_caseload, to_case};
+use casesync_tests::caseload::{to_case, CaseloadArgs, CaseloadSource};
 use casesync_tests::harness::{login, test_key, ServerProc, UserSpec};
 use clap::Parser;
 use serde::Deserialize;
@@ -136,6 +138,8 @@ struct Args {
     /// when each sync began), to see a stall or a backlog (0: no timeline).
     #[arg(long, default_value_t = 0)]
     timeline: u64,
+    #[command(flatten)]
+    caseload: CaseloadArgs,
 }
 
 /// One account the devices log in as.
@@ -277,13 +281,14 @@ fn own_users(args: &Args) -> Vec<UserSpec> {
 
 /// Imports `per_chw` caseload cases for every worker, through their district's coordinator.
 async fn import_cases(
+    source: &CaseloadSource,
     http: &reqwest::Client,
     url: &str,
     users: &[UserSpec],
     per_chw: usize,
 ) -> Result<usize> {
     let chws: Vec<&UserSpec> = users.iter().filter(|u| u.role == Role::Chw).collect();
-    let records = load_caseload(chws.len() * per_chw)?;
+    let records = source.load(chws.len() * per_chw)?;
     let mut total = 0;
     for coord in users.iter().filter(|u| u.role == Role::Coordinator) {
         let district = &coord.districts[0];
@@ -814,13 +819,14 @@ async fn run_phase(
     })
 }
 
-fn print_report(reports: &[PhaseReport], json: bool) {
+fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) {
     if json {
         for r in reports {
             println!(
                 "{}",
                 serde_json::json!({
                     "phase": r.phase,
+                    "caseload": caseload,
                     "devices": r.devices,
                     "seconds": (r.seconds * 10.0).round() / 10.0,
                     "syncs": r.syncs,
@@ -840,6 +846,7 @@ fn print_report(reports: &[PhaseReport], json: bool) {
         }
         return;
     }
+    println!("load-bench on the {caseload}");
     println!(
         "{:<16} {:>7} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>14}",
         "phase",
@@ -907,7 +914,7 @@ async fn main() -> Result<()> {
         .read_timeout(Duration::from_secs(30))
         .pool_idle_timeout(Duration::from_secs(90))
         .build()?;
-    let (server, url, accounts) = match &args.server {
+    let (server, url, accounts, caseload) = match &args.server {
         Some(u) => {
             let url = check_loopback(u)?;
             if args.user.is_empty() || args.user.len() != args.password.len() {
@@ -925,13 +932,16 @@ async fn main() -> Result<()> {
                     role: Role::Chw,
                 })
                 .collect::<Vec<_>>();
-            (None, url, accounts)
+            (None, url, accounts, "server's own cases".to_owned())
         }
         None => {
+            let (source, why) = CaseloadSource::from_env_or_args(&args.caseload)?;
+            let caseload = source.describe_why(why.as_deref());
+            eprintln!("load-bench: caseload: {caseload}");
             let users = own_users(&args);
             let s = ServerProc::start(&dir.path().join("server"), &users)?;
             let url = s.url.clone();
-            let n = import_cases(&http, &url, &users, args.cases_per_chw.max(1))
+            let n = import_cases(&source, &http, &url, &users, args.cases_per_chw.max(1))
                 .await
                 .context("importing cases")?;
             eprintln!("load-bench: server {url}, {} users, {n} cases", users.len());
@@ -943,7 +953,7 @@ async fn main() -> Result<()> {
                     role: u.role,
                 })
                 .collect();
-            (Some(s), url, accounts)
+            (Some(s), url, accounts, caseload)
         }
     };
     let server_pid = args.server_pid.or(server.as_ref().and_then(|s| s.pid()));
@@ -1012,7 +1022,7 @@ async fn main() -> Result<()> {
         .await?;
         reports.push(r);
     }
-    print_report(&reports, args.json);
+    print_report(&reports, args.json, &caseload);
     drop(server);
     Ok(())
 }

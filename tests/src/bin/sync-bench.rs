@@ -1,8 +1,13 @@
-//! Sync benchmark on the recorded caseload (../shared/bench): initial sync of N documents
-//! to a fresh device, 5 documents changed on each side, nothing changed.
+//! Sync benchmark on the benchmark caseload: initial sync of N documents to a fresh
+//! device, 5 documents changed on each side, nothing changed.
+//!
+//! The caseload is `--caseload DIR`, else the recorded one (`$CASESYNC_BENCH_DIR`, else
+//! `shared/bench` beside the repository) when it is there, else the seeded generator
+//! (`--generated` forces it, `--seed N`); the output says which one was measured.
 //!
 //! ```text
 //! cargo run --release -p casesync-tests --bin sync-bench -- --docs 10000 [--json]
+//!     [--caseload DIR | --generated [--seed 1]]
 //! cargo run --release -p casesync-tests --bin sync-bench -- --docs 1000 \
 //!     --server http://127.0.0.1:8080 --user coord --password ... --district demo-district
 //! ```
@@ -16,7 +21,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use casesync_core::case::Role;
-use casesync_tests::caseload::{apply_edit, load_caseload, load_edits, to_case, Edit};
+use casesync_tests::caseload::{apply_edit, to_case, CaseloadArgs, CaseloadSource, Edit};
 use casesync_tests::harness::{http_client, login, Device, ServerProc, UserSpec};
 use clap::Parser;
 
@@ -24,7 +29,7 @@ use clap::Parser;
 const IMPORT_BATCH: usize = 500;
 
 #[derive(Parser, Debug)]
-#[command(about = "casesync sync benchmark on the recorded caseload")]
+#[command(about = "casesync sync benchmark on the benchmark caseload")]
 struct Args {
     /// Number of documents (the first N cases of the caseload).
     #[arg(long, default_value_t = 10_000)]
@@ -47,6 +52,8 @@ struct Args {
     /// One JSON object per scenario instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    caseload: CaseloadArgs,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,9 +101,16 @@ fn remap(edit: &Edit, n: usize) -> Edit {
     e
 }
 
-async fn import(url: &str, token: &str, district: &str, n: usize) -> Result<()> {
+async fn import(
+    source: &CaseloadSource,
+    url: &str,
+    token: &str,
+    district: &str,
+    n: usize,
+) -> Result<()> {
     let http = http_client();
-    let cases: Vec<_> = load_caseload(n)?
+    let cases: Vec<_> = source
+        .load(n)?
         .iter()
         .map(|b| to_case(b, district))
         .collect();
@@ -121,6 +135,9 @@ async fn import(url: &str, token: &str, district: &str, n: usize) -> Result<()> 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let (source, why) = CaseloadSource::from_env_or_args(&args.caseload)?;
+    let caseload = source.describe_why(why.as_deref());
+    eprintln!("caseload: {caseload}");
     let dir = tempfile::tempdir()?;
     let mut spec = UserSpec::new(&args.user, Role::Coordinator, &args.district);
     spec.password = args.password.clone();
@@ -143,7 +160,7 @@ async fn main() -> Result<()> {
         &format!("bench-import-{stamp}"),
     )
     .await?;
-    import(&url, &importer.access_token, &args.district, n)
+    import(&source, &url, &importer.access_token, &args.district, n)
         .await
         .context("creating documents")?;
 
@@ -162,7 +179,7 @@ async fn main() -> Result<()> {
     let device = device.context("no device")?;
 
     // changed: 5 edits offline on the device, 5 other cases changed on the server.
-    let edits = load_edits()?;
+    let edits = source.edits()?;
     let other = Device::login(&url, dir.path(), &spec, &format!("bench-other-{stamp}")).await?;
     other.sync().await?;
     for (i, e) in edits.b2.iter().enumerate() {
@@ -201,12 +218,12 @@ async fn main() -> Result<()> {
         for (name, f) in rows {
             println!(
                 "{}",
-                serde_json::json!({"scenario": name, "docs": n, "round_trips": f.round_trips, "bytes_up": f.bytes_up, "bytes_down": f.bytes_down, "wall_ms": (f.wall_ms * 10.0).round() / 10.0})
+                serde_json::json!({"scenario": name, "docs": n, "caseload": caseload, "round_trips": f.round_trips, "bytes_up": f.bytes_up, "bytes_down": f.bytes_down, "wall_ms": (f.wall_ms * 10.0).round() / 10.0})
             );
         }
     } else {
         println!(
-            "sync-bench: {n} docs, server {url}, medians of {} runs",
+            "sync-bench: {n} docs of the {caseload}, server {url}, medians of {} runs",
             args.runs.max(1)
         );
         println!(

@@ -1,4 +1,9 @@
-//! The caseload maps into casesync cases, imports, and takes the edits.
+//! The caseload maps into casesync cases, imports, and takes the edits: on the generated
+//! caseload always, and on the recorded one when it is reachable (otherwise those tests
+//! say on stderr that they skipped; `CASESYNC_REQUIRE_RECORDED=1` makes them fail
+//! instead, for the CI step that runs them on the recorded files).
+
+use std::io::Write;
 
 use casesync_core::case::{
     device_actor, CaseDoc, EditCtx, ExtraValue, GoalStatus, Role, SafetyRisk, Stage,
@@ -6,7 +11,11 @@ use casesync_core::case::{
 
 use super::*;
 
+mod generator;
+
 const NOW: i64 = 1_736_000_000_000;
+/// Set to `1`: a recorded-caseload test fails when the recorded caseload is not there.
+const REQUIRE_RECORDED_ENV: &str = "CASESYNC_REQUIRE_RECORDED";
 
 fn coordinator() -> EditCtx {
     EditCtx {
@@ -16,9 +25,33 @@ fn coordinator() -> EditCtx {
     }
 }
 
-#[test]
-fn imported_caseload_keeps_the_records() {
-    let bench = load_caseload(100).expect("caseload");
+fn generated() -> CaseloadSource {
+    CaseloadSource::Generated { seed: DEFAULT_SEED }
+}
+
+/// The recorded caseload, or `None` after saying on stderr (past the test harness's
+/// capture, so the skip shows in every run) that `test` skipped.
+fn recorded_or_skip(test: &str) -> Option<CaseloadSource> {
+    match CaseloadSource::recorded() {
+        Ok(source) => Some(source),
+        Err(why) => {
+            assert!(
+                std::env::var(REQUIRE_RECORDED_ENV).as_deref() != Ok("1"),
+                "{test}: {REQUIRE_RECORDED_ENV}=1 but {why}"
+            );
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: no recorded caseload ({why}); the generated one was tested"
+            );
+            None
+        }
+    }
+}
+
+/// Imports the first 100 cases of `source`, checks each reads back as mapped, and
+/// returns them.
+fn import_checks(source: &CaseloadSource) -> Vec<BenchCase> {
+    let bench = source.load(100).expect("caseload");
     assert_eq!(bench.len(), 100);
     let mut sizes = Vec::new();
     for b in &bench {
@@ -33,19 +66,52 @@ fn imported_caseload_keeps_the_records() {
                 ..case
             }
         );
+        assert_eq!(read.id, b.case_id);
         assert_eq!(read.assigned_to, b.chw_id);
         assert_eq!(read.stage, Stage::Monitoring);
+        assert_eq!(read.client.name, b.client.name);
+        assert_eq!(read.client.age_estimate, b.client.age);
+        assert_eq!(read.client.phone, b.client.phone);
+        assert_eq!(read.village, b.client.village);
+        assert!(read.client.language.is_some(), "{}: language", b.case_id);
+        let extra = read.assessment.as_ref().map_or(0, |a| a.extra.len());
+        let non_null = b.assessment.values().filter(|v| !v.is_null()).count();
+        assert_eq!(extra, non_null, "{}: every non-null field kept", b.case_id);
+        assert_eq!(read.plan.goals.len(), b.plan.goals.len());
         assert_eq!(read.visits.len(), b.visits.len());
         sizes.push(doc.save().len());
     }
     sizes.sort_unstable();
     let median = sizes[sizes.len() / 2];
     println!(
-        "saved size of an imported bench case: median {median} B (min {}, max {})",
+        "{}: saved size of an imported bench case: median {median} B (min {}, max {})",
+        source.describe(),
         sizes[0],
         sizes[sizes.len() - 1]
     );
     assert!(median > 500 && median < 4_000, "median {median} B");
+    bench
+}
+
+#[test]
+fn imported_generated_caseload_keeps_the_records() {
+    let bench = import_checks(&generated());
+    let languages: std::collections::BTreeSet<_> = bench
+        .iter()
+        .filter_map(|b| to_case(b, "d").client.language)
+        .collect();
+    assert_eq!(
+        languages.into_iter().collect::<Vec<_>>(),
+        ["bn", "fa", "th", "vi"]
+    );
+}
+
+#[test]
+fn imported_recorded_caseload_keeps_the_records() {
+    let Some(source) = recorded_or_skip("imported_recorded_caseload_keeps_the_records") else {
+        return;
+    };
+    let bench = import_checks(&source);
 
     // Record 1, field by field.
     let first = to_case(&bench[0], "district-1");
@@ -95,8 +161,19 @@ fn imported_caseload_keeps_the_records() {
 }
 
 #[test]
-fn edits_apply_through_the_typed_api() {
-    let edits = load_edits().expect("edits");
+fn generated_edits_apply_through_the_typed_api() {
+    edit_checks(&generated());
+}
+
+#[test]
+fn recorded_edits_apply_through_the_typed_api() {
+    if let Some(source) = recorded_or_skip("recorded_edits_apply_through_the_typed_api") {
+        edit_checks(&source);
+    }
+}
+
+fn edit_checks(source: &CaseloadSource) {
+    let edits = source.edits().expect("edits");
     assert_eq!((edits.b.len(), edits.b2.len()), (5, 5));
     let last = edits
         .b
@@ -105,7 +182,7 @@ fn edits_apply_through_the_typed_api() {
         .map(|e| e.index)
         .max()
         .expect("edits");
-    let bench = load_caseload(last + 1).expect("caseload");
+    let bench = source.load(last + 1).expect("caseload");
     let worker = EditCtx {
         user_id: "chw-099".into(),
         role: Role::Chw,
@@ -148,10 +225,11 @@ fn edits_apply_through_the_typed_api() {
 
 #[test]
 fn unknown_edit_paths_are_refused_without_panicking() {
-    let bench = load_caseload(1).expect("caseload");
+    let source = generated();
+    let bench = source.load(1).expect("caseload");
     let case = to_case(&bench[0], "d");
     let mut doc = CaseDoc::import(&coordinator(), device_actor("s"), &case).expect("import");
-    let mut edit = load_edits().expect("edits").b[0].clone();
+    let mut edit = source.edits().expect("edits").b[0].clone();
     edit.path = vec!["plan".into(), "goals".into()];
     assert!(apply_edit(&mut doc, &coordinator(), &edit).is_err());
     edit.path = vec!["assessment".into(), "muac_mm".into()];
