@@ -63,6 +63,13 @@ pub fn compressed_change_bomb(inflated: usize) -> Vec<u8> {
     chunk(CHUNK_COMPRESSED, &deflated_zeros(inflated))
 }
 
+/// [`compressed_change_bomb`] of 1 GiB (about 1 MB: it fits one change), made once per
+/// process (deflating a gigabyte takes seconds in a debug build).
+pub fn gib_change_bomb() -> &'static [u8] {
+    static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| compressed_change_bomb(1 << 30))
+}
+
 /// A document chunk whose one operation column (actions) is `inflated` deflated zeros.
 pub fn deflated_document_bomb(inflated: usize) -> Vec<u8> {
     let col = deflated_zeros(inflated);

@@ -337,10 +337,10 @@ fn sync_rows(m: &Material) -> Vec<Row> {
         b
     };
     // Automerge bytes that Automerge itself would inflate or expand without bound.
-    let inflating = hostile::compressed_change_bomb(1 << 30);
+    let inflating = hostile::gib_change_bomb().to_vec();
     let eight_bombs: Vec<Vec<u8>> = (0..8).map(|_| inflating.clone()).collect();
-    let two_million = edit(load(&m.a1), m.actor_a.clone(), |d| {
-        hostile::run_length_change(d, "nulls", 2_000_000);
+    let half_million = edit(load(&m.a1), m.actor_a.clone(), |d| {
+        hostile::run_length_change(d, "nulls", 500_000);
         Ok(())
     });
     let over_doc = edit(load(&m.a1), m.actor_a.clone(), |d| {
@@ -405,8 +405,8 @@ fn sync_rows(m: &Material) -> Vec<Row> {
         )
         .refused(vec![("case-a1", RefusalCode::Invalid)]),
         s(
-            "one change of 2,000,000 operations in ~100 bytes",
-            push("case-a1", two_million),
+            "one change of 500,000 operations in ~100 bytes",
+            push("case-a1", half_million),
         )
         .refused(vec![("case-a1", RefusalCode::TooLarge)]),
         s(
@@ -1582,9 +1582,9 @@ fn a_hostile_page_changes_nothing_on_the_phone() {
     )
     .expect("create");
     let summary = genuine.summary().expect("summary");
-    let mut two_million = CaseDoc::load(&genuine.save()).expect("load");
-    two_million.set_actor(device_actor("server"));
-    let rle = hostile::run_length_change(&mut two_million, "nulls", 2_000_000);
+    let mut many = CaseDoc::load(&genuine.save()).expect("load");
+    many.set_actor(device_actor("server"));
+    let rle = hostile::run_length_change(&mut many, "nulls", 500_000);
     let page = |body: DocBody| SyncResponse {
         version: PROTOCOL_VERSION,
         cursor: b"c1".to_vec(),
@@ -1605,19 +1605,19 @@ fn a_hostile_page_changes_nothing_on_the_phone() {
     };
     let hostile_pages = [
         (
-            "snapshot: a document column inflating to 1 GiB",
-            snapshot(hostile::deflated_document_bomb(1 << 30)),
+            "snapshot: a document column inflating to 256 MiB",
+            snapshot(hostile::deflated_document_bomb(256 << 20)),
         ),
         (
             "snapshot: a compressed change chunk of 1 GiB",
-            snapshot(hostile::compressed_change_bomb(1 << 30)),
+            snapshot(hostile::gib_change_bomb().to_vec()),
         ),
         ("snapshot: a bundle", snapshot(hostile::bundle_chunk())),
         (
             "changes: a compressed change chunk of 1 GiB",
-            DocBody::Changes(vec![hostile::compressed_change_bomb(1 << 30)]),
+            DocBody::Changes(vec![hostile::gib_change_bomb().to_vec()]),
         ),
-        ("changes: 2,000,000 operations", DocBody::Changes(vec![rle])),
+        ("changes: 500,000 operations", DocBody::Changes(vec![rle])),
     ];
     let empty = store
         .list_summaries(&SummaryFilter::default())
@@ -1711,7 +1711,7 @@ async fn refusing_the_worst_requests_costs_the_server_little_memory() {
 
     // The decoded request may hold at most MAX_DECODED_BYTES of changes: as many 1 GiB
     // bombs as fit.
-    let bomb = hostile::compressed_change_bomb(1 << 30);
+    let bomb = hostile::gib_change_bomb().to_vec();
     let fit = (casesync_core::protocol::MAX_DECODED_BYTES - 4096) / (bomb.len() + 8);
     let bombs = encode_request(&sync_request(
         "phone-a",
