@@ -405,6 +405,16 @@ fn sync_rows(m: &Material) -> Vec<Row> {
         )
         .refused(vec![("case-a1", RefusalCode::Invalid)]),
         s(
+            "a document chunk pushed as a change (a column inflating to 256 MiB)",
+            push("case-a1", vec![hostile::deflated_document_bomb(256 << 20)]),
+        )
+        .refused(vec![("case-a1", RefusalCode::Invalid)]),
+        s(
+            "a bundle chunk pushed as a change",
+            push("case-a1", vec![hostile::bundle_chunk()]),
+        )
+        .refused(vec![("case-a1", RefusalCode::Invalid)]),
+        s(
             "one change of 500,000 operations in ~100 bytes",
             push("case-a1", half_million),
         )
