@@ -382,7 +382,7 @@ pub async fn login(
         Err(e) => {
             let (status, key) = match e {
                 AppError::BadCredentials => (StatusCode::UNAUTHORIZED, "login-failed"),
-                AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "login-limited"),
+                AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "login-limited"),
                 AppError::UserDisabled => (StatusCode::FORBIDDEN, "login-disabled"),
                 AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "login-failed"),
                 other => return WebError::from(other).into_response(),
