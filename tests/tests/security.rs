@@ -981,7 +981,7 @@ async fn junk_logins_never_lock_out_the_right_password_nor_hold_memory() {
         line.split_whitespace().nth(1)?.parse::<u64>().ok()
     };
     let rss_before = rss();
-    for i in 0..20u8 {
+    for i in 0..40u8 {
         let huge = String::from_utf8(vec![b'a' + i % 26; 4 << 20]).expect("ascii");
         let r = try_login(&w.http, &url, &huge, "guess", None).await.0;
         if r != code(401, "bad_credentials") {
@@ -990,9 +990,10 @@ async fn junk_logins_never_lock_out_the_right_password_nor_hold_memory() {
     }
     if let (Some(a), Some(b)) = (rss_before, rss()) {
         let grown_mib = b.saturating_sub(a) / 1024;
-        println!("server RSS {a} KiB -> {b} KiB after 20 usernames of 4 MiB");
-        if grown_mib >= 40 {
-            failures.push(format!("80 MiB of junk usernames kept: RSS +{grown_mib} MiB"));
+        println!("server RSS {a} KiB -> {b} KiB after 40 usernames of 4 MiB");
+        // Buffers freed but kept by the allocator for reuse: a few requests' worth.
+        if grown_mib >= 96 {
+            failures.push(format!("160 MiB of junk usernames kept: RSS +{grown_mib} MiB"));
         }
     }
     for i in 0..40 {
