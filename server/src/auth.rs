@@ -152,8 +152,7 @@ impl Auth {
         let attempt = match self.throttle.begin(account.as_deref(), ip) {
             Ok(a) => a,
             Err(wait) => {
-                metrics::counter!("casesync_logins_total", "result" => "rate_limited")
-                    .increment(1);
+                metrics::counter!("casesync_logins_total", "result" => "rate_limited").increment(1);
                 return Err(AppError::RateLimited {
                     retry_after_secs: wait.as_secs_f64().ceil() as u64,
                 });

@@ -161,10 +161,14 @@ impl IpNet {
     /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                prefix_match(u128::from(u32::from(net)) << 96, u128::from(u32::from(ip)) << 96, self.prefix)
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_match(
+                u128::from(u32::from(net)) << 96,
+                u128::from(u32::from(ip)) << 96,
+                self.prefix,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_match(u128::from(net), u128::from(ip), self.prefix)
             }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => prefix_match(u128::from(net), u128::from(ip), self.prefix),
             _ => false,
         }
     }
@@ -321,7 +325,10 @@ mod ip_net_tests {
         assert!(has("127.0.0.1") && has("10.200.3.4") && has("fd12::1"));
         assert!(has("::ffff:127.0.0.1"), "IPv4-mapped counts as IPv4");
         assert!(!has("127.0.0.2") && !has("11.0.0.1") && !has("fe80::1"));
-        assert!("0.0.0.0/0".parse::<IpNet>().expect("any").contains("1.2.3.4".parse().expect("ip")));
+        assert!("0.0.0.0/0"
+            .parse::<IpNet>()
+            .expect("any")
+            .contains("1.2.3.4".parse().expect("ip")));
         for bad in ["10.0.0.0/33", "x", "10.0.0.1/", "::/129"] {
             assert!(bad.parse::<IpNet>().is_err(), "{bad}");
         }

@@ -116,7 +116,11 @@ struct ServeArgs {
     login_max_delay_ms: u64,
     /// Reverse proxies whose client-address header is believed: IP addresses or CIDR
     /// networks, comma separated (e.g. `127.0.0.1,10.0.0.0/8`). Empty: none.
-    #[arg(long = "trusted-proxy", env = "CASESYNC_TRUSTED_PROXIES", default_value = "")]
+    #[arg(
+        long = "trusted-proxy",
+        env = "CASESYNC_TRUSTED_PROXIES",
+        default_value = ""
+    )]
     trusted_proxies: String,
     /// The header a trusted proxy names the client in (X-Forwarded-For syntax).
     #[arg(long, env = "CASESYNC_CLIENT_IP_HEADER", default_value = casesync_server::config::DEFAULT_CLIENT_IP_HEADER, value_parser = parse_header_name)]

@@ -1583,17 +1583,29 @@ async fn stalled_and_trickling_bodies_time_out_on_every_route() {
     let data = dir.path().join("server");
     let server = ServerProc::start_with_env(&data, &users(), &SLOW_ENV).expect("server");
     let http = http_client();
-    let coord = login(&http, &server.url, "coord", &spec("coord").password, "laptop")
-        .await
-        .expect("login");
+    let coord = login(
+        &http,
+        &server.url,
+        "coord",
+        &spec("coord").password,
+        "laptop",
+    )
+    .await
+    .expect("login");
     let addr = addr_of(&server.url).to_owned();
     let bearer = format!("Bearer {}", coord.access_token);
     let json = ("content-type", "application/json");
     let auth = ("authorization", bearer.as_str());
     let routes: Vec<(&str, Vec<u8>)> = vec![
         ("login", post_head(&addr, "/v1/auth/login", &[json], 1000)),
-        ("refresh", post_head(&addr, "/v1/auth/refresh", &[json], 1000)),
-        ("import", post_head(&addr, "/v1/cases/import", &[json, auth], 1000)),
+        (
+            "refresh",
+            post_head(&addr, "/v1/auth/refresh", &[json], 1000),
+        ),
+        (
+            "import",
+            post_head(&addr, "/v1/cases/import", &[json, auth], 1000),
+        ),
         ("create", post_head(&addr, "/v1/cases", &[json, auth], 1000)),
         (
             "dashboard login",
@@ -1606,7 +1618,12 @@ async fn stalled_and_trickling_bodies_time_out_on_every_route() {
         ),
         (
             "sync",
-            post_head(&addr, "/v1/sync", &[("content-type", CONTENT_TYPE), auth], 1000),
+            post_head(
+                &addr,
+                "/v1/sync",
+                &[("content-type", CONTENT_TYPE), auth],
+                1000,
+            ),
         ),
     ];
     let wait = std::time::Duration::from_secs(8);
@@ -1714,7 +1731,13 @@ async fn a_slow_loris_crowd_does_not_stop_the_server() {
         let t = std::time::Instant::now();
         let l = tokio::time::timeout(
             std::time::Duration::from_secs(10),
-            login(&http, &server.url, "chw-a", &spec("chw-a").password, "phone-a"),
+            login(
+                &http,
+                &server.url,
+                "chw-a",
+                &spec("chw-a").password,
+                "phone-a",
+            ),
         )
         .await;
         assert!(l.is_ok_and(|r| r.is_ok()), "login answered");
@@ -1733,7 +1756,10 @@ async fn a_slow_loris_crowd_does_not_stop_the_server() {
             let _ = writeln!(failures, "{kind}: {seen:?}");
         }
     }
-    assert!(failures.is_empty(), "slow connections left open:\n{failures}");
+    assert!(
+        failures.is_empty(),
+        "slow connections left open:\n{failures}"
+    );
 }
 
 /// At most `--max-connections` connections are served at once: past it the server
@@ -1751,7 +1777,11 @@ async fn connections_past_the_limit_wait_for_a_free_slot() {
     let addr = addr_of(&server.url).to_owned();
     let mut idle = Vec::new();
     for _ in 0..8 {
-        idle.push(tokio::net::TcpStream::connect(&addr).await.expect("connect"));
+        idle.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let head = format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");

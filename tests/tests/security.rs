@@ -919,7 +919,9 @@ async fn brute_force_login_is_throttled_per_account_and_address_and_stores_nothi
     let http = w.http.clone();
     for i in 0..5 {
         assert_eq!(
-            try_login(&http, &url, "chw-a", &format!("guess-{i}"), None).await.0,
+            try_login(&http, &url, "chw-a", &format!("guess-{i}"), None)
+                .await
+                .0,
             code(401, "bad_credentials")
         );
     }
@@ -941,10 +943,19 @@ async fn brute_force_login_is_throttled_per_account_and_address_and_stores_nothi
     );
     // Spread over usernames: 40 failures from one address. Each account is refused only
     // after its own 5 failures from here.
-    let spread = ["chw-b", "coord-b", "chw-a2", "nobody", "admin", "coord-plain"];
+    let spread = [
+        "chw-b",
+        "coord-b",
+        "chw-a2",
+        "nobody",
+        "admin",
+        "coord-plain",
+    ];
     for i in 0..40 {
         let user = spread[i % spread.len()];
-        let r = try_login(&http, &url, user, &format!("guess-{i}"), None).await.0;
+        let r = try_login(&http, &url, user, &format!("guess-{i}"), None)
+            .await
+            .0;
         let want = if i / spread.len() >= 5 {
             code(429, "rate_limited")
         } else {
@@ -960,7 +971,10 @@ async fn brute_force_login_is_throttled_per_account_and_address_and_stores_nothi
     // 45 failures from this address: its other users still log in (slowed, not refused).
     let coord = w.spec("coord-a").password;
     assert_eq!(
-        try_login(&w.http, &w.url(), "coord-a", &coord, None).await.0 .0,
+        try_login(&w.http, &w.url(), "coord-a", &coord, None)
+            .await
+            .0
+             .0,
         200,
         "an account this address did not guess is never refused"
     );
@@ -993,7 +1007,9 @@ async fn junk_logins_never_lock_out_the_right_password_nor_hold_memory() {
         println!("server RSS {a} KiB -> {b} KiB after 40 usernames of 4 MiB");
         // Buffers freed but kept by the allocator for reuse: a few requests' worth.
         if grown_mib >= 96 {
-            failures.push(format!("160 MiB of junk usernames kept: RSS +{grown_mib} MiB"));
+            failures.push(format!(
+                "160 MiB of junk usernames kept: RSS +{grown_mib} MiB"
+            ));
         }
     }
     for i in 0..40 {
@@ -1006,7 +1022,9 @@ async fn junk_logins_never_lock_out_the_right_password_nor_hold_memory() {
     let coord = w.spec("coord-a").password;
     let r = try_login(&w.http, &url, "coord-a", &coord, None).await.0;
     if r.0 != 200 {
-        failures.push(format!("the right password from the flooded address: {r:?}"));
+        failures.push(format!(
+            "the right password from the flooded address: {r:?}"
+        ));
     }
     // The dashboard's sign-in from the same address.
     let page = w
@@ -1055,11 +1073,20 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     // Not trusted: the header is ignored, every request is 127.0.0.1's.
     let w = World::start_with_env(&[SHORT_DELAYS]);
     for i in 0..5 {
-        let r = try_login(&w.http, &w.url(), "chw-a", &format!("g{i}"), Some("203.0.113.1")).await;
+        let r = try_login(
+            &w.http,
+            &w.url(),
+            "chw-a",
+            &format!("g{i}"),
+            Some("203.0.113.1"),
+        )
+        .await;
         assert_eq!(r.0, code(401, "bad_credentials"));
     }
     assert_eq!(
-        try_login(&w.http, &w.url(), "chw-a", &right, Some("198.51.100.2")).await.0,
+        try_login(&w.http, &w.url(), "chw-a", &right, Some("198.51.100.2"))
+            .await
+            .0,
         code(429, "rate_limited"),
         "a forwarded address from an untrusted peer is not believed"
     );
@@ -1067,28 +1094,48 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
 
     let w = World::start_with_env(&[SHORT_DELAYS, ("CASESYNC_TRUSTED_PROXIES", "127.0.0.1")]);
     for i in 0..5 {
-        let r = try_login(&w.http, &w.url(), "chw-a", &format!("g{i}"), Some("203.0.113.1")).await;
+        let r = try_login(
+            &w.http,
+            &w.url(),
+            "chw-a",
+            &format!("g{i}"),
+            Some("203.0.113.1"),
+        )
+        .await;
         assert_eq!(r.0, code(401, "bad_credentials"));
     }
     assert_eq!(
-        try_login(&w.http, &w.url(), "chw-a", &right, Some("203.0.113.1")).await.0,
+        try_login(&w.http, &w.url(), "chw-a", &right, Some("203.0.113.1"))
+            .await
+            .0,
         code(429, "rate_limited"),
         "the guessing client is refused"
     );
     assert_eq!(
-        try_login(&w.http, &w.url(), "chw-a", &right, Some("198.51.100.2, 203.0.113.1"))
-            .await
-            .0,
+        try_login(
+            &w.http,
+            &w.url(),
+            "chw-a",
+            &right,
+            Some("198.51.100.2, 203.0.113.1")
+        )
+        .await
+        .0,
         code(429, "rate_limited"),
         "what the client wrote left of the proxy's entry is not believed"
     );
     assert_eq!(
-        try_login(&w.http, &w.url(), "chw-a", &right, Some("198.51.100.2")).await.0 .0,
+        try_login(&w.http, &w.url(), "chw-a", &right, Some("198.51.100.2"))
+            .await
+            .0
+             .0,
         200,
         "another client behind the same proxy logs in"
     );
     assert_eq!(
-        try_login(&w.http, &w.url(), "chw-a", &right, Some("203.0.113.1")).await.0,
+        try_login(&w.http, &w.url(), "chw-a", &right, Some("203.0.113.1"))
+            .await
+            .0,
         code(429, "rate_limited"),
         "the guessing client stays refused for its window"
     );

@@ -103,9 +103,7 @@ fn delay_after(failures: u32, free: u32, max: Duration) -> Duration {
         return Duration::ZERO;
     }
     let doublings = (failures - free).min(20);
-    LOGIN_DELAY_STEP
-        .saturating_mul(1u32 << doublings)
-        .min(max)
+    LOGIN_DELAY_STEP.saturating_mul(1u32 << doublings).min(max)
 }
 
 impl Table {
@@ -200,14 +198,14 @@ impl LoginThrottle {
         if let Some(pk) = &pair_key {
             if t.live(pk, now) >= p.per_pair {
                 let until = t.entries.get(pk).map_or(now, |e| e.until);
-                return Err(until.saturating_duration_since(now).max(Duration::from_secs(1)));
+                return Err(until
+                    .saturating_duration_since(now)
+                    .max(Duration::from_secs(1)));
             }
         }
-        let by_account = account_key
-            .as_ref()
-            .map_or(Duration::ZERO, |k| {
-                delay_after(t.live(k, now), p.per_account, p.max_delay)
-            });
+        let by_account = account_key.as_ref().map_or(Duration::ZERO, |k| {
+            delay_after(t.live(k, now), p.per_account, p.max_delay)
+        });
         let by_client = delay_after(t.live(&client_key, now), p.per_client, p.max_delay);
         t.count(client_key, p.window, self.cap, now);
         if let Some(k) = account_key {
@@ -300,7 +298,9 @@ mod tests {
             assert!(a.delay <= Duration::from_secs(2));
         }
         assert_eq!(t.len(), 1, "junk is counted under its client only");
-        let a = t.begin(Some("coord"), "10.0.0.1").expect("right password not refused");
+        let a = t
+            .begin(Some("coord"), "10.0.0.1")
+            .expect("right password not refused");
         assert_eq!(a.delay, Duration::from_secs(2), "the client is slowed");
         let a = t.begin(Some("coord"), "10.0.0.2").expect("elsewhere");
         assert_eq!(a.delay, Duration::ZERO, "other clients are not");
@@ -310,7 +310,10 @@ mod tests {
     fn the_table_is_bounded_and_windows_end() {
         let t = LoginThrottle::with_capacity(policy(), 1_000);
         for i in 0..20_000 {
-            let _ = t.begin(Some(&format!("user{i}")), &format!("10.0.{}.{}", i / 256, i % 256));
+            let _ = t.begin(
+                Some(&format!("user{i}")),
+                &format!("10.0.{}.{}", i / 256, i % 256),
+            );
             assert!(t.len() <= 1_000);
         }
         let short = LoginThrottle::new(ThrottlePolicy {

@@ -82,7 +82,11 @@ pub fn client_address(
     if !IpNet::any_contains(trusted, client) {
         return client;
     }
-    let lines: Vec<&[u8]> = headers.get_all(header).iter().map(|v| v.as_bytes()).collect();
+    let lines: Vec<&[u8]> = headers
+        .get_all(header)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
     for hop in lines.iter().rev().flat_map(|l| l.rsplit(|b| *b == b',')) {
         let Some(ip) = std::str::from_utf8(hop).ok().and_then(parse_hop) else {
             break;
@@ -154,7 +158,9 @@ pub async fn read_body(body: Body, max: usize, idle: Duration) -> Result<Vec<u8>
         match tokio::time::timeout(idle, body.frame()).await {
             Err(_) => return Err(AppError::Timeout),
             Ok(None) => return Ok(out),
-            Ok(Some(Err(e))) if super::limits::is_body_timeout(&e) => return Err(AppError::Timeout),
+            Ok(Some(Err(e))) if super::limits::is_body_timeout(&e) => {
+                return Err(AppError::Timeout)
+            }
             Ok(Some(Err(e))) => {
                 let too_large = std::error::Error::source(&e)
                     .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
@@ -194,7 +200,10 @@ mod client_address_tests {
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         assert_eq!(at("127.0.0.1", &["203.0.113.9"], ""), "127.0.0.1");
         assert_eq!(at("10.0.0.5", &["203.0.113.9"], "127.0.0.1"), "10.0.0.5");
-        assert_eq!(at("127.0.0.1", &["203.0.113.9"], "127.0.0.1"), "203.0.113.9");
+        assert_eq!(
+            at("127.0.0.1", &["203.0.113.9"], "127.0.0.1"),
+            "203.0.113.9"
+        );
         // What the client wrote itself (left of the proxy's entry) is not believed.
         assert_eq!(
             at("127.0.0.1", &["198.51.100.1, 203.0.113.9"], "127.0.0.1"),
@@ -202,14 +211,27 @@ mod client_address_tests {
         );
         // A chain of trusted proxies; several header lines; ports; IPv6.
         assert_eq!(
-            at("127.0.0.1", &["198.51.100.1", "203.0.113.9, 10.1.2.3"], "127.0.0.1, 10.0.0.0/8"),
+            at(
+                "127.0.0.1",
+                &["198.51.100.1", "203.0.113.9, 10.1.2.3"],
+                "127.0.0.1, 10.0.0.0/8"
+            ),
             "203.0.113.9"
         );
-        assert_eq!(at("127.0.0.1", &["203.0.113.9:5555"], "127.0.0.1"), "203.0.113.9");
+        assert_eq!(
+            at("127.0.0.1", &["203.0.113.9:5555"], "127.0.0.1"),
+            "203.0.113.9"
+        );
         assert_eq!(at("::1", &["[2001:db8::7]:80"], "::1"), "2001:db8::7");
-        assert_eq!(at("::ffff:127.0.0.1", &["2001:db8::7"], "127.0.0.1"), "2001:db8::7");
+        assert_eq!(
+            at("::ffff:127.0.0.1", &["2001:db8::7"], "127.0.0.1"),
+            "2001:db8::7"
+        );
         // Garbage ends the walk at the last trusted hop; no header: the proxy itself.
-        assert_eq!(at("127.0.0.1", &["203.0.113.9, junk"], "127.0.0.1"), "127.0.0.1");
+        assert_eq!(
+            at("127.0.0.1", &["203.0.113.9, junk"], "127.0.0.1"),
+            "127.0.0.1"
+        );
         assert_eq!(at("127.0.0.1", &[], "127.0.0.1"), "127.0.0.1");
     }
 }
