@@ -142,3 +142,24 @@ async fn login_bodies_that_stall_or_trickle_time_out() {
         "{took:?}"
     );
 }
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let (addr, _) = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).await.expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Kept alive, then nothing more is sent: closed after the inactivity timeout (800 ms).
+    let start = Instant::now();
+    let rest = read_all(&mut s, Duration::from_secs(5)).await;
+    let took = start.elapsed();
+    assert!(rest.is_empty(), "{rest}");
+    assert!(
+        took > Duration::from_millis(600) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
