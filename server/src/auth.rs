@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use jwt::{Claims, JwtKeys};
 pub use password::{hash_password, verify_password};
-pub use rate_limit::FailureLimiter;
+pub use rate_limit::{Attempt, LoginThrottle, ThrottlePolicy};
 
 use crate::config::Settings;
 use crate::error::AppError;
@@ -83,8 +83,7 @@ pub struct Auth {
     store: Arc<dyn Storage>,
     keys: JwtKeys,
     settings: Settings,
-    by_user: FailureLimiter,
-    by_ip: FailureLimiter,
+    throttle: LoginThrottle,
     /// Serializes device record updates (login, refresh, revocation).
     devices: tokio::sync::Mutex<()>,
     dummy_hash: String,
@@ -111,8 +110,14 @@ impl Auth {
         };
         Ok(Auth {
             keys: JwtKeys::new(&secret),
-            by_user: FailureLimiter::new(settings.login_window),
-            by_ip: FailureLimiter::new(settings.login_window),
+            throttle: LoginThrottle::new(ThrottlePolicy {
+                per_account: settings.login_failures_per_user,
+                per_client: settings.login_failures_per_ip,
+                window: settings.login_window,
+                per_pair: settings.login_failures_per_pair,
+                pair_window: settings.login_pair_window,
+                max_delay: settings.login_max_delay,
+            }),
             devices: tokio::sync::Mutex::new(()),
             dummy_hash: hash_password("not a real password").unwrap_or_default(),
             store,
@@ -125,7 +130,12 @@ impl Auth {
         &self.keys
     }
 
-    /// Logs `username` in on `device_id` (binding the device at first login).
+    /// Logs `username` in on `device_id` (binding the device at first login), from the
+    /// client address `ip`. Throttled (see [`LoginThrottle`]): only the pair of this
+    /// account and this address is ever refused (`RateLimited`), after
+    /// `login_failures_per_pair` failures; past `login_failures_per_user` failures of the
+    /// account, or `login_failures_per_ip` of the address, the attempt is delayed before
+    /// the password is checked. A username that is not a valid one is never a key.
     pub async fn login(
         &self,
         username: &str,
@@ -133,25 +143,28 @@ impl Auth {
         device_id: &str,
         ip: &str,
     ) -> Result<TokenResponse, AppError> {
-        let user_key = username.to_lowercase();
-        if self
-            .by_user
-            .is_limited(&user_key, self.settings.login_failures_per_user)
-            || self
-                .by_ip
-                .is_limited(ip, self.settings.login_failures_per_ip)
-        {
-            return Err(AppError::RateLimited);
-        }
         if !valid_device_id(device_id) {
             return Err(AppError::BadRequest(
                 "device_id: 1 to 128 characters, no control characters".into(),
             ));
         }
-        let user = if valid_username(username) {
-            self.store.user(username)?
-        } else {
-            None
+        let account = valid_username(username).then(|| username.to_ascii_lowercase());
+        let attempt = match self.throttle.begin(account.as_deref(), ip) {
+            Ok(a) => a,
+            Err(wait) => {
+                metrics::counter!("casesync_logins_total", "result" => "rate_limited").increment(1);
+                return Err(AppError::RateLimited {
+                    retry_after_secs: wait.as_secs_f64().ceil() as u64,
+                });
+            }
+        };
+        if !attempt.delay.is_zero() {
+            metrics::counter!("casesync_logins_total", "result" => "delayed").increment(1);
+            tokio::time::sleep(attempt.delay).await;
+        }
+        let user = match &account {
+            Some(_) => self.store.user(username)?,
+            None => None,
         };
         let hash = user
             .as_ref()
@@ -161,8 +174,6 @@ impl Auth {
         let user = match user {
             Some(u) if ok => u,
             _ => {
-                self.by_user.fail(&user_key);
-                self.by_ip.fail(ip);
                 metrics::counter!("casesync_logins_total", "result" => "bad_credentials")
                     .increment(1);
                 return Err(AppError::BadCredentials);
@@ -171,7 +182,7 @@ impl Auth {
         if user.disabled {
             return Err(AppError::UserDisabled);
         }
-        self.by_user.reset(&user_key);
+        self.throttle.succeeded(&attempt);
         let _g = self.devices.lock().await;
         let now = now_ms();
         let mut device = match self.store.device(device_id)? {

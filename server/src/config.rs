@@ -1,5 +1,6 @@
 //! Server settings: every limit and timeout is named here, with its default.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Default largest request body, in bytes (8 MiB).
@@ -16,12 +17,32 @@ pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Default inactivity timeout: the longest wait for the next bytes of a request.
 pub const DEFAULT_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default failed logins allowed per username within [`DEFAULT_LOGIN_WINDOW`].
+/// Default total time allowed for one request body, however steadily it arrives (15
+/// minutes: 8 MiB at 10 KB/s, a slow 2G upload of the largest body).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// Default most connections served at once; further ones wait in the listen backlog
+/// until one ends (accepting pauses).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default failed logins per account within [`DEFAULT_LOGIN_WINDOW`] (from any client)
+/// before every further attempt on it is delayed (never refused).
 pub const DEFAULT_LOGIN_FAILURES_PER_USER: u32 = 5;
-/// Default failed logins allowed per client address within [`DEFAULT_LOGIN_WINDOW`].
+/// Default failed logins per client address within [`DEFAULT_LOGIN_WINDOW`] (any
+/// usernames, junk included) before every further attempt from it is delayed (never
+/// refused: behind carrier NAT or an untrusted proxy, many users share one address).
 pub const DEFAULT_LOGIN_FAILURES_PER_IP: u32 = 30;
-/// Default window of the login failure counters (15 minutes).
+/// Default window of the per-account and per-client login failure counters (15 minutes).
 pub const DEFAULT_LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Default failed logins of one account from one client address within
+/// [`DEFAULT_LOGIN_PAIR_WINDOW`] after which that pair (only) is refused 429 until its
+/// window ends.
+pub const DEFAULT_LOGIN_FAILURES_PER_PAIR: u32 = 5;
+/// Default window of the per-(account, client) login failure counter (1 minute).
+pub const DEFAULT_LOGIN_PAIR_WINDOW: Duration = Duration::from_secs(60);
+/// Default longest delay put before checking a password of a throttled account or client.
+pub const DEFAULT_LOGIN_MAX_DELAY: Duration = Duration::from_secs(2);
+/// Default header a trusted proxy names the client in (`X-Forwarded-For` syntax: a comma
+/// separated list of addresses, each proxy appending the one it was connected from).
+pub const DEFAULT_CLIENT_IP_HEADER: &str = "x-forwarded-for";
 /// Default number of changes since the last snapshot that triggers compaction.
 pub const DEFAULT_COMPACT_AFTER_CHANGES: u32 = 64;
 /// Default interval of the background compaction pass.
@@ -64,14 +85,32 @@ pub struct Settings {
     pub access_ttl: Duration,
     /// Refresh token lifetime.
     pub refresh_ttl: Duration,
-    /// Longest wait for the next bytes of a request (headers or body): not a total duration.
+    /// Longest wait for the next bytes of a request (headers or body; also how long an
+    /// idle connection is kept between requests): not a total duration.
     pub inactivity_timeout: Duration,
-    /// Failed logins allowed per username per window (then 429).
+    /// Longest total time for reading one request body (then 408 `request_timeout`).
+    pub body_timeout: Duration,
+    /// Most connections served at once (accepting pauses while all are in use).
+    pub max_connections: usize,
+    /// Failed logins per account per `login_window` before its attempts are delayed.
     pub login_failures_per_user: u32,
-    /// Failed logins allowed per client address per window (then 429).
+    /// Failed logins per client address per `login_window` before its attempts are
+    /// delayed.
     pub login_failures_per_ip: u32,
-    /// Window of the login failure counters.
+    /// Window of the per-account and per-client login failure counters.
     pub login_window: Duration,
+    /// Failed logins of one account from one client per `login_pair_window`, then that
+    /// pair is refused (429 `rate_limited`) until the window ends.
+    pub login_failures_per_pair: u32,
+    /// Window of the per-(account, client) failure counter.
+    pub login_pair_window: Duration,
+    /// Longest delay before a throttled login attempt is checked.
+    pub login_max_delay: Duration,
+    /// Proxies whose client-address header is believed (empty: none; the TCP peer is
+    /// the client).
+    pub trusted_proxies: Vec<IpNet>,
+    /// The header a trusted proxy names the client in (`X-Forwarded-For` syntax).
+    pub client_ip_header: axum::http::HeaderName,
     /// Changes since a document's snapshot that make the compactor re-save it.
     pub compact_after_changes: u32,
     /// Interval of the background compaction pass.
@@ -92,14 +131,93 @@ impl Default for Settings {
             access_ttl: DEFAULT_ACCESS_TTL,
             refresh_ttl: DEFAULT_REFRESH_TTL,
             inactivity_timeout: DEFAULT_INACTIVITY_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             login_failures_per_user: DEFAULT_LOGIN_FAILURES_PER_USER,
             login_failures_per_ip: DEFAULT_LOGIN_FAILURES_PER_IP,
             login_window: DEFAULT_LOGIN_WINDOW,
+            login_failures_per_pair: DEFAULT_LOGIN_FAILURES_PER_PAIR,
+            login_pair_window: DEFAULT_LOGIN_PAIR_WINDOW,
+            login_max_delay: DEFAULT_LOGIN_MAX_DELAY,
+            trusted_proxies: Vec::new(),
+            client_ip_header: axum::http::HeaderName::from_static(DEFAULT_CLIENT_IP_HEADER),
             compact_after_changes: DEFAULT_COMPACT_AFTER_CHANGES,
             compact_interval: DEFAULT_COMPACT_INTERVAL,
             doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
             max_concurrent_syncs: default_max_concurrent_syncs(),
         }
+    }
+}
+
+/// An IP address or a network in CIDR notation (`10.0.0.0/8`, `fd00::/8`; a bare address
+/// is a network of one), as the trusted proxies are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Whether `ip` is in this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_match(
+                u128::from(u32::from(net)) << 96,
+                u128::from(u32::from(ip)) << 96,
+                self.prefix,
+            ),
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                prefix_match(u128::from(net), u128::from(ip), self.prefix)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `ip` is in any of `nets`.
+    pub fn any_contains(nets: &[IpNet], ip: IpAddr) -> bool {
+        nets.iter().any(|n| n.contains(ip))
+    }
+
+    /// Parses a comma-separated list (`127.0.0.1, 10.0.0.0/8`); empty items are skipped.
+    pub fn parse_list(s: &str) -> Result<Vec<IpNet>, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::parse)
+            .collect()
+    }
+}
+
+fn prefix_match(a: u128, b: u128, prefix: u8) -> bool {
+    let mask = match prefix {
+        0 => 0,
+        p => u128::MAX << (128 - u32::from(p.min(128))),
+    };
+    a & mask == b & mask
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("not an IP address or CIDR network: {s:?}");
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p.parse::<u8>().map_err(|_| bad())?)),
+            None => (s.trim(), None),
+        };
+        let addr = addr.parse::<IpAddr>().map_err(|_| bad())?.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(IpNet { addr, prefix })
+    }
+}
+
+impl std::fmt::Display for IpNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
     }
 }
 
@@ -192,6 +310,27 @@ impl StoreLocation {
                 };
                 format!("PostgreSQL at {shown}")
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod ip_net_tests {
+    use super::IpNet;
+
+    #[test]
+    fn networks_contain_their_addresses() {
+        let nets = IpNet::parse_list("127.0.0.1, 10.0.0.0/8,fd00::/8").expect("parse");
+        let has = |s: &str| IpNet::any_contains(&nets, s.parse().expect("ip"));
+        assert!(has("127.0.0.1") && has("10.200.3.4") && has("fd12::1"));
+        assert!(has("::ffff:127.0.0.1"), "IPv4-mapped counts as IPv4");
+        assert!(!has("127.0.0.2") && !has("11.0.0.1") && !has("fe80::1"));
+        assert!("0.0.0.0/0"
+            .parse::<IpNet>()
+            .expect("any")
+            .contains("1.2.3.4".parse().expect("ip")));
+        for bad in ["10.0.0.0/33", "x", "10.0.0.1/", "::/129"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
         }
     }
 }

@@ -4,7 +4,7 @@
 //! route, wrong method, extractor rejections, a panic) is turned into an `AppError` too:
 //! see `http/contract.rs`.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use casesync_core::protocol::ProtocolError;
@@ -43,9 +43,13 @@ pub enum AppError {
     /// The token is invalid, tampered with or expired (401 `invalid_token`).
     #[error("invalid or expired token")]
     InvalidToken,
-    /// Too many failed logins (429 `rate_limited`).
-    #[error("too many failed attempts; try again later")]
-    RateLimited,
+    /// Too many failed logins of this account from this address (429 `rate_limited`,
+    /// with `Retry-After`).
+    #[error("too many failed attempts; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until this account may be tried again from this address.
+        retry_after_secs: u64,
+    },
     /// The role or scope does not allow this (403 `forbidden`).
     #[error("{0}")]
     Forbidden(&'static str),
@@ -115,7 +119,7 @@ impl AppError {
             Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             AmbiguousCredentials => (StatusCode::UNAUTHORIZED, "ambiguous_credentials"),
             InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
-            RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             DeviceMismatch => (StatusCode::FORBIDDEN, "device_mismatch"),
             NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -161,14 +165,27 @@ impl IntoResponse for AppError {
             _ => tracing::debug!(code, "request refused"),
         }
         metrics::counter!("casesync_http_refusals_total", "code" => code).increment(1);
-        (
+        let mut resp = (
             status,
             Json(Body {
                 code,
                 message: self.to_string(),
             }),
         )
-            .into_response()
+            .into_response();
+        match &self {
+            AppError::RateLimited { retry_after_secs } => {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            // The rest of a timed-out body is never read: the connection cannot be reused.
+            AppError::Timeout => {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        resp
     }
 }
 

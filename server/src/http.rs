@@ -5,6 +5,7 @@ mod auth_routes;
 mod cases;
 pub(crate) mod contract;
 pub mod extract;
+pub mod limits;
 mod ops;
 mod sync_route;
 
@@ -71,14 +72,22 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}/erase", post(cases::erase))
         .merge(crate::web::router());
     contract::speak_json(routes, &state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::body_timeouts,
+        ))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until the process ends. Each connection has a header
-/// read timeout of `settings.inactivity_timeout`; bodies are read with the same
-/// inactivity timeout by the handlers. Also runs background compaction.
+/// Serves `router` on `listener` until the process ends. At most
+/// `settings.max_connections` connections are served at once: while all are in use no
+/// further connection is accepted (they wait in the listen backlog). Each connection has
+/// a header read timeout of `settings.inactivity_timeout`, which also closes a
+/// connection idle that long between requests; every body is read with the same
+/// inactivity timeout and the total `settings.body_timeout` ([`limits`]). Also runs
+/// background compaction.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     use hyper::server::conn::http1;
     use hyper_util::rt::{TokioIo, TokioTimer};
@@ -87,8 +96,15 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
 
     spawn_compactor(state.clone());
     let idle = state.settings.inactivity_timeout;
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        state.settings.max_connections.max(1),
+    ));
     let mut make = router(state).into_make_service_with_connect_info::<SocketAddr>();
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            // Never closed; were it, serving would be over.
+            return Ok(());
+        };
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -98,7 +114,9 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
             }
         };
         let Ok(svc) = make.call(peer).await;
+        metrics::gauge!("casesync_open_connections").increment(1.0);
         tokio::spawn(async move {
+            let _slot = slot;
             let conn = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(idle)
@@ -107,6 +125,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            metrics::gauge!("casesync_open_connections").decrement(1.0);
         });
     }
 }

@@ -89,15 +89,42 @@ struct ServeArgs {
     /// Longest wait for the next bytes of a request, seconds (not a total duration).
     #[arg(long, env = "CASESYNC_INACTIVITY_TIMEOUT_SECS", default_value_t = 30)]
     inactivity_timeout_secs: u64,
-    /// Failed logins allowed per username per window.
+    /// Longest total time for reading one request body, seconds (then 408).
+    #[arg(long, env = "CASESYNC_BODY_TIMEOUT_SECS", default_value_t = casesync_server::config::DEFAULT_BODY_TIMEOUT.as_secs())]
+    body_timeout_secs: u64,
+    /// Most connections served at once (further ones wait until one ends).
+    #[arg(long, env = "CASESYNC_MAX_CONNECTIONS", default_value_t = casesync_server::config::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Failed logins per account per window before its attempts are delayed.
     #[arg(long, env = "CASESYNC_LOGIN_FAILURES_PER_USER", default_value_t = casesync_server::config::DEFAULT_LOGIN_FAILURES_PER_USER)]
     login_failures_per_user: u32,
-    /// Failed logins allowed per client address per window.
+    /// Failed logins per client address per window before its attempts are delayed.
     #[arg(long, env = "CASESYNC_LOGIN_FAILURES_PER_IP", default_value_t = casesync_server::config::DEFAULT_LOGIN_FAILURES_PER_IP)]
     login_failures_per_ip: u32,
-    /// Window of the login failure counters, seconds.
-    #[arg(long, env = "CASESYNC_LOGIN_WINDOW_SECS", default_value_t = 15 * 60)]
+    /// Window of the per-account and per-address login failure counters, seconds.
+    #[arg(long, env = "CASESYNC_LOGIN_WINDOW_SECS", default_value_t = casesync_server::config::DEFAULT_LOGIN_WINDOW.as_secs())]
     login_window_secs: u64,
+    /// Failed logins of one account from one address per pair window, then that pair
+    /// is refused (429) until the window ends.
+    #[arg(long, env = "CASESYNC_LOGIN_FAILURES_PER_PAIR", default_value_t = casesync_server::config::DEFAULT_LOGIN_FAILURES_PER_PAIR)]
+    login_failures_per_pair: u32,
+    /// Window of the per-(account, address) login failure counter, seconds.
+    #[arg(long, env = "CASESYNC_LOGIN_PAIR_WINDOW_SECS", default_value_t = casesync_server::config::DEFAULT_LOGIN_PAIR_WINDOW.as_secs())]
+    login_pair_window_secs: u64,
+    /// Longest delay before a throttled login attempt is checked, milliseconds.
+    #[arg(long, env = "CASESYNC_LOGIN_MAX_DELAY_MS", default_value_t = casesync_server::config::DEFAULT_LOGIN_MAX_DELAY.as_millis() as u64)]
+    login_max_delay_ms: u64,
+    /// Reverse proxies whose client-address header is believed: IP addresses or CIDR
+    /// networks, comma separated (e.g. `127.0.0.1,10.0.0.0/8`). Empty: none.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CASESYNC_TRUSTED_PROXIES",
+        default_value = ""
+    )]
+    trusted_proxies: String,
+    /// The header a trusted proxy names the client in (X-Forwarded-For syntax).
+    #[arg(long, env = "CASESYNC_CLIENT_IP_HEADER", default_value = casesync_server::config::DEFAULT_CLIENT_IP_HEADER, value_parser = parse_header_name)]
+    client_ip_header: axum::http::HeaderName,
     /// Documents kept loaded between pushes: most saved bytes.
     #[arg(long, env = "CASESYNC_DOC_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_DOC_CACHE_BYTES)]
     doc_cache_bytes: u64,
@@ -174,8 +201,10 @@ fn open(at: &StoreLocation) -> anyhow::Result<Arc<dyn Storage>> {
     })
 }
 
-fn settings(a: &ServeArgs) -> Settings {
-    Settings {
+fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
+    let trusted_proxies = casesync_server::config::IpNet::parse_list(&a.trusted_proxies)
+        .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?;
+    Ok(Settings {
         max_body_bytes: a.max_body_bytes,
         max_changes_per_request: a.max_changes_per_request,
         max_doc_bytes: a.max_doc_bytes,
@@ -183,9 +212,16 @@ fn settings(a: &ServeArgs) -> Settings {
         access_ttl: Duration::from_secs(a.access_ttl_secs),
         refresh_ttl: Duration::from_secs(a.refresh_ttl_secs),
         inactivity_timeout: Duration::from_secs(a.inactivity_timeout_secs.max(1)),
+        body_timeout: Duration::from_secs(a.body_timeout_secs.max(1)),
+        max_connections: a.max_connections.max(1),
         login_failures_per_user: a.login_failures_per_user,
         login_failures_per_ip: a.login_failures_per_ip,
         login_window: Duration::from_secs(a.login_window_secs),
+        login_failures_per_pair: a.login_failures_per_pair.max(1),
+        login_pair_window: Duration::from_secs(a.login_pair_window_secs),
+        login_max_delay: Duration::from_millis(a.login_max_delay_ms),
+        trusted_proxies,
+        client_ip_header: a.client_ip_header.clone(),
         doc_cache_bytes: a.doc_cache_bytes,
         compact_after_changes: a.compact_after_changes.max(1),
         compact_interval: Duration::from_secs(a.compact_interval_secs.max(1)),
@@ -193,7 +229,11 @@ fn settings(a: &ServeArgs) -> Settings {
             .max_concurrent_syncs
             .unwrap_or_else(casesync_server::config::default_max_concurrent_syncs)
             .max(1),
-    }
+    })
+}
+
+fn parse_header_name(s: &str) -> Result<axum::http::HeaderName, String> {
+    axum::http::HeaderName::from_bytes(s.trim().as_bytes()).map_err(|e| e.to_string())
 }
 
 fn fmt_ms(ms: Option<i64>) -> String {
@@ -206,7 +246,7 @@ async fn run_serve(at: &StoreLocation, a: &ServeArgs) -> anyhow::Result<()> {
     let at2 = at.clone();
     let store = tokio::task::spawn_blocking(move || open(&at2)).await??;
     tracing::info!(store = %at.describe(), "store opened");
-    let state = AppState::new(store, settings(a))?;
+    let state = AppState::new(store, settings(a)?)?;
     let listener = tokio::net::TcpListener::bind(&a.listen).await?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");

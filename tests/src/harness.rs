@@ -96,6 +96,18 @@ impl ServerProc {
         Self::spawn_serve(data, |_| {})
     }
 
+    /// [`ServerProc::start`] with these settings given as environment variables
+    /// (`CASESYNC_*`; a server that lacks a setting ignores its variable, so a test of a
+    /// new setting still starts, and fails on what it checks, against an older server).
+    pub fn start_with_env(data: &Path, users: &[UserSpec], env: &[(&str, &str)]) -> Result<Self> {
+        add_users(users, |cmd| {
+            cmd.arg("--data").arg(data);
+        })?;
+        Self::spawn_serve(data, |cmd| {
+            cmd.envs(env.iter().copied());
+        })
+    }
+
     /// Starts `serve` on 127.0.0.1:0 with the data dir `data` and whatever `configure`
     /// adds, and waits for its `listening on` line.
     fn spawn_serve(data: &Path, configure: impl FnOnce(&mut Command)) -> Result<Self> {

@@ -24,7 +24,7 @@ const PW: &str = "correct horse battery";
 async fn app() -> (Router, AppState) {
     let store = Arc::new(SledStorage::temporary().expect("store"));
     let settings = Settings {
-        login_failures_per_user: 3,
+        login_failures_per_pair: 3,
         max_body_bytes: 64 * 1024,
         ..Settings::default()
     };

@@ -13,11 +13,15 @@ use crate::auth::create_user;
 use crate::store::SledStorage;
 
 async fn start() -> (SocketAddr, AppState) {
-    let store = Arc::new(SledStorage::temporary().expect("store"));
-    let settings = Settings {
+    start_with(Settings {
         inactivity_timeout: Duration::from_millis(800),
         ..Settings::default()
-    };
+    })
+    .await
+}
+
+async fn start_with(settings: Settings) -> (SocketAddr, AppState) {
+    let store = Arc::new(SledStorage::temporary().expect("store"));
     let st = AppState::new(store.clone(), settings).expect("state");
     create_user(
         store.as_ref(),
@@ -94,4 +98,68 @@ async fn slow_uploads_live_and_stalled_ones_time_out() {
         "closed after the header timeout"
     );
     assert!(!resp.contains("200"), "{resp}");
+}
+
+#[tokio::test]
+async fn login_bodies_that_stall_or_trickle_time_out() {
+    let (addr, _) = start_with(Settings {
+        inactivity_timeout: Duration::from_millis(500),
+        body_timeout: Duration::from_millis(1500),
+        ..Settings::default()
+    })
+    .await;
+    let head = "POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Content-Length: 500\r\n\r\n{\"username";
+    // Stops after ten bytes.
+    let start = Instant::now();
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write");
+    let resp = read_all(&mut s, Duration::from_secs(5)).await;
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    assert!(resp.contains("request_timeout"), "{resp}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    // A byte every 200 ms: never idle, cut at the total body timeout.
+    let start = Instant::now();
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("write");
+    let (mut rd, mut wr) = s.into_split();
+    let drip = tokio::spawn(async move {
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if wr.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), rd.read_to_end(&mut out)).await;
+    drip.abort();
+    let resp = String::from_utf8_lossy(&out);
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    let took = start.elapsed();
+    assert!(
+        took > Duration::from_millis(1400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let (addr, _) = start().await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).await.expect("read");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    // Kept alive, then nothing more is sent: closed after the inactivity timeout (800 ms).
+    let start = Instant::now();
+    let rest = read_all(&mut s, Duration::from_secs(5)).await;
+    let took = start.elapsed();
+    assert!(rest.is_empty(), "{rest}");
+    assert!(
+        took > Duration::from_millis(600) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }

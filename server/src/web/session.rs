@@ -1,7 +1,8 @@
 //! Dashboard sign-in: cookie sessions and CSRF tokens.
 //!
 //! * **Login** goes through [`crate::auth::Auth::login`], the API's own path: argon2,
-//!   the per-username and per-address failure limits, disabled accounts. Each sign-in is
+//!   the login throttling (only an account guessed from this address is refused, with
+//!   `Retry-After`; otherwise slowed), disabled accounts. Each sign-in is
 //!   bound to a fresh device record `web:<random>` of the user, so the admin sees it and
 //!   can revoke it like a phone (`casesync-server device revoke web:...`), and signing
 //!   out revokes it.
@@ -380,14 +381,23 @@ pub async fn login(
             resp
         }
         Err(e) => {
+            let retry_after = match &e {
+                AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+                _ => None,
+            };
             let (status, key) = match e {
                 AppError::BadCredentials => (StatusCode::UNAUTHORIZED, "login-failed"),
-                AppError::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "login-limited"),
+                AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "login-limited"),
                 AppError::UserDisabled => (StatusCode::FORBIDDEN, "login-disabled"),
                 AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "login-failed"),
                 other => return WebError::from(other).into_response(),
             };
-            login_form(lang, &headers, status, &f.username, Some(key))
+            let mut resp = login_form(lang, &headers, status, &f.username, Some(key));
+            if let Some(secs) = retry_after {
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            resp
         }
     }
 }

@@ -109,7 +109,7 @@ struct Demo {
 async fn demo_app() -> Demo {
     let store = Arc::new(SledStorage::temporary().expect("store"));
     let settings = Settings {
-        login_failures_per_user: 3,
+        login_failures_per_pair: 3,
         ..Settings::default()
     };
     let st = AppState::new(store.clone(), settings).expect("state");

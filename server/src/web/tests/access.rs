@@ -74,7 +74,8 @@ async fn login_checks_password_rate_limit_and_its_own_csrf() {
         assert!(r.body.contains("Wrong username or password"));
         assert!(r.cookie(crate::web::session::SESSION_COOKIE).is_none());
     }
-    // The API's limiter (3 per user in these settings) now refuses even the right one.
+    // The API's limiter (3 per account and address in these settings) now refuses even
+    // the right one from this address.
     let r = send(
         &d.app,
         post(
