@@ -93,6 +93,38 @@ impl SimServer {
             .map_err(err)
     }
 
+    /// Sets a user's districts and sensitive access, as the administrator does
+    /// (`casesync-server user set-scope`). Returns the new record.
+    pub fn set_scope(
+        &self,
+        user_id: &str,
+        districts: &[String],
+        sensitive_access: bool,
+    ) -> Result<UserRecord, String> {
+        let mut u = self
+            .store
+            .user(user_id)
+            .map_err(err)?
+            .ok_or_else(|| format!("no user {user_id}"))?;
+        u.districts = districts.to_vec();
+        u.sensitive_access = sensitive_access;
+        self.store.put_user(&u).map_err(err)?;
+        Ok(u)
+    }
+
+    /// Disables a user, as the administrator does (`casesync-server user disable`).
+    /// Returns the new record.
+    pub fn disable_user(&self, user_id: &str) -> Result<UserRecord, String> {
+        let mut u = self
+            .store
+            .user(user_id)
+            .map_err(err)?
+            .ok_or_else(|| format!("no user {user_id}"))?;
+        u.disabled = true;
+        self.store.put_user(&u).map_err(err)?;
+        Ok(u)
+    }
+
     /// Revokes a device (the admin's "lost phone").
     pub fn revoke(&self, device_id: &str) -> Result<bool, String> {
         casesync_server::auth::revoke_device(self.store.as_ref(), device_id).map_err(err)
