@@ -1026,7 +1026,7 @@ async fn a_disabled_users_phones_are_wiped_at_their_next_contact() {
     assert_eq!(spare.store.case_ids().expect("ids"), ["case-x"]);
     w.while_stopped(|data| cli(data, &["user", "disable", "chw-a2"]));
 
-    let (_, step) = phone.sync().await.expect("sync");
+    let (_, step) = phone.sync_via(&w.url()).await.expect("sync");
     assert_eq!(step, Step::Wiped);
     assert!(phone.store.case_ids().expect("ids").is_empty());
     let refresh = w
@@ -1051,7 +1051,7 @@ async fn a_disabled_users_phones_are_wiped_at_their_next_contact() {
     .await;
     assert!(relogin.is_err(), "a disabled user cannot log in");
     // What the server acknowledged stays.
-    coord.sync().await.expect("sync");
+    coord.sync_via(&w.url()).await.expect("sync");
     assert!(coord.case("case-x").is_ok());
 }
 
@@ -1073,8 +1073,8 @@ async fn a_coordinator_who_loses_sensitive_access_then_the_district_loses_those_
         1_000,
     )
     .expect("create");
-    chw.sync().await.expect("sync");
-    coord.sync().await.expect("sync");
+    chw.sync_via(&w.url()).await.expect("sync");
+    coord.sync_via(&w.url()).await.expect("sync");
     assert_eq!(coord.store.case_ids().expect("ids"), ["case-k1", "case-k2"]);
     coord
         .edit("case-k2", 2_000, |d, c| {
@@ -1083,12 +1083,12 @@ async fn a_coordinator_who_loses_sensitive_access_then_the_district_loses_those_
         .expect("offline edit");
 
     w.while_stopped(|data| cli(data, &["user", "set-sensitive", "coord-b", "false"]));
-    let (progress, step) = coord.sync().await.expect("sync");
+    let (progress, step) = coord.sync_via(&w.url()).await.expect("sync");
     assert_eq!(step, Step::Done);
     assert!(progress.refused.is_empty(), "{:?}", progress.refused);
     assert_eq!(coord.store.case_ids().expect("ids"), ["case-k1"]);
     assert!(coord.store.outbox().expect("outbox").is_empty());
-    chw.sync().await.expect("sync");
+    chw.sync_via(&w.url()).await.expect("sync");
     assert_eq!(
         chw.case("case-k2").expect("case").visits.len(),
         1,
@@ -1105,7 +1105,7 @@ async fn a_coordinator_who_loses_sensitive_access_then_the_district_loses_those_
             &["user", "set-districts", "coord-b", "--district", DHAKA],
         )
     });
-    let (_, step) = coord.sync().await.expect("sync");
+    let (_, step) = coord.sync_via(&w.url()).await.expect("sync");
     assert_eq!(step, Step::Done);
     assert!(coord.store.case_ids().expect("ids").is_empty());
     assert_eq!(
