@@ -8,7 +8,7 @@ use casesync_core::case::CaseSummary;
 use casesync_core::case::{actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS};
 use casesync_core::protocol::{DocPush, PushAck, Refusal, RefusalCode};
 
-use super::scope::{can_create, can_write, can_write_registered, may_be_registered_by};
+use super::scope::{can_create, can_write_registered, may_be_registered_by};
 use super::SyncEngine;
 use crate::store::{DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
 
@@ -137,19 +137,22 @@ fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
 
 impl SyncEngine {
     /// Validates and stores one document's push. The caller holds the writer lock.
-    /// `budget` is the number of changes this request may still push.
+    /// `budget` is the number of changes this request may still push; `earlier`: the
+    /// user's earlier scopes the device may still create cases under (see
+    /// [`SyncEngine::creation_scopes`]).
     pub(crate) fn push_doc(
         &self,
         user: &UserRecord,
         device_id: &str,
         push: &DocPush,
         budget: &mut usize,
+        earlier: &[UserRecord],
     ) -> Result<PushOutcome, StoreError> {
         let checked = match self.check_push(user, push, budget) {
             Ok(c) => c,
             Err(refused) => return Ok(refused),
         };
-        match self.prepare_push(user, device_id, &checked)? {
+        match self.prepare_push(user, device_id, &checked, earlier)? {
             Decision::Done(outcome) => Ok(outcome),
             Decision::Commit(p) => self.commit_prepared(*p),
         }
@@ -219,6 +222,7 @@ impl SyncEngine {
         user: &UserRecord,
         device_id: &str,
         checked: &Checked<'_>,
+        earlier: &[UserRecord],
     ) -> Result<Decision, StoreError> {
         let id = checked.id;
         let rec = self.store.doc(id)?;
@@ -230,7 +234,7 @@ impl SyncEngine {
                     "the case was erased",
                 )))
             }
-            Some(r) if !can_write(user, r) && !may_be_registered_by(user, r) => {
+            Some(r) if !self.may_write(user, r)? && !may_be_registered_by(user, r) => {
                 return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,
@@ -246,7 +250,7 @@ impl SyncEngine {
                             .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
                     }
                 };
-                if !can_write(user, r) {
+                if !self.may_write(user, r)? {
                     let created_by = doc.created_by().unwrap_or_default();
                     if !can_write_registered(user, r, &created_by) {
                         self.cache_doc(id, r.clone(), doc);
@@ -356,7 +360,9 @@ impl SyncEngine {
             sensitive: summary.sensitive,
         };
         if rec.is_none() {
-            if !can_create(user, &routing) {
+            // Or under an earlier scope the device still works under (made offline
+            // before the user lost the district).
+            if !can_create(user, &routing) && !earlier.iter().any(|u| can_create(u, &routing)) {
                 return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,

@@ -1,6 +1,6 @@
 //! The server in the simulation: the real sync engine over a throw-away sled store,
 //! with the checks the HTTP layer makes before it calls the engine (device known, not
-//! revoked), and a record of every acknowledgement it sent.
+//! revoked, user not disabled), and a record of every acknowledgement it sent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -94,35 +94,21 @@ impl SimServer {
     }
 
     /// Sets a user's districts and sensitive access, as the administrator does
-    /// (`casesync-server user set-scope`). Returns the new record.
+    /// (`casesync-server user set-districts` / `set-sensitive`). Returns the new record.
     pub fn set_scope(
         &self,
         user_id: &str,
         districts: &[String],
         sensitive_access: bool,
     ) -> Result<UserRecord, String> {
-        let mut u = self
-            .store
-            .user(user_id)
-            .map_err(err)?
-            .ok_or_else(|| format!("no user {user_id}"))?;
-        u.districts = districts.to_vec();
-        u.sensitive_access = sensitive_access;
-        self.store.put_user(&u).map_err(err)?;
-        Ok(u)
+        casesync_server::auth::set_scope(self.store.as_ref(), user_id, districts, sensitive_access)
+            .map_err(err)
     }
 
-    /// Disables a user, as the administrator does (`casesync-server user disable`).
-    /// Returns the new record.
+    /// Disables a user, as the administrator does (`casesync-server user disable`: their
+    /// devices are revoked). Returns the new record.
     pub fn disable_user(&self, user_id: &str) -> Result<UserRecord, String> {
-        let mut u = self
-            .store
-            .user(user_id)
-            .map_err(err)?
-            .ok_or_else(|| format!("no user {user_id}"))?;
-        u.disabled = true;
-        self.store.put_user(&u).map_err(err)?;
-        Ok(u)
+        casesync_server::auth::disable_user(self.store.as_ref(), user_id).map_err(err)
     }
 
     /// Revokes a device (the admin's "lost phone").
@@ -168,14 +154,15 @@ impl SimServer {
             .device(&req.device_id)
             .map_err(err)?
             .ok_or_else(|| format!("unknown device {}", req.device_id))?;
-        let response = if device.revoked {
+        let user = self
+            .store
+            .user(&device.user_id)
+            .map_err(err)?
+            .ok_or_else(|| format!("unknown user {}", device.user_id))?;
+        // As `Auth::authenticate`: a disabled user's device counts as revoked.
+        let response = if device.revoked || user.disabled {
             SyncResponse::wipe()
         } else {
-            let user = self
-                .store
-                .user(&device.user_id)
-                .map_err(err)?
-                .ok_or_else(|| format!("unknown user {}", device.user_id))?;
             let (resp, _stats) = self
                 .engine
                 .sync(&user, &req.device_id, &req)

@@ -30,9 +30,9 @@ fn create_in(u: &UserRecord, device: &str, id: &str, district: &str, sensitive: 
 
 /// Changes the user's scope the way an administrator does.
 fn change_scope(w: &World, u: &mut UserRecord, districts: &[&str], sensitive: bool) {
-    u.districts = districts.iter().map(|d| (*d).to_owned()).collect();
-    u.sensitive_access = sensitive;
-    w.store.put_user(u).expect("put user");
+    let districts: Vec<String> = districts.iter().map(|d| (*d).to_owned()).collect();
+    *u = crate::auth::set_scope(w.store.as_ref(), &u.user_id, &districts, sensitive)
+        .expect("set scope");
 }
 
 /// A CHW of both districts registers `cases` (id, district, sensitive), assigned to
