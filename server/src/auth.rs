@@ -339,7 +339,7 @@ pub fn set_scope(
             user.role
         )));
     }
-    crate::sync::scope::remember_scope(store, &user)?;
+    crate::sync::scope::remember_scope(store, &user, now_ms())?;
     user.districts = districts.to_vec();
     user.sensitive_access = sensitive_access;
     store.put_user(&user)?;

@@ -207,9 +207,8 @@ impl SyncEngine {
     ) -> Result<Pushed, SyncError> {
         let mut out = Pushed::default();
         let mut budget = self.settings.max_changes_per_request;
-        let earlier = self.creation_scopes(user, &req.cursor)?;
         for p in &req.push {
-            let outcome = self.push_doc(user, device_id, p, &mut budget, &earlier)?;
+            let outcome = self.push_doc(user, device_id, p, &mut budget)?;
             out.record(outcome);
         }
         Ok(out)
@@ -235,12 +234,11 @@ impl SyncEngine {
         }
         let mut clock = std::time::Instant::now();
         let mut budget = self.settings.max_changes_per_request;
-        let earlier = self.creation_scopes(user, &req.cursor)?;
         let mut steps = Vec::with_capacity(req.push.len());
         for p in &req.push {
             let step = match self.check_push(user, p, &mut budget) {
                 Err(refused) => Step::Done(refused),
-                Ok(checked) => match self.prepare_push(user, device_id, &checked, &earlier)? {
+                Ok(checked) => match self.prepare_push(user, device_id, &checked)? {
                     push::Decision::Done(outcome) => Step::Done(outcome),
                     push::Decision::Commit(prepared) => Step::Pending(checked, prepared),
                 },
@@ -275,12 +273,10 @@ impl SyncEngine {
                     self.commit_batch(&mut batch, &mut slots)?;
                     in_batch.clear();
                     metrics::counter!("casesync_push_revalidated_total").increment(1);
-                    slots[idx] = Some(
-                        match self.prepare_push(user, device_id, &checked, &earlier)? {
-                            push::Decision::Done(outcome) => outcome,
-                            push::Decision::Commit(p) => self.commit_prepared(*p)?,
-                        },
-                    );
+                    slots[idx] = Some(match self.prepare_push(user, device_id, &checked)? {
+                        push::Decision::Done(outcome) => outcome,
+                        push::Decision::Commit(p) => self.commit_prepared(*p)?,
+                    });
                 }
             }
         }

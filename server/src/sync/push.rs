@@ -137,22 +137,19 @@ fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
 
 impl SyncEngine {
     /// Validates and stores one document's push. The caller holds the writer lock.
-    /// `budget` is the number of changes this request may still push; `earlier`: the
-    /// user's earlier scopes the device may still create cases under (see
-    /// [`SyncEngine::creation_scopes`]).
+    /// `budget` is the number of changes this request may still push.
     pub(crate) fn push_doc(
         &self,
         user: &UserRecord,
         device_id: &str,
         push: &DocPush,
         budget: &mut usize,
-        earlier: &[UserRecord],
     ) -> Result<PushOutcome, StoreError> {
         let checked = match self.check_push(user, push, budget) {
             Ok(c) => c,
             Err(refused) => return Ok(refused),
         };
-        match self.prepare_push(user, device_id, &checked, earlier)? {
+        match self.prepare_push(user, device_id, &checked)? {
             Decision::Done(outcome) => Ok(outcome),
             Decision::Commit(p) => self.commit_prepared(*p),
         }
@@ -222,7 +219,6 @@ impl SyncEngine {
         user: &UserRecord,
         device_id: &str,
         checked: &Checked<'_>,
-        earlier: &[UserRecord],
     ) -> Result<Decision, StoreError> {
         let id = checked.id;
         let rec = self.store.doc(id)?;
@@ -360,9 +356,14 @@ impl SyncEngine {
             sensitive: summary.sensitive,
         };
         if rec.is_none() {
-            // Or under an earlier scope the device still works under (made offline
-            // before the user lost the district).
-            if !can_create(user, &routing) && !earlier.iter().any(|u| can_create(u, &routing)) {
+            // In scope now, or under an earlier scope in force when the device logged in (a
+            // case registered offline before the user lost the district).
+            if !can_create(user, &routing)
+                && !self
+                    .creation_scopes(user, device_id)?
+                    .iter()
+                    .any(|u| can_create(u, &routing))
+            {
                 return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,

@@ -21,11 +21,13 @@ pub struct PastScope {
     pub districts: Vec<String>,
     /// Sensitive access then.
     pub sensitive_access: bool,
+    /// When it was last replaced, ms since the Unix epoch.
+    pub until_ms: i64,
 }
 
 impl PastScope {
-    /// The scope `user` has now.
-    pub fn of(user: &UserRecord) -> Self {
+    /// The scope `user` has now, replaced at `until_ms`.
+    pub fn of(user: &UserRecord, until_ms: i64) -> Self {
         let mut districts = user.districts.clone();
         districts.sort();
         districts.dedup();
@@ -33,7 +35,14 @@ impl PastScope {
             role: user.role,
             districts,
             sensitive_access: user.sensitive_access,
+            until_ms,
         }
+    }
+
+    /// Whether `other` is the same scope (whenever it ended).
+    fn same_scope(&self, other: &PastScope) -> bool {
+        (self.role, &self.districts, self.sensitive_access)
+            == (other.role, &other.districts, other.sensitive_access)
     }
 
     /// `user`'s record with this scope instead of the current one.
@@ -56,14 +65,17 @@ pub fn past_scopes(store: &dyn Storage, user_id: &str) -> Result<Vec<PastScope>,
     }
 }
 
-/// Remembers `user`'s current scope among its earlier ones, before it is changed
-/// (kept once: a scope given back and taken again is not stored twice). Not flushed.
-pub fn remember_scope(store: &dyn Storage, user: &UserRecord) -> Result<(), StoreError> {
+/// Remembers `user`'s current scope among its earlier ones, as replaced at `now_ms`,
+/// before it is changed (kept once: a scope given back and taken again is stored once,
+/// with the latest time). Not flushed.
+pub fn remember_scope(
+    store: &dyn Storage,
+    user: &UserRecord,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let mut past = past_scopes(store, &user.user_id)?;
-    let now = PastScope::of(user);
-    if past.contains(&now) {
-        return Ok(());
-    }
+    let now = PastScope::of(user, now_ms);
+    past.retain(|p| !p.same_scope(&now));
     past.push(now);
     let bytes = postcard::to_allocvec(&past).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store.set_meta(&format!("{PAST_SCOPES_KEY}{}", user.user_id), &bytes)

@@ -17,7 +17,6 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::cursor::{Cursor, Position};
 use super::pull::{Builder, ENTRY_OVERHEAD};
 use super::scope::{
     can_read, can_write, could_write_earlier, past_scopes, scope_keys, scope_version,
@@ -36,38 +35,27 @@ impl SyncEngine {
         Ok(could_write_earlier(user, &past, rec))
     }
 
-    /// The user's earlier scopes a device may still create cases under: the scope its
-    /// cursor (`cursor`, as the request carries it) was made under, if that is not the
-    /// current one, and the old scope of a removal phase in progress. A case registered
-    /// offline before the user lost the district is accepted from a device that has not
-    /// been told of the change yet; once its cursor follows the new scope, it is not.
+    /// The user's earlier scopes `device_id` may still create cases under: those that
+    /// were still in force when the device first logged in. A case registered offline
+    /// before the user lost the district reaches the server whenever the device pushes
+    /// it (the removal of what left the scope may have come first); a device logged in
+    /// after the change creates only under the current scope.
     pub(crate) fn creation_scopes(
         &self,
         user: &UserRecord,
-        cursor: &[u8],
+        device_id: &str,
     ) -> Result<Vec<UserRecord>, StoreError> {
-        let Ok(Some(c)) = Cursor::decode(cursor) else {
+        let past = past_scopes(self.store.as_ref(), &user.user_id)?;
+        if past.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(device) = self.store.device(device_id)? else {
             return Ok(Vec::new());
         };
-        let now = scope_version(user);
-        let mut wanted: Vec<Option<u64>> = Vec::new();
-        if c.scope != now {
-            wanted.push(Some(c.scope));
-        }
-        if let Position::Shrink { old_scope, .. } = c.position {
-            wanted.push(old_scope);
-        }
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        let past = past_scopes(self.store.as_ref(), &user.user_id)?;
         Ok(past
             .iter()
+            .filter(|p| p.until_ms >= device.created_ms)
             .map(|p| p.applied_to(user))
-            .filter(|u| {
-                let v = scope_version(u);
-                wanted.iter().any(|w| w.is_none_or(|w| w == v))
-            })
             .collect())
     }
 

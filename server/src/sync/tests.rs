@@ -686,7 +686,7 @@ fn a_push_validated_against_a_moved_record_is_validated_again() {
         .engine
         .check_push(&chw, &push_a[0], &mut budget)
         .expect("checked");
-    let prepared = match w.engine.prepare_push(&chw, "phone-a", &checked, &[]) {
+    let prepared = match w.engine.prepare_push(&chw, "phone-a", &checked) {
         Ok(push::Decision::Commit(p)) => p,
         _ => panic!("a valid push prepares a commit"),
     };

@@ -76,7 +76,7 @@ where
             changes,
         };
         let mut budget = usize::MAX;
-        match engine.push_doc(&user, &device, &push, &mut budget, &[])? {
+        match engine.push_doc(&user, &device, &push, &mut budget)? {
             PushOutcome::Accepted { .. } => {
                 store.flush()?;
                 tracing::info!(doc = %id, user = %user.user_id, action = what, "dashboard change stored");

@@ -181,3 +181,50 @@ fn a_wider_scope_removes_nothing() {
     let (_, removed, _) = sync_to_end(&w, &coord, "laptop", &mut cursor, vec![], 0);
     assert!(removed.is_empty(), "{removed:?}");
 }
+
+fn device(id: &str, user: &str, created_ms: i64) -> crate::store::DeviceRecord {
+    crate::store::DeviceRecord {
+        device_id: id.into(),
+        user_id: user.into(),
+        revoked: false,
+        refresh_hash: None,
+        refresh_expires_ms: 0,
+        refresh_family: String::new(),
+        used_refresh: Vec::new(),
+        created_ms,
+        last_sync_ms: None,
+    }
+}
+
+#[test]
+fn a_case_registered_before_the_district_was_taken_away_still_reaches_the_server() {
+    let w = world();
+    let mut coord = coordinator(&["sylhet", "dhaka"], true);
+    w.store.put_user(&coord).expect("put");
+    w.store
+        .put_device(&device("laptop", "coord", 0))
+        .expect("put");
+    let (_, mut cursor) = seed(&w, &coord, "laptop", &[("case-d1", "dhaka", false)]);
+    let mut offline = create_in(&coord, "laptop", "case-new", "dhaka", false);
+    change_scope(&w, &mut coord, &["sylhet"], true);
+    // Told of the change first (the removal arrives), then the push.
+    let (_, removed, _) = sync_to_end(&w, &coord, "laptop", &mut cursor, vec![], 0);
+    assert_eq!(removed, BTreeSet::from(["case-d1".to_owned()]));
+    let creation = push("case-new", all_changes(&mut offline));
+    let (first, removed, _) = sync_to_end(&w, &coord, "laptop", &mut cursor, creation, 0);
+    assert!(first.refused.is_empty(), "{:?}", first.refused);
+    assert_eq!(removed, BTreeSet::from(["case-new".to_owned()]));
+    // A device logged in after the change may not register cases there.
+    w.store
+        .put_device(&device("laptop-2", "coord", i64::MAX))
+        .expect("put");
+    let mut late = create_in(&coord, "laptop-2", "case-late", "dhaka", false);
+    let r = w.sync(
+        &coord,
+        "laptop-2",
+        &[],
+        push("case-late", all_changes(&mut late)),
+    );
+    assert_eq!(r.refused.len(), 1);
+    assert_eq!(r.refused[0].code, RefusalCode::OutOfScope);
+}
