@@ -6,14 +6,19 @@
 //! ([`scope_version`]); the store keeps every scope a user had ([`past_scopes`],
 //! written by `auth::set_scope` before it changes one). On a cursor of another scope,
 //! the old scope is the past scope with the cursor's fingerprint (every past scope if
-//! none has it, e.g. after a change made without `set_scope`, or a second change while
-//! the first one's removals were still being listed). The candidates are the documents
-//! indexed now under the old scope's log partitions, and those logged there after the
-//! cursor's position (they may have moved away since); one is listed as removed if the
-//! old scope could read it at or after that position and the current scope cannot read
-//! it now (or it was erased). Listing a case the device does not hold is harmless.
-//! Removals come by id, in pages bounded like any other; then the device gets
-//! snapshots of its new scope as a fresh device would.
+//! none has it: a second change while the first one's removals were still being listed,
+//! or a fingerprint from a build whose `DefaultHasher` differs). A scope changed by
+//! writing the user record directly, not through `set_scope`, leaves no past scope: the
+//! device then only starts over with snapshots, as before issue #13.
+//!
+//! The candidates are the documents indexed now under the old scope's log partitions,
+//! and those logged there after the cursor's position (they may have moved away since);
+//! one is listed as removed if the old scope could read it at or after that position and
+//! the current scope cannot read it now (or it was erased). Listing a case the device
+//! does not hold is harmless. Removals come by id, in pages bounded like any other; then
+//! the device gets snapshots of its new scope as a fresh device would. Each page scans
+//! the old partitions' index after the last id and their log since the cursor's
+//! position again (a rare event; not indexed further).
 
 use std::collections::{BTreeSet, HashSet};
 
