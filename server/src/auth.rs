@@ -277,14 +277,16 @@ impl Auth {
         })
     }
 
-    /// Checks a bearer token and loads its user and device.
+    /// Checks a bearer token and loads its user and device. A disabled user's device
+    /// counts as revoked (its devices are revoked when the user is disabled, see
+    /// [`disable_user`]): sync answers `wipe`, everything else `device_revoked`, so the
+    /// phone wipes at its next contact whichever request it is.
     pub fn authenticate(&self, token: &str) -> Result<Authenticated, AppError> {
         let claims = self.keys.verify(token).ok_or(AppError::InvalidToken)?;
-        let user = match self.store.user(&claims.sub)? {
-            Some(u) if u.disabled => return Err(AppError::UserDisabled),
-            Some(u) => u,
-            None => return Err(AppError::InvalidToken),
-        };
+        let user = self
+            .store
+            .user(&claims.sub)?
+            .ok_or(AppError::InvalidToken)?;
         let device = self
             .store
             .device(&claims.dev)?
@@ -293,9 +295,9 @@ impl Auth {
             return Err(AppError::InvalidToken);
         }
         Ok(Authenticated {
+            revoked: device.revoked || user.disabled,
             user,
             device_id: claims.dev,
-            revoked: device.revoked,
         })
     }
 
@@ -318,6 +320,62 @@ pub fn revoke_device(store: &dyn Storage, device_id: &str) -> Result<bool, AppEr
     Ok(true)
 }
 
+fn check_districts(districts: &[String]) -> Result<(), AppError> {
+    if districts
+        .iter()
+        .any(|d| d.trim().is_empty() || d.chars().any(char::is_control) || d.len() > 200)
+    {
+        return Err(AppError::BadRequest(
+            "district: 1 to 200 characters, no control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Changes a user's districts and sensitive access (issue #13). The scope they had is
+/// remembered first (`sync::scope::remember_scope`): at their devices' next sync, the
+/// cases it covered and the new one does not are listed as removed, and the edits the
+/// devices made to them before are still accepted.
+pub fn set_scope(
+    store: &dyn Storage,
+    username: &str,
+    districts: &[String],
+    sensitive_access: bool,
+) -> Result<UserRecord, AppError> {
+    check_districts(districts)?;
+    let mut user = store.user(username)?.ok_or(AppError::NotFound)?;
+    if user.role != Role::Admin && districts.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "a {} needs at least one district",
+            user.role
+        )));
+    }
+    crate::sync::scope::remember_scope(store, &user, now_ms())?;
+    user.districts = districts.to_vec();
+    user.sensitive_access = sensitive_access;
+    store.put_user(&user)?;
+    store.flush()?;
+    Ok(user)
+}
+
+/// Disables a user: no more logins, and every device of theirs is revoked, so each is
+/// told to wipe at its next contact (sync: `wipe`; refresh and the API:
+/// `device_revoked`). Their unsent edits are not accepted, as on a revoked device.
+pub fn disable_user(store: &dyn Storage, username: &str) -> Result<UserRecord, AppError> {
+    let mut user = store.user(username)?.ok_or(AppError::NotFound)?;
+    user.disabled = true;
+    store.put_user(&user)?;
+    for mut d in store.devices()? {
+        if d.user_id == user.user_id && !d.revoked {
+            d.revoked = true;
+            d.refresh_hash = None;
+            store.put_device(&d)?;
+        }
+    }
+    store.flush()?;
+    Ok(user)
+}
+
 /// Creates a user (the user id is the login name).
 pub fn create_user(
     store: &dyn Storage,
@@ -337,14 +395,7 @@ pub fn create_user(
             "password: at least 8 characters".into(),
         ));
     }
-    if districts
-        .iter()
-        .any(|d| d.trim().is_empty() || d.chars().any(char::is_control) || d.len() > 200)
-    {
-        return Err(AppError::BadRequest(
-            "district: 1 to 200 characters, no control characters".into(),
-        ));
-    }
+    check_districts(districts)?;
     if store.user(username)?.is_some() {
         return Err(AppError::Conflict(format!("user {username} exists")));
     }

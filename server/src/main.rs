@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use casesync_core::case::Role;
-use casesync_server::auth::{create_user, revoke_device};
+use casesync_server::auth::{create_user, disable_user, revoke_device, set_scope};
 use casesync_server::config::{Settings, StoreLocation};
 use casesync_server::store::Storage;
 use casesync_server::{demo, serve, AppState};
@@ -171,10 +171,29 @@ enum UserCmd {
     },
     /// List users.
     List,
-    /// Disable a user (no more logins or token refreshes).
+    /// Disable a user: no more logins; every device of theirs is revoked and told to
+    /// wipe at its next contact.
     Disable {
         /// Login name.
         username: String,
+    },
+    /// Replace a user's districts (cases of a district taken away leave their devices
+    /// at the next sync, after the edits made there before are acknowledged).
+    SetDistricts {
+        /// Login name.
+        username: String,
+        /// District (repeatable).
+        #[arg(long = "district", required = true)]
+        districts: Vec<String>,
+    },
+    /// Grant (`true`) or take away (`false`) a coordinator's sensitive access (taken
+    /// away: the sensitive cases leave their devices at the next sync).
+    SetSensitive {
+        /// Login name.
+        username: String,
+        /// Sensitive access from now on.
+        #[arg(action = clap::ArgAction::Set)]
+        access: bool,
     },
 }
 
@@ -345,13 +364,28 @@ fn run_user(at: &StoreLocation, cmd: UserCmd) -> anyhow::Result<()> {
             }
         }
         UserCmd::Disable { username } => {
-            let mut u = store
+            disable_user(store.as_ref(), &username)
+                .map_err(|e| anyhow::anyhow!("user {username}: {e}"))?;
+            println!("user {username} disabled; their devices will be told to wipe");
+        }
+        UserCmd::SetDistricts {
+            username,
+            districts,
+        } => {
+            let u = store
                 .user(&username)?
                 .ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
-            u.disabled = true;
-            store.put_user(&u)?;
-            store.flush()?;
-            println!("user {username} disabled");
+            set_scope(store.as_ref(), &username, &districts, u.sensitive_access)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {username}: districts {}", districts.join(","));
+        }
+        UserCmd::SetSensitive { username, access } => {
+            let u = store
+                .user(&username)?
+                .ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
+            set_scope(store.as_ref(), &username, &u.districts, access)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user {username}: sensitive access {access}");
         }
     }
     Ok(())

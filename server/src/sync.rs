@@ -13,6 +13,7 @@ mod cursor;
 mod pull;
 mod push;
 pub mod scope;
+mod shrink;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

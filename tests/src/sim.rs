@@ -23,11 +23,19 @@
 //!    out of scope, no erased case);
 //! 2. every change the server acknowledged is in the server's copy and in every copy;
 //! 3. nothing a device recorded is lost (cases, visits, goals, referrals, household
-//!    members, tokens written into notes), even across reassignment, unless the case was
-//!    erased or the device was revoked (a revoked phone's unsent edits are lost by design;
-//!    what the server acknowledged from it is covered by 2);
-//! 4. no device ever holds a case its user could never read (checked after every
-//!    response), so the CHW of the other district sees nothing of this one.
+//!    members, tokens written into notes), even across reassignment and scope shrinks
+//!    (an edit made before the user lost the district or sensitive access is
+//!    acknowledged before the case leaves the phone), unless the case was erased or the
+//!    device was revoked or its user disabled (such a phone's unsent edits are lost by
+//!    design; what the server acknowledged from it is covered by 2);
+//! 4. no device ever holds a case its user could never read under any scope they had
+//!    (checked after every response), so the CHW of the other district sees nothing of
+//!    this one.
+//!
+//! Scope changes (issue #13) are part of the schedule: the coordinator loses one of its
+//! districts or its sensitive access, gets them back, or a CHW is disabled (their
+//! phones are then wiped at their next contact). Invariant 1 holds for the scope in
+//! force after the last change: a disabled user's phones hold nothing.
 //!
 //! One concern per file: `schedule` (the random steps and the scripted actions),
 //! `exchange` (requests and responses over the [`Net`]), `quiet` (the healing phase),
@@ -72,6 +80,10 @@ pub const MAX_QUIET_ROUNDS: usize = 12;
 pub const MAX_TRIPS: usize = 500;
 /// Most revocations in one run (each uses a spare phone).
 pub const MAX_REVOCATIONS: usize = 2;
+/// Most users disabled in one run.
+pub const MAX_DISABLED: usize = 1;
+/// A step changes a user's scope with probability one in this.
+pub const SCOPE_CHANGE_ONE_IN: u32 = 40;
 /// Simulated time per step.
 const STEP_MS: i64 = 7 * 60 * 1000;
 /// Simulated start: 2024-01-01.
@@ -107,15 +119,22 @@ pub struct Sim<'a> {
     next_case: u32,
     chws: Vec<String>,
     users: Vec<UserRecord>,
+    /// Every earlier scope of a user (records as they were before each change).
+    past_users: Vec<UserRecord>,
+    /// The coordinator's record at the start (what "restore" gives back).
+    coord_at_start: UserRecord,
     /// Largest page devices ask for (sessions opened from now on).
     pub page_bytes: u32,
     /// Device slots that were ever revoked.
     revoked: BTreeSet<usize>,
+    /// Device slots of disabled users.
+    disabled: BTreeSet<usize>,
 }
 
 impl<'a> Sim<'a> {
     /// A world for `seed`: a server, a coordinator and 2–4 CHWs in [`DISTRICT`], and a
-    /// CHW in [`OTHER_DISTRICT`], each with one phone from `phones`.
+    /// CHW in [`OTHER_DISTRICT`], each with one phone from `phones`. Half the seeds give
+    /// the coordinator [`OTHER_DISTRICT`] too (so it can lose one).
     pub fn new(seed: u64, phones: &'a Phones) -> Result<Self, Failure> {
         Self::build(seed, phones).map_err(|message| Failure {
             seed,
@@ -137,8 +156,18 @@ impl<'a> Sim<'a> {
         let server = SimServer::new(settings)?;
         let n_chw = rng.gen_range(2..=4);
         let coordinator_sensitive = rng.gen_bool(0.75);
-        let mut users =
-            vec![server.add_user("coord", Role::Coordinator, DISTRICT, coordinator_sensitive)?];
+        let coordinator_both = rng.gen_bool(0.5);
+        let coord = server.add_user("coord", Role::Coordinator, DISTRICT, coordinator_sensitive)?;
+        let coord = if coordinator_both {
+            server.set_scope(
+                "coord",
+                &[DISTRICT.to_owned(), OTHER_DISTRICT.to_owned()],
+                coordinator_sensitive,
+            )?
+        } else {
+            coord
+        };
+        let mut users = vec![coord.clone()];
         let mut chws = Vec::new();
         for i in 1..=n_chw {
             let id = format!("chw{i}");
@@ -163,8 +192,11 @@ impl<'a> Sim<'a> {
             next_case: 0,
             chws,
             users,
+            past_users: Vec::new(),
+            coord_at_start: coord,
             page_bytes,
             revoked: BTreeSet::new(),
+            disabled: BTreeSet::new(),
         };
         let names: Vec<String> = sim.users.iter().map(|u| u.user_id.clone()).collect();
         for u in names {
@@ -172,6 +204,7 @@ impl<'a> Sim<'a> {
         }
         sim.note(format!(
             "setup: {n_chw} CHWs, coordinator sensitive access {coordinator_sensitive}, \
+             coordinator of both districts {coordinator_both}, \
              server page {server_page} B, device page {page_bytes} B"
         ));
         Ok(sim)

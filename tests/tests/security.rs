@@ -1192,3 +1192,126 @@ async fn two_authorization_headers_never_pick_a_caller() {
     // One header still works.
     assert_eq!(w.get(&coord.token, "/v1/cases/case-2h").await.0, 200);
 }
+
+/// Runs the server's CLI on a stopped store.
+fn cli(data: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new(server_bin().expect("bin"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .expect("cli");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue #13: disabling a user wipes their phones at their next contact, whichever it
+/// is: a sync with a still-valid access token (the wipe answer of a revoked device), a
+/// token refresh or an API call (`device_revoked`, the code the app wipes on).
+#[tokio::test]
+async fn a_disabled_users_phones_are_wiped_at_their_next_contact() {
+    let mut w = World::start();
+    let phone = w.device("chw-a2", "phone-a2").await;
+    let spare = w.device("chw-a2", "phone-a2-spare").await;
+    let coord = w.device("coord-a", "laptop-a").await;
+    phone
+        .create(
+            &new_case("case-x", DHAKA, "chw-a2", "Trần Văn Minh", false),
+            1_000,
+        )
+        .expect("create");
+    phone.sync().await.expect("sync");
+    spare.sync().await.expect("sync");
+    assert_eq!(spare.store.case_ids().expect("ids"), ["case-x"]);
+    w.while_stopped(|data| cli(data, &["user", "disable", "chw-a2"]));
+
+    let (_, step) = phone.sync_via(&w.url()).await.expect("sync");
+    assert_eq!(step, Step::Wiped);
+    assert!(phone.store.case_ids().expect("ids").is_empty());
+    let refresh = w
+        .http
+        .post(format!("{}/v1/auth/refresh", w.url()))
+        .json(&serde_json::json!({"refresh_token": spare.refresh_token, "device_id": spare.device_id}))
+        .send()
+        .await
+        .expect("refresh");
+    assert_eq!(status_code(refresh).await, code(401, "device_revoked"));
+    assert_eq!(
+        w.get(&spare.token, "/v1/cases/case-x").await,
+        code(401, "device_revoked")
+    );
+    let relogin = login(
+        &w.http,
+        &w.url(),
+        "chw-a2",
+        &w.spec("chw-a2").password,
+        "phone-a2-new",
+    )
+    .await;
+    assert!(relogin.is_err(), "a disabled user cannot log in");
+    // What the server acknowledged stays.
+    coord.sync_via(&w.url()).await.expect("sync");
+    assert!(coord.case("case-x").is_ok());
+}
+
+/// Issue #13: a coordinator who loses sensitive access, then the district, has those
+/// cases removed from the laptop at the next sync, after the edits it made offline
+/// before are acknowledged.
+#[tokio::test]
+async fn a_coordinator_who_loses_sensitive_access_then_the_district_loses_those_cases() {
+    let mut w = World::start();
+    let chw = w.device("chw-b", "phone-b").await;
+    let coord = w.device("coord-b", "laptop-b").await;
+    chw.create(
+        &new_case("case-k1", KHULNA, "chw-b", "Somchai Wongsa", false),
+        1_000,
+    )
+    .expect("create");
+    chw.create(
+        &new_case("case-k2", KHULNA, "chw-b", "مریم احمدی", true),
+        1_000,
+    )
+    .expect("create");
+    chw.sync_via(&w.url()).await.expect("sync");
+    coord.sync_via(&w.url()).await.expect("sync");
+    assert_eq!(coord.store.case_ids().expect("ids"), ["case-k1", "case-k2"]);
+    coord
+        .edit("case-k2", 2_000, |d, c| {
+            d.add_visit(c, &visit("made before the change"))
+        })
+        .expect("offline edit");
+
+    w.while_stopped(|data| cli(data, &["user", "set-sensitive", "coord-b", "false"]));
+    let (progress, step) = coord.sync_via(&w.url()).await.expect("sync");
+    assert_eq!(step, Step::Done);
+    assert!(progress.refused.is_empty(), "{:?}", progress.refused);
+    assert_eq!(coord.store.case_ids().expect("ids"), ["case-k1"]);
+    assert!(coord.store.outbox().expect("outbox").is_empty());
+    chw.sync_via(&w.url()).await.expect("sync");
+    assert_eq!(
+        chw.case("case-k2").expect("case").visits.len(),
+        1,
+        "the edit is kept"
+    );
+    assert_eq!(
+        w.get(&coord.token, "/v1/cases/case-k2").await,
+        code(404, "not_found")
+    );
+
+    w.while_stopped(|data| {
+        cli(
+            data,
+            &["user", "set-districts", "coord-b", "--district", DHAKA],
+        )
+    });
+    let (_, step) = coord.sync_via(&w.url()).await.expect("sync");
+    assert_eq!(step, Step::Done);
+    assert!(coord.store.case_ids().expect("ids").is_empty());
+    assert_eq!(
+        w.get(&coord.token, "/v1/cases/case-k1").await,
+        code(404, "not_found")
+    );
+}

@@ -336,3 +336,41 @@ fn a_removal_deferred_for_a_save_that_changed_nothing_survives_the_end_of_the_se
     sim.run_until_quiet().expect("quiet");
     sim.check().expect("invariants");
 }
+
+/// Issue #13: the coordinator loses the district of a case it edited offline; the edit
+/// is acknowledged, then the case leaves its phone (and only that case).
+#[test]
+fn a_district_taken_away_leaves_the_phone_after_its_offline_edit_is_acknowledged() {
+    let phones = Phones::new();
+    let mut sim = (0..64)
+        .map(|seed| Sim::new(seed, &phones).expect("setup"))
+        .find(|s| {
+            let coord = s
+                .server
+                .store()
+                .user("coord")
+                .expect("user")
+                .expect("coord");
+            coord.districts.len() == 2
+        })
+        .expect("a seed whose coordinator has both districts");
+    let (coord, outsider) = (0, sim.devices.len() - 1);
+    let mut rng = StdRng::seed_from_u64(4);
+    sim.create_open_case(outsider, 3).expect("create");
+    sim.create_open_case(coord, 5).expect("create");
+    sim.run_until_quiet().expect("quiet");
+    let (theirs, ours) = (sim.ledger.cases[0].clone(), sim.ledger.cases[1].clone());
+    let held = |sim: &Sim<'_>, d: usize| sim.devices[d].store.case_ids().expect("ids");
+    assert!(held(&sim, coord).contains(&theirs));
+
+    sim.net.partition(coord);
+    sim.edit(coord, &theirs, EditKind::AddVisit, &mut rng)
+        .expect("visit offline");
+    sim.remove_district(1)
+        .expect("the other district is taken away");
+    sim.run_until_quiet().expect("quiet");
+    sim.check().expect("invariants: the visit is on the server");
+    assert!(!held(&sim, coord).contains(&theirs));
+    assert!(held(&sim, coord).contains(&ours));
+    assert!(held(&sim, outsider).contains(&theirs));
+}

@@ -12,10 +12,12 @@ use automerge::Change;
 use casesync_core::case::{
     device_actor, CaseDoc, ClientUpdate, EditCtx, NewCase, Role, VisitInput, VisitKind,
 };
+use casesync_server::auth::{disable_user, set_scope};
 use casesync_server::store::{
     DeviceRecord, DocCommit, LogKind, PgStorage, Routing, ScopeKey, SledStorage, Storage,
     StoredChange, UserRecord,
 };
+use casesync_server::sync::scope::past_scopes;
 use casesync_tests::harness::TestDatabase;
 use chrono::NaiveDate;
 
@@ -548,6 +550,57 @@ fn skipped() {
     eprintln!("skipped: CASESYNC_TEST_DATABASE_URL is not set (scripts/pg start)");
 }
 
+/// Issue #13: a scope change keeps the scope the user had; disabling a user revokes
+/// their devices (and only theirs).
+fn scope_changes_and_disabling_are_stored(s: &dyn Storage) {
+    let coord = UserRecord {
+        user_id: "coord".into(),
+        role: Role::Coordinator,
+        districts: vec!["khulna".into(), D.into()],
+        sensitive_access: true,
+        password_hash: String::new(),
+        disabled: false,
+        created_ms: 5,
+    };
+    s.put_user(&coord).expect("put user");
+    let device = |id: &str, user: &str| DeviceRecord {
+        device_id: id.into(),
+        user_id: user.into(),
+        revoked: false,
+        refresh_hash: Some([7; 32]),
+        refresh_expires_ms: 99,
+        refresh_family: "fam".into(),
+        used_refresh: Vec::new(),
+        created_ms: 3,
+        last_sync_ms: None,
+    };
+    s.put_device(&device("laptop", "coord"))
+        .expect("put device");
+    s.put_device(&device("phone", "chw")).expect("put device");
+    assert!(past_scopes(s, "coord").expect("past").is_empty());
+
+    let now = set_scope(s, "coord", &[D.into()], false).expect("set scope");
+    assert_eq!(s.user("coord").expect("user"), Some(now.clone()));
+    assert_eq!(
+        (now.districts.clone(), now.sensitive_access),
+        (vec![D.to_owned()], false)
+    );
+    let past = past_scopes(s, "coord").expect("past");
+    assert_eq!(past.len(), 1);
+    assert_eq!(past[0].districts, vec!["khulna".to_owned(), D.into()]);
+    assert!(past[0].sensitive_access && past[0].until_ms > 0);
+    // Given back and taken again: each scope is kept once.
+    set_scope(s, "coord", &coord.districts, true).expect("set scope");
+    set_scope(s, "coord", &[D.into()], false).expect("set scope");
+    assert_eq!(past_scopes(s, "coord").expect("past").len(), 2);
+
+    let off = disable_user(s, "coord").expect("disable");
+    assert!(off.disabled && s.user("coord").expect("user").expect("coord").disabled);
+    let laptop = s.device("laptop").expect("device").expect("laptop");
+    assert!(laptop.revoked && laptop.refresh_hash.is_none());
+    assert!(!s.device("phone").expect("device").expect("phone").revoked);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod on_sled {
@@ -573,6 +626,7 @@ suite!(
     compaction_beside_a_later_commit_keeps_everything,
     commit_all_numbers_in_order,
     erasure_leaves_only_a_tombstone,
+    scope_changes_and_disabling_are_stored,
 );
 
 #[test]

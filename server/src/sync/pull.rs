@@ -33,7 +33,7 @@ const MAX_PAGE_ENTRIES: usize = MAX_DOCS_PER_MESSAGE / 2;
 const MAX_PAGE_ITEMS: usize = MAX_CHANGES_PER_DOC / 2;
 
 /// Fixed overhead counted per document entry of a page, in bytes.
-const ENTRY_OVERHEAD: usize = 16;
+pub(super) const ENTRY_OVERHEAD: usize = 16;
 
 fn summary_cost(s: &CaseSummary) -> usize {
     s.id.len() + s.name.len() + s.assigned_to.len() + s.district.len() + s.village.len() + 32
@@ -47,9 +47,9 @@ enum Decision {
     Done,
 }
 
-struct Builder {
-    page: Page,
-    bytes: usize,
+pub(super) struct Builder {
+    pub(super) page: Page,
+    pub(super) bytes: usize,
     max: usize,
     /// Snapshots, changes and removals in the page so far.
     items: usize,
@@ -58,7 +58,7 @@ struct Builder {
 impl Builder {
     /// Whether `cost` more bytes fit (the first item always fits, so pages progress),
     /// within the protocol's count limits.
-    fn fits(&mut self, cost: usize) -> bool {
+    pub(super) fn fits(&mut self, cost: usize) -> bool {
         let entries = self.page.docs.len() + self.page.removed.len();
         let ok = self.items == 0
             || (self.bytes + cost <= self.max
@@ -100,7 +100,18 @@ impl SyncEngine {
         let scope = scope_version(user);
         let position = match cursor {
             Some(c) if c.scope == scope => c.position,
-            _ => Position::Initial {
+            // Made under another scope: what the old scope gave the device and the new
+            // one does not cover is listed as removed first, then snapshots follow.
+            Some(c) => Position::Shrink {
+                old_scope: match c.position {
+                    Position::Shrink { .. } => None,
+                    _ => Some(c.scope),
+                },
+                since: c.position.since(),
+                start_seq: head,
+                after_doc: String::new(),
+            },
+            None => Position::Initial {
                 start_seq: head,
                 after_doc: String::new(),
             },
@@ -112,6 +123,34 @@ impl SyncEngine {
             items: 0,
         };
         self.pushed_out_of_scope(user, echo, &mut b)?;
+        let position = match position {
+            Position::Shrink {
+                old_scope,
+                since,
+                start_seq,
+                after_doc,
+            } => match self.shrink(user, old_scope, since, head, &after_doc, &mut b)? {
+                Some(after_doc) => {
+                    b.page.more = true;
+                    b.page.cursor = Cursor {
+                        scope,
+                        position: Position::Shrink {
+                            old_scope,
+                            since,
+                            start_seq,
+                            after_doc,
+                        },
+                    }
+                    .encode();
+                    return Ok(b.page);
+                }
+                None => Position::Initial {
+                    start_seq,
+                    after_doc: String::new(),
+                },
+            },
+            other => other,
+        };
         let position = match position {
             Position::Initial {
                 start_seq,
@@ -132,6 +171,8 @@ impl SyncEngine {
                 None => start_seq,
             },
             Position::Log { seq } => seq,
+            // Turned into `Initial` above.
+            Position::Shrink { start_seq, .. } => start_seq,
         };
         let seq = self.log_phase(user, position, head, echo, &mut b)?;
         b.page.cursor = Cursor {

@@ -13,7 +13,7 @@ use casesync_core::protocol::{
     DocPush, PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC, MAX_OPS_PER_REQUEST,
 };
 
-use super::scope::{can_create, can_write, can_write_registered, may_be_registered_by};
+use super::scope::{can_create, can_write_registered, may_be_registered_by};
 use super::SyncEngine;
 use crate::store::{DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
 
@@ -287,7 +287,7 @@ impl SyncEngine {
                     "the case was erased",
                 )))
             }
-            Some(r) if !can_write(user, r) && !may_be_registered_by(user, r) => {
+            Some(r) if !self.may_write(user, r)? && !may_be_registered_by(user, r) => {
                 return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,
@@ -303,7 +303,7 @@ impl SyncEngine {
                             .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
                     }
                 };
-                if !can_write(user, r) {
+                if !self.may_write(user, r)? {
                     let created_by = doc.created_by().unwrap_or_default();
                     if !can_write_registered(user, r, &created_by) {
                         self.cache_doc(id, r.clone(), doc);
@@ -441,7 +441,14 @@ impl SyncEngine {
             sensitive: summary.sensitive,
         };
         if rec.is_none() {
-            if !can_create(user, &routing) {
+            // In scope now, or under an earlier scope in force when the device logged in (a
+            // case registered offline before the user lost the district).
+            if !can_create(user, &routing)
+                && !self
+                    .creation_scopes(user, device_id)?
+                    .iter()
+                    .any(|u| can_create(u, &routing))
+            {
                 return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,

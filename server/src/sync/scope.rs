@@ -1,10 +1,92 @@
-//! Who may read and write which case (DESIGN §5).
+//! Who may read and write which case (DESIGN §5), and the scopes a user had before
+//! (issue #13: a scope shrink lists what left it as removed, and edits made under the old
+//! scope are still accepted).
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use casesync_core::case::Role;
+use serde::{Deserialize, Serialize};
 
-use crate::store::{DocRecord, Routing, ScopeKey, UserRecord};
+use crate::store::{DocRecord, Routing, ScopeKey, Storage, StoreError, UserRecord};
+
+/// Meta key prefix of a user's earlier scopes (`past_scopes:<user id>`).
+const PAST_SCOPES_KEY: &str = "past_scopes:";
+
+/// What decides which cases a user reads, as it was before an administrator changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PastScope {
+    /// Role then.
+    pub role: Role,
+    /// Districts then.
+    pub districts: Vec<String>,
+    /// Sensitive access then.
+    pub sensitive_access: bool,
+    /// When it was last replaced, ms since the Unix epoch.
+    pub until_ms: i64,
+}
+
+impl PastScope {
+    /// The scope `user` has now, replaced at `until_ms`.
+    pub fn of(user: &UserRecord, until_ms: i64) -> Self {
+        let mut districts = user.districts.clone();
+        districts.sort();
+        districts.dedup();
+        PastScope {
+            role: user.role,
+            districts,
+            sensitive_access: user.sensitive_access,
+            until_ms,
+        }
+    }
+
+    /// Whether `other` is the same scope (whenever it ended).
+    fn same_scope(&self, other: &PastScope) -> bool {
+        (self.role, &self.districts, self.sensitive_access)
+            == (other.role, &other.districts, other.sensitive_access)
+    }
+
+    /// `user`'s record with this scope instead of the current one.
+    pub fn applied_to(&self, user: &UserRecord) -> UserRecord {
+        UserRecord {
+            role: self.role,
+            districts: self.districts.clone(),
+            sensitive_access: self.sensitive_access,
+            ..user.clone()
+        }
+    }
+}
+
+/// Every earlier scope of `user_id`, oldest first (none if the scope never changed).
+pub fn past_scopes(store: &dyn Storage, user_id: &str) -> Result<Vec<PastScope>, StoreError> {
+    match store.meta(&format!("{PAST_SCOPES_KEY}{user_id}"))? {
+        None => Ok(Vec::new()),
+        Some(bytes) => postcard::from_bytes(&bytes)
+            .map_err(|e| StoreError::Corrupt(format!("past scopes of a user: {e}"))),
+    }
+}
+
+/// Remembers `user`'s current scope among its earlier ones, as replaced at `now_ms`,
+/// before it is changed (kept once: a scope given back and taken again is stored once,
+/// with the latest time). Not flushed.
+pub fn remember_scope(
+    store: &dyn Storage,
+    user: &UserRecord,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let mut past = past_scopes(store, &user.user_id)?;
+    let now = PastScope::of(user, now_ms);
+    past.retain(|p| !p.same_scope(&now));
+    past.push(now);
+    let bytes = postcard::to_allocvec(&past).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store.set_meta(&format!("{PAST_SCOPES_KEY}{}", user.user_id), &bytes)
+}
+
+/// Whether `user` may push to an existing document under one of their earlier scopes
+/// (see [`can_write`]): a coordinator who lost a district or sensitive access still
+/// delivers the edits made offline before, as a previous assignee does.
+pub fn could_write_earlier(user: &UserRecord, past: &[PastScope], rec: &DocRecord) -> bool {
+    past.iter().any(|p| can_write(&p.applied_to(user), rec))
+}
 
 /// Whether `user` may read a case with this routing: a CHW their assigned cases
 /// (sensitive ones included), a coordinator every case of their districts (sensitive

@@ -878,3 +878,5 @@ fn a_new_case_naming_another_registrar_is_refused() {
     let r = w.sync(&coord, "laptop", &[], push("case-f", all_changes(&mut own)));
     assert!(r.refused.is_empty(), "{:?}", r.refused);
 }
+
+mod scope_shrink;

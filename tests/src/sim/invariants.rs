@@ -3,18 +3,24 @@
 
 use std::collections::BTreeSet;
 
+use casesync_core::case::Role;
 use casesync_server::sync::scope::can_read;
 
 use super::{e, ledger, Failure, Item, Sim, Status, DISTRICT, OTHER_DISTRICT, R};
 
 impl<'a> Sim<'a> {
     /// Invariant 4, after every response: device `d` holds no case its user could
-    /// never read (by the server's routing history), except cases it created itself
+    /// never read (by the server's routing history, under any scope the user had: a
+    /// case of a district the user lost stays until it is listed as removed), except
+    /// cases it created itself
     /// (a coordinator without sensitive access may register a sensitive case, which
     /// stays on the phone until the server has acknowledged it).
     pub(super) fn check_no_leak(&self, d: usize) -> R<()> {
         let dev = self.dev(d)?;
         let user = self.user(&dev.user)?;
+        let scopes: Vec<_> = std::iter::once(user)
+            .chain(self.past_users.iter().filter(|u| u.user_id == dev.user))
+            .collect();
         for id in dev.store.case_ids().map_err(e)? {
             let own = self
                 .ledger
@@ -23,7 +29,8 @@ impl<'a> Sim<'a> {
                 .any(|x| x.case == id && x.item == Item::Case && x.device == d);
             match self.server.doc(&id)? {
                 Some(rec) => {
-                    if !own && !rec.history.iter().any(|(_, r)| can_read(user, r)) {
+                    let readable = |r| scopes.iter().any(|u| can_read(u, r));
+                    if !own && !rec.history.iter().any(|(_, r)| readable(r)) {
                         return Err(format!(
                             "LEAK: {} ({}) holds {id}, which {} could never read (routing now {:?})",
                             self.name(d),
@@ -104,7 +111,10 @@ impl<'a> Sim<'a> {
             let held: BTreeSet<String> = dev.store.case_ids().map_err(e)?.into_iter().collect();
             match dev.status {
                 Status::Revoked => {
-                    return Err(format!("{} was revoked but never wiped", self.name(d)))
+                    return Err(format!(
+                        "{} was revoked (or its user disabled) but never wiped",
+                        self.name(d)
+                    ))
                 }
                 Status::Wiped => {
                     if !held.is_empty() {
@@ -182,9 +192,13 @@ impl<'a> Sim<'a> {
                 }
             }
         }
-        // 3. Nothing recorded on a (never revoked) device is lost.
+        // 3. Nothing recorded on a device is lost (but on a revoked one, or one of a
+        // disabled user).
         for entry in &self.ledger.entries {
-            if self.revoked.contains(&entry.device) || self.server.erased.contains(&entry.case) {
+            if self.revoked.contains(&entry.device)
+                || self.disabled.contains(&entry.device)
+                || self.server.erased.contains(&entry.case)
+            {
                 continue;
             }
             if let Item::Household(id) = &entry.item {
@@ -213,12 +227,8 @@ impl<'a> Sim<'a> {
         }
         // 4. The other district's CHW holds none of this district's cases.
         for (d, dev) in self.devices.iter().enumerate() {
-            if self
-                .user(&dev.user)?
-                .districts
-                .iter()
-                .any(|x| x == OTHER_DISTRICT)
-            {
+            let u = self.user(&dev.user)?;
+            if u.role == Role::Chw && u.districts.iter().any(|x| x == OTHER_DISTRICT) {
                 for id in dev.store.case_ids().map_err(e)? {
                     if let Some(rec) = self.server.doc(&id)? {
                         if rec.routing.district != OTHER_DISTRICT {

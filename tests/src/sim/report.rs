@@ -58,4 +58,8 @@ pub struct Stats {
     pub erased: usize,
     /// Devices revoked.
     pub revoked: usize,
+    /// Scope shrinks (a district or sensitive access taken away).
+    pub scope_shrinks: usize,
+    /// Users disabled.
+    pub disabled: usize,
 }

@@ -1,11 +1,15 @@
 //! The random schedule (edits, syncs, deliveries, partitions, losses, erasures,
-//! revocations, compactions), and the scripted actions tests call directly.
+//! revocations, compactions, scope changes), and the scripted actions tests call
+//! directly.
 
 use casesync_core::case::{CaseDoc, NewCase, Role};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{e, ops, EditKind, Failure, Item, Sim, Status, MAX_REVOCATIONS, R};
+use super::{
+    e, ops, EditKind, Failure, Item, Sim, Status, MAX_DISABLED, MAX_REVOCATIONS, R,
+    SCOPE_CHANGE_ONE_IN,
+};
 use casesync_server::sync::scope::can_read;
 
 impl<'a> Sim<'a> {
@@ -24,6 +28,9 @@ impl<'a> Sim<'a> {
         let d = self.rng.gen_range(0..n);
         let a: usize = self.rng.gen();
         let param: u64 = self.rng.gen();
+        if self.rng.gen_ratio(1, SCOPE_CHANGE_ONE_IN) {
+            return self.change_scope(param);
+        }
         match r {
             0..=33 => self.random_edit(d, a, param),
             34..=55 => self.sync(d),
@@ -182,6 +189,89 @@ impl<'a> Sim<'a> {
             self.stats.erased += 1;
             self.note(format!("coordinator erases {id} (consent withdrawn)"));
         }
+        Ok(())
+    }
+
+    /// An administrator changes a scope: the coordinator loses a district or its
+    /// sensitive access, gets its first scope back, or a CHW is disabled.
+    pub fn change_scope(&mut self, param: u64) -> R<()> {
+        match param % 10 {
+            0..=2 => self.remove_district(param / 10),
+            3..=4 => self.remove_sensitive_access(),
+            5..=6 => self.restore_coordinator_scope(),
+            _ => self.disable_chw(param / 10),
+        }
+    }
+
+    /// The coordinator loses its `pick`-th district (if it has two).
+    pub fn remove_district(&mut self, pick: u64) -> R<()> {
+        let u = self.user("coord")?.clone();
+        if u.districts.len() < 2 {
+            return Ok(());
+        }
+        let mut districts = u.districts.clone();
+        let gone = districts.remove((pick % districts.len() as u64) as usize);
+        self.set_scope("coord", districts, u.sensitive_access)?;
+        self.stats.scope_shrinks += 1;
+        self.note(format!("admin removes district {gone} from coord"));
+        Ok(())
+    }
+
+    /// The coordinator loses sensitive access (if it has it).
+    pub fn remove_sensitive_access(&mut self) -> R<()> {
+        let u = self.user("coord")?.clone();
+        if !u.sensitive_access {
+            return Ok(());
+        }
+        self.set_scope("coord", u.districts, false)?;
+        self.stats.scope_shrinks += 1;
+        self.note("admin removes coord's sensitive access".to_owned());
+        Ok(())
+    }
+
+    /// The coordinator gets its scope of the start back (districts, sensitive access).
+    pub fn restore_coordinator_scope(&mut self) -> R<()> {
+        let (u, first) = (self.user("coord")?.clone(), self.coord_at_start.clone());
+        if u.districts == first.districts && u.sensitive_access == first.sensitive_access {
+            return Ok(());
+        }
+        self.set_scope("coord", first.districts.clone(), first.sensitive_access)?;
+        self.note(format!(
+            "admin restores coord's scope: {:?}, sensitive access {}",
+            first.districts, first.sensitive_access
+        ));
+        Ok(())
+    }
+
+    fn set_scope(&mut self, user_id: &str, districts: Vec<String>, sensitive: bool) -> R<()> {
+        let now = self.server.set_scope(user_id, &districts, sensitive)?;
+        if let Some(u) = self.users.iter_mut().find(|u| u.user_id == user_id) {
+            self.past_users.push(std::mem::replace(u, now));
+        }
+        Ok(())
+    }
+
+    /// The admin disables the `pick`-th CHW of the team: their phones are wiped at their
+    /// next contact (unsent edits on them are lost, as on a revoked phone).
+    pub fn disable_chw(&mut self, pick: u64) -> R<()> {
+        if self.stats.disabled >= MAX_DISABLED || self.chws.is_empty() {
+            return Ok(());
+        }
+        let chw = self.chws[(pick % self.chws.len() as u64) as usize].clone();
+        let now = self.server.disable_user(&chw)?;
+        if let Some(u) = self.users.iter_mut().find(|u| u.user_id == chw) {
+            *u = now;
+        }
+        self.stats.disabled += 1;
+        for (d, dev) in self.devices.iter_mut().enumerate() {
+            if dev.user == chw {
+                self.disabled.insert(d);
+                if dev.status == Status::Active {
+                    dev.status = Status::Revoked;
+                }
+            }
+        }
+        self.note(format!("admin disables {chw}"));
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! The server in the simulation: the real sync engine over a throw-away sled store,
 //! with the checks the HTTP layer makes before it calls the engine (device known, not
-//! revoked), and a record of every acknowledgement it sent.
+//! revoked, user not disabled), and a record of every acknowledgement it sent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -93,6 +93,24 @@ impl SimServer {
             .map_err(err)
     }
 
+    /// Sets a user's districts and sensitive access, as the administrator does
+    /// (`casesync-server user set-districts` / `set-sensitive`). Returns the new record.
+    pub fn set_scope(
+        &self,
+        user_id: &str,
+        districts: &[String],
+        sensitive_access: bool,
+    ) -> Result<UserRecord, String> {
+        casesync_server::auth::set_scope(self.store.as_ref(), user_id, districts, sensitive_access)
+            .map_err(err)
+    }
+
+    /// Disables a user, as the administrator does (`casesync-server user disable`: their
+    /// devices are revoked). Returns the new record.
+    pub fn disable_user(&self, user_id: &str) -> Result<UserRecord, String> {
+        casesync_server::auth::disable_user(self.store.as_ref(), user_id).map_err(err)
+    }
+
     /// Revokes a device (the admin's "lost phone").
     pub fn revoke(&self, device_id: &str) -> Result<bool, String> {
         casesync_server::auth::revoke_device(self.store.as_ref(), device_id).map_err(err)
@@ -136,14 +154,15 @@ impl SimServer {
             .device(&req.device_id)
             .map_err(err)?
             .ok_or_else(|| format!("unknown device {}", req.device_id))?;
-        let response = if device.revoked {
+        let user = self
+            .store
+            .user(&device.user_id)
+            .map_err(err)?
+            .ok_or_else(|| format!("unknown user {}", device.user_id))?;
+        // As `Auth::authenticate`: a disabled user's device counts as revoked.
+        let response = if device.revoked || user.disabled {
             SyncResponse::wipe()
         } else {
-            let user = self
-                .store
-                .user(&device.user_id)
-                .map_err(err)?
-                .ok_or_else(|| format!("unknown user {}", device.user_id))?;
             let (resp, _stats) = self
                 .engine
                 .sync(&user, &req.device_id, &req)
