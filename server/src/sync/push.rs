@@ -18,7 +18,7 @@ use super::scope::{
     RoutingOp,
 };
 use super::SyncEngine;
-use crate::store::{DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
+use crate::store::{ChangeAudit, DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
 
 /// The outcome of one document's push.
 #[derive(Debug)]
@@ -546,6 +546,11 @@ impl SyncEngine {
                 routing,
                 summary,
                 changes,
+                audit: Some(ChangeAudit {
+                    user_id: user.user_id.clone(),
+                    device_id: device_id.to_owned(),
+                    received_ms: crate::now_ms(),
+                }),
             },
             outcome,
         })))

@@ -325,7 +325,7 @@ async fn csv_exports_defuse_formulas_and_keep_every_script() {
         },
     )
     .expect("case");
-    d.st.engine.store_new(&mut doc).expect("store");
+    d.st.engine.store_new(&mut doc, None).expect("store");
     let jar = sign_in(&d.app, "coord").await;
     let r = send(&d.app, get("/dashboard/export/cases.csv", &jar)).await;
     assert_eq!(r.status, StatusCode::OK);
