@@ -1231,3 +1231,73 @@ async fn reserved_device_ids_are_refused_at_login() {
     // An ordinary device id still works.
     w.device("coord-a", "laptop-সমন্বয়").await;
 }
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms")
+}
+
+/// Issue #14: a change's message names a user and a time, both written by the device.
+/// The server records who pushed each change (authenticated user and device) and when
+/// it received it; the history shows that beside the claim. On main the history had
+/// only the claim (and no `GET /v1/cases/{id}/history`).
+#[tokio::test]
+async fn the_history_shows_who_pushed_each_change_beside_what_it_claims() {
+    let w = World::start();
+    let chw = w.device("chw-a", "phone-a").await;
+    let coord = w.device("coord-a", "laptop-a").await;
+    w.shared(
+        &chw,
+        &coord,
+        new_case("case-t", DHAKA, "chw-a", "สมศรี ใจดี", false),
+        &["case-t"],
+    )
+    .await;
+    // chw-a's phone writes a visit whose message names coord-a, dated 1970.
+    let forged = EditCtx {
+        user_id: "coord-a".into(),
+        role: Role::Coordinator,
+        now_ms: 0,
+    };
+    let changes = changes_by(doc_of(&chw, "case-t"), actor(&chw), |d| {
+        d.add_visit(&forged, &visit("Khám tại nhà, bà Hoa khỏe")).map(|_| ())
+    })
+    .expect("edit");
+    let t0 = now_ms();
+    let resp = w.push(&chw, "case-t", changes).await;
+    let t1 = now_ms();
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    let r = w
+        .http
+        .get(format!("{}/v1/cases/case-t/history", w.url()))
+        .bearer_auth(&coord.token)
+        .send()
+        .await
+        .expect("history");
+    assert_eq!(r.status().as_u16(), 200);
+    let history: Vec<serde_json::Value> = r.json().await.expect("json");
+    let visit = history
+        .iter()
+        .find(|h| h["user"] == "coord-a")
+        .expect("the forged change");
+    assert_eq!(visit["time_ms"], 0, "the claim is kept, as a claim");
+    assert_eq!(visit["server"]["user_id"], "chw-a");
+    assert_eq!(visit["server"]["device_id"], "phone-a");
+    let received = visit["server"]["received_ms"].as_i64().expect("received");
+    assert!((t0..=t1).contains(&received), "{t0} <= {received} <= {t1}");
+    // The registration came through sync too.
+    assert!(history
+        .iter()
+        .all(|h| h["server"]["user_id"] == "chw-a" && h["server"]["device_id"] == "phone-a"));
+    // Out of scope: 404 as for the case itself.
+    let other = w.device("coord-b", "laptop-b").await;
+    assert_eq!(
+        w.get(&other.token, "/v1/cases/case-t/history").await,
+        code(404, "not_found")
+    );
+}
