@@ -28,7 +28,9 @@ pub use pull::Page;
 pub use push::{DocCache, PushBudget, PushOutcome, DOC_CACHE_ENTRIES};
 
 use crate::config::Settings;
-use crate::store::{ChangeAudit, DocCommit, Hash, Routing, Storage, StoreError, StoredChange, UserRecord};
+use crate::store::{
+    ChangeAudit, DocCommit, Hash, Routing, Storage, StoreError, StoredChange, UserRecord,
+};
 
 /// Why a sync request failed as a whole.
 #[derive(Debug, thiserror::Error)]

@@ -1265,7 +1265,8 @@ async fn the_history_shows_who_pushed_each_change_beside_what_it_claims() {
         now_ms: 0,
     };
     let changes = changes_by(doc_of(&chw, "case-t"), actor(&chw), |d| {
-        d.add_visit(&forged, &visit("Khám tại nhà, bà Hoa khỏe")).map(|_| ())
+        d.add_visit(&forged, &visit("Khám tại nhà, bà Hoa khỏe"))
+            .map(|_| ())
     })
     .expect("edit");
     let t0 = now_ms();

@@ -13,8 +13,8 @@ use casesync_core::case::{
     device_actor, CaseDoc, ClientUpdate, EditCtx, NewCase, Role, VisitInput, VisitKind,
 };
 use casesync_server::store::{
-    ChangeAudit, DeviceRecord, DocCommit, LogKind, PgStorage, Routing, ScopeKey, SledStorage, Storage,
-    StoredChange, UserRecord,
+    ChangeAudit, DeviceRecord, DocCommit, LogKind, PgStorage, Routing, ScopeKey, SledStorage,
+    Storage, StoredChange, UserRecord,
 };
 use casesync_tests::harness::TestDatabase;
 use chrono::NaiveDate;
@@ -486,12 +486,15 @@ fn audit_records_who_pushed_each_change(s: &dyn Storage) {
     s.commit(c).expect("commit");
     let got = s.audit("case-w").expect("audit");
     let mut want: Vec<_> = hashes.iter().map(|h| (*h, audit.clone())).collect();
-    want.sort_by(|a, b| a.0.cmp(&b.0));
+    want.sort_by_key(|a| a.0);
     assert_eq!(got, want, "the audited changes, none for the first commit");
     assert!(got.iter().all(|(h, _)| !first_hashes.contains(h)));
     assert!(s.audit("never-was").expect("audit").is_empty());
     s.erase("case-w").expect("erase");
-    assert!(s.audit("case-w").expect("audit").is_empty(), "erased with the case");
+    assert!(
+        s.audit("case-w").expect("audit").is_empty(),
+        "erased with the case"
+    );
 }
 
 /// Writers commit (under `writer`, when given: the single-instance writer lock) while

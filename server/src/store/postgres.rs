@@ -56,8 +56,8 @@ pub use admin::{create_database, drop_database, with_database};
 
 use self::pool::{pg_err, Conn, Db, Pool};
 use super::{
-    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash, LogEntry, LogKind, Routing,
-    ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
+    LogEntry, LogKind, Routing, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 /// Default number of database connections (threads) per server instance.

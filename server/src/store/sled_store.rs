@@ -42,8 +42,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{
-    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash, LogEntry, LogKind,
-    ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
+    LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";

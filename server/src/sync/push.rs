@@ -18,7 +18,9 @@ use super::scope::{
     RoutingOp,
 };
 use super::SyncEngine;
-use crate::store::{ChangeAudit, DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
+use crate::store::{
+    ChangeAudit, DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord,
+};
 
 /// The outcome of one document's push.
 #[derive(Debug)]

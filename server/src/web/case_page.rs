@@ -135,11 +135,7 @@ pub async fn case_page(
         })
         .map(|u| u.user_id.clone())
         .collect();
-    let history = history
-        .into_iter()
-        .rev()
-        .map(hist_row)
-        .collect();
+    let history = history.into_iter().rev().map(hist_row).collect();
     html(&CaseView {
         c: Chrome::new(
             &s,

@@ -112,7 +112,11 @@ pub async fn history_csv(
     let mut rows = vec![HISTORY_HEADER.iter().map(|h| (*h).to_owned()).collect()];
     for h in history {
         let (user, device, received) = match &h.server {
-            Some(a) => (a.user_id.clone(), a.device_id.clone(), fmt_ms(a.received_ms)),
+            Some(a) => (
+                a.user_id.clone(),
+                a.device_id.clone(),
+                fmt_ms(a.received_ms),
+            ),
             None => (String::new(), String::new(), String::new()),
         };
         rows.push(vec![
@@ -120,7 +124,12 @@ pub async fn history_csv(
             user,
             device,
             received,
-            if h.server.is_some() { "yes" } else { "not recorded" }.to_owned(),
+            if h.server.is_some() {
+                "yes"
+            } else {
+                "not recorded"
+            }
+            .to_owned(),
             h.claimed.user.clone(),
             fmt_ms(h.claimed.time_ms),
             h.claimed.summary.clone(),

@@ -471,12 +471,14 @@ async fn the_timeline_shows_the_server_record_beside_the_claim() {
     };
     let chw1 = d.st.store.user("chw1").expect("u").expect("chw1");
     let mut budget = crate::sync::PushBudget::for_request(usize::MAX);
-    let out = d
-        .st
-        .engine
-        .push_doc(&chw1, "phone-1", &push, &mut budget)
-        .expect("push");
-    assert!(matches!(out, crate::sync::PushOutcome::Accepted { .. }), "{out:?}");
+    let out =
+        d.st.engine
+            .push_doc(&chw1, "phone-1", &push, &mut budget)
+            .expect("push");
+    assert!(
+        matches!(out, crate::sync::PushOutcome::Accepted { .. }),
+        "{out:?}"
+    );
     let jar = sign_in(&d.app, "coord").await;
     let url = format!("/dashboard/cases/{}", percent(&case.id));
     let r = send(&d.app, get(&url, &jar)).await;
@@ -487,7 +489,10 @@ async fn the_timeline_shows_the_server_record_beside_the_claim() {
         .nth(1)
         .and_then(|t| t.split("<li ").nth(1))
         .expect("a timeline row");
-    assert!(newest.starts_with(r#"data-user="chw1" data-recorded="true""#), "{newest}");
+    assert!(
+        newest.starts_with(r#"data-user="chw1" data-recorded="true""#),
+        "{newest}"
+    );
     assert!(newest.contains("phone-1") && newest.contains("coord, 1970-01-01 00:00"));
     // Demo cases were stored by the server for the demo user.
     assert!(r.body.contains(r#"data-user="demo" data-recorded="true""#));
