@@ -67,6 +67,21 @@ pub fn valid_device_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && !id.chars().any(char::is_control)
 }
 
+/// Device id prefixes the server keeps for its own actors (`server:<user>`: dashboard
+/// edits and imports; `web:<hex>`: dashboard sessions) and future ones. A phone logging
+/// in as `server:coord` would sign its changes like coord's dashboard edits.
+pub const RESERVED_DEVICE_PREFIXES: &[&str] = &["server:", "web:", "admin:", "system:"];
+
+/// Whether an app may not choose `id` (it starts with one of
+/// [`RESERVED_DEVICE_PREFIXES`], in any letter case). Checked at `POST /v1/auth/login`;
+/// devices already registered keep refreshing and syncing.
+pub fn reserved_device_id(id: &str) -> bool {
+    RESERVED_DEVICE_PREFIXES.iter().any(|p| {
+        id.get(..p.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(p))
+    })
+}
+
 fn refresh_hash(token: &str) -> Hash {
     Sha256::digest(token.as_bytes()).into()
 }

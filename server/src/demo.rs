@@ -312,7 +312,12 @@ pub fn seed(engine: &SyncEngine) -> Result<Option<DemoInfo>, AppError> {
     for i in 0..DEMO_CASES {
         let mut doc = demo_case(&mut rng, i, today, now_ms)
             .map_err(|e| AppError::Internal(format!("demo case {i}: {e}")))?;
-        engine.store_new(&mut doc)?;
+        let audit = crate::store::ChangeAudit {
+            user_id: "demo".into(),
+            device_id: "server:demo".into(),
+            received_ms: now_ms,
+        };
+        engine.store_new(&mut doc, Some(audit))?;
     }
     store.flush()?;
     Ok(Some(DemoInfo {

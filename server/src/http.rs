@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases", post(cases::create))
         .route("/v1/cases/import", post(cases::import))
         .route("/v1/cases/{id}", get(cases::get_case))
+        .route("/v1/cases/{id}/history", get(cases::history))
         .route("/v1/cases/{id}/erase", post(cases::erase))
         .merge(crate::web::router());
     contract::speak_json(routes, &state)

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod store;
 pub mod sync;

@@ -188,6 +188,21 @@ pub struct StoredChange {
     pub bytes: Vec<u8>,
 }
 
+/// Who stored a change, as the server authenticated it — unlike the user and time a
+/// change's message claims, which the device wrote. Kept per change, by hash, written
+/// in the same commit as the change; changes stored before audits were recorded have
+/// none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeAudit {
+    /// The authenticated user who pushed (or, on the dashboard, made) the change.
+    pub user_id: String,
+    /// The authenticated device it came from (`server:<user>` for dashboard edits and
+    /// imports).
+    pub device_id: String,
+    /// When the server received it, ms since the Unix epoch (the server's clock).
+    pub received_ms: i64,
+}
+
 /// New changes of one document to store atomically, with the resulting routing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocCommit {
@@ -199,6 +214,8 @@ pub struct DocCommit {
     pub summary: CaseSummary,
     /// The new changes (already known ones filtered out), in causal order.
     pub changes: Vec<StoredChange>,
+    /// Who stored them: recorded for each of `changes` (`None`: nothing recorded).
+    pub audit: Option<ChangeAudit>,
 }
 
 /// What a commit assigned.
@@ -275,6 +292,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Erases a document's content, keeping a tombstone and logging the erasure.
     /// Returns the erasure's sequence number (`None`: unknown or already erased).
     fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError>;
+    /// The audit records of a document's stored changes ([`ChangeAudit`], by change
+    /// hash, ascending). Changes stored without one are missing; none once erased.
+    fn audit(&self, doc_id: &str) -> Result<Vec<(Hash, ChangeAudit)>, StoreError>;
     /// A change stored at `seq` for `doc_id` (`None` if erased).
     fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError>;
     /// Log entries of a scope key with `after < seq <= upto`, ascending.

@@ -29,7 +29,9 @@ pub use pull::Page;
 pub use push::{DocCache, PushBudget, PushOutcome, DOC_CACHE_ENTRIES};
 
 use crate::config::Settings;
-use crate::store::{DocCommit, Hash, Routing, Storage, StoreError, StoredChange, UserRecord};
+use crate::store::{
+    ChangeAudit, DocCommit, Hash, Routing, Storage, StoreError, StoredChange, UserRecord,
+};
 
 /// Why a sync request failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -448,7 +450,12 @@ impl SyncEngine {
 
     /// Stores a document created on the server (by the API, an import or the demo).
     /// Returns false, storing nothing, if the id exists. The caller holds the writer lock.
-    pub fn store_new(&self, doc: &mut CaseDoc) -> Result<bool, StoreError> {
+    /// `audit`: who stored it (recorded for each of its changes).
+    pub fn store_new(
+        &self,
+        doc: &mut CaseDoc,
+        audit: Option<ChangeAudit>,
+    ) -> Result<bool, StoreError> {
         let case = doc.read().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if self.store.doc(&case.id)?.is_some() {
             return Ok(false);
@@ -470,6 +477,7 @@ impl SyncEngine {
             },
             summary: case.summary(),
             changes,
+            audit,
         })?;
         Ok(true)
     }

@@ -75,6 +75,10 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/review", get(case_list::review))
         .route("/dashboard/cases", get(case_list::cases))
         .route("/dashboard/cases/{id}", get(case_page::case_page))
+        .route(
+            "/dashboard/cases/{id}/history.csv",
+            get(export::history_csv),
+        )
         .route("/dashboard/cases/{id}/reassign", post(actions::reassign))
         .route("/dashboard/cases/{id}/close", post(actions::close))
         .route("/dashboard/cases/{id}/resolve", post(actions::resolve))

@@ -1347,7 +1347,7 @@ fn a_change_that_does_not_survive_a_re_save_is_refused() {
     let store = Arc::new(SledStorage::temporary().expect("sled"));
     let engine = SyncEngine::new(store.clone(), Settings::default());
     engine
-        .store_new(&mut load(base))
+        .store_new(&mut load(base), None)
         .expect("store the base case");
     let coord = UserRecord {
         user_id: "coord".into(),

@@ -29,6 +29,10 @@ fn users() -> Vec<UserSpec> {
         user("coord-a", Role::Coordinator, DHAKA, true),
         user("coord-plain", Role::Coordinator, DHAKA, false),
         user("coord-b", Role::Coordinator, KHULNA, true),
+        UserSpec {
+            districts: vec![DHAKA.into(), KHULNA.into()],
+            ..user("coord-two", Role::Coordinator, DHAKA, false)
+        },
         user("chw-a", Role::Chw, DHAKA, false),
         user("chw-a2", Role::Chw, DHAKA, false),
         user("chw-b", Role::Chw, KHULNA, false),
@@ -1312,6 +1316,314 @@ async fn a_coordinator_who_loses_sensitive_access_then_the_district_loses_those_
     assert!(coord.store.case_ids().expect("ids").is_empty());
     assert_eq!(
         w.get(&coord.token, "/v1/cases/case-k1").await,
+        code(404, "not_found")
+    );
+}
+
+/// Keys a sync writes whatever it pushes: the device's last sync time (`t/`).
+fn last_sync_time(tree: &[u8], key: &[u8]) -> bool {
+    tree == b"casesync" && key.starts_with(b"t/")
+}
+
+/// The store of a stopped server, byte for byte.
+fn stored(w: &mut World) -> SledDump {
+    w.while_stopped(|data| sled_dump(data).expect("dump"))
+}
+
+fn unchanged(before: &SledDump, after: &SledDump, what: &str) {
+    let diff = dump_diff(before, after, last_sync_time);
+    assert!(diff.is_empty(), "{what}: stored data changed: {diff:#?}");
+}
+
+/// Issue #14: a coordinator without sensitive access kept a copy of a case from
+/// before it was made sensitive, flips `sensitive` true then false on it (its
+/// operation counter beats the granted coordinator's put), and pushes. On main this was
+/// accepted and the next pull served the visit written after the case became sensitive.
+#[tokio::test]
+async fn a_coordinator_without_sensitive_access_cannot_unmark_a_sensitive_case() {
+    let mut w = World::start();
+    let chw = w.device("chw-a", "phone-a").await;
+    let granted = w.device("coord-a", "laptop-a").await;
+    let plain = w.device("coord-plain", "laptop-plain").await;
+    chw.create(
+        &new_case("case-u", DHAKA, "chw-a", "زهرا احمدی", false),
+        1_000,
+    )
+    .expect("create");
+    chw.sync().await.expect("sync");
+    granted.sync().await.expect("sync");
+    plain.sync().await.expect("sync");
+    granted
+        .edit("case-u", 2_000, |d, c| d.set_sensitive(c, true))
+        .expect("sensitive");
+    granted.sync().await.expect("sync");
+    chw.sync().await.expect("sync");
+    chw.edit("case-u", 3_000, |d, c| {
+        d.add_visit(c, &visit("Chị Lê Thị Mai kể về bạo lực gia đình"))
+            .map(|_| ())
+    })
+    .expect("visit");
+    let (p, _) = chw.sync().await.expect("sync");
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+
+    // From the old copy (the laptop did not sync since).
+    let pc = ctx("coord-plain", Role::Coordinator);
+    let flip = changes_by(doc_of(&plain, "case-u"), actor(&plain), |d| {
+        d.set_sensitive(&pc, true)?;
+        d.set_sensitive(&pc, false)
+    })
+    .expect("edit");
+    let pc = ctx("coord-plain", Role::Coordinator);
+    let unmark = changes_by(doc_of(&plain, "case-u"), actor(&plain), |d| {
+        d.add_visit(&pc, &visit("ঘরে কেউ ছিল না"))?;
+        d.set_sensitive(&pc, true)?;
+        d.set_sensitive(&pc, false)
+    })
+    .expect("edit");
+    let before = stored(&mut w);
+    for (what, changes) in [
+        ("true then false", flip),
+        ("a visit, then true then false", unmark),
+    ] {
+        let resp = w.push(&plain, "case-u", changes).await;
+        assert!(resp.acked.is_empty(), "{what}: {:?}", resp.acked);
+        assert_eq!(
+            resp.refused.iter().map(|r| r.code).collect::<Vec<_>>(),
+            [RefusalCode::RestrictedField],
+            "{what}: {:?}",
+            resp.refused
+        );
+        assert!(
+            resp.docs.iter().all(|d| d.doc_id != "case-u"),
+            "{what}: nothing of the case served"
+        );
+    }
+    let after = stored(&mut w);
+    unchanged(&before, &after, "refused un-marking");
+    let pulled = pull_all(&w.http, &w.url(), &plain.token, &plain.device_id)
+        .await
+        .expect("pull");
+    assert!(!pulled.contains_key("case-u"), "the case stays hidden");
+    assert_eq!(
+        w.get(&plain.token, "/v1/cases/case-u").await,
+        code(404, "not_found")
+    );
+
+    // Marking a case sensitive protects it: every coordinator of the district may.
+    chw.create(
+        &new_case("case-u2", DHAKA, "chw-a", "Nguyễn Văn An", false),
+        4_000,
+    )
+    .expect("create");
+    chw.sync_via(&w.url()).await.expect("sync");
+    let pc = ctx("coord-plain", Role::Coordinator);
+    let mut pulled = pull_all(&w.http, &w.url(), &plain.token, &plain.device_id)
+        .await
+        .expect("pull");
+    let copy = pulled.remove("case-u2").expect("case-u2 pulled");
+    let mark = changes_by(copy, actor(&plain), |d| d.set_sensitive(&pc, true)).expect("edit");
+    let resp = w.push(&plain, "case-u2", mark).await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    // The granted coordinator may un-mark it.
+    granted.sync_via(&w.url()).await.expect("sync");
+    granted
+        .edit("case-u", 5_000, |d, c| d.set_sensitive(c, false))
+        .expect("unmark");
+    let (p, _) = granted.sync_via(&w.url()).await.expect("sync");
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+}
+
+/// Issue #14: a coordinator moves a case only between districts they hold both of, and
+/// assigns it only to an enabled health worker of its district (the rule the dashboard
+/// applies too: `scope::can_assign`). On main the sync path took any of these.
+#[tokio::test]
+async fn a_coordinator_moves_and_assigns_cases_only_within_their_districts() {
+    let mut w = World::start();
+    let chw = w.device("chw-a", "phone-a").await;
+    let plain = w.device("coord-plain", "laptop-plain").await;
+    let two = w.device("coord-two", "laptop-two").await;
+    w.shared(
+        &chw,
+        &plain,
+        new_case("case-m", DHAKA, "chw-a", "ফাতেমা বেগম", false),
+        &["case-m"],
+    )
+    .await;
+    two.sync().await.expect("sync");
+    type Tamper = Box<dyn FnOnce(&mut CaseDoc, &EditCtx) -> Result<(), CaseError>>;
+    let tampers: Vec<(&str, &Device, Tamper)> = vec![
+        (
+            "moved to a district the pusher does not hold",
+            &plain,
+            Box::new(|d, c| {
+                d.move_district(c, KHULNA)?;
+                d.reassign(c, "chw-b")
+            }),
+        ),
+        (
+            "moved out and back in one push",
+            &plain,
+            Box::new(|d, c| {
+                d.move_district(c, KHULNA)?;
+                d.move_district(c, DHAKA)
+            }),
+        ),
+        (
+            "assigned to a worker of another district",
+            &plain,
+            Box::new(|d, c| d.reassign(c, "chw-b")),
+        ),
+        (
+            "assigned to a coordinator",
+            &plain,
+            Box::new(|d, c| d.reassign(c, "coord-a")),
+        ),
+        (
+            "assigned to nobody known",
+            &plain,
+            Box::new(|d, c| d.reassign(c, "শফিকুল")),
+        ),
+        (
+            "assigned to nobody, then back",
+            &plain,
+            Box::new(|d, c| {
+                d.reassign(c, "ghost")?;
+                d.reassign(c, "chw-a")
+            }),
+        ),
+        (
+            "moved to a district whose workers do not include the assignee",
+            &two,
+            Box::new(|d, c| d.move_district(c, KHULNA)),
+        ),
+    ];
+    let before = stored(&mut w);
+    for (what, d, f) in tampers {
+        let c = ctx(&d.user, d.role);
+        let changes =
+            changes_by(doc_of(&plain, "case-m"), actor(d), |doc| f(doc, &c)).expect("edit");
+        let resp = w.push(d, "case-m", changes).await;
+        assert!(resp.acked.is_empty(), "{what}: {:?}", resp.acked);
+        assert_eq!(
+            resp.refused.iter().map(|r| r.code).collect::<Vec<_>>(),
+            [RefusalCode::RestrictedField],
+            "{what}: {:?}",
+            resp.refused
+        );
+    }
+    let after = stored(&mut w);
+    unchanged(&before, &after, "refused moves and assignments");
+
+    // A coordinator of both districts moves it and hands it to a worker there.
+    let c = ctx("coord-two", Role::Coordinator);
+    let ok = changes_by(doc_of(&plain, "case-m"), actor(&two), |d| {
+        d.move_district(&c, KHULNA)?;
+        d.reassign(&c, "chw-b")
+    })
+    .expect("edit");
+    let resp = w.push(&two, "case-m", ok).await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    assert_eq!(resp.acked.len(), 1);
+}
+
+/// Issue #14: device ids are chosen by the app, and the server signs its own edits as
+/// `server:<user>` (dashboard, import) and `web:<hex>` (dashboard sessions): a phone
+/// logging in as `server:coord-a` would sign like coord-a's dashboard edits.
+#[tokio::test]
+async fn reserved_device_ids_are_refused_at_login() {
+    let mut w = World::start();
+    let before = stored(&mut w);
+    let spec = w.spec("coord-a");
+    for id in [
+        "server:coord-a",
+        "web:00ff",
+        "admin:coord-a",
+        "Server:coord-a",
+    ] {
+        let r = w
+            .http
+            .post(format!("{}/v1/auth/login", w.url()))
+            .json(&serde_json::json!({
+                "username": spec.username, "password": spec.password, "device_id": id
+            }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(status_code(r).await, code(400, "bad_request"), "{id}");
+    }
+    let after = stored(&mut w);
+    unchanged(&before, &after, "refused logins");
+    // An ordinary device id still works.
+    w.device("coord-a", "laptop-সমন্বয়").await;
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms")
+}
+
+/// Issue #14: a change's message names a user and a time, both written by the device.
+/// The server records who pushed each change (authenticated user and device) and when
+/// it received it; the history shows that beside the claim. On main the history had
+/// only the claim (and no `GET /v1/cases/{id}/history`).
+#[tokio::test]
+async fn the_history_shows_who_pushed_each_change_beside_what_it_claims() {
+    let w = World::start();
+    let chw = w.device("chw-a", "phone-a").await;
+    let coord = w.device("coord-a", "laptop-a").await;
+    w.shared(
+        &chw,
+        &coord,
+        new_case("case-t", DHAKA, "chw-a", "สมศรี ใจดี", false),
+        &["case-t"],
+    )
+    .await;
+    // chw-a's phone writes a visit whose message names coord-a, dated 1970.
+    let forged = EditCtx {
+        user_id: "coord-a".into(),
+        role: Role::Coordinator,
+        now_ms: 0,
+    };
+    let changes = changes_by(doc_of(&chw, "case-t"), actor(&chw), |d| {
+        d.add_visit(&forged, &visit("Khám tại nhà, bà Hoa khỏe"))
+            .map(|_| ())
+    })
+    .expect("edit");
+    let t0 = now_ms();
+    let resp = w.push(&chw, "case-t", changes).await;
+    let t1 = now_ms();
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    let r = w
+        .http
+        .get(format!("{}/v1/cases/case-t/history", w.url()))
+        .bearer_auth(&coord.token)
+        .send()
+        .await
+        .expect("history");
+    assert_eq!(r.status().as_u16(), 200);
+    let history: Vec<serde_json::Value> = r.json().await.expect("json");
+    let visit = history
+        .iter()
+        .find(|h| h["user"] == "coord-a")
+        .expect("the forged change");
+    assert_eq!(visit["time_ms"], 0, "the claim is kept, as a claim");
+    assert_eq!(visit["server"]["user_id"], "chw-a");
+    assert_eq!(visit["server"]["device_id"], "phone-a");
+    let received = visit["server"]["received_ms"].as_i64().expect("received");
+    assert!((t0..=t1).contains(&received), "{t0} <= {received} <= {t1}");
+    // The registration came through sync too.
+    assert!(history
+        .iter()
+        .all(|h| h["server"]["user_id"] == "chw-a" && h["server"]["device_id"] == "phone-a"));
+    // Out of scope: 404 as for the case itself.
+    let other = w.device("coord-b", "laptop-b").await;
+    assert_eq!(
+        w.get(&other.token, "/v1/cases/case-t/history").await,
         code(404, "not_found")
     );
 }

@@ -14,8 +14,8 @@ use casesync_core::case::{
 };
 use casesync_server::auth::{disable_user, set_scope};
 use casesync_server::store::{
-    DeviceRecord, DocCommit, LogKind, PgStorage, Routing, ScopeKey, SledStorage, Storage,
-    StoredChange, UserRecord,
+    ChangeAudit, DeviceRecord, DocCommit, LogKind, PgStorage, Routing, ScopeKey, SledStorage,
+    Storage, StoredChange, UserRecord,
 };
 use casesync_server::sync::scope::past_scopes;
 use casesync_tests::harness::TestDatabase;
@@ -69,6 +69,7 @@ fn commit_of(doc: &mut CaseDoc, since: &[automerge::ChangeHash]) -> DocCommit {
         },
         summary: case.summary(),
         changes: stored(&doc.changes_since(since)),
+        audit: None,
     }
 }
 
@@ -466,6 +467,38 @@ fn erasure_leaves_only_a_tombstone(s: &dyn Storage) {
     assert!(!dump.contains("রহিমা"), "no content left");
 }
 
+/// Each change is stored with who pushed it (user, device, receive time), by hash, in
+/// the same commit; a commit without an audit records none; erasure removes them.
+fn audit_records_who_pushed_each_change(s: &dyn Storage) {
+    let mut doc = new_case("case-w", "chw1");
+    let first = commit_of(&mut doc, &[]);
+    let first_hashes: Vec<_> = first.changes.iter().map(|c| c.hash).collect();
+    s.commit(first).expect("commit");
+    let h = doc.heads();
+    doc.add_visit(&ctx("chw1", Role::Chw), &visit("Bà Trần Thị Lan khỏe hơn"))
+        .expect("visit");
+    let mut c = commit_of(&mut doc, &h);
+    let audit = ChangeAudit {
+        user_id: "chw1".into(),
+        device_id: "điện-thoại-1".into(),
+        received_ms: 1_700_000_123_456,
+    };
+    c.audit = Some(audit.clone());
+    let hashes: Vec<_> = c.changes.iter().map(|c| c.hash).collect();
+    s.commit(c).expect("commit");
+    let got = s.audit("case-w").expect("audit");
+    let mut want: Vec<_> = hashes.iter().map(|h| (*h, audit.clone())).collect();
+    want.sort_by_key(|a| a.0);
+    assert_eq!(got, want, "the audited changes, none for the first commit");
+    assert!(got.iter().all(|(h, _)| !first_hashes.contains(h)));
+    assert!(s.audit("never-was").expect("audit").is_empty());
+    s.erase("case-w").expect("erase");
+    assert!(
+        s.audit("case-w").expect("audit").is_empty(),
+        "erased with the case"
+    );
+}
+
 /// Writers commit (under `writer`, when given: the single-instance writer lock) while
 /// readers follow the log the way a pull does; no reader may miss or repeat an entry.
 fn followers_never_skip_under_concurrent_commits(
@@ -627,6 +660,7 @@ suite!(
     commit_all_numbers_in_order,
     erasure_leaves_only_a_tombstone,
     scope_changes_and_disabling_are_stored,
+    audit_records_who_pushed_each_change,
 );
 
 #[test]

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::extract::{ClientIp, JsonBody};
 use super::AppState;
-use crate::auth::TokenResponse;
+use crate::auth::{self, TokenResponse};
 use crate::error::AppError;
 
 /// Login body.
@@ -29,12 +29,19 @@ pub struct RefreshBody {
     pub device_id: String,
 }
 
-/// `POST /v1/auth/login`.
+/// `POST /v1/auth/login`. A device id with a reserved prefix
+/// ([`auth::RESERVED_DEVICE_PREFIXES`]) is refused (400) before anything else: the
+/// server's own actors use them.
 pub async fn login(
     State(st): State<AppState>,
     ClientIp(ip): ClientIp,
     JsonBody(b): JsonBody<LoginBody>,
 ) -> Result<Json<TokenResponse>, AppError> {
+    if auth::reserved_device_id(&b.device_id) {
+        return Err(AppError::BadRequest(
+            "device_id: the prefixes server:, web:, admin: and system: are reserved".into(),
+        ));
+    }
     st.auth
         .login(&b.username, &b.password, &b.device_id, &ip)
         .await

@@ -12,7 +12,8 @@ use super::extract::{AuthUser, JsonBody, PathParam};
 use super::AppState;
 use crate::auth::Authenticated;
 use crate::error::AppError;
-use crate::store::Routing;
+use crate::history::{audited_history, AuditedEntry};
+use crate::store::{ChangeAudit, Routing};
 use crate::sync::scope::{can_create, can_read};
 
 fn active(who: &Authenticated) -> Result<(), AppError> {
@@ -43,12 +44,26 @@ fn may_create(who: &Authenticated, district: &str, assigned_to: &str, sensitive:
     can_create(&who.user, &routing)
 }
 
+/// The device id of changes the server makes for `user_id` (as the dashboard's).
+fn server_device(user_id: &str) -> String {
+    format!("server:{user_id}")
+}
+
 fn server_actor(who: &Authenticated) -> automerge::ActorId {
-    device_actor(&format!("server:{}", who.user.user_id))
+    device_actor(&server_device(&who.user.user_id))
 }
 
 /// Stores new documents under the writer lock; 409 if any id exists (nothing stored).
-async fn store_new(st: &AppState, docs: Vec<CaseDoc>) -> Result<usize, AppError> {
+async fn store_new(
+    st: &AppState,
+    who: &Authenticated,
+    docs: Vec<CaseDoc>,
+) -> Result<usize, AppError> {
+    let audit = ChangeAudit {
+        user_id: who.user.user_id.clone(),
+        device_id: server_device(&who.user.user_id),
+        received_ms: crate::now_ms(),
+    };
     let guard = st.writer.clone().lock_owned().await;
     let engine = st.engine.clone();
     tokio::task::spawn_blocking(move || {
@@ -61,7 +76,7 @@ async fn store_new(st: &AppState, docs: Vec<CaseDoc>) -> Result<usize, AppError>
             }
         }
         for d in &mut docs {
-            engine.store_new(d)?;
+            engine.store_new(d, Some(audit.clone()))?;
         }
         engine.store().flush()?;
         Ok(docs.len())
@@ -92,6 +107,34 @@ pub async fn get_case(
     Ok(Json(case))
 }
 
+/// `GET /v1/cases/{id}/history`: every change of the case in causal order, each with
+/// the device's claim (`user`, `time_ms` from the change message) and the server's
+/// record (`server`: `user_id`, `device_id`, `received_ms`; `null`: not recorded), for
+/// users whose scope includes the case.
+pub async fn history(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+    PathParam(id): PathParam<String>,
+) -> Result<Json<Vec<AuditedEntry>>, AppError> {
+    active(&who)?;
+    let rec = st
+        .store
+        .doc(&id)?
+        .filter(|r| !r.erased)
+        .ok_or(AppError::NotFound)?;
+    if !can_read(&who.user, &rec.routing) {
+        return Err(AppError::NotFound);
+    }
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let bytes = store.doc_bytes(&id)?.ok_or(AppError::NotFound)?;
+        let mut doc = CaseDoc::load(&bytes)
+            .map_err(|e| AppError::Internal(format!("stored case {id}: {e}")))?;
+        Ok(Json(audited_history(store.as_ref(), &id, &mut doc)?))
+    })
+    .await?
+}
+
 /// `POST /v1/cases`: creates a case from a `NewCase` (201 with the case).
 pub async fn create(
     State(st): State<AppState>,
@@ -107,7 +150,7 @@ pub async fn create(
     let case = doc
         .read()
         .map_err(|e| AppError::InvalidCase(e.to_string()))?;
-    store_new(&st, vec![doc]).await?;
+    store_new(&st, &who, vec![doc]).await?;
     tracing::info!(doc = %case.id, user = %who.user.user_id, "case created");
     Ok((StatusCode::CREATED, Json(case)))
 }
@@ -141,7 +184,7 @@ pub async fn import(
         }
         docs.push(doc);
     }
-    let n = store_new(&st, docs).await?;
+    let n = store_new(&st, &who, docs).await?;
     tracing::info!(count = n, user = %who.user.user_id, "cases imported");
     Ok((StatusCode::CREATED, Json(json!({ "imported": n }))))
 }

@@ -2,8 +2,8 @@
 //! stateless server instances on one database (see `docs/DEPLOYMENT.md`).
 //!
 //! Tables (`server/migrations/`): `meta`, `users`, `devices`, `device_sync`, `docs` (one
-//! row per case: routing, history, summary, sizes), `snapshots`, `changes`, `log` (by
-//! scope key and sequence number), `doc_index` (cases per scope key) and `log_counter`.
+//! row per case: routing, history, summary, sizes), `snapshots`, `changes`, `change_audit`
+//! (who pushed each change, by hash), `log` (by scope key and sequence number), `doc_index` (cases per scope key) and `log_counter`.
 //!
 //! # No cursor ever skips a change
 //!
@@ -56,8 +56,8 @@ pub use admin::{create_database, drop_database, with_database};
 
 use self::pool::{pg_err, Conn, Db, Pool};
 use super::{
-    CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind, Routing,
-    ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
+    LogEntry, LogKind, Routing, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 /// Default number of database connections (threads) per server instance.
@@ -377,6 +377,31 @@ impl Storage for PgStorage {
         self.run(move |c| commit::erase(c, &id))
     }
 
+    fn audit(&self, doc_id: &str) -> Result<Vec<(Hash, ChangeAudit)>, StoreError> {
+        let id = doc_id.to_owned();
+        self.run(move |c| {
+            c.rows(
+                "SELECT hash, user_id, device_id, received_ms FROM change_audit
+                 WHERE doc_id = $1 ORDER BY hash",
+                &[&id],
+            )
+            .map_err(pg_err)?
+            .iter()
+            .map(|r| {
+                let hash: Vec<u8> = r.try_get(0).map_err(corrupt)?;
+                Ok((
+                    hash.try_into().map_err(|_| corrupt("audit hash length"))?,
+                    ChangeAudit {
+                        user_id: r.try_get(1).map_err(corrupt)?,
+                        device_id: r.try_get(2).map_err(corrupt)?,
+                        received_ms: r.try_get(3).map_err(corrupt)?,
+                    },
+                ))
+            })
+            .collect()
+        })
+    }
+
     fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError> {
         let Ok(seq) = i64::try_from(seq) else {
             return Ok(None);
@@ -492,6 +517,7 @@ impl Storage for PgStorage {
                 ("docs", "doc_id"),
                 ("snapshots", "doc_id"),
                 ("changes", "doc_id || '/' || lpad(seq::text, 20, '0')"),
+                ("change_audit", "doc_id || '/' || encode(hash, 'hex')"),
                 ("log", "scope || '/' || lpad(seq::text, 20, '0')"),
                 ("doc_index", "scope || '/' || doc_id"),
             ] {

@@ -3,7 +3,8 @@
 //! Keys: `m/<name>` meta (`m/seq` the last sequence number), `u/<user>` users,
 //! `v/<device>` devices, `d/<doc>` document records, `s/<doc>` snapshots
 //! (`(upto_seq, bytes)`), `c/<doc>\0<seq>` changes, `l/<scope>\0<seq>` log entries,
-//! `i/<scope>\0<doc>` the per-scope document index. Sequence numbers are big-endian so
+//! `i/<scope>\0<doc>` the per-scope document index, `a/<doc>\0<hash>` the audit record
+//! of each change ([`ChangeAudit`]: who pushed it, from which device, received when). Sequence numbers are big-endian so
 //! keys sort by them.
 //!
 //! # Multi-key writes, durability and group commit
@@ -41,8 +42,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{
-    CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, LogEntry, LogKind,
-    ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
+    LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";
@@ -111,6 +112,12 @@ fn key(prefix: &str, id: &str) -> Vec<u8> {
 fn seq_key(prefix: &str, id: &str, seq: u64) -> Vec<u8> {
     let mut k = format!("{prefix}/{id}\0").into_bytes();
     k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn audit_key(doc_id: &str, hash: &Hash) -> Vec<u8> {
+    let mut k = format!("a/{doc_id}\0").into_bytes();
+    k.extend_from_slice(hash);
     k
 }
 
@@ -259,6 +266,10 @@ impl SledStorage {
             let (k, _) = kv.map_err(db_err)?;
             set.remove(k.to_vec());
         }
+        for kv in self.tree.scan_prefix(format!("a/{doc_id}\0").as_bytes()) {
+            let (k, _) = kv.map_err(db_err)?;
+            set.remove(k.to_vec());
+        }
         set.remove(key("s", doc_id));
         let seq = self.last_seq()? + 1;
         let entry = enc(&(doc_id, LogKind::Erased))?;
@@ -345,6 +356,9 @@ fn add_commit(
     for c in &commit.changes {
         *seq += 1;
         set.insert(seq_key("c", &commit.doc_id, *seq), enc(c)?);
+        if let Some(a) = &commit.audit {
+            set.insert(audit_key(&commit.doc_id, &c.hash), enc(a)?);
+        }
         let entry = enc(&(commit.doc_id.as_str(), LogKind::Change(c.hash)))?;
         for k in &encoded_keys {
             set.insert(seq_key("l", k, *seq), entry.as_slice());
@@ -546,6 +560,20 @@ impl Storage for SledStorage {
         Ok(Some(seq))
     }
 
+    fn audit(&self, doc_id: &str) -> Result<Vec<(Hash, ChangeAudit)>, StoreError> {
+        let prefix = format!("a/{doc_id}\0").into_bytes();
+        self.tree
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(db_err)?;
+                let hash: Hash = k[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt("audit key".into()))?;
+                Ok((hash, dec(&v)?))
+            })
+            .collect()
+    }
+
     fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError> {
         self.get(&seq_key("c", doc_id, seq))
     }
@@ -668,6 +696,7 @@ mod tests {
                     bytes: c.raw_bytes().to_vec(),
                 })
                 .collect(),
+            audit: None,
         }
     }
 

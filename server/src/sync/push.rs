@@ -13,9 +13,13 @@ use casesync_core::protocol::{
     DocPush, PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC, MAX_OPS_PER_REQUEST,
 };
 
-use super::scope::{can_create, can_write_registered, may_be_registered_by};
+use super::scope::{
+    can_create, can_write_registered, may_be_registered_by, may_change_routing, RoutingOp,
+};
 use super::SyncEngine;
-use crate::store::{DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord};
+use crate::store::{
+    ChangeAudit, DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord,
+};
 
 /// The outcome of one document's push.
 #[derive(Debug)]
@@ -167,6 +171,44 @@ fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
         }
     }
     t
+}
+
+/// The operations of `changes` (applied to `doc`) on or under a restricted root field,
+/// in order (see [`RoutingOp`]).
+fn routing_ops(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Vec<RoutingOp> {
+    use automerge::ScalarValue;
+    let mut out = Vec::new();
+    let mut under: HashMap<&legacy::ObjectId, bool> = HashMap::new();
+    for op in changes.iter().flat_map(|c| c.operations.iter()) {
+        if op.obj == legacy::ObjectId::Root {
+            let legacy::Key::Map(k) = &op.key else {
+                continue;
+            };
+            if !RESTRICTED_FIELDS.contains(&k.as_str()) {
+                continue;
+            }
+            out.push(match (k.as_str(), &op.action, op.insert) {
+                ("district", legacy::OpType::Put(ScalarValue::Str(v)), false) => {
+                    RoutingOp::District(v.to_string())
+                }
+                ("assigned_to", legacy::OpType::Put(ScalarValue::Str(v)), false) => {
+                    RoutingOp::Assignee(v.to_string())
+                }
+                ("sensitive", legacy::OpType::Put(ScalarValue::Boolean(v)), false) => {
+                    RoutingOp::Sensitive(*v)
+                }
+                _ => RoutingOp::Other,
+            });
+        } else {
+            let restricted = *under.entry(&op.obj).or_insert_with(|| {
+                top_level(doc, &op.obj).is_some_and(|k| RESTRICTED_FIELDS.contains(&k.as_str()))
+            });
+            if restricted {
+                out.push(RoutingOp::Other);
+            }
+        }
+    }
+    out
 }
 
 impl SyncEngine {
@@ -465,16 +507,26 @@ impl SyncEngine {
                     "a new case must be registered by the user who pushes it",
                 )));
             }
-        } else if user.role != Role::Coordinator
+        } else if let Some(r) = rec.as_ref() {
             // By operation, and by value: the routing read after applying (restricted
-            // operations are refused even when they put the same value back).
-            && (touched.restricted || rec.as_ref().is_some_and(|r| r.routing != routing))
-        {
-            return Ok(Decision::Done(refuse(
-                id,
-                RefusalCode::RestrictedField,
-                "only a coordinator changes district, assignment or sensitivity",
-            )));
+            // operations are refused even when they put the same value back), for
+            // coordinators too (`may_change_routing`).
+            let mut ops = Vec::new();
+            if touched.restricted {
+                ops = routing_ops(doc.automerge(), &decoded);
+                if ops.is_empty() {
+                    ops.push(RoutingOp::Other);
+                }
+            }
+            if let Err(why) =
+                may_change_routing(user, &r.routing, &routing, &ops, |u| self.store.user(u))?
+            {
+                return Ok(Decision::Done(refuse(
+                    id,
+                    RefusalCode::RestrictedField,
+                    why,
+                )));
+            }
         }
         let new_bytes: u64 = fresh.iter().map(|c| c.raw_bytes().len() as u64).sum();
         let estimate = rec.as_ref().map_or(0, |r| r.estimated_bytes()) + new_bytes;
@@ -502,6 +554,11 @@ impl SyncEngine {
                 routing,
                 summary,
                 changes,
+                audit: Some(ChangeAudit {
+                    user_id: user.user_id.clone(),
+                    device_id: device_id.to_owned(),
+                    received_ms: crate::now_ms(),
+                }),
             },
             outcome,
         })))

@@ -179,3 +179,97 @@ pub fn scope_version(user: &UserRecord) -> u64 {
         .hash(&mut h);
     h.finish()
 }
+
+/// Whether `assignee` (the user record `assigned_to` names, `None`: no such user) may be
+/// given a case of `district`: an enabled health worker (CHW) of that district. The one
+/// rule for assigning a case, on the dashboard and through sync alike.
+pub fn can_assign(assignee: Option<&UserRecord>, district: &str) -> bool {
+    assignee.is_some_and(|u| {
+        u.role == Role::Chw && !u.disabled && u.districts.iter().any(|d| d == district)
+    })
+}
+
+/// One operation of a push on a restricted root field (`district`, `assigned_to`,
+/// `sensitive`), as [`may_change_routing`] judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoutingOp {
+    /// A string put on `district`.
+    District(String),
+    /// A string put on `assigned_to`.
+    Assignee(String),
+    /// A boolean put on `sensitive`.
+    Sensitive(bool),
+    /// Any other operation on or under a restricted field (a delete, an object, a
+    /// counter, a value of another type, an operation inside an object under one).
+    Other,
+}
+
+/// Why [`may_change_routing`] refused.
+pub type RoutingRefusal = &'static str;
+
+/// Whether `user` may push operations `ops` on the restricted fields of a case whose
+/// routing was `old` and is `new` once they are applied. `user_of` looks up a user
+/// record (for [`can_assign`]).
+///
+/// Judged by operation and by value, so that an operation whose effect is undone in
+/// the same push (`sensitive` put true then false, whose operation counter beats a
+/// concurrent put) is refused as well:
+///
+/// * a CHW or an admin: no operation on a restricted field, no change of routing;
+/// * a coordinator: every `district` put names a district they hold, and a changed
+///   district leaves one they hold; every `assigned_to` put names, and a changed
+///   routing ends with, an assignee [`can_assign`] accepts for the new district; a put
+///   of `sensitive = false`, or a sensitive case made ordinary, needs sensitive access
+///   (marking a case sensitive protects it: any coordinator of the district may); any
+///   other operation on those fields is refused.
+pub fn may_change_routing<E>(
+    user: &UserRecord,
+    old: &Routing,
+    new: &Routing,
+    ops: &[RoutingOp],
+    user_of: impl Fn(&str) -> Result<Option<UserRecord>, E>,
+) -> Result<Result<(), RoutingRefusal>, E> {
+    if user.role != Role::Coordinator {
+        return Ok(if ops.is_empty() && old == new {
+            Ok(())
+        } else {
+            Err("only a coordinator changes district, assignment or sensitivity")
+        });
+    }
+    let holds = |d: &str| user.districts.iter().any(|x| x == d);
+    for op in ops {
+        match op {
+            RoutingOp::District(d) if !holds(d) => {
+                return Ok(Err("a case moves only into a district you hold"))
+            }
+            RoutingOp::Assignee(a) if !can_assign(user_of(a)?.as_ref(), &new.district) => {
+                return Ok(Err(
+                    "a case is assigned only to an enabled health worker of its district",
+                ))
+            }
+            RoutingOp::Sensitive(false) if !user.sensitive_access => {
+                return Ok(Err("un-marking a sensitive case needs sensitive access"))
+            }
+            RoutingOp::Other => {
+                return Ok(Err(
+                    "district, assignment and sensitivity take only a plain value",
+                ))
+            }
+            _ => {}
+        }
+    }
+    if old.district != new.district && !(holds(&old.district) && holds(&new.district)) {
+        return Ok(Err("a case moves only between districts you hold"));
+    }
+    if old.sensitive && !new.sensitive && !user.sensitive_access {
+        return Ok(Err("un-marking a sensitive case needs sensitive access"));
+    }
+    if (old.assigned_to != new.assigned_to || old.district != new.district)
+        && !can_assign(user_of(&new.assigned_to)?.as_ref(), &new.district)
+    {
+        return Ok(Err(
+            "a case is assigned only to an enabled health worker of its district",
+        ));
+    }
+    Ok(Ok(()))
+}

@@ -352,6 +352,8 @@ fn reassignment_while_offline_keeps_the_old_workers_edits() {
     let w = world();
     let chw1 = user("chw1", Role::Chw, false);
     let chw2 = user("chw2", Role::Chw, false);
+    // A case is reassigned only to a health worker the store knows (`can_assign`).
+    w.store.put_user(&chw2).expect("user");
     let coord = user("coord", Role::Coordinator, false);
     let mut old = create(&coord, "laptop", "case-1", "Lê Thị Hoa", "chw1", false);
     w.sync(&coord, "laptop", &[], push("case-1", all_changes(&mut old)));

@@ -10,9 +10,7 @@
 use axum::extract::{Path, State};
 use axum::response::Redirect;
 use axum::Form;
-use casesync_core::case::{
-    device_actor, CaseDoc, CaseError, ClosureInput, ClosureReason, EditCtx, Role,
-};
+use casesync_core::case::{device_actor, CaseDoc, CaseError, ClosureInput, ClosureReason, EditCtx};
 use casesync_core::protocol::DocPush;
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -21,7 +19,7 @@ use super::error::WebError;
 use super::session::Signed;
 use crate::http::AppState;
 use crate::store::UserRecord;
-use crate::sync::scope::can_read;
+use crate::sync::scope::{can_assign, can_read};
 use crate::sync::PushOutcome;
 
 /// The device id (and actor prefix) of changes made on the dashboard by `user_id`.
@@ -122,10 +120,7 @@ pub async fn reassign(
         .doc(&id)?
         .filter(|r| !r.erased && can_read(&s.user, &r.routing))
         .ok_or(WebError::NotFound)?;
-    let ok = st.store.user(&f.to)?.is_some_and(|u| {
-        u.role == Role::Chw && !u.disabled && u.districts.contains(&rec.routing.district)
-    });
-    if !ok {
+    if !can_assign(st.store.user(&f.to)?.as_ref(), &rec.routing.district) {
         return Err(WebError::BadRequest(
             "choose a health worker of the case's district".into(),
         ));

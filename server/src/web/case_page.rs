@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use casesync_core::case::{ClosureReason, HistoryEntry, Role};
+use casesync_core::case::{ClosureReason, Role};
 
 use super::case_list::{case_row, conflict_rows, CaseRow, ConflictRow};
 use super::data::{self, Loaded};
@@ -12,16 +12,28 @@ use super::error::WebError;
 use super::pages::html;
 use super::session::Signed;
 use super::view::{fmt_date, fmt_ms, Chrome};
+use crate::history::{audited_history, AuditedEntry};
 use crate::http::AppState;
 use crate::store::UserRecord;
 use crate::sync::scope::can_read;
 
-/// A change in the case's timeline.
+/// A change in the case's timeline: who and when as the server recorded them (the
+/// authenticated user and device, the receive time), the device's claim beside them.
+/// A change stored before the server recorded audits shows the claim only, marked as
+/// not recorded.
 pub struct HistRow {
-    /// When (UTC).
+    /// When (UTC): received by the server; the device's claim when not recorded.
     pub when: String,
-    /// Who.
+    /// Who: the authenticated user; the claimed user when not recorded.
     pub user: String,
+    /// The server's record is there.
+    pub recorded: bool,
+    /// The device it came from (recorded only).
+    pub device: String,
+    /// The user the change's message names.
+    pub claimed_user: String,
+    /// The time the change's message carries (UTC).
+    pub claimed_when: String,
     /// What the editor said it did.
     pub summary: String,
     /// Fields it touched, grouped by section (`visits: date, notes`).
@@ -123,16 +135,7 @@ pub async fn case_page(
         })
         .map(|u| u.user_id.clone())
         .collect();
-    let history = history
-        .into_iter()
-        .rev()
-        .map(|h| HistRow {
-            when: fmt_ms(h.time_ms),
-            user: h.user,
-            summary: h.summary,
-            fields: compact_fields(&h.fields),
-        })
-        .collect();
+    let history = history.into_iter().rev().map(hist_row).collect();
     html(&CaseView {
         c: Chrome::new(
             &s,
@@ -159,12 +162,31 @@ pub async fn case_page(
     })
 }
 
-/// Reads one case `user` may read, with its history (404 otherwise).
+/// A timeline row of a change.
+pub fn hist_row(h: AuditedEntry) -> HistRow {
+    let claimed_when = fmt_ms(h.claimed.time_ms);
+    let (when, user, device) = match h.server {
+        Some(a) => (fmt_ms(a.received_ms), a.user_id, a.device_id),
+        None => (claimed_when.clone(), h.claimed.user.clone(), String::new()),
+    };
+    HistRow {
+        when,
+        user,
+        recorded: !device.is_empty(),
+        device,
+        claimed_user: h.claimed.user,
+        claimed_when,
+        summary: h.claimed.summary,
+        fields: compact_fields(&h.claimed.fields),
+    }
+}
+
+/// Reads one case `user` may read, with its history and audit records (404 otherwise).
 pub(crate) async fn load_one(
     st: &AppState,
     user: &UserRecord,
     id: &str,
-) -> Result<(Loaded, Vec<HistoryEntry>), WebError> {
+) -> Result<(Loaded, Vec<AuditedEntry>), WebError> {
     let rec = st
         .store
         .doc(id)?
@@ -177,7 +199,8 @@ pub(crate) async fn load_one(
     let id = id.to_owned();
     tokio::task::spawn_blocking(move || {
         let (l, mut doc) = data::load(store.as_ref(), &id)?.ok_or(WebError::NotFound)?;
-        Ok((l, doc.history()))
+        let history = audited_history(store.as_ref(), &id, &mut doc)?;
+        Ok((l, history))
     })
     .await?
 }

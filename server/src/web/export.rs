@@ -6,11 +6,12 @@
 //! text). Spreadsheet formula injection is defused: a text cell starting with `=`, `+`,
 //! `-`, `@`, a tab or a carriage return gets a leading apostrophe.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::case_list::filtered;
+use super::case_page::load_one;
 use super::data::Filters;
 use super::error::WebError;
 use super::pages::{overview_of, scoped};
@@ -83,6 +84,60 @@ pub async fn cases_csv(
     }
     tracing::info!(user = %s.user.user_id, rows = rows.len() - 1, "cases exported");
     Ok(csv_response("cases.csv", write_rows(rows)?))
+}
+
+/// The header of a case's history export: the server's record (who pushed, from which
+/// device, received when; empty when not recorded) beside the device's claim.
+pub const HISTORY_HEADER: [&str; 9] = [
+    "hash",
+    "server_user",
+    "server_device",
+    "received",
+    "recorded",
+    "claimed_user",
+    "claimed_time",
+    "summary",
+    "fields",
+];
+
+/// `GET /dashboard/cases/{id}/history.csv`: the case's timeline, oldest first (who may
+/// read the case).
+pub async fn history_csv(
+    State(st): State<AppState>,
+    s: Signed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    s.case_reader()?;
+    let (_, history) = load_one(&st, &s.user, &id).await?;
+    let mut rows = vec![HISTORY_HEADER.iter().map(|h| (*h).to_owned()).collect()];
+    for h in history {
+        let (user, device, received) = match &h.server {
+            Some(a) => (
+                a.user_id.clone(),
+                a.device_id.clone(),
+                fmt_ms(a.received_ms),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
+        rows.push(vec![
+            h.claimed.hash.clone(),
+            user,
+            device,
+            received,
+            if h.server.is_some() {
+                "yes"
+            } else {
+                "not recorded"
+            }
+            .to_owned(),
+            h.claimed.user.clone(),
+            fmt_ms(h.claimed.time_ms),
+            h.claimed.summary.clone(),
+            h.claimed.fields.join(" "),
+        ]);
+    }
+    tracing::info!(user = %s.user.user_id, doc = %id, rows = rows.len() - 1, "history exported");
+    Ok(csv_response("history.csv", write_rows(rows)?))
 }
 
 /// The indicators as `indicator,key,value` rows.

@@ -268,6 +268,14 @@ fn commit_tx(
                      AS t(q, h, b)",
                 &[&id, &c_seq, &c_hash, &c_bytes],
             )?;
+            if let Some(a) = &commit.audit {
+                tx.exec(
+                    "INSERT INTO change_audit (doc_id, hash, user_id, device_id, received_ms)
+                     SELECT $1, h, $3, $4, $5 FROM UNNEST($2::bytea[]) AS t(h)
+                     ON CONFLICT DO NOTHING",
+                    &[&id, &c_hash, &a.user_id, &a.device_id, &a.received_ms],
+                )?;
+            }
         }
         if routing_changed {
             seq += 1;
@@ -345,6 +353,7 @@ fn erase_tx(tx: &mut Tx<'_>, id: &str) -> Result<Option<u64>, TxError> {
     }
     tx.exec("DELETE FROM snapshots WHERE doc_id = $1", &[&id])?;
     tx.exec("DELETE FROM changes WHERE doc_id = $1", &[&id])?;
+    tx.exec("DELETE FROM change_audit WHERE doc_id = $1", &[&id])?;
     let keys: Vec<String> = rec
         .routing
         .scope_keys()

@@ -24,11 +24,18 @@ pub struct Migration {
 }
 
 /// Every migration this binary knows, ascending.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../../migrations/0001_initial.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "change_audit",
+        sql: include_str!("../../../migrations/0002_change_audit.sql"),
+    },
+];
 
 /// Advisory lock key of the migration transaction ("casesync" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x6361_7365_7379_6e63;

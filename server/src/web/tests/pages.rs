@@ -225,12 +225,15 @@ async fn actions_become_case_changes_that_reach_devices() {
             .pull(&chw1, None, usize::MAX, &crate::sync::Echo::default())
             .expect("pull");
     assert!(page.docs.iter().any(|doc| doc.doc_id == "demo-0001"));
-    // The timeline says who did it.
+    // The timeline says who did it: the signed-in user, recorded by the server.
     let r = send(&d.app, get("/dashboard/cases/demo-0007", &jar)).await;
     assert!(r
         .body
         .contains("conflict at assessment.safety_risk resolved"));
-    assert!(r.body.contains(r#"<li data-user="coord">"#));
+    assert!(r
+        .body
+        .contains(r#"<li data-user="coord" data-recorded="true">"#));
+    assert!(r.body.contains("server:coord"), "the dashboard's device");
     let r = send(&d.app, get("/dashboard/cases/demo-0001", &jar)).await;
     assert!(r.body.contains(r#"id="chw" data-value="chw1""#));
     assert!(r.body.contains("case reassigned"));
@@ -325,7 +328,7 @@ async fn csv_exports_defuse_formulas_and_keep_every_script() {
         },
     )
     .expect("case");
-    d.st.engine.store_new(&mut doc).expect("store");
+    d.st.engine.store_new(&mut doc, None).expect("store");
     let jar = sign_in(&d.app, "coord").await;
     let r = send(&d.app, get("/dashboard/export/cases.csv", &jar)).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -424,4 +427,90 @@ async fn every_page_is_under_100_kb() {
     let r = send(&d.app, get("/dashboard/admin", &admin)).await;
     assert!(r.body.len() < 100 * 1024);
     eprintln!("largest page: {} ({} bytes)", largest.1, largest.0);
+}
+
+/// Issue #14: the timeline and the history CSV show who pushed a change (the
+/// authenticated user and device) and when the server received it, with what the
+/// change's message claims beside them.
+#[tokio::test]
+async fn the_timeline_shows_the_server_record_beside_the_claim() {
+    let d = demo_app().await;
+    let case = all_cases(&d.st)
+        .into_iter()
+        .find(|c| c.assigned_to == "chw1" && c.closure.is_none() && !c.sensitive)
+        .expect("an open case of chw1");
+    let bytes = d.st.store.doc_bytes(&case.id).expect("bytes").expect("doc");
+    let mut doc = CaseDoc::load(&bytes).expect("load");
+    doc.set_actor(device_actor("phone-1"));
+    let claimed = EditCtx {
+        user_id: "coord".into(),
+        role: Role::Coordinator,
+        now_ms: 0,
+    };
+    let h = doc.heads();
+    doc.add_visit(
+        &claimed,
+        &casesync_core::case::VisitInput {
+            date: chrono::NaiveDate::from_ymd_opt(2025, 3, 1).expect("date"),
+            kind: casesync_core::case::VisitKind::Home,
+            notes: "ঘরে কেউ ছিল না".into(),
+            progress: None,
+            obstacles: None,
+            actions: None,
+            next_visit_date: None,
+        },
+    )
+    .expect("visit");
+    let push = casesync_core::protocol::DocPush {
+        doc_id: case.id.clone(),
+        changes: doc
+            .changes_since(&h)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect(),
+    };
+    let chw1 = d.st.store.user("chw1").expect("u").expect("chw1");
+    let mut budget = crate::sync::PushBudget::for_request(usize::MAX);
+    let out =
+        d.st.engine
+            .push_doc(&chw1, "phone-1", &push, &mut budget)
+            .expect("push");
+    assert!(
+        matches!(out, crate::sync::PushOutcome::Accepted { .. }),
+        "{out:?}"
+    );
+    let jar = sign_in(&d.app, "coord").await;
+    let url = format!("/dashboard/cases/{}", percent(&case.id));
+    let r = send(&d.app, get(&url, &jar)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let newest = r
+        .body
+        .split(r#"id="timeline""#)
+        .nth(1)
+        .and_then(|t| t.split("<li ").nth(1))
+        .expect("a timeline row");
+    assert!(
+        newest.starts_with(r#"data-user="chw1" data-recorded="true""#),
+        "{newest}"
+    );
+    assert!(newest.contains("phone-1") && newest.contains("coord, 1970-01-01 00:00"));
+    // Demo cases were stored by the server for the demo user.
+    assert!(r.body.contains(r#"data-user="demo" data-recorded="true""#));
+
+    let r = send(&d.app, get(&format!("{url}/history.csv"), &jar)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let body = r.body.trim_start_matches('\u{feff}');
+    let mut rd = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(
+        rd.headers().expect("header").iter().collect::<Vec<_>>(),
+        crate::web::export::HISTORY_HEADER
+    );
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.expect("row")).collect();
+    let last = rows.last().expect("rows");
+    assert_eq!((&last[1], &last[2], &last[4]), ("chw1", "phone-1", "yes"));
+    assert_eq!((&last[5], &last[6]), ("coord", "1970-01-01 00:00"));
+    // A case out of scope: the same 404 as its page.
+    let jar2 = sign_in(&d.app, "coord2").await;
+    let r = send(&d.app, get(&format!("{url}/history.csv"), &jar2)).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
