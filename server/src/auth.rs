@@ -4,6 +4,8 @@
 mod jwt;
 mod password;
 mod rate_limit;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ impl<'a> Sim<'a> {
         let up = self.net.is_up(d);
         let id = self.next_request + 1;
         let dev = self.devices.get_mut(d).ok_or("no device")?;
-        if dev.status == Status::Wiped || dev.waiting.is_some() {
+        if dev.status == Status::Wiped || dev.waiting.is_some() || dev.signed_out {
             return Ok(());
         }
         if dev.session.is_none() {
@@ -108,6 +108,11 @@ impl<'a> Sim<'a> {
             Step::Continue => {}
             Step::Done => dev.session = None,
             Step::Wiped => {
+                if dev.status != Status::Revoked {
+                    return Err(format!(
+                        "WIPED WITHOUT ADMIN REVOKE: {name} was told to wipe by resp#{id}"
+                    ));
+                }
                 dev.session = None;
                 dev.status = Status::Wiped;
             }

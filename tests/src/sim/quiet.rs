@@ -28,6 +28,8 @@ impl<'a> Sim<'a> {
         }
         for d in 0..self.devices.len() {
             self.timeout(d, false)?;
+            // A phone asked for the password gets it from its worker.
+            self.sign_in(d)?;
         }
         for round in 1..=MAX_QUIET_ROUNDS {
             self.step += 1;

@@ -58,4 +58,8 @@ pub struct Stats {
     pub erased: usize,
     /// Devices revoked.
     pub revoked: usize,
+    /// Refresh answers lost on the link.
+    pub lost_refreshes: usize,
+    /// Password logins asked for (a spent refresh token after the grace window).
+    pub sign_ins: usize,
 }
