@@ -22,8 +22,10 @@ async fn world(grace: Duration) -> (Arc<dyn Storage>, Auth, TokenResponse) {
         PASSWORD,
     )
     .expect("user");
-    let _ = grace;
-    let settings = Settings::default();
+    let settings = Settings {
+        refresh_grace: grace,
+        ..Settings::default()
+    };
     let auth = Auth::new(store.clone(), settings).expect("auth");
     let first = auth
         .login("chw-a", PASSWORD, "phone-a", "127.0.0.1")
@@ -49,7 +51,10 @@ async fn a_retry_with_the_token_just_rotated_gets_the_same_successor() {
         .refresh(&first.refresh_token, "phone-a")
         .await
         .expect("a retry within the grace window is answered");
-    assert_eq!(again.refresh_token, second.refresh_token, "the same successor");
+    assert_eq!(
+        again.refresh_token, second.refresh_token,
+        "the same successor"
+    );
     assert!(auth.authenticate(&again.access_token).is_ok());
     let d = device(&store);
     assert!(!d.revoked);
@@ -65,6 +70,67 @@ async fn a_retry_with_the_token_just_rotated_gets_the_same_successor() {
         Err(AppError::RefreshReused)
     ));
     assert!(!device(&store).revoked, "reuse does not revoke the device");
+}
+
+#[tokio::test]
+async fn reuse_after_the_grace_window_revokes_the_family_not_the_device() {
+    let grace = Duration::from_secs(120);
+    let (store, auth, first) = world(grace).await;
+    // Rotated longer ago than the grace window; presented again now.
+    let t0 = now_ms() - grace.as_millis() as i64 - 1_000;
+    let second = auth
+        .refresh_at(&first.refresh_token, "phone-a", t0)
+        .await
+        .expect("rotate");
+    let before = now_ms();
+    assert!(matches!(
+        auth.refresh(&first.refresh_token, "phone-a").await,
+        Err(AppError::RefreshReused)
+    ));
+    let d = device(&store);
+    assert!(!d.revoked, "the phone keeps its data: not revoked");
+    assert_eq!(d.refresh_hash, None);
+    assert!(d.family_revoked_ms >= before);
+    // The whole family is dead, the successor too: sign in again.
+    assert!(matches!(
+        auth.refresh(&second.refresh_token, "phone-a").await,
+        Err(AppError::RefreshReused)
+    ));
+    let after = auth
+        .login("chw-a", PASSWORD, "phone-a", "127.0.0.1")
+        .await
+        .expect("a password login starts a new family");
+    let who = auth.authenticate(&after.access_token).expect("new access");
+    assert!(!who.revoked);
+    assert!(auth.refresh(&after.refresh_token, "phone-a").await.is_ok());
+    // An old token of the revoked family stays refused after the new login.
+    assert!(auth.refresh(&first.refresh_token, "phone-a").await.is_err());
+}
+
+#[tokio::test]
+async fn access_tokens_issued_before_a_family_revocation_are_refused() {
+    let (store, auth, first) = world(Duration::from_secs(120)).await;
+    let mut d = device(&store);
+    d.family_revoked_ms = now_ms() + 2_000;
+    store.put_device(&d).expect("put");
+    assert!(matches!(
+        auth.authenticate(&first.access_token),
+        Err(AppError::InvalidToken)
+    ));
+}
+
+#[tokio::test]
+async fn the_grace_window_is_a_setting() {
+    let (_store, auth, first) = world(Duration::ZERO).await;
+    let t0 = now_ms();
+    auth.refresh_at(&first.refresh_token, "phone-a", t0)
+        .await
+        .expect("rotate");
+    assert!(matches!(
+        auth.refresh_at(&first.refresh_token, "phone-a", t0 + 1)
+            .await,
+        Err(AppError::RefreshReused)
+    ));
 }
 
 #[tokio::test]
