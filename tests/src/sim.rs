@@ -236,8 +236,13 @@ impl<'a> Sim<'a> {
             .server
             .login(user_id, &id)
             .map_err(|x| format!("login of {user_id} on {id}: {x}"))?;
-        self.devices
-            .push(SimDevice::new(&id, user_id, role, store, tokens.refresh_token));
+        self.devices.push(SimDevice::new(
+            &id,
+            user_id,
+            role,
+            store,
+            tokens.refresh_token,
+        ));
         self.net.add_link();
         Ok(self.devices.len() - 1)
     }

@@ -81,8 +81,12 @@ impl Proxy {
         thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
-                let (upstream, left, seen, dropped) =
-                    (upstream.clone(), left.clone(), seen.clone(), dropped.clone());
+                let (upstream, left, seen, dropped) = (
+                    upstream.clone(),
+                    left.clone(),
+                    seen.clone(),
+                    dropped.clone(),
+                );
                 thread::spawn(move || forward(client, &upstream, &left, &seen, &dropped));
             }
         });
@@ -266,6 +270,7 @@ fn a_lost_refresh_answer_is_retried_with_the_same_token_and_nothing_is_wiped() {
         p.get_case("case-1".into()).expect("not wiped").visits.len(),
         1
     );
+    assert!(p.last_wipe().is_none(), "nothing was wiped");
     assert_eq!(
         visits_on_server(&server.url, dir.path(), "case-1"),
         vec!["home visit, 2G only".to_string()],
@@ -274,7 +279,10 @@ fn a_lost_refresh_answer_is_retried_with_the_same_token_and_nothing_is_wiped() {
     // The phone keeps working: a later refresh rotates normally.
     p.restore_session(expired(now.clone()));
     sync(&p).expect("later sync");
-    assert_ne!(p.session().expect("session").refresh_token, now.refresh_token);
+    assert_ne!(
+        p.session().expect("session").refresh_token,
+        now.refresh_token
+    );
 }
 
 #[test]
@@ -311,6 +319,7 @@ fn a_spent_token_after_the_grace_window_asks_for_the_password_and_keeps_the_work
         vec!["case-2".to_string()],
         "the unsent work is still on the phone"
     );
+    assert!(p.last_wipe().is_none());
     // The worker signs in with the password; the unsent visit goes out.
     p.login(proxy.url.clone(), "chw-a".into(), "pw-chw-a-secret".into())
         .expect("password login after the family was revoked");

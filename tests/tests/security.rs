@@ -623,7 +623,14 @@ async fn a_revoked_device_is_wiped_and_locked_out() {
         .await
         .expect("sync");
     assert_eq!(step, Step::Wiped);
-    let _ = progress;
+    assert_eq!(
+        progress.wiped,
+        Some(casesync_core::store::WipeReport {
+            unsent_cases: 1,
+            unsent_changes: 1
+        }),
+        "the wipe says what unsent work it destroyed"
+    );
     assert!(
         store.case_ids().expect("ids").is_empty(),
         "local data wiped"
@@ -699,7 +706,10 @@ async fn a_replayed_refresh_token_revokes_the_family_not_the_device() {
     // The phone was not revoked: its offline work stays and goes out after a login.
     let c = ctx("chw-a", Role::Chw);
     phone
-        .create(&new_case("case-r", DHAKA, "chw-a", "Rahima", false), c.now_ms)
+        .create(
+            &new_case("case-r", DHAKA, "chw-a", "Rahima", false),
+            c.now_ms,
+        )
         .expect("offline case");
     phone
         .edit("case-r", c.now_ms, |d, c| {
@@ -724,7 +734,10 @@ async fn a_replayed_refresh_token_revokes_the_family_not_the_device() {
     coord.sync().await.expect("coordinator sync");
     let case = coord.case("case-r").expect("the case arrived");
     assert_eq!(
-        case.visits.values().map(|v| v.notes.as_str()).collect::<Vec<_>>(),
+        case.visits
+            .values()
+            .map(|v| v.notes.as_str())
+            .collect::<Vec<_>>(),
         ["visit kept"]
     );
 }

@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use argon2::password_hash::{PasswordHasher, SaltString};
 use casesync_core::case::{CaseDoc, Role};
 use casesync_core::protocol::{decode_request, encode_response, DocBody, SyncResponse};
-use argon2::password_hash::{PasswordHasher, SaltString};
 use casesync_server::auth::{Auth, TokenResponse};
 use casesync_server::config::Settings;
 use casesync_server::error::AppError;
@@ -117,8 +117,8 @@ impl SimServer {
         device_id: &str,
         now_ms: i64,
     ) -> Result<TokenResponse, AppError> {
-        let _ = now_ms;
-        self.rt.block_on(self.auth.refresh(token, device_id))
+        self.rt
+            .block_on(self.auth.refresh_at(token, device_id, now_ms))
     }
 
     /// Revokes a device (the admin's "lost phone").

@@ -105,19 +105,21 @@ impl<'a> Sim<'a> {
     fn wipe_revoked(&mut self, d: usize, what: &str) -> R<()> {
         let name = self.name(d);
         let dev = self.devices.get_mut(d).ok_or("no device")?;
-        let unsent = dev.store.outbox().map_err(e)?.len();
         if dev.status != Status::Revoked {
+            let unsent = dev.store.unsent().map_err(e)?;
             return Err(format!(
                 "WIPED WITHOUT ADMIN REVOKE: {name}'s {what} answered device_revoked; \
-                 wiping would destroy {unsent} case(s) with unsent edits"
+                 wiping would destroy {} unsent change(s) in {} case(s)",
+                unsent.unsent_changes, unsent.unsent_cases
             ));
         }
-        dev.store.wipe().map_err(e)?;
+        let report = dev.store.wipe().map_err(e)?;
         dev.status = Status::Wiped;
         dev.session = None;
         dev.waiting = None;
         self.note(format!(
-            "{name}'s {what}: device revoked, wiped ({unsent} case(s) with unsent edits destroyed)"
+            "{name}'s {what}: device revoked, wiped ({} unsent change(s) in {} case(s) destroyed)",
+            report.unsent_changes, report.unsent_cases
         ));
         Ok(())
     }
