@@ -10,6 +10,12 @@ impl<'a> Sim<'a> {
     /// Nothing happens if it already waits for a response; with its link cut, the
     /// request fails at once.
     pub fn sync(&mut self, d: usize) -> R<()> {
+        // A phone whose last refresh answer was lost refreshes first (its access token is
+        // due), with the spent token: the same successor within the grace window, a
+        // password login after it.
+        if self.dev(d)?.lost_successor.is_some() && self.dev(d)?.waiting.is_none() {
+            self.refresh(d, false)?;
+        }
         let up = self.net.is_up(d);
         let id = self.next_request + 1;
         let dev = self.devices.get_mut(d).ok_or("no device")?;

@@ -12,6 +12,11 @@ use casesync_server::error::AppError;
 use super::{e, Sim, Status, R};
 
 impl<'a> Sim<'a> {
+    /// Lets one step of simulated time pass (longer than the refresh grace window).
+    pub fn tick(&mut self) {
+        self.step += 1;
+    }
+
     /// Device `d` refreshes its tokens; with `lose`, the server's answer is lost on the
     /// link after the server handled the request.
     pub fn refresh(&mut self, d: usize, lose: bool) -> R<()> {
