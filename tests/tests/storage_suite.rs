@@ -135,6 +135,9 @@ fn meta_users_and_devices(s: &dyn Storage) {
         used_refresh: vec![[1; 32], [2; 32]],
         created_ms: 3,
         last_sync_ms: None,
+        rotated_hash: Some([3; 32]),
+        rotated_ms: 98,
+        family_revoked_ms: 5,
     };
     s.put_device(&dev).expect("put device");
     assert_eq!(s.device("phone-1").expect("device"), Some(dev.clone()));
