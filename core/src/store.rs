@@ -74,6 +74,17 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// What a wipe destroyed that the server never received: the app tells the worker
+/// (a wipe never happens silently over unsent work).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct WipeReport {
+    /// Cases that had edits not yet acknowledged by the server (outbox entries).
+    pub unsent_cases: u64,
+    /// This device's changes in them not yet acknowledged by the server.
+    pub unsent_changes: u64,
+}
+
 /// The encrypted store of one device. Cheap to share behind an `Arc`; every method
 /// takes `&self`.
 pub struct DeviceStore {
@@ -377,13 +388,39 @@ impl DeviceStore {
         self.backend.flush()
     }
 
+    /// What is not yet acknowledged by the server: the cases in the outbox and this
+    /// device's changes in them above their acknowledged sequence number. A case whose
+    /// record cannot be read counts as one unsent case with no countable change.
+    pub fn unsent(&self) -> Result<WipeReport, StoreError> {
+        let outbox = self.outbox()?;
+        let actor = match self.read(ACTOR)? {
+            Some(Ok(bytes)) => Some(ActorId::from(bytes.as_slice())),
+            _ => None,
+        };
+        let mut changes = 0u64;
+        if let Some(actor) = actor {
+            for id in &outbox {
+                let (Ok(mut doc), Ok(acked)) = (self.load_case(id), self.acked_seq(id)) else {
+                    continue;
+                };
+                changes += doc.own_changes_after(&actor, acked).0.len() as u64;
+            }
+        }
+        Ok(WipeReport {
+            unsent_cases: outbox.len() as u64,
+            unsent_changes: changes,
+        })
+    }
+
     /// Removes every case, mark, cursor and the actor id (a revoked device), in one
     /// atomic write. The store stays open with the same key and is empty afterwards.
-    pub fn wipe(&self) -> Result<(), StoreError> {
+    /// Returns what was destroyed unsent ([`DeviceStore::unsent`] just before).
+    pub fn wipe(&self) -> Result<WipeReport, StoreError> {
         let _guard = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let report = self.unsent()?;
         let ops: Vec<BatchOp> = self
             .backend
             .scan_keys(b"")?
@@ -392,10 +429,11 @@ impl DeviceStore {
             .map(BatchOp::Delete)
             .collect();
         if ops.is_empty() {
-            return Ok(());
+            return Ok(report);
         }
         self.backend.apply(ops)?;
-        self.backend.flush()
+        self.backend.flush()?;
+        Ok(report)
     }
 }
 

@@ -25,7 +25,7 @@ use crate::protocol::{
     self, DocBody, DocPush, ProtocolError, Refusal, RefusalCode, SyncRequest, SyncResponse,
     PROTOCOL_VERSION,
 };
-use crate::store::{DeviceStore, StoreBatch, StoreError};
+use crate::store::{DeviceStore, StoreBatch, StoreError, WipeReport};
 
 /// Page size a device asks for by default: a 256 KB page takes ~14 s at 150 kbit/s.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
@@ -78,6 +78,9 @@ pub struct SyncProgress {
     pub remaining_estimate: u64,
     /// Pushes the server refused, with reasons.
     pub refused: Vec<Refusal>,
+    /// Set when the server revoked the device and the store was wiped: what was
+    /// destroyed unsent.
+    pub wiped: Option<WipeReport>,
 }
 
 /// What to do after a response was applied.
@@ -87,7 +90,8 @@ pub enum Step {
     Continue,
     /// Up to date.
     Done,
-    /// The device was revoked; its local data has been wiped.
+    /// The device was revoked; its local data has been wiped (what was unsent:
+    /// [`SyncProgress::wiped`]).
     Wiped,
 }
 
@@ -207,7 +211,7 @@ impl<'s> SyncSession<'s> {
         self.progress.bytes_down += bytes.len() as u64;
         let response = protocol::decode_response(bytes)?;
         if response.wipe {
-            self.store.wipe()?;
+            self.progress.wiped = Some(self.store.wipe()?);
             return Ok(Step::Wiped);
         }
         let more = response.more;

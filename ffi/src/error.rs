@@ -43,9 +43,16 @@ pub enum CasesyncError {
     /// Too many failed login attempts.
     #[error("Too many attempts. Wait a few minutes and try again.")]
     RateLimited,
-    /// This device was revoked (lost or replaced): its local data has been erased.
-    #[error("This phone was removed from the programme; its case data was erased. Contact your coordinator.")]
-    DeviceRevoked,
+    /// This device was revoked by an administrator (lost or replaced): its local data has
+    /// been erased, including the edits the server never received (counted here and in
+    /// `CaseStore.last_wipe`).
+    #[error("This phone was removed from the programme; its case data was erased, including {unsent_changes} unsent change(s) in {unsent_cases} case(s). Contact your coordinator.")]
+    DeviceRevoked {
+        /// Cases that had unsent edits.
+        unsent_cases: u64,
+        /// Unsent changes destroyed.
+        unsent_changes: u64,
+    },
     /// The server refused the request or answered something this app cannot use.
     #[error("The server could not complete the request: {0}")]
     Server(String),
@@ -110,7 +117,16 @@ impl From<TransportError> for CasesyncError {
                 code,
                 message,
             } => match (status, code.as_str()) {
-                (401, "device_revoked" | "refresh_reused") => CasesyncError::DeviceRevoked,
+                // The counts are filled in by the wipe (`CaseStore::server_error`).
+                (401, "device_revoked") => CasesyncError::DeviceRevoked {
+                    unsent_cases: 0,
+                    unsent_changes: 0,
+                },
+                // A spent refresh token after the grace window: the token family is
+                // revoked, not the device. Sign in again; nothing on the phone is lost.
+                (401, "refresh_reused") => CasesyncError::Unauthorized(
+                    "Please sign in again with your password. Your work is saved on this phone and will be sent after you sign in.".into(),
+                ),
                 (401, "bad_credentials") => {
                     CasesyncError::Unauthorized("Wrong username or password.".into())
                 }
@@ -142,13 +158,13 @@ mod tests {
 
     #[test]
     fn http_failures_map_to_what_the_app_must_do() {
-        assert!(matches!(
-            status(401, "refresh_reused"),
-            CasesyncError::DeviceRevoked
-        ));
+        assert!(
+            matches!(status(401, "refresh_reused"), CasesyncError::Unauthorized(ref m) if m.contains("sign in again")),
+            "a reused refresh token asks for the password, it does not wipe"
+        );
         assert!(matches!(
             status(401, "device_revoked"),
-            CasesyncError::DeviceRevoked
+            CasesyncError::DeviceRevoked { .. }
         ));
         assert!(matches!(
             status(401, "bad_credentials"),

@@ -10,7 +10,7 @@ use casesync_core::case::{
     Stage,
 };
 use casesync_core::report::{self, FollowUp};
-use casesync_core::store::{DeviceStore, Listing};
+use casesync_core::store::{DeviceStore, Listing, WipeReport};
 
 use crate::dates;
 use crate::error::CasesyncError;
@@ -49,6 +49,8 @@ pub struct CaseStore {
     pub(crate) transport: Mutex<TransportConfig>,
     /// Held while a sync runs (one at a time).
     pub(crate) syncing: Mutex<()>,
+    /// What the last wipe of this store (since it was opened) destroyed unsent.
+    pub(crate) last_wipe: Mutex<Option<WipeReport>>,
 }
 
 impl std::fmt::Debug for CaseStore {
@@ -97,34 +99,72 @@ impl CaseStore {
     }
 
     /// Turns a failed server exchange into the app's error. When the server says this
-    /// device is revoked, the local data is erased first (DESIGN §5: a lost phone is
-    /// told at its next contact to wipe).
+    /// device is revoked (an administrator's revoke: lost or stolen phone), the local
+    /// data is erased first (DESIGN §5: a lost phone is told at its next contact to
+    /// wipe), and the error says how much unsent work that destroyed. A reused refresh
+    /// token is not a revocation: it asks for the password and erases nothing.
     pub(crate) fn server_error(&self, e: TransportError) -> CasesyncError {
         let e = CasesyncError::from(e);
-        if matches!(e, CasesyncError::DeviceRevoked) {
-            if let Err(wipe) = self.erase_revoked() {
-                return wipe;
-            }
+        if matches!(e, CasesyncError::DeviceRevoked { .. }) {
+            return match self.erase_revoked() {
+                Ok(report) => revoked(report),
+                Err(wipe) => wipe,
+            };
         }
         e
     }
 
-    /// Erases the store and forgets the session (a revoked device).
-    pub(crate) fn erase_revoked(&self) -> Result<(), CasesyncError> {
+    /// Erases the store and forgets the session (a revoked device); returns what was
+    /// destroyed unsent (also kept for `last_wipe`).
+    pub(crate) fn erase_revoked(&self) -> Result<WipeReport, CasesyncError> {
         *lock(&self.session) = None;
         let _g = lock(&self.ops);
-        self.store.wipe()?;
-        Ok(())
+        let report = self.store.wipe()?;
+        self.wiped(report);
+        Ok(report)
     }
 
-    /// Refreshes the session's tokens and keeps the new ones.
-    pub(crate) fn refresh_session(&self) -> Result<Session, CasesyncError> {
+    /// Records a wipe for `last_wipe`.
+    pub(crate) fn wiped(&self, report: WipeReport) {
+        *lock(&self.last_wipe) = Some(report);
+    }
+
+    /// Refreshes the session's tokens and keeps the new ones. A dropped link is retried
+    /// with the SAME refresh token (the server answers a retry within its grace window
+    /// with the same successor), with the sync backoff, up to `max_retries` times;
+    /// `cancel` stops the waits.
+    pub(crate) fn refresh_session(
+        &self,
+        cancel: Option<&crate::sync::SyncHandle>,
+    ) -> Result<Session, CasesyncError> {
         let old = self.current_session()?;
-        let http = self.transport_settings().http();
-        let new = session::refresh(&http, &old, &self.device_id, now_ms())
-            .map_err(|e| self.server_error(e))?;
+        let cfg = self.transport_settings();
+        let http = cfg.http();
+        let mut attempt = 0u32;
+        let new = loop {
+            match session::refresh(&http, &old, &self.device_id, now_ms()) {
+                Ok(new) => break new,
+                Err(e) if e.is_retryable() && attempt < cfg.max_retries => {
+                    attempt += 1;
+                    let pause = cfg.backoff(attempt);
+                    match cancel {
+                        Some(h) => crate::sync::wait(pause, h)?,
+                        None => std::thread::sleep(pause),
+                    }
+                }
+                Err(e) => return Err(self.server_error(e)),
+            }
+        };
         *lock(&self.session) = Some(new.clone());
         Ok(new)
+    }
+}
+
+/// The error of a revoked device whose wipe destroyed `report`.
+pub(crate) fn revoked(report: WipeReport) -> CasesyncError {
+    CasesyncError::DeviceRevoked {
+        unsent_cases: report.unsent_cases,
+        unsent_changes: report.unsent_changes,
     }
 }
 
@@ -150,6 +190,7 @@ impl CaseStore {
             session: Mutex::new(None),
             transport: Mutex::new(TransportConfig::default()),
             syncing: Mutex::new(()),
+            last_wipe: Mutex::new(None),
         }))
     }
 
@@ -183,10 +224,21 @@ impl CaseStore {
     }
 
     /// Exchanges the refresh token for new tokens (`POST /v1/auth/refresh`); `sync`
-    /// does this by itself when the access token expired. `DeviceRevoked` (after
-    /// erasing local data) when the server revoked this device.
+    /// does this by itself when the access token expired. A dropped link is retried
+    /// (with the same token: the server answers it with the same new tokens).
+    /// `Unauthorized` when the refresh token was spent long ago (sign in again with the
+    /// password; nothing on the phone is lost). `DeviceRevoked` (after erasing local
+    /// data, with the count of unsent changes destroyed) when an administrator revoked
+    /// this device.
     pub fn refresh(&self) -> Result<Session, CasesyncError> {
-        self.refresh_session()
+        self.refresh_session(None)
+    }
+
+    /// What the last wipe of this store destroyed that the server never received
+    /// (`None` if it was not wiped since it was opened): after `DeviceRevoked`, tell
+    /// the worker how much unsent work was lost.
+    pub fn last_wipe(&self) -> Option<WipeReport> {
+        *lock(&self.last_wipe)
     }
 
     /// The current session, if logged in (persist it to survive a restart).
@@ -277,10 +329,13 @@ impl CaseStore {
         Ok(self.store.outbox()?)
     }
 
-    /// Erases every case and unsent edit on this phone (the store stays open).
-    pub fn erase_local_data(&self) -> Result<(), CasesyncError> {
+    /// Erases every case and unsent edit on this phone (the store stays open); returns
+    /// how much unsent work that destroyed (check `unsent_cases` first to warn).
+    pub fn erase_local_data(&self) -> Result<WipeReport, CasesyncError> {
         let _g = lock(&self.ops);
-        Ok(self.store.wipe()?)
+        let report = self.store.wipe()?;
+        self.wiped(report);
+        Ok(report)
     }
 
     // ---------------------------------------------------------------- editing

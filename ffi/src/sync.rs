@@ -17,7 +17,7 @@ use casesync_core::sync::{Step, SyncSession};
 
 use crate::error::CasesyncError;
 use crate::session;
-use crate::store::{lock, now_ms, CaseStore};
+use crate::store::{lock, now_ms, revoked, CaseStore};
 
 /// Refresh the access token when it expires within this margin.
 const EXPIRY_MARGIN_MS: i64 = 30_000;
@@ -99,7 +99,7 @@ fn progress(s: &casesync_core::sync::SyncProgress, retries: u32) -> SyncProgress
 }
 
 /// Sleeps `d`, waking early (with `Cancelled`) when the handle is cancelled.
-fn wait(d: Duration, handle: &SyncHandle) -> Result<(), CasesyncError> {
+pub(crate) fn wait(d: Duration, handle: &SyncHandle) -> Result<(), CasesyncError> {
     let end = Instant::now() + d;
     loop {
         if handle.is_cancelled() {
@@ -118,8 +118,9 @@ impl CaseStore {
     /// Syncs with the server: sends this phone's edits and receives everything new in
     /// the user's scope, page by page, reporting progress to `observer`. Blocking: call
     /// it from a background thread (Kotlin: the `syncSuspend` extension). One sync runs
-    /// at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again),
-    /// `DeviceRevoked` (local data erased), `Cancelled`.
+    /// at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again;
+    /// edits stay on the phone), `DeviceRevoked` (an administrator revoked the phone:
+    /// local data erased, unsent changes counted, see `last_wipe`), `Cancelled`.
     pub fn sync(
         &self,
         handle: Arc<SyncHandle>,
@@ -145,7 +146,7 @@ impl CaseStore {
                 return Err(CasesyncError::Cancelled);
             }
             if !refreshed && session.access_expires_at_ms <= now_ms() + EXPIRY_MARGIN_MS {
-                session = self.refresh_session()?;
+                session = self.refresh_session(Some(&handle))?;
                 refreshed = true;
             }
             let request = {
@@ -171,14 +172,16 @@ impl CaseStore {
                         }
                         Step::Wiped => {
                             *lock(&self.session) = None;
-                            return Err(CasesyncError::DeviceRevoked);
+                            let report = sync.progress().wiped.unwrap_or_default();
+                            self.wiped(report);
+                            return Err(revoked(report));
                         }
                     }
                 }
                 Err(e) => {
                     sync.abandon_request();
                     if e.is_expired_token() && !refreshed {
-                        session = self.refresh_session()?;
+                        session = self.refresh_session(Some(&handle))?;
                         refreshed = true;
                     } else if e.is_retryable() && attempt < cfg.max_retries {
                         attempt += 1;

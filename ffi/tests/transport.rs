@@ -1,6 +1,9 @@
 //! The device transport against a scripted fake server on loopback: a dropped link is
 //! retried (resuming from the last committed page), retries are bounded, an expired
-//! access token is refreshed once, a revoked device is wiped, cancellation is honoured.
+//! access token is refreshed once, a refresh whose answer is lost is retried with the
+//! same token, a reused refresh token asks for the password without wiping, a revoked
+//! device is wiped (and told what unsent work that destroyed), cancellation is honoured.
+//! (`tests/tests/lost_refresh.rs` drives the same transport against the real server.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -217,7 +220,25 @@ fn a_revoked_device_is_wiped_by_sync_and_by_refresh() {
         client_name: "Mai".into(),
     })
     .expect("create");
-    assert!(matches!(sync(&s), Err(CasesyncError::DeviceRevoked)));
+    match sync(&s) {
+        Err(
+            e @ CasesyncError::DeviceRevoked {
+                unsent_cases: 1,
+                unsent_changes,
+            },
+        ) => {
+            assert!(unsent_changes >= 1, "the creation was never sent");
+            assert!(e
+                .to_string()
+                .contains(&format!("{unsent_changes} unsent change")));
+            assert_eq!(
+                s.last_wipe().map(|w| (w.unsent_cases, w.unsent_changes)),
+                Some((1, unsent_changes)),
+                "the app is told what the wipe destroyed"
+            );
+        }
+        other => panic!("expected DeviceRevoked with the unsent counts, got {other:?}"),
+    }
     assert!(s.unsent_cases().expect("outbox").is_empty());
     assert!(s.session().is_none());
 
@@ -235,7 +256,13 @@ fn a_revoked_device_is_wiped_by_sync_and_by_refresh() {
         client_name: "An".into(),
     })
     .expect("create");
-    assert!(matches!(s.refresh(), Err(CasesyncError::DeviceRevoked)));
+    assert!(matches!(
+        s.refresh(),
+        Err(CasesyncError::DeviceRevoked {
+            unsent_cases: 1,
+            ..
+        })
+    ));
     assert!(s
         .list_cases(SummaryFilter::default())
         .expect("list")
@@ -268,4 +295,51 @@ fn server_refusals_map_to_clear_errors() {
     assert!(matches!(login(), Err(CasesyncError::Unauthorized(_))));
     assert!(matches!(login(), Err(CasesyncError::RateLimited)));
     assert!(s.session().is_none());
+}
+
+#[test]
+fn a_refresh_whose_answer_is_lost_is_retried_with_the_same_token() {
+    let f = fake(vec![Reply::Drop, Reply::Json(200, TOKENS)]);
+    let (_d, s) = store(&f.url, 0);
+    let session = s.refresh().expect("the retry gets the answer");
+    assert_eq!(session.refresh_token, "r2");
+    assert_eq!(
+        *f.seen.lock().expect("log"),
+        vec!["POST /v1/auth/refresh", "POST /v1/auth/refresh"]
+    );
+}
+
+#[test]
+fn a_reused_refresh_token_asks_for_the_password_and_keeps_the_data() {
+    let f = fake(vec![Reply::Json(
+        401,
+        r#"{"code":"refresh_reused","message":"sign in again"}"#,
+    )]);
+    let (_d, s) = store(&f.url, 0);
+    s.create_case(NewCase {
+        id: "c-3".into(),
+        district: "d".into(),
+        village: "v".into(),
+        assigned_to: "u1".into(),
+        sensitive: false,
+        client_name: "Hoa".into(),
+    })
+    .expect("create");
+    assert!(matches!(sync(&s), Err(CasesyncError::Unauthorized(_))));
+    assert_eq!(s.unsent_cases().expect("outbox"), vec!["c-3".to_string()]);
+    assert!(s.last_wipe().is_none(), "nothing wiped");
+    assert!(s.session().is_some(), "offline edits keep working");
+    s.add_visit(
+        "c-3".into(),
+        casesync_ffi::VisitInput {
+            date: "2025-02-01".into(),
+            kind: casesync_core::case::VisitKind::Home,
+            notes: "n".into(),
+            progress: None,
+            obstacles: None,
+            actions: None,
+            next_visit_date: None,
+        },
+    )
+    .expect("edit while signed out");
 }

@@ -4,11 +4,14 @@
 mod jwt;
 mod password;
 mod rate_limit;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use casesync_core::case::Role;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,6 +29,10 @@ use crate::store::{DeviceRecord, Hash, Storage, StoreError, UserRecord};
 const SECRET_KEY: &str = "jwt_secret";
 /// Rotated refresh hashes remembered per device for reuse detection.
 const USED_REFRESH_KEPT: usize = 64;
+/// Context of the key that derives refresh successors from the server secret.
+const SUCCESSOR_KEY_CONTEXT: &[u8] = b"casesync refresh successor v1";
+
+type HmacSha256 = Hmac<Sha256>;
 
 /// What login and refresh return (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +93,17 @@ fn refresh_hash(token: &str) -> Hash {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// HMAC-SHA256 of `parts` (each length-prefixed, so no two lists collide) under `key`.
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], String> {
+    // HMAC takes keys of any length; the error exists only for other MACs.
+    let mut mac = HmacSha256::new_from_slice(key).map_err(|e| e.to_string())?;
+    for p in parts {
+        mac.update(&(p.len() as u64).to_be_bytes());
+        mac.update(p);
+    }
+    Ok(mac.finalize().into_bytes().into())
+}
+
 fn random_token() -> String {
     let mut b = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
@@ -102,6 +120,8 @@ pub struct Auth {
     /// Serializes device record updates (login, refresh, revocation).
     devices: tokio::sync::Mutex<()>,
     dummy_hash: String,
+    /// Derives a refresh token's successor (see [`Auth::successor`]); from the secret.
+    successor_key: [u8; 32],
 }
 
 impl std::fmt::Debug for dyn Storage {
@@ -124,6 +144,7 @@ impl Auth {
             }
         };
         Ok(Auth {
+            successor_key: hmac(&secret, &[SUCCESSOR_KEY_CONTEXT]).map_err(StoreError::Corrupt)?,
             keys: JwtKeys::new(&secret),
             throttle: LoginThrottle::new(ThrottlePolicy {
                 per_account: settings.login_failures_per_user,
@@ -214,10 +235,14 @@ impl Auth {
                 used_refresh: Vec::new(),
                 created_ms: now,
                 last_sync_ms: None,
+                rotated_hash: None,
+                rotated_ms: 0,
+                family_revoked_ms: 0,
             },
         };
         device.refresh_family = random_token();
         device.used_refresh.clear();
+        device.rotated_hash = None;
         let out = self.issue(&user, &mut device)?;
         self.store.put_device(&device)?;
         self.store.flush()?;
@@ -226,8 +251,30 @@ impl Auth {
         Ok(out)
     }
 
-    /// Rotates a refresh token. A token already rotated revokes the device.
+    /// Rotates a refresh token: see [`Auth::refresh_at`] (now).
     pub async fn refresh(&self, token: &str, device_id: &str) -> Result<TokenResponse, AppError> {
+        self.refresh_at(token, device_id, now_ms()).await
+    }
+
+    /// Rotates a refresh token at time `now` (ms since the Unix epoch).
+    ///
+    /// * The current token: a new access token and the successor refresh token; the
+    ///   presented token is remembered as just rotated, with the time.
+    /// * The token just rotated, again within `refresh_grace` of its rotation and while
+    ///   its successor is still unused (the answer was lost on the link): the SAME
+    ///   successor again (it is re-derived, see [`Auth::successor`]) and a fresh access
+    ///   token; nothing rotates.
+    /// * Any other token of the family already rotated (or the just-rotated one later):
+    ///   reuse. The family is revoked (no refresh token of it works any more, access
+    ///   tokens issued before now are refused) and [`AppError::RefreshReused`] asks for a
+    ///   password login. The device is NOT revoked: it keeps its data and its unsent
+    ///   work, which it sends after the login. Only an administrator's revocation wipes.
+    pub async fn refresh_at(
+        &self,
+        token: &str,
+        device_id: &str,
+        now: i64,
+    ) -> Result<TokenResponse, AppError> {
         let _g = self.devices.lock().await;
         let Some(mut device) = self.store.device(device_id)? else {
             return Err(AppError::InvalidToken);
@@ -236,33 +283,76 @@ impl Auth {
             return Err(AppError::DeviceRevoked);
         }
         let h = refresh_hash(token);
-        if device.refresh_hash != Some(h) {
-            if device.used_refresh.contains(&h) {
-                device.revoked = true;
-                device.refresh_hash = None;
+        if device.refresh_hash == Some(h) {
+            if device.refresh_expires_ms < now {
+                return Err(AppError::RefreshExpired);
+            }
+            let user = self.refresh_user(&device)?;
+            let successor = self.successor(&device.refresh_family, token)?;
+            device.used_refresh.push(h);
+            if device.used_refresh.len() > USED_REFRESH_KEPT {
+                device.used_refresh.remove(0);
+            }
+            device.rotated_hash = Some(h);
+            device.rotated_ms = now;
+            device.refresh_hash = Some(refresh_hash(&successor));
+            device.refresh_expires_ms = now + self.settings.refresh_ttl.as_millis() as i64;
+            let out = self.tokens(&user, &device, successor, now)?;
+            self.store.put_device(&device)?;
+            self.store.flush()?;
+            return Ok(out);
+        }
+        if device.rotated_hash == Some(h) && device.refresh_hash.is_some() {
+            let age = now.saturating_sub(device.rotated_ms);
+            let successor = self.successor(&device.refresh_family, token)?;
+            if (0..=self.settings.refresh_grace.as_millis() as i64).contains(&age)
+                && device.refresh_hash == Some(refresh_hash(&successor))
+            {
+                if device.refresh_expires_ms < now {
+                    return Err(AppError::RefreshExpired);
+                }
+                let user = self.refresh_user(&device)?;
+                metrics::counter!("casesync_refresh_total", "result" => "grace_retry").increment(1);
+                tracing::info!(device = %device_id, age_ms = age, "refresh retried within the grace window: same successor");
+                return self.tokens(&user, &device, successor, now);
+            }
+        }
+        if device.used_refresh.contains(&h) {
+            // The first reuse revokes the family; later ones find it revoked already.
+            if let Some(current) = device.refresh_hash.take() {
+                device.used_refresh.push(current);
+                if device.used_refresh.len() > USED_REFRESH_KEPT {
+                    device.used_refresh.remove(0);
+                }
+                device.rotated_hash = None;
+                device.family_revoked_ms = now;
                 self.store.put_device(&device)?;
                 self.store.flush()?;
-                tracing::warn!(device = %device_id, "refresh token reused: device revoked");
-                return Err(AppError::RefreshReused);
+                tracing::warn!(device = %device_id, "refresh token reused: token family revoked, password login required (device kept)");
             }
-            return Err(AppError::InvalidToken);
+            metrics::counter!("casesync_refresh_total", "result" => "reused").increment(1);
+            return Err(AppError::RefreshReused);
         }
-        if device.refresh_expires_ms < now_ms() {
-            return Err(AppError::RefreshExpired);
+        Err(AppError::InvalidToken)
+    }
+
+    /// The user a refresh is for: refused when disabled or gone.
+    fn refresh_user(&self, device: &DeviceRecord) -> Result<UserRecord, AppError> {
+        match self.store.user(&device.user_id)? {
+            Some(u) if u.disabled => Err(AppError::UserDisabled),
+            Some(u) => Ok(u),
+            None => Err(AppError::InvalidToken),
         }
-        let user = match self.store.user(&device.user_id)? {
-            Some(u) if u.disabled => return Err(AppError::UserDisabled),
-            Some(u) => u,
-            None => return Err(AppError::InvalidToken),
-        };
-        device.used_refresh.push(h);
-        if device.used_refresh.len() > USED_REFRESH_KEPT {
-            device.used_refresh.remove(0);
-        }
-        let out = self.issue(&user, &mut device)?;
-        self.store.put_device(&device)?;
-        self.store.flush()?;
-        Ok(out)
+    }
+
+    /// The refresh token that follows `token` in `family`: HMAC-SHA256 under a key
+    /// derived from the server secret, so a retry of a rotation whose answer was lost
+    /// gets the same successor back while only hashes of tokens are stored. Unguessable
+    /// without the secret, like the random first token of a family.
+    fn successor(&self, family: &str, token: &str) -> Result<String, AppError> {
+        hmac(&self.successor_key, &[family.as_bytes(), token.as_bytes()])
+            .map(|m| URL_SAFE_NO_PAD.encode(m))
+            .map_err(AppError::Internal)
     }
 
     /// New access and refresh tokens for `user` on `device` (the caller stores `device`).
@@ -275,6 +365,17 @@ impl Auth {
         let refresh = random_token();
         device.refresh_hash = Some(refresh_hash(&refresh));
         device.refresh_expires_ms = now + self.settings.refresh_ttl.as_millis() as i64;
+        self.tokens(user, device, refresh, now)
+    }
+
+    /// The answer carrying `refresh` and a new access token issued at `now`.
+    fn tokens(
+        &self,
+        user: &UserRecord,
+        device: &DeviceRecord,
+        refresh: String,
+        now: i64,
+    ) -> Result<TokenResponse, AppError> {
         let iat = (now / 1000).max(0) as u64;
         let claims = Claims {
             sub: user.user_id.clone(),
@@ -309,6 +410,10 @@ impl Auth {
         if device.user_id != user.user_id || claims.role != user.role.as_str() {
             return Err(AppError::InvalidToken);
         }
+        // Issued before its token family was revoked for reuse (whole seconds: `iat`).
+        if (claims.iat as i64) < device.family_revoked_ms / 1000 {
+            return Err(AppError::InvalidToken);
+        }
         Ok(Authenticated {
             revoked: device.revoked || user.disabled,
             user,
@@ -330,6 +435,7 @@ pub fn revoke_device(store: &dyn Storage, device_id: &str) -> Result<bool, AppEr
     };
     d.revoked = true;
     d.refresh_hash = None;
+    d.rotated_hash = None;
     store.put_device(&d)?;
     store.flush()?;
     Ok(true)

@@ -15,6 +15,10 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 256 * 1024;
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 /// Default refresh token lifetime (30 days).
 pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Default refresh grace window (2 minutes): a refresh token presented again this soon
+/// after it was rotated (its answer was lost on the link) gets the same successor back
+/// instead of counting as reuse.
+pub const DEFAULT_REFRESH_GRACE: Duration = Duration::from_secs(120);
 /// Default inactivity timeout: the longest wait for the next bytes of a request.
 pub const DEFAULT_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default total time allowed for one request body, however steadily it arrives (15
@@ -85,6 +89,9 @@ pub struct Settings {
     pub access_ttl: Duration,
     /// Refresh token lifetime.
     pub refresh_ttl: Duration,
+    /// How long after a rotation the rotated token still returns the same successor (a
+    /// retry after a lost answer); later, presenting it revokes the token family.
+    pub refresh_grace: Duration,
     /// Longest wait for the next bytes of a request (headers or body; also how long an
     /// idle connection is kept between requests): not a total duration.
     pub inactivity_timeout: Duration,
@@ -130,6 +137,7 @@ impl Default for Settings {
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             access_ttl: DEFAULT_ACCESS_TTL,
             refresh_ttl: DEFAULT_REFRESH_TTL,
+            refresh_grace: DEFAULT_REFRESH_GRACE,
             inactivity_timeout: DEFAULT_INACTIVITY_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,

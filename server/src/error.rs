@@ -27,8 +27,11 @@ pub enum AppError {
     /// The device id is bound to another user (403 `device_taken`).
     #[error("this device is registered to another user")]
     DeviceTaken,
-    /// A refresh token was presented twice; the device is now revoked (401 `refresh_reused`).
-    #[error("refresh token reused; the device was revoked")]
+    /// A refresh token of this device was presented again after it was rotated (outside
+    /// the grace window, or after its successor was used): the token family is revoked
+    /// and a password login is required (401 `refresh_reused`). The device is not
+    /// revoked and keeps its data.
+    #[error("refresh token already used; sign in again with your password")]
     RefreshReused,
     /// The refresh token expired (401 `refresh_expired`).
     #[error("refresh token expired; log in again")]

@@ -86,6 +86,10 @@ struct ServeArgs {
     /// Refresh token lifetime, seconds.
     #[arg(long, env = "CASESYNC_REFRESH_TTL_SECS", default_value_t = 30 * 24 * 3600)]
     refresh_ttl_secs: u64,
+    /// Seconds after a rotation during which the rotated refresh token, presented again
+    /// (its answer was lost), returns the same successor instead of counting as reuse.
+    #[arg(long, env = "CASESYNC_REFRESH_GRACE_SECS", default_value_t = casesync_server::config::DEFAULT_REFRESH_GRACE.as_secs())]
+    refresh_grace_secs: u64,
     /// Longest wait for the next bytes of a request, seconds (not a total duration).
     #[arg(long, env = "CASESYNC_INACTIVITY_TIMEOUT_SECS", default_value_t = 30)]
     inactivity_timeout_secs: u64,
@@ -230,6 +234,7 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
         max_page_bytes: a.max_page_bytes,
         access_ttl: Duration::from_secs(a.access_ttl_secs),
         refresh_ttl: Duration::from_secs(a.refresh_ttl_secs),
+        refresh_grace: Duration::from_secs(a.refresh_grace_secs),
         inactivity_timeout: Duration::from_secs(a.inactivity_timeout_secs.max(1)),
         body_timeout: Duration::from_secs(a.body_timeout_secs.max(1)),
         max_connections: a.max_connections.max(1),

@@ -76,6 +76,54 @@ pub struct DeviceRecord {
     pub created_ms: i64,
     /// Last sync, ms since the Unix epoch.
     pub last_sync_ms: Option<i64>,
+    /// SHA-256 of the refresh token rotated last (the current token's predecessor).
+    /// Presented again within the refresh grace window (its answer was lost), it gets
+    /// the current token back instead of counting as reuse.
+    #[serde(default)]
+    pub rotated_hash: Option<Hash>,
+    /// When that rotation happened, ms since the Unix epoch.
+    #[serde(default)]
+    pub rotated_ms: i64,
+    /// When the token family was revoked for reuse, ms since the Unix epoch (0: never):
+    /// access tokens issued before that second are refused; a password login starts a
+    /// new family. Unlike `revoked`, the device keeps its data.
+    #[serde(default)]
+    pub family_revoked_ms: i64,
+}
+
+/// [`DeviceRecord`] as stored before refresh grace (no rotation or family-revocation
+/// fields): the sled store's records are positional (postcard), so a record written by
+/// that version is read through this layout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DeviceRecordV1 {
+    device_id: String,
+    user_id: String,
+    revoked: bool,
+    refresh_hash: Option<Hash>,
+    refresh_expires_ms: i64,
+    refresh_family: String,
+    used_refresh: Vec<Hash>,
+    created_ms: i64,
+    last_sync_ms: Option<i64>,
+}
+
+impl From<DeviceRecordV1> for DeviceRecord {
+    fn from(d: DeviceRecordV1) -> Self {
+        DeviceRecord {
+            device_id: d.device_id,
+            user_id: d.user_id,
+            revoked: d.revoked,
+            refresh_hash: d.refresh_hash,
+            refresh_expires_ms: d.refresh_expires_ms,
+            refresh_family: d.refresh_family,
+            used_refresh: d.used_refresh,
+            created_ms: d.created_ms,
+            last_sync_ms: d.last_sync_ms,
+            rotated_hash: None,
+            rotated_ms: 0,
+            family_revoked_ms: 0,
+        }
+    }
 }
 
 /// The access-relevant fields of a case.

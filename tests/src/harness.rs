@@ -108,6 +108,17 @@ impl ServerProc {
         })
     }
 
+    /// [`ServerProc::start`] with extra `serve` arguments (settings such as
+    /// `--refresh-grace-secs 1`).
+    pub fn start_with_args(data: &Path, users: &[UserSpec], args: &[&str]) -> Result<Self> {
+        add_users(users, |cmd| {
+            cmd.arg("--data").arg(data);
+        })?;
+        Self::spawn_serve(data, |cmd| {
+            cmd.args(args);
+        })
+    }
+
     /// Starts `serve` on 127.0.0.1:0 with the data dir `data` and whatever `configure`
     /// adds, and waits for its `listening on` line.
     fn spawn_serve(data: &Path, configure: impl FnOnce(&mut Command)) -> Result<Self> {

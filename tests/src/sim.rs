@@ -30,7 +30,11 @@
 //!    design; what the server acknowledged from it is covered by 2);
 //! 4. no device ever holds a case its user could never read under any scope they had
 //!    (checked after every response), so the CHW of the other district sees nothing of
-//!    this one.
+//!    this one;
+//! 5. no device is wiped unless the administrator revoked it or disabled its user: a
+//!    refresh whose answer was lost, retried at once, gets the same successor; retried
+//!    after the grace window it asks for a password login, and the phone keeps every
+//!    unsent edit (then 3 covers them).
 //!
 //! Scope changes (issue #13) are part of the schedule: the coordinator loses one of its
 //! districts or its sensitive access, gets them back, or a CHW is disabled (their
@@ -40,7 +44,8 @@
 //! One concern per file: `schedule` (the random steps and the scripted actions),
 //! `exchange` (requests and responses over the [`Net`]), `quiet` (the healing phase),
 //! `invariants` (the checks), `report` ([`Failure`], [`Stats`]), `device` (phones),
-//! `server` (the server side), `ledger` (what devices recorded), `ops` (case edits).
+//! `server` (the server side), `ledger` (what devices recorded), `ops` (case edits),
+//! `tokens` (refresh rotation with lost answers, sign-in after a revoked family).
 
 mod device;
 mod exchange;
@@ -52,6 +57,7 @@ mod quiet;
 mod report;
 mod schedule;
 mod server;
+mod tokens;
 
 use std::collections::BTreeSet;
 
@@ -259,8 +265,17 @@ impl<'a> Sim<'a> {
         let role = self.user(user_id)?.role;
         let n = self.devices.iter().filter(|d| d.user == user_id).count();
         let id = format!("{user_id}-phone{}", n + 1);
-        self.server.add_device(&id, user_id)?;
-        self.devices.push(SimDevice::new(&id, user_id, role, store));
+        let tokens = self
+            .server
+            .login(user_id, &id)
+            .map_err(|x| format!("login of {user_id} on {id}: {x}"))?;
+        self.devices.push(SimDevice::new(
+            &id,
+            user_id,
+            role,
+            store,
+            tokens.refresh_token,
+        ));
         self.net.add_link();
         Ok(self.devices.len() - 1)
     }

@@ -143,12 +143,13 @@ async fn erasure_removes_the_case_everywhere() {
 
 #[tokio::test]
 async fn a_revoked_device_is_wiped() {
-    let w = World::start();
-    let chw1 = w.device("chw1", "phone-chw1").await;
+    let mut w = World::start();
+    let mut chw1 = w.device("chw1", "phone-chw1").await;
     chw1.create(&new_case("case-w", "chw1", "রহিমা খাতুন"), 1_000)
         .expect("create");
     chw1.sync().await.expect("sync");
-    // A stolen refresh token used twice revokes the device.
+    // A spent refresh token used again (its successor already used) revokes the token
+    // family, not the device: nothing is wiped.
     let http = http_client();
     let refresh = |tok: String| {
         let http = http.clone();
@@ -163,14 +164,48 @@ async fn a_revoked_device_is_wiped() {
                 .as_u16()
         }
     };
-    assert_eq!(refresh(chw1.refresh_token.clone()).await, 200);
-    assert_eq!(
-        refresh(chw1.refresh_token.clone()).await,
-        401,
-        "reuse is refused and revokes the device"
-    );
+    let first = chw1.refresh_token.clone();
+    let rotated: serde_json::Value = http
+        .post(format!("{}/v1/auth/refresh", w.server.url))
+        .json(&serde_json::json!({"refresh_token": first, "device_id": "phone-chw1"}))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    let second = rotated["refresh_token"].as_str().expect("token").to_owned();
+    assert_eq!(refresh(second).await, 200);
+    assert_eq!(refresh(first).await, 401, "reuse is refused");
+    // Its access tokens issued in an earlier second are refused too (sign in again);
+    // either way the store stays as it is.
+    let _ = chw1.sync().await;
+    assert_eq!(chw1.store.case_ids().expect("ids"), ["case-w"]);
+    let spec = w.users.iter().find(|u| u.username == "chw1").expect("user");
+    chw1.token = login(&http, &w.server.url, "chw1", &spec.password, "phone-chw1")
+        .await
+        .expect("a password login: the device is not revoked")
+        .access_token;
     let (_, step) = chw1.sync().await.expect("sync");
+    assert_eq!(step, casesync_core::sync::Step::Done, "not wiped");
+    assert_eq!(chw1.store.case_ids().expect("ids"), ["case-w"]);
+    // Only the administrator's revoke (lost phone) wipes it.
+    let data = w.server.data.clone();
+    w.server.kill();
+    let out = std::process::Command::new(server_bin().expect("bin"))
+        .args(["device", "revoke", "phone-chw1", "--data"])
+        .arg(&data)
+        .output()
+        .expect("cli");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    w.server = ServerProc::serve(&data).expect("restart");
+    let (progress, step) = chw1.sync_via(&w.server.url).await.expect("sync");
     assert_eq!(step, casesync_core::sync::Step::Wiped);
+    assert_eq!(progress.wiped.map(|r| r.unsent_cases), Some(0));
     assert!(
         chw1.store.case_ids().expect("ids").is_empty(),
         "local data wiped"

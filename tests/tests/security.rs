@@ -628,10 +628,18 @@ async fn a_revoked_device_is_wiped_and_locked_out() {
     doc.add_visit(&c, &visit("stolen phone edit"))
         .expect("visit");
     store.save_local(&mut doc).expect("save");
-    let (_, step) = sync_store(&w.http, &url, &first.access_token, &store, "phone-lost", 0)
+    let (progress, step) = sync_store(&w.http, &url, &first.access_token, &store, "phone-lost", 0)
         .await
         .expect("sync");
     assert_eq!(step, Step::Wiped);
+    assert_eq!(
+        progress.wiped,
+        Some(casesync_core::store::WipeReport {
+            unsent_cases: 1,
+            unsent_changes: 1
+        }),
+        "the wipe says what unsent work it destroyed"
+    );
     assert!(
         store.case_ids().expect("ids").is_empty(),
         "local data wiped"
@@ -662,10 +670,14 @@ async fn a_revoked_device_is_wiped_and_locked_out() {
     assert_eq!(after, before, "the revoked device's push stored nothing");
 }
 
+/// Issue #13 item 4: a refresh retried after its answer was lost gets the same successor;
+/// a spent token presented after its successor was used revokes the token family and
+/// asks for the password, but the device is not revoked: nothing is wiped, and after a
+/// password login its unsent work arrives.
 #[tokio::test]
-async fn a_replayed_refresh_token_revokes_the_device() {
+async fn a_replayed_refresh_token_revokes_the_family_not_the_device() {
     let w = World::start();
-    let phone = w.device("chw-a", "phone-a").await;
+    let mut phone = w.device("chw-a", "phone-a").await;
     let refresh = |tok: String| {
         let http = w.http.clone();
         let url = w.url();
@@ -681,19 +693,38 @@ async fn a_replayed_refresh_token_revokes_the_device() {
             (status, v)
         }
     };
+    let token = |v: &serde_json::Value| v["refresh_token"].as_str().expect("token").to_owned();
     let (s, rotated) = refresh(phone.refresh_token.clone()).await;
     assert_eq!(s, 200);
-    let r2 = rotated["refresh_token"].as_str().expect("token").to_owned();
+    let r2 = token(&rotated);
+    // The answer was lost: the retry with the spent token gets the same successor.
+    let (s, again) = refresh(phone.refresh_token.clone()).await;
+    assert_eq!((s, token(&again)), (200, r2.clone()), "idempotent retry");
+    let (s, third) = refresh(r2).await;
+    assert_eq!(s, 200);
+    let r3 = token(&third);
+    // Its successor was used: presenting the first token now is reuse.
     let (s, v) = refresh(phone.refresh_token.clone()).await;
     assert_eq!((s, v["code"].as_str()), (401, Some("refresh_reused")));
-    let (s, v) = refresh(r2).await;
+    let (s, v) = refresh(r3).await;
     assert_eq!(
         (s, v["code"].as_str()),
-        (401, Some("device_revoked")),
-        "the whole family is dead"
+        (401, Some("refresh_reused")),
+        "the whole family is dead: sign in with the password"
     );
-    let (_, step) = phone.sync().await.expect("sync");
-    assert_eq!(step, Step::Wiped);
+    // The phone was not revoked: its offline work stays and goes out after a login.
+    let c = ctx("chw-a", Role::Chw);
+    phone
+        .create(
+            &new_case("case-r", DHAKA, "chw-a", "Rahima", false),
+            c.now_ms,
+        )
+        .expect("offline case");
+    phone
+        .edit("case-r", c.now_ms, |d, c| {
+            d.add_visit(c, &visit("visit kept")).map(|_| ())
+        })
+        .expect("offline visit");
     let again = login(
         &w.http,
         &w.url(),
@@ -701,8 +732,23 @@ async fn a_replayed_refresh_token_revokes_the_device() {
         &w.spec("chw-a").password,
         "phone-a",
     )
-    .await;
-    assert!(again.is_err(), "the revoked device cannot log in again");
+    .await
+    .expect("a password login works: the device is not revoked");
+    phone.token = again.access_token;
+    let (progress, step) = phone.sync().await.expect("sync");
+    assert_eq!(step, Step::Done, "not wiped");
+    assert_eq!(progress.docs_pushed, 1);
+    assert!(phone.store.outbox().expect("outbox").is_empty());
+    let coord = w.device("coord-a", "laptop-a").await;
+    coord.sync().await.expect("coordinator sync");
+    let case = coord.case("case-r").expect("the case arrived");
+    assert_eq!(
+        case.visits
+            .values()
+            .map(|v| v.notes.as_str())
+            .collect::<Vec<_>>(),
+        ["visit kept"]
+    );
 }
 
 #[tokio::test]

@@ -138,6 +138,9 @@ fn meta_users_and_devices(s: &dyn Storage) {
         used_refresh: vec![[1; 32], [2; 32]],
         created_ms: 3,
         last_sync_ms: None,
+        rotated_hash: Some([3; 32]),
+        rotated_ms: 98,
+        family_revoked_ms: 5,
     };
     s.put_device(&dev).expect("put device");
     assert_eq!(s.device("phone-1").expect("device"), Some(dev.clone()));
@@ -604,6 +607,9 @@ fn scope_changes_and_disabling_are_stored(s: &dyn Storage) {
         refresh_expires_ms: 99,
         refresh_family: "fam".into(),
         used_refresh: Vec::new(),
+        rotated_hash: None,
+        rotated_ms: 0,
+        family_revoked_ms: 0,
         created_ms: 3,
         last_sync_ms: None,
     };

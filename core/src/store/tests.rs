@@ -80,6 +80,7 @@ on_both_backends!(
     listing_filters_and_order,
     actor_is_persisted,
     wipe_removes_everything,
+    wipe_reports_the_unsent_changes_it_destroys,
 );
 #[test]
 fn failed_write_leaves_the_store_unchanged() {

@@ -42,8 +42,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use super::{
-    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
-    LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DeviceRecordV1, DocCommit, DocRecord,
+    Dump, Hash, LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";
@@ -103,6 +103,17 @@ fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
 
 fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
     postcard::from_bytes(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// A device record, as written now or by the version before refresh grace
+/// ([`DeviceRecordV1`]: the same fields without the trailing new ones).
+fn dec_device(b: &[u8]) -> Result<DeviceRecord, StoreError> {
+    match postcard::from_bytes::<DeviceRecord>(b) {
+        Ok(d) => Ok(d),
+        Err(_) => postcard::from_bytes::<DeviceRecordV1>(b)
+            .map(DeviceRecord::from)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
+    }
 }
 
 fn key(prefix: &str, id: &str) -> Vec<u8> {
@@ -428,9 +439,10 @@ impl Storage for SledStorage {
     }
 
     fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError> {
-        let Some(mut d): Option<DeviceRecord> = self.get(&key("v", device_id))? else {
+        let Some(raw) = self.tree.get(key("v", device_id)).map_err(db_err)? else {
             return Ok(None);
         };
+        let mut d = dec_device(&raw)?;
         d.last_sync_ms = self.get(&key("t", device_id))?;
         Ok(Some(d))
     }
@@ -444,7 +456,11 @@ impl Storage for SledStorage {
     }
 
     fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        let mut all: Vec<DeviceRecord> = self.all("v/")?;
+        let mut all = self
+            .tree
+            .scan_prefix(b"v/")
+            .map(|kv| dec_device(&kv.map_err(db_err)?.1))
+            .collect::<Result<Vec<DeviceRecord>, StoreError>>()?;
         for d in &mut all {
             d.last_sync_ms = self.get(&key("t", &d.device_id))?;
         }
@@ -698,6 +714,36 @@ mod tests {
                 .collect(),
             audit: None,
         }
+    }
+
+    #[test]
+    fn device_records_written_before_refresh_grace_are_still_read() {
+        let store = SledStorage::temporary().expect("store");
+        let old = DeviceRecordV1 {
+            device_id: "phone-1".into(),
+            user_id: "chw".into(),
+            revoked: false,
+            refresh_hash: Some([7; 32]),
+            refresh_expires_ms: 99,
+            refresh_family: "fam".into(),
+            used_refresh: vec![[1; 32]],
+            created_ms: 5,
+            last_sync_ms: None,
+        };
+        store
+            .tree
+            .insert(key("v", "phone-1"), enc(&old).expect("enc"))
+            .expect("old record");
+        let read = store.device("phone-1").expect("read").expect("present");
+        assert_eq!(read, DeviceRecord::from(old));
+        assert_eq!((read.rotated_hash, read.family_revoked_ms), (None, 0));
+        assert_eq!(store.devices().expect("all"), vec![read.clone()]);
+        // Written back, it takes the current layout and reads the same.
+        let mut now = read;
+        now.rotated_hash = Some([2; 32]);
+        now.rotated_ms = 11;
+        store.put_device(&now).expect("put");
+        assert_eq!(store.device("phone-1").expect("read"), Some(now));
     }
 
     /// Stores the intent of `set` and only its first `n` writes, as a crash would

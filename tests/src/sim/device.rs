@@ -76,11 +76,26 @@ pub struct SimDevice<'a> {
     pub waiting: Option<u64>,
     /// Status.
     pub status: Status,
+    /// The refresh token it holds (the last one whose answer reached it).
+    pub refresh_token: String,
+    /// The successor carried by a refresh answer that was lost on the way (the phone
+    /// never saw it; the simulation keeps it to check that a retry gets the same one).
+    pub lost_successor: Option<String>,
+    /// Its token family was revoked (a spent token presented outside the grace
+    /// window): it keeps its data and edits offline, but syncs only after a password
+    /// login.
+    pub signed_out: bool,
 }
 
 impl<'a> SimDevice<'a> {
-    /// A fresh device for `user`.
-    pub fn new(id: &str, user: &str, role: Role, store: &'a DeviceStore) -> Self {
+    /// A fresh device for `user`, logged in with `refresh_token`.
+    pub fn new(
+        id: &str,
+        user: &str,
+        role: Role,
+        store: &'a DeviceStore,
+        refresh_token: String,
+    ) -> Self {
         SimDevice {
             id: id.to_owned(),
             user: user.to_owned(),
@@ -89,6 +104,9 @@ impl<'a> SimDevice<'a> {
             session: None,
             waiting: None,
             status: Status::Active,
+            refresh_token,
+            lost_successor: None,
+            signed_out: false,
         }
     }
 

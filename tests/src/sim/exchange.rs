@@ -10,10 +10,16 @@ impl<'a> Sim<'a> {
     /// Nothing happens if it already waits for a response; with its link cut, the
     /// request fails at once.
     pub fn sync(&mut self, d: usize) -> R<()> {
+        // A phone whose last refresh answer was lost refreshes first (its access token is
+        // due), with the spent token: the same successor within the grace window, a
+        // password login after it.
+        if self.dev(d)?.lost_successor.is_some() && self.dev(d)?.waiting.is_none() {
+            self.refresh(d, false)?;
+        }
         let up = self.net.is_up(d);
         let id = self.next_request + 1;
         let dev = self.devices.get_mut(d).ok_or("no device")?;
-        if dev.status == Status::Wiped || dev.waiting.is_some() {
+        if dev.status == Status::Wiped || dev.waiting.is_some() || dev.signed_out {
             return Ok(());
         }
         if dev.session.is_none() {
@@ -108,6 +114,11 @@ impl<'a> Sim<'a> {
             Step::Continue => {}
             Step::Done => dev.session = None,
             Step::Wiped => {
+                if dev.status != Status::Revoked {
+                    return Err(format!(
+                        "WIPED WITHOUT ADMIN REVOKE: {name} was told to wipe by resp#{id}"
+                    ));
+                }
                 dev.session = None;
                 dev.status = Status::Wiped;
             }

@@ -28,6 +28,12 @@ impl<'a> Sim<'a> {
         }
         for d in 0..self.devices.len() {
             self.timeout(d, false)?;
+            // A phone whose refresh answer was lost retries it; one asked for the
+            // password gets it from its worker.
+            if self.dev(d)?.lost_successor.is_some() {
+                self.refresh(d, false)?;
+            }
+            self.sign_in(d)?;
         }
         for round in 1..=MAX_QUIET_ROUNDS {
             self.step += 1;

@@ -62,4 +62,8 @@ pub struct Stats {
     pub scope_shrinks: usize,
     /// Users disabled.
     pub disabled: usize,
+    /// Refresh answers lost on the link.
+    pub lost_refreshes: usize,
+    /// Password logins asked for (a spent refresh token after the grace window).
+    pub sign_ins: usize,
 }

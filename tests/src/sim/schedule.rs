@@ -1,6 +1,6 @@
 //! The random schedule (edits, syncs, deliveries, partitions, losses, erasures,
-//! revocations, compactions, scope changes), and the scripted actions tests call
-//! directly.
+//! revocations, compactions, scope changes, refreshes whose answer is lost), and the
+//! scripted actions tests call directly.
 
 use casesync_core::case::{CaseDoc, NewCase, Role};
 use rand::rngs::StdRng;
@@ -23,7 +23,7 @@ impl<'a> Sim<'a> {
     }
 
     fn random_step(&mut self) -> R<()> {
-        let r = self.rng.gen_range(0..100);
+        let r = self.rng.gen_range(0..104);
         let n = self.devices.len();
         let d = self.rng.gen_range(0..n);
         let a: usize = self.rng.gen();
@@ -55,6 +55,17 @@ impl<'a> Sim<'a> {
                 self.note(format!("server compacts {n} cases"));
                 Ok(())
             }
+            // A refresh whose answer is lost; half the time the phone retries at once
+            // (within the grace window), else at a later step (outside it).
+            100 | 101 => {
+                self.refresh(d, true)?;
+                if param.is_multiple_of(2) {
+                    self.refresh(d, false)?;
+                }
+                Ok(())
+            }
+            102 => self.refresh(d, false),
+            103 => self.sign_in(d),
             _ => {
                 self.net.heal_all();
                 self.note("heal all".to_owned());

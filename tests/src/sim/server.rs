@@ -1,15 +1,22 @@
 //! The server in the simulation: the real sync engine over a throw-away sled store,
 //! with the checks the HTTP layer makes before it calls the engine (device known, not
-//! revoked, user not disabled), and a record of every acknowledgement it sent.
+//! revoked, user not disabled), the real authentication service for logins and
+//! refresh-token rotation, and a record of every acknowledgement it sent.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use argon2::password_hash::{PasswordHasher, SaltString};
 use casesync_core::case::{CaseDoc, Role};
 use casesync_core::protocol::{decode_request, encode_response, DocBody, SyncResponse};
+use casesync_server::auth::{Auth, TokenResponse};
 use casesync_server::config::Settings;
-use casesync_server::store::{DeviceRecord, DocRecord, SledStorage, Storage, UserRecord};
+use casesync_server::error::AppError;
+use casesync_server::store::{DocRecord, SledStorage, Storage, UserRecord};
 use casesync_server::sync::SyncEngine;
+
+/// Every simulated user's password.
+pub const SIM_PASSWORD: &str = "sim-password-1";
 
 /// A change hash as the protocol carries it.
 pub type Hash = [u8; 32];
@@ -18,6 +25,12 @@ pub type Hash = [u8; 32];
 pub struct SimServer {
     engine: SyncEngine,
     store: Arc<dyn Storage>,
+    auth: Auth,
+    /// Runs the authentication service's async calls to completion.
+    rt: tokio::runtime::Runtime,
+    /// [`SIM_PASSWORD`] hashed with the cheapest argon2 parameters (the real ones would
+    /// dominate the run time).
+    password_hash: String,
     /// Every change hash the server acknowledged, per case (whether or not the
     /// response reached the device).
     pub acked: BTreeMap<String, BTreeSet<Hash>>,
@@ -41,9 +54,24 @@ impl SimServer {
     /// A server with an empty temporary store and the given settings.
     pub fn new(settings: Settings) -> Result<Self, String> {
         let store: Arc<dyn Storage> = Arc::new(SledStorage::temporary().map_err(err)?);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(err)?;
+        let params = argon2::Params::new(8, 1, 1, None).map_err(err)?;
+        let cheap =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"casesync-sim-salt").map_err(err)?;
+        let password_hash = cheap
+            .hash_password(SIM_PASSWORD.as_bytes(), &salt)
+            .map_err(err)?
+            .to_string();
         Ok(SimServer {
+            auth: Auth::new(store.clone(), settings.clone()).map_err(err)?,
             engine: SyncEngine::new(store.clone(), settings),
             store,
+            rt,
+            password_hash,
             acked: BTreeMap::new(),
             erased: BTreeSet::new(),
         })
@@ -54,8 +82,7 @@ impl SimServer {
         self.store.as_ref()
     }
 
-    /// Adds a user directly to the store (no password: the simulation never logs in
-    /// over HTTP, and argon2 would dominate the run time).
+    /// Adds a user directly to the store, with [`SIM_PASSWORD`] (cheaply hashed).
     pub fn add_user(
         &self,
         user_id: &str,
@@ -68,7 +95,7 @@ impl SimServer {
             role,
             districts: vec![district.to_owned()],
             sensitive_access,
-            password_hash: String::new(),
+            password_hash: self.password_hash.clone(),
             disabled: false,
             created_ms: 0,
         };
@@ -76,21 +103,22 @@ impl SimServer {
         Ok(user)
     }
 
-    /// Registers a device for a user (what a first login does).
-    pub fn add_device(&self, device_id: &str, user_id: &str) -> Result<(), String> {
-        self.store
-            .put_device(&DeviceRecord {
-                device_id: device_id.to_owned(),
-                user_id: user_id.to_owned(),
-                revoked: false,
-                refresh_hash: None,
-                refresh_expires_ms: 0,
-                refresh_family: String::new(),
-                used_refresh: Vec::new(),
-                created_ms: 0,
-                last_sync_ms: None,
-            })
-            .map_err(err)
+    /// Logs `user_id` in on `device_id` with the password (a first login registers the
+    /// device); returns the tokens.
+    pub fn login(&self, user_id: &str, device_id: &str) -> Result<TokenResponse, AppError> {
+        self.rt
+            .block_on(self.auth.login(user_id, SIM_PASSWORD, device_id, "sim"))
+    }
+
+    /// `POST /v1/auth/refresh` with `token` for `device_id` at simulated time `now_ms`.
+    pub fn refresh(
+        &self,
+        token: &str,
+        device_id: &str,
+        now_ms: i64,
+    ) -> Result<TokenResponse, AppError> {
+        self.rt
+            .block_on(self.auth.refresh_at(token, device_id, now_ms))
     }
 
     /// Sets a user's districts and sensitive access, as the administrator does

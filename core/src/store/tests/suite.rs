@@ -307,7 +307,12 @@ pub(super) fn wipe_removes_everything(store: &DeviceStore) {
         .set_acked_seq("bn-1", 1)
         .defer_removal("bn-1");
     store.apply(batch).expect("apply");
-    store.wipe().expect("wipe");
+    // The cases were made by another actor ("dev"): unsent cases, none of this
+    // phone's changes.
+    let unsent = store.unsent().expect("unsent");
+    assert_eq!(unsent.unsent_cases, NAMES.len() as u64);
+    assert_eq!(store.wipe().expect("wipe"), unsent);
+    assert_eq!(store.unsent().expect("unsent"), WipeReport::default());
     let left = store.backend().scan_prefix(b"").expect("scan");
     assert_eq!(left.len(), 1, "only the key check is left");
     assert!(store.case_ids().expect("ids").is_empty());
@@ -315,4 +320,44 @@ pub(super) fn wipe_removes_everything(store: &DeviceStore) {
     store
         .save_local(&mut new_doc("after", "Anh"))
         .expect("still usable");
+}
+
+pub(super) fn wipe_reports_the_unsent_changes_it_destroys(store: &DeviceStore) {
+    let actor = store.actor("phone-1").expect("actor");
+    let new = NewCase {
+        id: "bn-9".into(),
+        district: "Sylhet".into(),
+        village: "Kanaighat".into(),
+        assigned_to: "chw-7".into(),
+        sensitive: false,
+        client_name: "রহিমা".into(),
+    };
+    let mut doc = CaseDoc::create(&ctx(), actor.clone(), &new).expect("create");
+    store.save_local(&mut doc).expect("save");
+    let created = doc.own_changes_after(&actor, 0).0.len() as u64;
+    let mut doc = store.load_case("bn-9").expect("load");
+    doc.set_actor(actor.clone());
+    doc.update_client(
+        &ctx(),
+        &ClientUpdate {
+            phone: Some("01700000000".into()),
+            ..Default::default()
+        },
+    )
+    .expect("edit");
+    store.save_local(&mut doc).expect("save");
+    let all = doc.own_changes_after(&actor, 0).0.len() as u64;
+    assert!(all > created);
+    // The server acknowledged the creation: only the edit is unsent.
+    let mut batch = StoreBatch::new();
+    batch.set_acked_seq("bn-9", created);
+    store.apply(batch).expect("ack");
+    let report = store.wipe().expect("wipe");
+    assert_eq!(
+        report,
+        WipeReport {
+            unsent_cases: 1,
+            unsent_changes: all - created,
+        }
+    );
 }

@@ -191,6 +191,9 @@ fn device(id: &str, user: &str, created_ms: i64) -> crate::store::DeviceRecord {
         refresh_expires_ms: 0,
         refresh_family: String::new(),
         used_refresh: Vec::new(),
+        rotated_hash: None,
+        rotated_ms: 0,
+        family_revoked_ms: 0,
         created_ms,
         last_sync_ms: None,
     }

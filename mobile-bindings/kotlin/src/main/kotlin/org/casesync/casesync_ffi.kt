@@ -55,6 +55,7 @@ import org.casesync.core.FfiConverterTypeSafetyRisk
 import org.casesync.core.FfiConverterTypeSex
 import org.casesync.core.FfiConverterTypeStage
 import org.casesync.core.FfiConverterTypeVisitKind
+import org.casesync.core.FfiConverterTypeWipeReport
 import org.casesync.core.FollowUp
 import org.casesync.core.GoalStatus
 import org.casesync.core.HistoryEntry
@@ -69,6 +70,7 @@ import org.casesync.core.SafetyRisk
 import org.casesync.core.Sex
 import org.casesync.core.Stage
 import org.casesync.core.VisitKind
+import org.casesync.core.WipeReport
 import org.casesync.core.RustBuffer as RustBufferCase
 import org.casesync.core.RustBuffer as RustBufferClosureReason
 import org.casesync.core.RustBuffer as RustBufferConflict
@@ -88,6 +90,7 @@ import org.casesync.core.RustBuffer as RustBufferSafetyRisk
 import org.casesync.core.RustBuffer as RustBufferSex
 import org.casesync.core.RustBuffer as RustBufferStage
 import org.casesync.core.RustBuffer as RustBufferVisitKind
+import org.casesync.core.RustBuffer as RustBufferWipeReport
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -786,6 +789,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_history(
     ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_last_wipe(
+    ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_list_cases(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_login(
@@ -901,12 +906,14 @@ internal object UniffiLib {
     external fun uniffi_casesync_ffi_fn_method_casestore_due_follow_ups(`ptr`: Long,`worker`: RustBuffer.ByValue,`on`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_erase_local_data(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
+    ): RustBufferWipeReport.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_evaluate(`ptr`: Long,`caseId`: RustBuffer.ByValue,`evaluation`: RustBufferEvaluation.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_get_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferCase.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_history(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_last_wipe(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_list_cases(`ptr`: Long,`filter`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferListing.ByValue
@@ -1127,7 +1134,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_due_follow_ups() and 0xFFFF) != 23392) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_erase_local_data() and 0xFFFF) != 54639) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_erase_local_data() and 0xFFFF) != 64920) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_evaluate() and 0xFFFF) != 77) {
@@ -1137,6 +1144,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_history() and 0xFFFF) != 15503) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_last_wipe() and 0xFFFF) != 4547) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_list_cases() and 0xFFFF) != 475) {
@@ -1160,7 +1170,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_record_intake() and 0xFFFF) != 30829) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_refresh() and 0xFFFF) != 58210) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_refresh() and 0xFFFF) != 39541) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_remove_household_member() and 0xFFFF) != 62675) {
@@ -1214,7 +1224,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_update_visit() and 0xFFFF) != 35636) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_sync() and 0xFFFF) != 5983) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_sync() and 0xFFFF) != 45754) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_synchandle_cancel() and 0xFFFF) != 3563) {
@@ -1759,9 +1769,10 @@ public interface CaseStoreInterface {
     fun `dueFollowUps`(`worker`: kotlin.String, `on`: kotlin.String, `horizonDays`: kotlin.UInt): List<FollowUp>
     
     /**
-     * Erases every case and unsent edit on this phone (the store stays open).
+     * Erases every case and unsent edit on this phone (the store stays open); returns
+     * how much unsent work that destroyed (check `unsent_cases` first to warn).
      */
-    fun `eraseLocalData`()
+    fun `eraseLocalData`(): WipeReport
     
     /**
      * Records the evaluation of a closed case.
@@ -1777,6 +1788,13 @@ public interface CaseStoreInterface {
      * The case's audit trail: who changed what, when, in causal order.
      */
     fun `history`(`caseId`: kotlin.String): List<HistoryEntry>
+    
+    /**
+     * What the last wipe of this store destroyed that the server never received
+     * (`None` if it was not wiped since it was opened): after `DeviceRevoked`, tell
+     * the worker how much unsent work was lost.
+     */
+    fun `lastWipe`(): WipeReport?
     
     /**
      * Lists cases matching `filter`, by next due date, then name.
@@ -1817,8 +1835,12 @@ public interface CaseStoreInterface {
     
     /**
      * Exchanges the refresh token for new tokens (`POST /v1/auth/refresh`); `sync`
-     * does this by itself when the access token expired. `DeviceRevoked` (after
-     * erasing local data) when the server revoked this device.
+     * does this by itself when the access token expired. A dropped link is retried
+     * (with the same token: the server answers it with the same new tokens).
+     * `Unauthorized` when the refresh token was spent long ago (sign in again with the
+     * password; nothing on the phone is lost). `DeviceRevoked` (after erasing local
+     * data, with the count of unsent changes destroyed) when an administrator revoked
+     * this device.
      */
     fun `refresh`(): Session
     
@@ -1912,8 +1934,9 @@ public interface CaseStoreInterface {
      * Syncs with the server: sends this phone's edits and receives everything new in
      * the user's scope, page by page, reporting progress to `observer`. Blocking: call
      * it from a background thread (Kotlin: the `syncSuspend` extension). One sync runs
-     * at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again),
-     * `DeviceRevoked` (local data erased), `Cancelled`.
+     * at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again;
+     * edits stay on the phone), `DeviceRevoked` (an administrator revoked the phone:
+     * local data erased, unsent changes counted, see `last_wipe`), `Cancelled`.
      */
     fun `sync`(`handle`: SyncHandle, `observer`: SyncObserver): SyncReport
     
@@ -2256,10 +2279,11 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
 
     
     /**
-     * Erases every case and unsent edit on this phone (the store stays open).
+     * Erases every case and unsent edit on this phone (the store stays open); returns
+     * how much unsent work that destroyed (check `unsent_cases` first to warn).
      */
-    @Throws(CasesyncException::class)override fun `eraseLocalData`()
-        = 
+    @Throws(CasesyncException::class)override fun `eraseLocalData`(): WipeReport {
+            return FfiConverterTypeWipeReport.lift(
     callWithHandle {
     uniffiRustCallWithError(CasesyncException) { _status ->
     UniffiLib.uniffi_casesync_ffi_fn_method_casestore_erase_local_data(
@@ -2267,7 +2291,8 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
         _status)
 }
     }
-    
+    )
+    }
     
 
     
@@ -2318,6 +2343,24 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
         it,
         
         FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What the last wipe of this store destroyed that the server never received
+     * (`None` if it was not wiped since it was opened): after `DeviceRevoked`, tell
+     * the worker how much unsent work was lost.
+     */override fun `lastWipe`(): WipeReport? {
+            return FfiConverterOptionalTypeWipeReport.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_last_wipe(
+        it,
+        _status)
 }
     }
     )
@@ -2456,8 +2499,12 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
     
     /**
      * Exchanges the refresh token for new tokens (`POST /v1/auth/refresh`); `sync`
-     * does this by itself when the access token expired. `DeviceRevoked` (after
-     * erasing local data) when the server revoked this device.
+     * does this by itself when the access token expired. A dropped link is retried
+     * (with the same token: the server answers it with the same new tokens).
+     * `Unauthorized` when the refresh token was spent long ago (sign in again with the
+     * password; nothing on the phone is lost). `DeviceRevoked` (after erasing local
+     * data, with the count of unsent changes destroyed) when an administrator revoked
+     * this device.
      */
     @Throws(CasesyncException::class)override fun `refresh`(): Session {
             return FfiConverterTypeSession.lift(
@@ -2779,8 +2826,9 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
      * Syncs with the server: sends this phone's edits and receives everything new in
      * the user's scope, page by page, reporting progress to `observer`. Blocking: call
      * it from a background thread (Kotlin: the `syncSuspend` extension). One sync runs
-     * at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again),
-     * `DeviceRevoked` (local data erased), `Cancelled`.
+     * at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again;
+     * edits stay on the phone), `DeviceRevoked` (an administrator revoked the phone:
+     * local data erased, unsent changes counted, see `last_wipe`), `Cancelled`.
      */
     @Throws(CasesyncException::class)override fun `sync`(`handle`: SyncHandle, `observer`: SyncObserver): SyncReport {
             return FfiConverterTypeSyncReport.lift(
@@ -4349,7 +4397,9 @@ sealed class CasesyncException(message: String): kotlin.Exception(message) {
         class RateLimited(message: String) : CasesyncException(message)
         
     /**
-     * This device was revoked (lost or replaced): its local data has been erased.
+     * This device was revoked by an administrator (lost or replaced): its local data has
+     * been erased, including the edits the server never received (counted here and in
+     * `CaseStore.last_wipe`).
      */
         class DeviceRevoked(message: String) : CasesyncException(message)
         
@@ -4588,6 +4638,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeWipeReport: FfiConverterRustBuffer<WipeReport?> {
+    override fun read(buf: ByteBuffer): WipeReport? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeWipeReport.read(buf)
+    }
+
+    override fun allocationSize(value: WipeReport?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeWipeReport.allocationSize(value)
+        }
+    }
+
+    override fun write(value: WipeReport?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeWipeReport.write(value, buf)
         }
     }
 }
@@ -4923,6 +5005,8 @@ public object FfiConverterSequenceTypeRefusal: FfiConverterRustBuffer<List<Refus
         }
     }
 }
+
+
 
 
 

@@ -954,6 +954,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 /**
  * @suppress
  */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterLong: FfiConverter<Long, Long> {
     override fun lift(value: Long): Long {
         return value
@@ -2721,6 +2744,54 @@ public object FfiConverterTypeVisit: FfiConverterRustBuffer<Visit> {
             FfiConverterOptionalString.write(value.`obstacles`, buf)
             FfiConverterOptionalString.write(value.`actions`, buf)
             FfiConverterOptionalTypeNaiveDate.write(value.`nextVisitDate`, buf)
+    }
+}
+
+
+
+/**
+ * What a wipe destroyed that the server never received: the app tells the worker
+ * (a wipe never happens silently over unsent work).
+ */
+data class WipeReport (
+    /**
+     * Cases that had edits not yet acknowledged by the server (outbox entries).
+     */
+    var `unsentCases`: kotlin.ULong
+    , 
+    /**
+     * This device's changes in them not yet acknowledged by the server.
+     */
+    var `unsentChanges`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWipeReport: FfiConverterRustBuffer<WipeReport> {
+    override fun read(buf: ByteBuffer): WipeReport {
+        return WipeReport(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WipeReport) = (
+            FfiConverterULong.allocationSize(value.`unsentCases`) +
+            FfiConverterULong.allocationSize(value.`unsentChanges`)
+    )
+
+    override fun write(value: WipeReport, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`unsentCases`, buf)
+            FfiConverterULong.write(value.`unsentChanges`, buf)
     }
 }
 

@@ -1,7 +1,8 @@
 // The Kotlin API of casesync on the JVM, against the real server on loopback: a whole
 // case lifecycle in Bengali, Farsi, Thai and Vietnamese, sync between two CHWs and a
 // coordinator, concurrent offline edits and their conflicts, reassignment, cancellation,
-// a revoked device's wipe, a wrong store key, and the network failing.
+// refresh retries and a revoked token family (no wipe), a wrong store key, and the
+// network failing.
 package org.casesync.test
 
 import java.time.LocalDate
@@ -316,25 +317,44 @@ val tests = linkedMapOf<String, () -> Unit>(
         }
     },
 
-    "revoked device: a replayed refresh token revokes it; its next sync wipes its data" to {
+    "refresh: a retry with the spent token gets the same successor; reuse later asks for the password and keeps the work" to {
         val phone = Device(server, "binh-phone-2", "binh")
         phone.sync()
         assertTrue(SHARED in phone.ids())
         val first = phone.store.session()!!
         val second = phone.store.refresh()
         assertNotEquals(first.refreshToken, second.refreshToken)
-        // Someone replays the spent refresh token: the server revokes the device.
+        // The answer to that refresh was lost: the retry with the spent token gets the same successor.
         val (status, body) = server.postJson("/v1/auth/refresh",
             """{"refresh_token":"${first.refreshToken}","device_id":"${phone.deviceId}"}""")
-        assertEquals(401, status)
-        assertTrue(body.contains("refresh_reused"), body)
-        assertFailsWith<CasesyncException.DeviceRevoked> { phone.sync() }
-        assertEquals(listOf<String>(), phone.ids(), "local data wiped")
-        assertNull(phone.store.session())
-        assertFailsWith<CasesyncException.DeviceRevoked> { phone.store.login(server.url, "binh", USERS.getValue("binh").second) }
-        // The worker's other phone is unaffected.
+        assertEquals(200, status, body)
+        assertTrue(body.contains(second.refreshToken), body)
+        // The successor is used; then someone replays the first token: the token family is revoked.
+        val third = phone.store.refresh()
+        val (reused, rbody) = server.postJson("/v1/auth/refresh",
+            """{"refresh_token":"${first.refreshToken}","device_id":"${phone.deviceId}"}""")
+        assertEquals(401, reused)
+        assertTrue(rbody.contains("refresh_reused"), rbody)
+        // The phone is asked for the password, nothing is wiped, offline edits still work.
+        phone.store.restoreSession(third.copy(accessExpiresAtMs = 0))
+        val e = assertFailsWith<CasesyncException.Unauthorized> { phone.sync() }
+        assertTrue(e.message!!.contains("sign in again"), e.message)
+        assertTrue(SHARED in phone.ids(), "nothing wiped")
+        assertNull(phone.store.lastWipe())
+        phone.store.addVisit(SHARED, VisitInput(day(0), VisitKind.PHONE, "kept through a sign-in"))
+        assertEquals(listOf(SHARED), phone.store.unsentCases())
+        phone.store.login(server.url, "binh", USERS.getValue("binh").second)
+        phone.sync()
+        assertEquals(listOf<String>(), phone.store.unsentCases(), "the unsent visit went out")
         binh.sync()
-        assertTrue(SHARED in binh.ids())
+        assertTrue(binh.store.getCase(SHARED).visits.any { it.notes == "kept through a sign-in" })
+        // Erasing local data on purpose says what unsent work it destroys.
+        phone.store.addVisit(SHARED, VisitInput(day(0), VisitKind.PHONE, "never sent"))
+        val wipe = phone.store.eraseLocalData()
+        assertEquals(1uL, wipe.unsentCases)
+        assertTrue(wipe.unsentChanges >= 1uL)
+        assertEquals(wipe, phone.store.lastWipe())
+        assertEquals(listOf<String>(), phone.ids())
         phone.store.close()
     },
 
