@@ -235,12 +235,23 @@ proptest! {
         let saved = origin.save();
         let mut expect = Expect::default();
         let mut replicas: Vec<CaseDoc> = Vec::new();
+        // Replicas that closed the case, and visits, goals and referrals recorded by
+        // replicas that did not (none of which a closing replica saw).
+        let mut closers = 0usize;
+        let mut unseen_by_closers = 0usize;
         for (r, seq) in ops.iter().enumerate() {
             let ctx = EditCtx { user_id: format!("user-{r}"), role: if r == 0 { Role::Coordinator } else { Role::Chw }, now_ms: 1_700_000_000_000 + r as i64 };
             let mut doc = CaseDoc::load(&saved).expect("load");
             doc.set_actor(device_actor(&format!("device-{r}")));
+            let entries = |e: &Expect| e.visits.len() + e.goals.len() + e.referrals.len();
+            let before = entries(&expect);
             for (s, o) in seq.iter().enumerate() {
                 apply(&mut doc, &ctx, o, r, s, &mut expect);
+            }
+            if doc.read().expect("read").stage == Stage::Closed {
+                closers += 1;
+            } else {
+                unseen_by_closers += entries(&expect) - before;
             }
             replicas.push(doc);
         }
@@ -275,10 +286,22 @@ proptest! {
         for (visit, token) in &expect.note_tokens {
             prop_assert!(first.visits[visit].notes.contains(token.as_str()), "note edit {} lost", token);
         }
-        // Work recorded concurrently with a closure is flagged for review.
-        if first.stage == Stage::Closed {
-            let closed_ids: usize = first.visits.len() + first.plan.goals.len() + first.referrals.len();
-            prop_assert!(closed_ids > 0);
+        // Work recorded concurrently with a closure is flagged for review, and a closure
+        // nobody worked concurrently with is not. (A closing replica records nothing
+        // after closing: a closed case refuses new entries.)
+        prop_assert_eq!(first.stage == Stage::Closed, closers > 0);
+        if closers > 0 && unseen_by_closers > 0 {
+            prop_assert!(
+                first.activity_after_closure,
+                "{} entries recorded concurrently with the closure, not flagged",
+                unseen_by_closers
+            );
+        }
+        if closers == 1 && unseen_by_closers == 0 {
+            prop_assert!(!first.activity_after_closure, "flagged with no concurrent work");
+        }
+        if closers == 0 {
+            prop_assert!(!first.activity_after_closure, "flagged on an open case");
         }
     }
 }
