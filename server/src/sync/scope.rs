@@ -2,10 +2,11 @@
 //! (issue #13: a scope shrink lists what left it as removed, and edits made under the old
 //! scope are still accepted).
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::Hasher;
 
 use casesync_core::case::Role;
 use serde::{Deserialize, Serialize};
+use siphasher::sip::SipHasher13;
 
 use crate::store::{DocRecord, Routing, ScopeKey, Storage, StoreError, UserRecord};
 
@@ -164,19 +165,32 @@ pub fn scope_keys(user: &UserRecord) -> Vec<ScopeKey> {
 }
 
 /// A fingerprint of everything that decides a user's scope; a cursor made under another
-/// scope is not resumed (the device starts over with snapshots).
+/// scope is not resumed (the device starts over with snapshots, after a removal phase).
+///
+/// The value is stored in every device's cursor, so it must not change between builds:
+/// SipHash-1-3 with zero keys (`siphasher`, a specified algorithm, not
+/// `std::hash::DefaultHasher`, whose output Rust may change in any release) over an
+/// explicit byte stream. The stream is the one `std`'s `Hash` impls fed
+/// `DefaultHasher::new()` for `(user_id, role, sorted deduplicated districts,
+/// sensitive_access)` on a 64-bit server, so the values cursors already carry stay valid:
+/// each string is its UTF-8 bytes then `0xff`, the district count 8 little-endian bytes,
+/// the flag one byte. `tests::scope_version_is_pinned` pins the values.
 pub fn scope_version(user: &UserRecord) -> u64 {
-    let mut ds = user.districts.clone();
-    ds.sort();
+    let mut ds: Vec<&str> = user.districts.iter().map(String::as_str).collect();
+    ds.sort_unstable();
     ds.dedup();
-    let mut h = DefaultHasher::new();
-    (
-        user.user_id.as_str(),
-        user.role.as_str(),
-        ds,
-        user.sensitive_access,
-    )
-        .hash(&mut h);
+    let mut h = SipHasher13::new_with_keys(0, 0);
+    fn write_str(h: &mut SipHasher13, s: &str) {
+        h.write(s.as_bytes());
+        h.write(&[0xff]);
+    }
+    write_str(&mut h, &user.user_id);
+    write_str(&mut h, user.role.as_str());
+    h.write(&(ds.len() as u64).to_le_bytes());
+    for d in ds {
+        write_str(&mut h, d);
+    }
+    h.write(&[u8::from(user.sensitive_access)]);
     h.finish()
 }
 
@@ -272,4 +286,59 @@ pub fn may_change_routing<E>(
         ));
     }
     Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(id: &str, role: Role, districts: &[&str], sensitive: bool) -> UserRecord {
+        UserRecord {
+            user_id: id.into(),
+            role,
+            districts: districts.iter().map(|d| (*d).to_owned()).collect(),
+            sensitive_access: sensitive,
+            password_hash: String::new(),
+            disabled: false,
+            created_ms: 0,
+        }
+    }
+
+    /// Values computed by the `DefaultHasher` implementation this replaced (Rust 1.95,
+    /// x86-64): a change here sends every device through a removal phase and a full
+    /// download, so it must never change.
+    #[test]
+    fn scope_version_is_pinned() {
+        let cases = [
+            (
+                rec(
+                    "coord-1",
+                    Role::Coordinator,
+                    &["sylhet", "দিনাজপুর", "sylhet", "barisal"],
+                    true,
+                ),
+                0xad58_cb01_2854_9837_u64,
+            ),
+            (
+                rec("chw-7", Role::Chw, &["sylhet"], false),
+                0xbeeb_348f_8a55_4289,
+            ),
+            (rec("admin", Role::Admin, &[], false), 0x5092_7f31_46a1_03b7),
+        ];
+        for (user, pinned) in cases {
+            assert_eq!(scope_version(&user), pinned, "{}", user.user_id);
+        }
+    }
+
+    #[test]
+    fn scope_version_ignores_district_order_and_repeats() {
+        let a = rec("c", Role::Coordinator, &["b", "a", "b"], false);
+        let b = rec("c", Role::Coordinator, &["a", "b"], false);
+        assert_eq!(scope_version(&a), scope_version(&b));
+        let c = rec("c", Role::Coordinator, &["a", "b"], true);
+        assert_ne!(scope_version(&b), scope_version(&c));
+        // Strings are delimited: moving a character across a boundary changes the value.
+        let d = rec("c", Role::Coordinator, &["ab"], false);
+        assert_ne!(scope_version(&b), scope_version(&d));
+    }
 }

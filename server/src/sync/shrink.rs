@@ -7,7 +7,7 @@
 //! written by `auth::set_scope` before it changes one). On a cursor of another scope,
 //! the old scope is the past scope with the cursor's fingerprint (every past scope if
 //! none has it: a second change while the first one's removals were still being listed,
-//! or a fingerprint from a build whose `DefaultHasher` differs). A scope changed by
+//! or a fingerprint from a build that computed it differently). A scope changed by
 //! writing the user record directly, not through `set_scope`, leaves no past scope: the
 //! device then only starts over with snapshots, as before issue #13.
 //!
