@@ -216,7 +216,17 @@ impl Auth {
             }
         };
         if user.disabled {
-            return Err(AppError::UserDisabled);
+            // Disabling a user revokes their devices: a phone of theirs signing in again
+            // (its token family was revoked) is told to wipe, like at any other contact.
+            let revoked_here = self
+                .store
+                .device(device_id)?
+                .is_some_and(|d| d.user_id == user.user_id && d.revoked);
+            return Err(if revoked_here {
+                AppError::DeviceRevoked
+            } else {
+                AppError::UserDisabled
+            });
         }
         self.throttle.succeeded(&attempt);
         let _g = self.devices.lock().await;

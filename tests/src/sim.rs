@@ -78,6 +78,8 @@ pub use server::SimServer;
 pub const DISTRICT: &str = "Kurigram";
 /// District of the CHW who must never see the team's cases.
 pub const OTHER_DISTRICT: &str = "Gaibandha";
+/// The one CHW of [`OTHER_DISTRICT`].
+pub const OUTSIDER: &str = "outsider";
 /// Lines of trace printed with a failure.
 pub const TRACE_TAIL: usize = 30;
 /// Most rounds of "every device syncs" before the network must be quiet.
@@ -180,7 +182,7 @@ impl<'a> Sim<'a> {
             users.push(server.add_user(&id, Role::Chw, DISTRICT, false)?);
             chws.push(id);
         }
-        users.push(server.add_user("outsider", Role::Chw, OTHER_DISTRICT, false)?);
+        users.push(server.add_user(OUTSIDER, Role::Chw, OTHER_DISTRICT, false)?);
         let mut sim = Sim {
             seed,
             rng,

@@ -13,9 +13,7 @@ use casesync_core::protocol::{
     DocPush, PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC, MAX_OPS_PER_REQUEST,
 };
 
-use super::scope::{
-    can_create, can_write_registered, may_be_registered_by, may_change_routing, RoutingOp,
-};
+use super::scope::{can_create, may_change_routing, RoutingOp};
 use super::SyncEngine;
 use crate::store::{
     ChangeAudit, DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord,
@@ -329,7 +327,7 @@ impl SyncEngine {
                     "the case was erased",
                 )))
             }
-            Some(r) if !self.may_write(user, r)? && !may_be_registered_by(user, r) => {
+            Some(r) if !self.may_write(user, r)? && !self.may_have_registered(user, r)? => {
                 return Ok(Decision::Done(refuse(
                     id,
                     RefusalCode::OutOfScope,
@@ -347,7 +345,7 @@ impl SyncEngine {
                 };
                 if !self.may_write(user, r)? {
                     let created_by = doc.created_by().unwrap_or_default();
-                    if !can_write_registered(user, r, &created_by) {
+                    if created_by != user.user_id || !self.may_have_registered(user, r)? {
                         self.cache_doc(id, r.clone(), doc);
                         return Ok(Decision::Done(refuse(
                             id,

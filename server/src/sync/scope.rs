@@ -195,12 +195,15 @@ pub fn scope_version(user: &UserRecord) -> u64 {
 }
 
 /// Whether `assignee` (the user record `assigned_to` names, `None`: no such user) may be
-/// given a case of `district`: an enabled health worker (CHW) of that district. The one
-/// rule for assigning a case, on the dashboard and through sync alike.
+/// given a case of `district`: a health worker (CHW) of that district. The one rule for
+/// assigning a case, on the dashboard and through sync alike.
+///
+/// A disabled worker still qualifies: a coordinator offline may assign a case to a
+/// worker who is disabled meanwhile, and refusing that push would refuse every other
+/// edit it carries (the visits recorded with it) for good. A disabled user reads
+/// nothing, so the assignment gives no access; the dashboard shows the case under them.
 pub fn can_assign(assignee: Option<&UserRecord>, district: &str) -> bool {
-    assignee.is_some_and(|u| {
-        u.role == Role::Chw && !u.disabled && u.districts.iter().any(|d| d == district)
-    })
+    assignee.is_some_and(|u| u.role == Role::Chw && u.districts.iter().any(|d| d == district))
 }
 
 /// One operation of a push on a restricted root field (`district`, `assigned_to`,

@@ -24,7 +24,8 @@ use std::collections::{BTreeSet, HashSet};
 
 use super::pull::{Builder, ENTRY_OVERHEAD};
 use super::scope::{
-    can_read, can_write, could_write_earlier, past_scopes, scope_keys, scope_version,
+    can_read, can_write, could_write_earlier, may_be_registered_by, past_scopes, scope_keys,
+    scope_version,
 };
 use super::SyncEngine;
 use crate::store::{DocRecord, StoreError, UserRecord};
@@ -38,6 +39,24 @@ impl SyncEngine {
         }
         let past = past_scopes(self.store.as_ref(), &user.user_id)?;
         Ok(could_write_earlier(user, &past, rec))
+    }
+
+    /// Whether `user` may have registered `rec` ([`may_be_registered_by`]) under the
+    /// current scope or an earlier one: a coordinator without sensitive access who
+    /// registered a sensitive case keeps delivering their offline edits to it after
+    /// losing its district, as they would before.
+    pub(crate) fn may_have_registered(
+        &self,
+        user: &UserRecord,
+        rec: &DocRecord,
+    ) -> Result<bool, StoreError> {
+        if may_be_registered_by(user, rec) {
+            return Ok(true);
+        }
+        let past = past_scopes(self.store.as_ref(), &user.user_id)?;
+        Ok(past
+            .iter()
+            .any(|p| may_be_registered_by(&p.applied_to(user), rec)))
     }
 
     /// The user's earlier scopes `device_id` may still create cases under: those that

@@ -131,7 +131,8 @@ pub struct EditEnv<'l> {
     pub ctx: &'l EditCtx,
     /// What has been recorded (to pick existing entries in a stable order).
     pub ledger: &'l Ledger,
-    /// CHWs a coordinator may assign to.
+    /// The CHWs of [`DISTRICT`](super::DISTRICT) (a case of the other district is
+    /// assigned to [`OUTSIDER`](super::OUTSIDER)).
     pub chws: &'l [String],
     /// A token unique in the run, for notes.
     pub token: String,
@@ -430,7 +431,16 @@ pub fn apply(
             "acknowledge_activity_after_closure".to_owned()
         }
         EditKind::Reassign => {
-            let Some(to) = pick(rng, env.chws) else {
+            // The app offers the health workers of the case's district (the server
+            // refuses any other assignee: `can_assign`).
+            let outsider = [super::OUTSIDER.to_owned()];
+            let district = doc.summary()?.district;
+            let team = if district == super::OTHER_DISTRICT {
+                &outsider[..]
+            } else {
+                env.chws
+            };
+            let Some(to) = pick(rng, team) else {
                 return Err(CaseError::NotFound {
                     kind: "chw",
                     id: String::new(),
