@@ -30,4 +30,4 @@ pub use ids::IdSource;
 pub use input::*;
 pub use model::*;
 pub use scan::{scan_change, scan_document, Counts};
-pub use schema::{ROOT_KEYS, SCHEMA_VERSION};
+pub use schema::{is_root_key, SCHEMA_VERSION};

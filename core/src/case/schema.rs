@@ -26,9 +26,8 @@ pub(crate) const ROOT_MAPS: &[&str] = &[
     "evaluation",
 ];
 
-/// Every key the root of a schema-1 document may hold: its scalars and [`ROOT_MAPS`].
-/// A pushed operation on any other root key is refused by the server.
-pub const ROOT_KEYS: &[&str] = &[
+/// The scalar keys at the root of a schema-1 document.
+const ROOT_SCALARS: &[&str] = &[
     "id",
     "schema",
     "created_at",
@@ -38,15 +37,13 @@ pub const ROOT_KEYS: &[&str] = &[
     "assigned_to",
     "sensitive",
     "stage",
-    "client",
-    "intake",
-    "assessment",
-    "plan",
-    "referrals",
-    "visits",
-    "closure",
-    "evaluation",
 ];
+
+/// Whether `key` is one the root of a schema-1 document may hold: its scalars and
+/// [`ROOT_MAPS`]. A pushed operation on any other root key is refused by the server.
+pub fn is_root_key(key: &str) -> bool {
+    ROOT_SCALARS.contains(&key) || ROOT_MAPS.contains(&key)
+}
 
 /// Creates whatever schema-1 structure is missing; returns whether anything was written.
 pub(crate) fn ensure_structure(doc: &mut AutoCommit) -> Result<bool, CaseError> {

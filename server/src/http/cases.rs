@@ -13,7 +13,7 @@ use super::AppState;
 use crate::auth::Authenticated;
 use crate::error::AppError;
 use crate::history::{audited_history, AuditedEntry};
-use crate::store::{ChangeAudit, Routing};
+use crate::store::{ChangeAudit, DocRecord, Routing};
 use crate::sync::scope::{can_create, can_read};
 
 fn active(who: &Authenticated) -> Result<(), AppError> {
@@ -84,21 +84,28 @@ async fn store_new(
     .await?
 }
 
+/// The stored record of case `id` if `who` may read it (active, in scope, not erased);
+/// 404 otherwise, as for a case that does not exist.
+fn readable(st: &AppState, who: &Authenticated, id: &str) -> Result<DocRecord, AppError> {
+    active(who)?;
+    let rec = st
+        .store
+        .doc(id)?
+        .filter(|r| !r.erased)
+        .ok_or(AppError::NotFound)?;
+    if !can_read(&who.user, &rec.routing) {
+        return Err(AppError::NotFound);
+    }
+    Ok(rec)
+}
+
 /// `GET /v1/cases/{id}`: the case as JSON, for users whose scope includes it.
 pub async fn get_case(
     State(st): State<AppState>,
     AuthUser(who): AuthUser,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Case>, AppError> {
-    active(&who)?;
-    let rec = st
-        .store
-        .doc(&id)?
-        .filter(|r| !r.erased)
-        .ok_or(AppError::NotFound)?;
-    if !can_read(&who.user, &rec.routing) {
-        return Err(AppError::NotFound);
-    }
+    readable(&st, &who, &id)?;
     let bytes = st.store.doc_bytes(&id)?.ok_or(AppError::NotFound)?;
     let case =
         tokio::task::spawn_blocking(move || CaseDoc::load(&bytes).and_then(|mut d| d.read()))
@@ -116,15 +123,7 @@ pub async fn history(
     AuthUser(who): AuthUser,
     PathParam(id): PathParam<String>,
 ) -> Result<Json<Vec<AuditedEntry>>, AppError> {
-    active(&who)?;
-    let rec = st
-        .store
-        .doc(&id)?
-        .filter(|r| !r.erased)
-        .ok_or(AppError::NotFound)?;
-    if !can_read(&who.user, &rec.routing) {
-        return Err(AppError::NotFound);
-    }
+    readable(&st, &who, &id)?;
     let store = st.store.clone();
     tokio::task::spawn_blocking(move || {
         let bytes = store.doc_bytes(&id)?.ok_or(AppError::NotFound)?;

@@ -7,7 +7,7 @@ use automerge::{legacy, AutoCommit, Change};
 use casesync_core::case::CaseError;
 use casesync_core::case::CaseSummary;
 use casesync_core::case::{
-    actor_belongs_to, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS, ROOT_KEYS,
+    actor_belongs_to, is_root_key, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS,
 };
 use casesync_core::protocol::{
     DocPush, PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC, MAX_OPS_PER_REQUEST,
@@ -111,7 +111,7 @@ struct Touches {
     /// of a Text value).
     restricted: bool,
     /// An operation on a root key the case schema does not define
-    /// ([`ROOT_KEYS`](casesync_core::case::ROOT_KEYS)).
+    /// ([`is_root_key`](casesync_core::case::is_root_key)).
     unknown_key: bool,
     /// What the summary or the checks of a case read: any operation on the root, or on
     /// an object that is not inside one of [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place
@@ -151,7 +151,7 @@ fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
             match &op.key {
                 legacy::Key::Map(k) => {
                     t.restricted |= RESTRICTED_FIELDS.contains(&k.as_str());
-                    t.unknown_key |= !ROOT_KEYS.contains(&k.as_str());
+                    t.unknown_key |= !is_root_key(k);
                 }
                 legacy::Key::Seq(_) => t.unknown_key = true,
             }
