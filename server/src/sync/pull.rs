@@ -56,6 +56,14 @@ pub(super) struct Builder {
 }
 
 impl Builder {
+    /// The page, with the cursor to continue from `position` under `scope` and `more`
+    /// saying whether the device should sync again at once.
+    fn finish(mut self, scope: u64, position: Position, more: bool) -> Page {
+        self.page.more = more;
+        self.page.cursor = Cursor { scope, position }.encode();
+        self.page
+    }
+
     /// Whether `cost` more bytes fit (the first item always fits, so pages progress),
     /// within the protocol's count limits.
     pub(super) fn fits(&mut self, cost: usize) -> bool {
@@ -131,18 +139,13 @@ impl SyncEngine {
                 after_doc,
             } => match self.shrink(user, old_scope, since, head, &after_doc, &mut b)? {
                 Some(after_doc) => {
-                    b.page.more = true;
-                    b.page.cursor = Cursor {
-                        scope,
-                        position: Position::Shrink {
-                            old_scope,
-                            since,
-                            start_seq,
-                            after_doc,
-                        },
-                    }
-                    .encode();
-                    return Ok(b.page);
+                    let next = Position::Shrink {
+                        old_scope,
+                        since,
+                        start_seq,
+                        after_doc,
+                    };
+                    return Ok(b.finish(scope, next, true));
                 }
                 None => Position::Initial {
                     start_seq,
@@ -157,16 +160,11 @@ impl SyncEngine {
                 after_doc,
             } => match self.initial(user, start_seq, &after_doc, echo, &mut b)? {
                 Some(after_doc) => {
-                    b.page.more = true;
-                    b.page.cursor = Cursor {
-                        scope,
-                        position: Position::Initial {
-                            start_seq,
-                            after_doc,
-                        },
-                    }
-                    .encode();
-                    return Ok(b.page);
+                    let next = Position::Initial {
+                        start_seq,
+                        after_doc,
+                    };
+                    return Ok(b.finish(scope, next, true));
                 }
                 None => start_seq,
             },
@@ -175,12 +173,8 @@ impl SyncEngine {
             Position::Shrink { start_seq, .. } => start_seq,
         };
         let seq = self.log_phase(user, position, head, echo, &mut b)?;
-        b.page.cursor = Cursor {
-            scope,
-            position: Position::Log { seq },
-        }
-        .encode();
-        Ok(b.page)
+        let more = b.page.more;
+        Ok(b.finish(scope, Position::Log { seq }, more))
     }
 
     /// Lists as removed every document the device pushed in this request (so it holds
