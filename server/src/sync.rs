@@ -418,7 +418,14 @@ impl SyncEngine {
                     let Some(bytes) = self.store.doc_bytes(&id)? else {
                         continue;
                     };
-                    match CaseDoc::load(&bytes) {
+                    // Counted first (bounded), then loaded without reading the case:
+                    // compaction re-saves what is stored, it does not check it again.
+                    let loaded = casesync_core::case::scan_document(&bytes)
+                        .map_err(|e| e.to_string())
+                        .and_then(|_| {
+                            automerge::AutoCommit::load(&bytes).map_err(|e| e.to_string())
+                        });
+                    match loaded {
                         Ok(mut doc) => doc.save(),
                         Err(e) => {
                             tracing::warn!(doc = %id, error = %e, "stored case does not load; not compacted");
