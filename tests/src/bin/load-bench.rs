@@ -77,6 +77,8 @@ const MAX_ROUND_TRIPS: u32 = 1_000;
 const SETUP_TIMEOUT: Duration = Duration::from_secs(600);
 /// Initial syncs in flight at once (each pulls the device's whole caseload).
 const SETUP_PARALLELISM: usize = 16;
+/// Attempts at each device's initial sync (setup, not measured).
+const SETUP_ATTEMPTS: u32 = 3;
 /// Default offered no-op syncs per second of the open-loop phase (the target).
 const TARGET_NOOP_RATE: f64 = 1_000.0;
 /// Default offered syncs with changes per second of the open-loop phase (the target).
@@ -203,6 +205,9 @@ struct PhaseReport {
     max_ms: f64,
     errors: u64,
     server_peak_rss_kib: Option<u64>,
+    /// Server CPU time (user + system) spent during the phase per sync, in ms: unlike
+    /// throughput, it does not depend on what else the machine runs.
+    server_cpu_ms_per_sync: Option<f64>,
     /// Syncs, p50 and p99 (ms) of coordinators' devices and of workers' devices.
     by_role: [(&'static str, u64, f64, f64); 2],
     /// Per `--timeline` seconds: first second, syncs begun, their p99 (ms).
@@ -254,6 +259,19 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// CPU time (user + system) a process has used, in ms (`/proc/<pid>/stat`, whose
+/// times are in USER_HZ = 100 ticks per second on Linux).
+fn cpu_ms(pid: u32) -> Option<f64> {
+    const USER_HZ: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14,
+    // stime 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 * 1000.0 / USER_HZ)
 }
 
 /// The users of a server this bench starts: coordinators first, then workers.
@@ -741,6 +759,7 @@ async fn run_phase(
     let n = devices.len();
     let interval = (rate > 0.0).then(|| Duration::from_secs_f64(n as f64 / rate));
     let begin = Instant::now();
+    let cpu_before = server_pid.and_then(cpu_ms);
     let end = begin + Duration::from_secs(seconds);
     let plan = PhasePlan {
         http: http.clone(),
@@ -782,6 +801,9 @@ async fn run_phase(
         first_error = first_error.or(t.first_error);
     }
     let elapsed = begin.elapsed().as_secs_f64();
+    let cpu = cpu_before
+        .zip(server_pid.and_then(cpu_ms))
+        .map(|(a, b)| (b - a) / all.len().max(1) as f64);
     if let Some(e) = first_error {
         eprintln!("{} (rate {rate}): first error: {e}", phase.name());
     }
@@ -814,6 +836,7 @@ async fn run_phase(
         max_ms: all.last().map_or(0.0, |&v| v as f64 / 1000.0),
         errors,
         server_peak_rss_kib: server_pid.and_then(peak_rss_kib),
+        server_cpu_ms_per_sync: cpu,
         by_role: [role("coordinators", &coord), role("workers", &workers)],
         timeline: timeline_of(&timed, timeline),
     })
@@ -838,6 +861,7 @@ fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) {
                     "max_ms": r.max_ms,
                     "errors": r.errors,
                     "server_peak_rss_kib": r.server_peak_rss_kib,
+                    "server_cpu_ms_per_sync": r.server_cpu_ms_per_sync,
                     "by_role": r.by_role.iter().map(|(name, n, p50, p99)| serde_json::json!({
                         "role": name, "syncs": n, "p50_ms": p50, "p99_ms": p99,
                     })).collect::<Vec<_>>(),
@@ -848,7 +872,7 @@ fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) {
     }
     println!("load-bench on the {caseload}");
     println!(
-        "{:<16} {:>7} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>14}",
+        "{:<16} {:>7} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>14} {:>12}",
         "phase",
         "devices",
         "syncs",
@@ -858,15 +882,19 @@ fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) {
         "p95 ms",
         "p99 ms",
         "errors",
-        "server peak RSS"
+        "server peak RSS",
+        "CPU ms/sync"
     );
     for r in reports {
         let rss = r.server_peak_rss_kib.map_or_else(
             || "n/a".to_owned(),
             |k| format!("{:.1} MiB", k as f64 / 1024.0),
         );
+        let cpu = r
+            .server_cpu_ms_per_sync
+            .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
         println!(
-            "{:<16} {:>7} {:>8} {:>11} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>14}",
+            "{:<16} {:>7} {:>8} {:>11} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>14} {:>12}",
             r.phase,
             r.devices,
             r.syncs,
@@ -876,7 +904,8 @@ fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) {
             r.p95_ms,
             r.p99_ms,
             r.errors,
-            rss
+            rss,
+            cpu
         );
     }
     for r in reports {
@@ -968,11 +997,23 @@ async fn main() -> Result<()> {
         let (http, url, gate) = (http.clone(), url.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await?;
-            let r = tokio::time::timeout(SETUP_TIMEOUT, sync_once(&http, &url, &d)).await;
-            match r {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(e.context(format!("initial sync of {}", d.device_id))),
-                Err(_) => bail!("initial sync of {} timed out", d.device_id),
+            // Not measured, so a lost answer (e.g. a pooled connection the server closed
+            // as it was reused, on a loaded machine) is retried: a sync is idempotent.
+            let mut attempt = 1;
+            loop {
+                let r = tokio::time::timeout(SETUP_TIMEOUT, sync_once(&http, &url, &d)).await;
+                match r {
+                    Ok(Ok(_)) => break,
+                    Ok(Err(e)) if attempt < SETUP_ATTEMPTS => {
+                        eprintln!(
+                            "load-bench: initial sync of {} failed ({e:#}); retrying",
+                            d.device_id
+                        );
+                        attempt += 1;
+                    }
+                    Ok(Err(e)) => return Err(e.context(format!("initial sync of {}", d.device_id))),
+                    Err(_) => bail!("initial sync of {} timed out", d.device_id),
+                }
             }
             let mut d = d;
             d.editable = editable_cases(&d)?;
