@@ -85,7 +85,7 @@ pub async fn case_page(
     let visits = visits
         .into_iter()
         .map(|v| Item {
-            head: format!("{} · {} · {}", v.date, v.kind, v.by),
+            head: format!("{} · {} · {}", v.date, t.term("visit", v.kind.as_str()), v.by),
             text: v.notes.clone(),
             detail: v
                 .next_visit_date
@@ -98,7 +98,7 @@ pub async fn case_page(
         .goals
         .values()
         .map(|g| Item {
-            head: g.status.to_string(),
+            head: t.term("goal", g.status.as_str()),
             text: g.text.clone(),
             detail: fmt_date(g.evaluate_by),
         })
@@ -109,7 +109,11 @@ pub async fn case_page(
         .map(|r| Item {
             head: format!("{} · {}", r.date, t.term("referral", r.status.as_str())),
             text: r.agency.clone(),
-            detail: format!("{} · {}", r.service, fmt_date(r.follow_up_date)),
+            detail: format!(
+                "{} · {}",
+                t.term("service", r.service.as_str()),
+                fmt_date(r.follow_up_date)
+            ),
         })
         .collect();
     let closure = case.closure.as_ref().map(|c| {
