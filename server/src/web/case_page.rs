@@ -85,7 +85,12 @@ pub async fn case_page(
     let visits = visits
         .into_iter()
         .map(|v| Item {
-            head: format!("{} · {} · {}", v.date, t.term("visit", v.kind.as_str()), v.by),
+            head: format!(
+                "{} · {} · {}",
+                v.date,
+                t.term("visit", v.kind.as_str()),
+                v.by
+            ),
             text: v.notes.clone(),
             detail: v
                 .next_visit_date

@@ -14,10 +14,10 @@ use super::case_list::filtered;
 use super::case_page::load_one;
 use super::data::Filters;
 use super::error::WebError;
+use super::i18n::Tr;
 use super::pages::{overview_of, scoped};
 use super::session::Signed;
 use super::stats::Overview;
-use super::i18n::Tr;
 use super::view::{fmt_date, fmt_ms};
 use crate::http::AppState;
 

@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 
 use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
-use fluent_syntax::ast;
 use fluent_langneg::{negotiate_languages, NegotiationStrategy};
+use fluent_syntax::ast;
 use unic_langid::LanguageIdentifier;
 
 include!(concat!(env!("OUT_DIR"), "/locales.rs"));
@@ -401,7 +401,11 @@ impl Tr {
             .strip_prefix("case closed (")
             .and_then(|r| r.strip_suffix(')'))
         {
-            return self.arg("summary-case-closed", "reason", &self.term("reason", reason));
+            return self.arg(
+                "summary-case-closed",
+                "reason",
+                &self.term("reason", reason),
+            );
         }
         if summary.starts_with("assessment.extra.") && summary.ends_with(" set") {
             return self.get("summary-assessment-extra-set");

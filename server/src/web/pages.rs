@@ -10,7 +10,7 @@ use axum::Json;
 use casesync_core::case::{Role, Stage};
 use casesync_core::report::due_follow_ups;
 
-use super::charts::{self, Bar, Series};
+use super::charts::{self, Bar, Group, Look, Series};
 use super::data::{self, Loaded};
 use super::error::WebError;
 use super::session::Signed;
@@ -103,7 +103,19 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
             value: *v,
         })
         .collect();
-    let months: Vec<String> = o.months.iter().map(|m| m.month.clone()).collect();
+    let months: Vec<Group> = o
+        .months
+        .iter()
+        .map(|m| Group {
+            key: m.month.clone(),
+            label: m.month.clone(),
+        })
+        .collect();
+    let num = |n: u32| n.to_string();
+    let look = Look {
+        rtl: t.lang.rtl(),
+        num: &num,
+    };
     let series = [
         Series {
             key: "new",
@@ -123,6 +135,7 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         (
             t.get("chart-stage"),
             charts::bars(
+                &look,
                 "stage",
                 &t.get("chart-stage"),
                 &empty,
@@ -132,11 +145,12 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         ),
         (
             t.get("chart-months"),
-            charts::columns("months", &t.get("chart-months"), &months, &series),
+            charts::columns(&look, "months", &t.get("chart-months"), &months, &series),
         ),
         (
             t.get("chart-overdue"),
             charts::bars(
+                &look,
                 "overdue",
                 &t.get("chart-overdue"),
                 &empty,
@@ -147,6 +161,7 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         (
             t.get("chart-referrals"),
             charts::bars(
+                &look,
                 "referrals",
                 &t.get("chart-referrals"),
                 &empty,

@@ -158,7 +158,11 @@ fn english_keeps_the_csv_column_names() {
     let en = Tr::new(lang("en"));
     let bn = Tr::new(lang("bn"));
     use crate::web::export::{header_row, CASES_HEADER, HISTORY_HEADER, INDICATORS_HEADER};
-    for cols in [&CASES_HEADER[..], &HISTORY_HEADER[..], &INDICATORS_HEADER[..]] {
+    for cols in [
+        &CASES_HEADER[..],
+        &HISTORY_HEADER[..],
+        &INDICATORS_HEADER[..],
+    ] {
         assert_eq!(header_row(&en, cols), cols);
         assert!(header_row(&bn, cols).iter().all(|h| !h.is_ascii()));
     }
@@ -177,7 +181,10 @@ fn languages_name_themselves_and_their_direction() {
     assert!(menu.contains(&("vi", "Tiếng Việt")));
     assert_eq!(Tr::new(lang("bn")).get("nav-cases"), "কেস");
     assert_eq!(Tr::new(lang("en")).count("cases-found", 1usize), "One case");
-    assert_eq!(Tr::new(lang("en")).count("cases-found", 12usize), "12 cases");
+    assert_eq!(
+        Tr::new(lang("en")).count("cases-found", 12usize),
+        "12 cases"
+    );
     assert_eq!(Tr::new(lang("th")).term("stage", "closed"), "ปิดแล้ว");
     assert_eq!(
         Tr::new(lang("vi")).get("login-failed"),

@@ -553,18 +553,21 @@ async fn every_page_in_every_language_shows_no_english_and_no_key() {
         let english: Vec<String> = keys
             .iter()
             .map(|k| (en_t.get(k), t.get(k), own.contains(&k.as_str())))
-            .filter(|(e, mine, has)| (e != mine || !has) && e.chars().count() >= 6 && e.contains(' '))
+            .filter(|(e, mine, has)| {
+                (e != mine || !has) && e.chars().count() >= 6 && e.contains(' ')
+            })
             .map(|(e, _, _)| e)
             .collect();
         assert!(english.len() > 50, "{}", english.len());
         for p in paths {
             let r = send(&d.app, get(&format!("{p}?lang={}", lang.code()), &jar)).await;
-            let head = format!(
-                "<html lang=\"{}\" dir=\"{}\">",
-                lang.code(),
-                lang.dir()
-            );
+            let head = format!("<html lang=\"{}\" dir=\"{}\">", lang.code(), lang.dir());
             assert!(r.body.contains(&head), "{p} {}", lang.code());
+            if p == "/dashboard" {
+                // All four charts drawn in the page's direction.
+                let d = format!(r#"direction="{}""#, lang.dir());
+                assert_eq!(r.body.matches(&d).count(), 4, "{}", lang.code());
+            }
             for e in &english {
                 assert!(!r.body.contains(e.as_str()), "{p} {}: {e:?}", lang.code());
             }
