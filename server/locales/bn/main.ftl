@@ -26,7 +26,7 @@ login-expired = সাইন ইন ফর্মের মেয়াদ শে
 
 overview-title = জেলার সারসংক্ষেপ
 overview-scope = { $districts }-এ { $count }টি কেস
-overview-today = { $date } তারিখের হিসাব (UTC)
+overview-today = { $date } তারিখের হিসাব (সময় { $zone } অনুযায়ী)
 kpi-total = কেস
 kpi-active = চলমান কেস
 kpi-overdue = মেয়াদোত্তীর্ণ ফলো-আপ

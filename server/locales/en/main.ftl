@@ -26,7 +26,7 @@ login-expired = The sign-in form expired. Please try again.
 
 overview-title = District overview
 overview-scope = { $count } cases in { $districts }
-overview-today = Figures for { $date } (UTC)
+overview-today = Figures for { $date } (times in { $zone })
 kpi-total = Cases
 kpi-active = Open cases
 kpi-overdue = Overdue follow-ups

@@ -26,7 +26,7 @@ login-expired = فرم ورود منقضی شد. لطفاً دوباره امت�
 
 overview-title = نمای کلی منطقه
 overview-scope = { $count } پرونده در { $districts }
-overview-today = ارقام { $date } (UTC)
+overview-today = ارقام { $date } (زمان‌ها به وقت { $zone })
 kpi-total = پرونده‌ها
 kpi-active = پرونده‌های باز
 kpi-overdue = پیگیری‌های عقب‌افتاده

@@ -26,7 +26,7 @@ login-expired = แบบฟอร์มเข้าสู่ระบบหม�
 
 overview-title = ภาพรวมอำเภอ
 overview-scope = { $count } เคสใน { $districts }
-overview-today = ตัวเลข ณ { $date } (UTC)
+overview-today = ตัวเลข ณ { $date } (เวลาตาม { $zone })
 kpi-total = เคส
 kpi-active = เคสที่เปิดอยู่
 kpi-overdue = การติดตามที่เลยกำหนด

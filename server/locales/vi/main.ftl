@@ -26,7 +26,7 @@ login-expired = Biểu mẫu đăng nhập đã hết hạn. Vui lòng thử l�
 
 overview-title = Tổng quan huyện
 overview-scope = { $count } hồ sơ tại { $districts }
-overview-today = Số liệu ngày { $date } (UTC)
+overview-today = Số liệu ngày { $date } (giờ theo { $zone })
 kpi-total = Hồ sơ
 kpi-active = Hồ sơ đang mở
 kpi-overdue = Theo dõi quá hạn

@@ -68,6 +68,7 @@ pub struct Look<'a> {
 
 impl Look<'_> {
     /// A left-to-right look with Latin digits.
+    #[cfg(test)]
     pub const LTR: Look<'static> = Look {
         rtl: false,
         num: &|n| n.to_string(),

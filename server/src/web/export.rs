@@ -80,7 +80,7 @@ pub async fn cases_csv(
     s.coordinator()?;
     let all = scoped(&st, &s).await?;
     let mut rows = vec![header_row(&s.tr(), &CASES_HEADER)];
-    for l in filtered(&all, &f) {
+    for l in filtered(&all, &f, &s.fmt()) {
         let c = &l.case;
         rows.push(vec![
             c.id.clone(),

@@ -30,7 +30,8 @@ struct Locale {
     code: &'static str,
     id: LanguageIdentifier,
     bundle: FluentBundle<FluentResource>,
-    /// Message ids of the locale's own files, with the variables each uses.
+    /// Message ids of the locale's own files, with the variables each uses (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
     keys: Vec<(String, BTreeSet<String>)>,
     /// Its name in itself (`lang-name`).
     name: String,
@@ -38,7 +39,8 @@ struct Locale {
     rtl: bool,
     /// Indexes of the locales to try, this one first, the reference last.
     chain: Vec<usize>,
-    /// Syntax or duplicate-key errors of its files (tests refuse any).
+    /// Syntax or duplicate-key errors of its files (logged at start; tests refuse any).
+    #[cfg_attr(not(test), allow(dead_code))]
     errors: Vec<String>,
 }
 
@@ -98,12 +100,29 @@ fn message_ids(res: &FluentResource) -> Vec<(String, BTreeSet<String>)> {
         .collect()
 }
 
+/// Fluent's formatter hook: a number in the bundle language's digits.
+fn fluent_number(
+    v: &FluentValue<'_>,
+    m: &intl_memoizer::concurrent::IntlLangMemoizer,
+) -> Option<String> {
+    use fluent_bundle::memoizer::MemoizerKind;
+    match v {
+        FluentValue::Number(n) => m
+            .with_try_get_threadsafe::<super::fmt::Digits, _, _>((), |d| d.format(n.value))
+            .ok()
+            .flatten(),
+        _ => None,
+    }
+}
+
 fn load(code: &'static str, files: &[(&str, &'static str)]) -> Locale {
     let id: LanguageIdentifier = code.parse().unwrap_or_default();
     let mut bundle = FluentBundle::new_concurrent(vec![id.clone()]);
     // Placeables are numbers, dates, labels and user ids; user text is isolated by the
     // templates (`<bdi>`, `dir="auto"`), so no isolation marks inside messages.
     bundle.set_use_isolating(false);
+    // Numbers in the language's digits (ICU4X), not Fluent's Latin ones.
+    bundle.set_formatter(Some(fluent_number));
     let mut keys = Vec::new();
     let mut errors = Vec::new();
     for (file, source) in files {
@@ -424,6 +443,7 @@ impl Tr {
 }
 
 /// How many messages were shown in English because another locale lacked them.
+#[cfg(test)]
 pub fn fallbacks() -> usize {
     FALLBACKS.load(Ordering::Relaxed)
 }

@@ -495,7 +495,10 @@ async fn the_timeline_shows_the_server_record_beside_the_claim() {
         newest.starts_with(r#"data-user="chw1" data-recorded="true""#),
         "{newest}"
     );
-    assert!(newest.contains("phone-1") && newest.contains("<bdi>coord</bdi>, 1970-01-01 00:00"));
+    assert!(
+        newest.contains("phone-1")
+            && newest.contains("<bdi>coord</bdi>, Jan 1, 1970, 12:00\u{202f}AM")
+    );
     // Demo cases were stored by the server for the demo user.
     assert!(r.body.contains(r#"data-user="demo" data-recorded="true""#));
 
@@ -581,4 +584,48 @@ async fn every_page_in_every_language_shows_no_english_and_no_key() {
         }
     }
     assert_eq!(fallbacks(), before, "a message was shown in English");
+}
+
+#[tokio::test]
+async fn search_folds_and_the_list_sorts_in_the_readers_order() {
+    let d = demo_app().await;
+    let jar = sign_in(&d.app, "coord").await;
+    // "nguyen" finds "Nguyễn"; Arabic ي finds Persian ی.
+    let r = send(&d.app, get("/dashboard/cases?q=nguyen", &jar)).await;
+    assert!(r.body.contains("Nguyễn Thị Lan"), "nguyen");
+    let r = send(
+        &d.app,
+        get(&format!("/dashboard/cases?q={}", percent("مريم")), &jar),
+    )
+    .await;
+    assert!(r.body.contains("مریم احمدی"), "Arabic yeh");
+    // Sorted by name in Vietnamese collation: every name not after the next one.
+    let r = send(&d.app, get("/dashboard/cases?sort=name&lang=vi", &jar)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let names: Vec<String> = r
+        .body
+        .split(r#"<bdi class="name""#)
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once('>')
+                .and_then(|(_, rest)| rest.split_once("</bdi>"))
+        })
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert_eq!(names.len(), 50);
+    let vi = crate::web::fmt::Fmt::new(
+        crate::web::i18n::Lang::parse("vi").expect("vi"),
+        &crate::config::Display::default(),
+    );
+    for w in names.windows(2) {
+        assert_ne!(
+            vi.compare(&w[0], &w[1]),
+            std::cmp::Ordering::Greater,
+            "{} before {}",
+            w[0],
+            w[1]
+        );
+    }
+    // The pager keeps the order.
+    assert!(r.body.contains("sort=name&amp;page=2"));
 }
