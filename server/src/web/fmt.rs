@@ -43,7 +43,7 @@ fn locale(code: &str, calendar: Option<&str>) -> Locale {
     };
     tag.parse()
         .or_else(|_| code.parse())
-        .unwrap_or_else(|_| Locale::UNKNOWN)
+        .unwrap_or(Locale::UNKNOWN)
 }
 
 impl Fmt {
