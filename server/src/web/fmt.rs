@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
 use icu_calendar::{AnyCalendarKind, Date};
 use icu_collator::options::CollatorOptions;
 use icu_collator::{Collator, CollatorBorrowed};
-use icu_datetime::fieldsets::{YMD, YMDT};
+use icu_datetime::fieldsets::{YM, YMD, YMDT};
 use icu_datetime::input::{DateTime, Time};
 use icu_datetime::DateTimeFormatter;
 use icu_decimal::input::Decimal;
@@ -29,6 +29,9 @@ pub struct Fmt {
     beside: Option<DateTimeFormatter<YMD>>,
     /// Date and time (shown first calendar).
     datetime: Option<DateTimeFormatter<YMDT>>,
+    /// Months (`YYYY-MM` buckets): in the language's calendar when its months are the
+    /// Gregorian months (Buddhist), else in Gregorian (a Solar Hijri month straddles two).
+    month: Option<DateTimeFormatter<YM>>,
     /// Numbers in the language's digits.
     num: Option<DecimalFormatter>,
     /// The language's sort order.
@@ -62,11 +65,16 @@ impl Fmt {
             CalendarMode::Both if local => (&native, Some(&gregorian)),
             CalendarMode::Both => (&native, None),
         };
+        let month_locale = match native_kind {
+            AnyCalendarKind::Buddhist if display.calendar != CalendarMode::Gregorian => &native,
+            _ => &gregorian,
+        };
         let date_fmt = |l: &Locale| DateTimeFormatter::<YMD>::try_new(l.into(), YMD::medium()).ok();
         Fmt {
             date: date_fmt(first),
             beside: beside.and_then(date_fmt),
             datetime: DateTimeFormatter::try_new(first.into(), YMD::medium().with_time_hm()).ok(),
+            month: DateTimeFormatter::try_new(month_locale.into(), YM::medium()).ok(),
             num: DecimalFormatter::try_new((&native).into(), Default::default()).ok(),
             collator: Collator::try_new((&native).into(), CollatorOptions::default()).ok(),
             zone: display.time_zone,
@@ -90,6 +98,16 @@ impl Fmt {
             Some(b) => format!("{first} ({})", b.format(&iso)),
             None => first,
         }
+    }
+
+    /// A month bucket `YYYY-MM` as a label (`Dec 2025`, `ธ.ค. 2568`, `دسامبر ۲۰۲۵`);
+    /// the text itself when it is not such a month.
+    pub fn month(&self, ym: &str) -> String {
+        let parsed = ym.split_once('-').and_then(|(y, m)| {
+            let date = Date::try_new_iso(y.parse().ok()?, m.parse().ok()?, 1).ok()?;
+            Some(self.month.as_ref()?.format(&date).to_string())
+        });
+        parsed.unwrap_or_else(|| ym.to_owned())
     }
 
     /// An optional date, or `—`.

@@ -75,6 +75,7 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
     s.case_reader()?;
     let o = overview_of(&st, &s).await?;
     let t = s.tr();
+    let fm = s.fmt();
     let i = &o.indicators;
     let stage_bars: Vec<Bar> = i
         .cases_by_stage
@@ -108,10 +109,9 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         .iter()
         .map(|m| Group {
             key: m.month.clone(),
-            label: m.month.clone(),
+            label: fm.month(&m.month),
         })
         .collect();
-    let fm = s.fmt();
     let num = |n: u32| fm.num(n);
     let look = Look {
         rtl: t.lang.rtl(),
@@ -219,7 +219,7 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
     let scope = t.args(
         "overview-scope",
         &[
-            ("count", i.total_cases.to_string()),
+            ("count", fm.num(i.total_cases)),
             ("districts", s.user.districts.join(", ")),
         ],
     );

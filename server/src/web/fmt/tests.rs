@@ -43,6 +43,14 @@ fn dates_in_the_persian_and_buddhist_calendars() {
     assert_eq!(en.date_opt(None), "—");
     let vi = Fmt::new(lang("vi"), &display("UTC", CalendarMode::Both));
     assert_eq!(vi.date(d), "2 thg 12, 2025");
+    // Month buckets: Buddhist years for Thai (same months), Gregorian months for Farsi.
+    let month =
+        |code: &str| Fmt::new(lang(code), &display("UTC", CalendarMode::Both)).month("2025-12");
+    assert_eq!(month("en"), "Dec 2025");
+    assert_eq!(month("th"), "ธ.ค. 2568");
+    assert_eq!(month("fa"), "دسامبر ۲۰۲۵");
+    assert_eq!(month("bn"), "ডিসে ২০২৫");
+    assert_eq!(en.month("nonsense"), "nonsense");
 }
 
 #[test]
