@@ -220,7 +220,7 @@ pub fn columns(
         }
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            r#"<text class="m" x="{}" y="{}" text-anchor="middle">{}</text>"#,
             look.x(gx + group_w.saturating_sub(10) / 2, 0),
             base + 16,
             iso(&group.label)
