@@ -74,6 +74,63 @@ pub const DEFAULT_SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 /// loaded, a document takes a few times its saved size).
 pub const DEFAULT_DOC_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Which calendar the dashboard shows dates in (a deployment setting): the language's
+/// own calendar (Solar Hijri for Farsi, Buddhist for Thai) and/or Gregorian. Languages
+/// whose calendar is Gregorian show Gregorian in every mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CalendarMode {
+    /// Gregorian only.
+    Gregorian,
+    /// The language's calendar instead of Gregorian.
+    Local,
+    /// The language's calendar, Gregorian beside it in parentheses (the default).
+    #[default]
+    Both,
+}
+
+impl std::str::FromStr for CalendarMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "gregorian" => Ok(CalendarMode::Gregorian),
+            "local" => Ok(CalendarMode::Local),
+            "both" => Ok(CalendarMode::Both),
+            other => Err(format!(
+                "unknown calendar mode {other:?} (gregorian, local or both)"
+            )),
+        }
+    }
+}
+
+/// How the dashboard shows times and dates (stored values are UTC and ISO regardless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Display {
+    /// The deployment's time zone (IANA name, e.g. `Asia/Dhaka`); times are shown in it
+    /// and "today" (overdue, this month) is its day.
+    pub time_zone: chrono_tz::Tz,
+    /// Calendar(s) of shown dates.
+    pub calendar: CalendarMode,
+}
+
+impl Default for Display {
+    fn default() -> Self {
+        Display {
+            time_zone: chrono_tz::UTC,
+            calendar: CalendarMode::default(),
+        }
+    }
+}
+
+impl Display {
+    /// Parses an IANA time zone name (`Asia/Tehran`); a clear error otherwise.
+    pub fn parse_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+        name.trim()
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| format!("unknown time zone {name:?} (an IANA name such as Asia/Dhaka)"))
+    }
+}
+
 /// All server settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -126,6 +183,8 @@ pub struct Settings {
     pub doc_cache_bytes: u64,
     /// Most sync requests worked on at once (the others wait).
     pub max_concurrent_syncs: usize,
+    /// How the dashboard shows times and dates.
+    pub display: Display,
 }
 
 impl Default for Settings {
@@ -153,6 +212,7 @@ impl Default for Settings {
             compact_interval: DEFAULT_COMPACT_INTERVAL,
             doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
             max_concurrent_syncs: default_max_concurrent_syncs(),
+            display: Display::default(),
         }
     }
 }

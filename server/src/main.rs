@@ -126,6 +126,14 @@ struct ServeArgs {
         default_value = ""
     )]
     trusted_proxies: String,
+    /// The deployment's time zone for the dashboard (IANA name, e.g. Asia/Dhaka):
+    /// times are shown in it; stored times stay UTC.
+    #[arg(long, env = "CASESYNC_TIME_ZONE", default_value = "UTC")]
+    time_zone: String,
+    /// Calendar of the dashboard's dates: `local` (Solar Hijri for Farsi, Buddhist for
+    /// Thai), `gregorian`, or `both` (local with Gregorian beside it).
+    #[arg(long, env = "CASESYNC_CALENDAR", default_value = "both")]
+    calendar: casesync_server::config::CalendarMode,
     /// The header a trusted proxy names the client in (X-Forwarded-For syntax).
     #[arg(long, env = "CASESYNC_CLIENT_IP_HEADER", default_value = casesync_server::config::DEFAULT_CLIENT_IP_HEADER, value_parser = parse_header_name)]
     client_ip_header: axum::http::HeaderName,
@@ -253,6 +261,11 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
             .max_concurrent_syncs
             .unwrap_or_else(casesync_server::config::default_max_concurrent_syncs)
             .max(1),
+        display: casesync_server::config::Display {
+            time_zone: casesync_server::config::Display::parse_zone(&a.time_zone)
+                .map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?,
+            calendar: a.calendar,
+        },
     })
 }
 

@@ -30,6 +30,7 @@ mod charts;
 mod data;
 mod error;
 mod export;
+mod fmt;
 mod i18n;
 mod pages;
 pub mod session;

@@ -341,7 +341,7 @@ test('resolving a conflict and acknowledging activity after closure', async () =
   await page.goto(`${BASE}/dashboard/cases/demo-0007`);
   const first = await page.textContent('#timeline li:first-child');
   assert.match(first, /coord/);
-  assert.match(first, /conflict at assessment\.safety_risk resolved/);
+  assert.match(first, /resolved conflicting edits of assessment\.safety_risk/);
 });
 
 test('reassigning and closing a case', async () => {
@@ -352,7 +352,7 @@ test('reassigning and closing a case', async () => {
   await page.click('#reassign button[type=submit]');
   assert.equal(await page.getAttribute('#chw', 'data-value'), to);
   assert.equal((await apiCase('demo-0001')).assigned_to, to);
-  assert.match(await page.textContent('#timeline li:first-child'), /case reassigned/);
+  assert.match(await page.textContent('#timeline li:first-child'), /reassigned the case/);
 
   const open = await apiCase('demo-0004');
   assert.notEqual(open.stage, 'closed');

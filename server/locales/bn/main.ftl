@@ -2,6 +2,7 @@
 
 app-name = casesync
 lang-name = বাংলা
+lang-dir = ltr
 skip-to-content = মূল অংশে যান
 
 nav-overview = সারসংক্ষেপ
@@ -25,7 +26,7 @@ login-expired = সাইন ইন ফর্মের মেয়াদ শে
 
 overview-title = জেলার সারসংক্ষেপ
 overview-scope = { $districts }-এ { $count }টি কেস
-overview-today = { $date } তারিখের হিসাব (UTC)
+overview-today = { $date } তারিখের হিসাব (সময় { $zone } অনুযায়ী)
 kpi-total = কেস
 kpi-active = চলমান কেস
 kpi-overdue = মেয়াদোত্তীর্ণ ফলো-আপ
@@ -44,25 +45,6 @@ series-closed = বন্ধ
 export-cases = কেস ডাউনলোড (CSV)
 export-indicators = সূচক ডাউনলোড (CSV)
 none = —
-
-stage-intake = গ্রহণ
-stage-assessment = মূল্যায়ন
-stage-planning = পরিকল্পনা
-stage-implementation = বাস্তবায়ন
-stage-monitoring = পর্যবেক্ষণ
-stage-closed = বন্ধ
-
-referral-made = করা হয়েছে
-referral-accepted = গৃহীত
-referral-completed = সম্পন্ন
-referral-declined = প্রত্যাখ্যাত
-
-reason-goals_achieved = লক্ষ্য অর্জিত
-reason-transferred = স্থানান্তরিত
-reason-moved = অন্যত্র চলে গেছেন
-reason-deceased = মৃত
-reason-withdrew = সরে গেছেন
-reason-lost_to_follow_up = যোগাযোগ বিচ্ছিন্ন
 
 chws-title = স্বাস্থ্যকর্মী
 chws-name = স্বাস্থ্যকর্মী
@@ -172,3 +154,26 @@ error-bad-request = অনুরোধটি সঠিক নয়।
 error-refused = পরিবর্তনটি গ্রহণ করা হয়নি।
 error-internal = সার্ভারে সমস্যা হয়েছে। পরে আবার চেষ্টা করুন।
 error-back = ফিরে যান
+
+# CSV-এর শিরোনাম সারি
+csv-id = আইডি
+csv-name = নাম
+csv-stage = ধাপ
+csv-chw = স্বাস্থ্যকর্মী
+csv-village = গ্রাম
+csv-next-due = পরবর্তী ফলো-আপ
+csv-updated = হালনাগাদ
+csv-hash = হ্যাশ
+csv-server-user = সার্ভারে ব্যবহারকারী
+csv-server-device = সার্ভারে ডিভাইস
+csv-received = গ্রহণের সময়
+csv-recorded = সার্ভারে লেখা
+csv-claimed-user = ডিভাইসের ব্যবহারকারী
+csv-claimed-time = ডিভাইসের সময়
+csv-summary = সারাংশ
+csv-fields = ঘর
+csv-indicator = সূচক
+csv-key = কী
+csv-value = মান
+csv-yes = হ্যাঁ
+csv-not-recorded = লেখা হয়নি

@@ -2,6 +2,7 @@
 
 app-name = casesync
 lang-name = English
+lang-dir = ltr
 skip-to-content = Skip to content
 
 nav-overview = Overview
@@ -25,7 +26,7 @@ login-expired = The sign-in form expired. Please try again.
 
 overview-title = District overview
 overview-scope = { $count } cases in { $districts }
-overview-today = Figures for { $date } (UTC)
+overview-today = Figures for { $date } (times in { $zone })
 kpi-total = Cases
 kpi-active = Open cases
 kpi-overdue = Overdue follow-ups
@@ -44,25 +45,6 @@ series-closed = Closed
 export-cases = Download cases (CSV)
 export-indicators = Download indicators (CSV)
 none = —
-
-stage-intake = Intake
-stage-assessment = Assessment
-stage-planning = Planning
-stage-implementation = Implementation
-stage-monitoring = Monitoring
-stage-closed = Closed
-
-referral-made = Made
-referral-accepted = Accepted
-referral-completed = Completed
-referral-declined = Declined
-
-reason-goals_achieved = Goals achieved
-reason-transferred = Transferred
-reason-moved = Moved away
-reason-deceased = Deceased
-reason-withdrew = Withdrew
-reason-lost_to_follow_up = Lost to follow-up
 
 chws-title = Health workers
 chws-name = Health worker
@@ -175,3 +157,26 @@ error-bad-request = The request was not valid.
 error-refused = The change was refused.
 error-internal = The server failed. Try again later.
 error-back = Back
+
+# CSV header rows (English keeps the column names scripts read).
+csv-id = id
+csv-name = name
+csv-stage = stage
+csv-chw = chw
+csv-village = village
+csv-next-due = next_due
+csv-updated = updated
+csv-hash = hash
+csv-server-user = server_user
+csv-server-device = server_device
+csv-received = received
+csv-recorded = recorded
+csv-claimed-user = claimed_user
+csv-claimed-time = claimed_time
+csv-summary = summary
+csv-fields = fields
+csv-indicator = indicator
+csv-key = key
+csv-value = value
+csv-yes = yes
+csv-not-recorded = not recorded

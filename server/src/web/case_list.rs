@@ -10,9 +10,10 @@ use casesync_core::case::{Case, Conflict, Stage};
 
 use super::data::{self, Filters, Loaded};
 use super::error::WebError;
+use super::fmt::Fmt;
 use super::pages::{html, scoped};
 use super::session::Signed;
-use super::view::{dir_of, fmt_date, fmt_ms, lang_of, value_text, Chrome};
+use super::view::{dir_of, lang_of, value_text, Chrome};
 use crate::http::AppState;
 
 /// Cases per page of the case list.
@@ -48,7 +49,7 @@ pub struct ConflictRow {
     pub values: Vec<ValueRow>,
 }
 
-pub(crate) fn conflict_rows(case: &Case, conflicts: &[Conflict]) -> Vec<ConflictRow> {
+pub(crate) fn conflict_rows(case: &Case, conflicts: &[Conflict], f: &Fmt) -> Vec<ConflictRow> {
     let lang = case.client.language.as_deref();
     conflicts
         .iter()
@@ -65,7 +66,7 @@ pub(crate) fn conflict_rows(case: &Case, conflicts: &[Conflict]) -> Vec<Conflict
                     text: value_text(&v.value),
                     json: v.value.to_string(),
                     user: v.user.clone(),
-                    when: fmt_ms(v.time_ms),
+                    when: f.ms(v.time_ms),
                     choosable: !v.value.is_null(),
                 })
                 .collect(),
@@ -103,7 +104,7 @@ pub struct CaseRow {
     pub after_closure: bool,
 }
 
-pub(crate) fn case_row(l: &Loaded, today: chrono::NaiveDate) -> CaseRow {
+pub(crate) fn case_row(l: &Loaded, today: chrono::NaiveDate, f: &Fmt) -> CaseRow {
     let c = &l.case;
     let lang = c.client.language.as_deref();
     CaseRow {
@@ -114,8 +115,8 @@ pub(crate) fn case_row(l: &Loaded, today: chrono::NaiveDate) -> CaseRow {
         stage: c.stage.as_str(),
         chw: c.assigned_to.clone(),
         village: c.village.clone(),
-        next_due: fmt_date(c.summary().next_due),
-        updated: fmt_ms(c.updated_at),
+        next_due: f.date_opt(c.summary().next_due),
+        updated: f.ms(c.updated_at),
         overdue: data::overdue(c, today),
         sensitive: c.sensitive,
         conflict: !l.conflicts.is_empty(),
@@ -137,14 +138,15 @@ pub async fn review(State(st): State<AppState>, s: Signed) -> Result<Response, W
     s.coordinator()?;
     let cases = scoped(&st, &s).await?;
     let today = data::today();
+    let fm = s.fmt();
     let conflicts = cases
         .iter()
-        .flat_map(|l| conflict_rows(&l.case, &l.conflicts))
+        .flat_map(|l| conflict_rows(&l.case, &l.conflicts, &fm))
         .collect();
     let after_closure = cases
         .iter()
         .filter(|l| l.case.activity_after_closure)
-        .map(|l| case_row(l, today))
+        .map(|l| case_row(l, today, &fm))
         .collect();
     html(&ReviewView {
         c: Chrome::new(&s, "review", "/dashboard/review"),
@@ -184,9 +186,10 @@ fn opts(
     values: impl IntoIterator<Item = String>,
     current: &str,
     label: impl Fn(&str) -> String,
+    fm: &Fmt,
 ) -> Vec<Opt> {
     let mut v: Vec<String> = values.into_iter().collect();
-    v.sort();
+    v.sort_by(|a, b| fm.compare(a, b).then_with(|| a.cmp(b)));
     v.dedup();
     v.into_iter()
         .map(|value| Opt {
@@ -197,10 +200,22 @@ fn opts(
         .collect()
 }
 
-/// The cases of `cases` passing `f`, by id.
-pub(crate) fn filtered<'a>(cases: &'a [Arc<Loaded>], f: &Filters) -> Vec<&'a Arc<Loaded>> {
+/// The cases of `cases` passing `f`: by id, or (`sort=name`) by the client's name in the
+/// reader's collation order.
+pub(crate) fn filtered<'a>(
+    cases: &'a [Arc<Loaded>],
+    f: &Filters,
+    fm: &Fmt,
+) -> Vec<&'a Arc<Loaded>> {
     let today = data::today();
-    cases.iter().filter(|l| f.matches(&l.case, today)).collect()
+    let mut hits: Vec<_> = cases.iter().filter(|l| f.matches(&l.case, today)).collect();
+    if f.sort == "name" {
+        hits.sort_by(|a, b| {
+            fm.compare(&a.case.client.name, &b.case.client.name)
+                .then_with(|| a.case.id.cmp(&b.case.id))
+        });
+    }
+    hits
 }
 
 /// `GET /dashboard/cases`: search and filters.
@@ -212,25 +227,28 @@ pub async fn cases(
     s.case_reader()?;
     let all = scoped(&st, &s).await?;
     let today = data::today();
-    let hits = filtered(&all, &f);
+    let fm = s.fmt();
+    let hits = filtered(&all, &f, &fm);
     let pages = hits.len().div_ceil(PAGE_SIZE).max(1);
     let page = f.page.trim().parse::<usize>().unwrap_or(1).clamp(1, pages);
     let rows = hits
         .iter()
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(|l| case_row(l, today))
+        .map(|l| case_row(l, today, &fm))
         .collect();
     let t = s.tr();
     let chws = opts(
         all.iter().map(|l| l.case.assigned_to.clone()),
         &f.chw,
         str::to_owned,
+        &fm,
     );
     let villages = opts(
         all.iter().map(|l| l.case.village.clone()),
         &f.village,
         str::to_owned,
+        &fm,
     );
     let stages = Stage::ALL
         .iter()
@@ -242,7 +260,7 @@ pub async fn cases(
         .collect();
     let page_label = t.args(
         "cases-page",
-        &[("page", page.to_string()), ("pages", pages.to_string())],
+        &[("page", fm.num(page)), ("pages", fm.num(pages))],
     );
     html(&CasesView {
         c: Chrome::new(&s, "cases", "/dashboard/cases"),

@@ -9,9 +9,10 @@ use casesync_core::case::{ClosureReason, Role};
 use super::case_list::{case_row, conflict_rows, CaseRow, ConflictRow};
 use super::data::{self, Loaded};
 use super::error::WebError;
+use super::fmt::Fmt;
 use super::pages::html;
 use super::session::Signed;
-use super::view::{fmt_date, fmt_ms, Chrome};
+use super::view::Chrome;
 use crate::history::{audited_history, AuditedEntry};
 use crate::http::AppState;
 use crate::store::UserRecord;
@@ -78,6 +79,7 @@ pub async fn case_page(
     s.case_reader()?;
     let (loaded, history) = load_one(&st, &s.user, &id).await?;
     let t = s.tr();
+    let fm = s.fmt();
     let case = loaded.case.clone();
     let today = data::today();
     let mut visits: Vec<_> = case.visits.values().collect();
@@ -85,11 +87,16 @@ pub async fn case_page(
     let visits = visits
         .into_iter()
         .map(|v| Item {
-            head: format!("{} · {} · {}", v.date, v.kind, v.by),
+            head: format!(
+                "{} · {} · {}",
+                fm.date(v.date),
+                t.term("visit", v.kind.as_str()),
+                v.by
+            ),
             text: v.notes.clone(),
             detail: v
                 .next_visit_date
-                .map(|d| t.arg("case-visit-next", "date", &d.to_string()))
+                .map(|d| t.arg("case-visit-next", "date", &fm.date(d)))
                 .unwrap_or_default(),
         })
         .collect();
@@ -98,18 +105,26 @@ pub async fn case_page(
         .goals
         .values()
         .map(|g| Item {
-            head: g.status.to_string(),
+            head: t.term("goal", g.status.as_str()),
             text: g.text.clone(),
-            detail: fmt_date(g.evaluate_by),
+            detail: fm.date_opt(g.evaluate_by),
         })
         .collect();
     let referrals = case
         .referrals
         .values()
         .map(|r| Item {
-            head: format!("{} · {}", r.date, t.term("referral", r.status.as_str())),
+            head: format!(
+                "{} · {}",
+                fm.date(r.date),
+                t.term("referral", r.status.as_str())
+            ),
             text: r.agency.clone(),
-            detail: format!("{} · {}", r.service, fmt_date(r.follow_up_date)),
+            detail: format!(
+                "{} · {}",
+                t.term("service", r.service.as_str()),
+                fm.date_opt(r.follow_up_date)
+            ),
         })
         .collect();
     let closure = case.closure.as_ref().map(|c| {
@@ -117,7 +132,7 @@ pub async fn case_page(
             t.args(
                 "case-closed-on",
                 &[
-                    ("date", c.date.to_string()),
+                    ("date", fm.date(c.date)),
                     ("reason", t.term("reason", c.reason.as_str())),
                 ],
             ),
@@ -135,7 +150,11 @@ pub async fn case_page(
         })
         .map(|u| u.user_id.clone())
         .collect();
-    let history = history.into_iter().rev().map(hist_row).collect();
+    let history = history
+        .into_iter()
+        .rev()
+        .map(|h| hist_row(h, &fm))
+        .collect();
     html(&CaseView {
         c: Chrome::new(
             &s,
@@ -143,7 +162,7 @@ pub async fn case_page(
             format!("/dashboard/cases/{}", data::percent(&case.id)),
         ),
         back: "",
-        row: case_row(&loaded, today),
+        row: case_row(&loaded, today, &fm),
         problem: case
             .intake
             .as_ref()
@@ -153,7 +172,7 @@ pub async fn case_page(
         goals,
         referrals,
         closure,
-        conflicts: conflict_rows(&case, &loaded.conflicts),
+        conflicts: conflict_rows(&case, &loaded.conflicts, &fm),
         history,
         chws,
         reasons: ClosureReason::ALL.iter().map(|r| r.as_str()).collect(),
@@ -163,10 +182,10 @@ pub async fn case_page(
 }
 
 /// A timeline row of a change.
-pub fn hist_row(h: AuditedEntry) -> HistRow {
-    let claimed_when = fmt_ms(h.claimed.time_ms);
+pub fn hist_row(h: AuditedEntry, f: &Fmt) -> HistRow {
+    let claimed_when = f.ms(h.claimed.time_ms);
     let (when, user, device) = match h.server {
-        Some(a) => (fmt_ms(a.received_ms), a.user_id, a.device_id),
+        Some(a) => (f.ms(a.received_ms), a.user_id, a.device_id),
         None => (claimed_when.clone(), h.claimed.user.clone(), String::new()),
     };
     HistRow {

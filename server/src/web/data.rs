@@ -160,11 +160,49 @@ pub fn overdue(case: &Case, today: NaiveDate) -> bool {
     case.follow_up_dates().iter().any(|(_, _, d)| *d < today)
 }
 
-/// Case-insensitive, normalisation-insensitive text for search: NFC, then lower case
-/// (scripts without case, such as Bengali, Thai or Farsi, compare as they are).
+/// Text folded for search, so that what people type finds what was stored:
+/// - lower case, canonical decomposition (NFD), and the accents of Latin letters
+///   dropped: `nguyen` finds `Nguyễn`, `Đông` is `dong`;
+/// - Arabic-script variants unified: Arabic ي/ى and ك are Persian ی and ک, أ إ آ ٱ are
+///   ا, ة is ه, ۀ is ه; short vowels and other harakat, tatweel and the zero-width
+///   non-joiner are dropped;
+/// - Persian, Arabic-Indic and Bengali digits are Latin digits;
+/// - other scripts (Bengali, Thai) keep their marks: they are letters there.
 pub fn fold(s: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
     use unicode_normalization::UnicodeNormalization;
-    s.nfc().collect::<String>().to_lowercase()
+    let mut out = String::with_capacity(s.len());
+    let mut base_latin = false;
+    for c in s.nfd() {
+        if is_combining_mark(c) {
+            // Latin accents (and the Latin-only combining block) go; Arabic harakat,
+            // hamza above/below and madda go; marks of other scripts stay.
+            let arabic_mark = matches!(c, '\u{064B}'..='\u{065F}' | '\u{0670}');
+            if (base_latin && matches!(c, '\u{0300}'..='\u{036F}')) || arabic_mark {
+                continue;
+            }
+            out.push(c);
+            continue;
+        }
+        base_latin = c.is_ascii_alphabetic()
+            || matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}');
+        let mapped = match c {
+            'đ' | 'Đ' => 'd',
+            'ı' => 'i',
+            'ي' | 'ى' | 'ئ' => 'ی',
+            'ك' => 'ک',
+            'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
+            'ة' | 'ۀ' => 'ه',
+            'ؤ' => 'و',
+            '\u{0640}' | '\u{200C}' | '\u{200D}' => continue,
+            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
+            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
+            '০'..='৯' => char::from(b'0' + (c as u32 - '০' as u32) as u8),
+            c => c,
+        };
+        out.extend(mapped.to_lowercase());
+    }
+    out.nfc().collect()
 }
 
 /// A case list's filters (the query string of `/dashboard/cases` and of the CSV export).
@@ -188,6 +226,9 @@ pub struct Filters {
     /// Page, from 1 (anything else: the first).
     #[serde(default)]
     pub page: String,
+    /// Order: `name` (the client's name, in the reader's collation), else by id.
+    #[serde(default)]
+    pub sort: String,
 }
 
 impl Filters {
@@ -214,6 +255,7 @@ fn serde_urlencoded_like(f: &Filters) -> String {
         ("chw", &f.chw),
         ("village", &f.village),
         ("overdue", &f.overdue),
+        ("sort", &f.sort),
     ];
     pairs
         .iter()
@@ -234,4 +276,40 @@ pub fn percent(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::fold;
+
+    fn finds(stored: &str, typed: &str) -> bool {
+        fold(stored).contains(&fold(typed))
+    }
+
+    #[test]
+    fn search_folds_accents_case_and_letter_variants() {
+        // Vietnamese: no accents, no case, đ as d.
+        assert!(finds("Nguyễn Thị Lan", "nguyen"));
+        assert!(finds("Nguyễn Thị Lan", "NGUYỄN thi"));
+        assert!(finds("Xã Đông Hưng", "dong hung"));
+        // Decomposed input finds composed storage.
+        assert!(finds("Nguyễn", "Nguye\u{0302}\u{0303}n"));
+        // Persian/Arabic letter variants, harakat, ZWNJ, tatweel.
+        assert!(finds("علی کریمی", "علي كريمي"));
+        assert!(finds("مریم احمدی", "مريم"));
+        assert!(finds("زهرا محمدی", "زهـرا"));
+        assert!(finds("ده‌نو", "دهنو"));
+        assert!(finds("آرش", "ارش"));
+        assert!(finds("فاطمة", "فاطمه"));
+        assert!(finds("مُحَمَّد", "محمد"));
+        // Digits in any script.
+        assert!(finds("خانه ۱۲", "12"));
+        assert!(finds("বাড়ি ১২", "১২"));
+        // Bengali and Thai keep their vowel signs: a different word is not found.
+        assert!(finds("রহিমা বেগম", "রহিমা"));
+        assert!(!finds("রহিমা", "রহমা"));
+        assert!(finds("สมชาย ใจดี", "สมชาย"));
+        assert!(!finds("สมชาย", "สมชุย"));
+        assert!(!finds("Nguyễn", "nguyenx"));
+    }
 }

@@ -14,6 +14,7 @@ use super::case_list::filtered;
 use super::case_page::load_one;
 use super::data::Filters;
 use super::error::WebError;
+use super::i18n::Tr;
 use super::pages::{overview_of, scoped};
 use super::session::Signed;
 use super::stats::Overview;
@@ -56,7 +57,16 @@ fn write_rows(rows: Vec<Vec<String>>) -> Result<Vec<u8>, WebError> {
         .map_err(|e| WebError::Internal(format!("csv: {e}")))
 }
 
-/// The header of the cases export.
+/// A header row in the reader's language: the column `next_due` is the message
+/// `csv-next-due` (English keeps these column names, for scripts).
+pub fn header_row(t: &Tr, columns: &[&str]) -> Vec<String> {
+    columns
+        .iter()
+        .map(|c| t.get(&format!("csv-{}", c.replace('_', "-"))))
+        .collect()
+}
+
+/// The columns of the cases export (its English header).
 pub const CASES_HEADER: [&str; 7] = [
     "id", "name", "stage", "chw", "village", "next_due", "updated",
 ];
@@ -69,8 +79,8 @@ pub async fn cases_csv(
 ) -> Result<Response, WebError> {
     s.coordinator()?;
     let all = scoped(&st, &s).await?;
-    let mut rows = vec![CASES_HEADER.iter().map(|h| (*h).to_owned()).collect()];
-    for l in filtered(&all, &f) {
+    let mut rows = vec![header_row(&s.tr(), &CASES_HEADER)];
+    for l in filtered(&all, &f, &s.fmt()) {
         let c = &l.case;
         rows.push(vec![
             c.id.clone(),
@@ -86,7 +96,7 @@ pub async fn cases_csv(
     Ok(csv_response("cases.csv", write_rows(rows)?))
 }
 
-/// The header of a case's history export: the server's record (who pushed, from which
+/// The columns of a case's history export: the server's record (who pushed, from which
 /// device, received when; empty when not recorded) beside the device's claim.
 pub const HISTORY_HEADER: [&str; 9] = [
     "hash",
@@ -109,7 +119,8 @@ pub async fn history_csv(
 ) -> Result<Response, WebError> {
     s.case_reader()?;
     let (_, history) = load_one(&st, &s.user, &id).await?;
-    let mut rows = vec![HISTORY_HEADER.iter().map(|h| (*h).to_owned()).collect()];
+    let t = s.tr();
+    let mut rows = vec![header_row(&t, &HISTORY_HEADER)];
     for h in history {
         let (user, device, received) = match &h.server {
             Some(a) => (
@@ -124,12 +135,11 @@ pub async fn history_csv(
             user,
             device,
             received,
-            if h.server.is_some() {
-                "yes"
+            t.get(if h.server.is_some() {
+                "csv-yes"
             } else {
-                "not recorded"
-            }
-            .to_owned(),
+                "csv-not-recorded"
+            }),
             h.claimed.user.clone(),
             fmt_ms(h.claimed.time_ms),
             h.claimed.summary.clone(),
@@ -140,10 +150,14 @@ pub async fn history_csv(
     Ok(csv_response("history.csv", write_rows(rows)?))
 }
 
-/// The indicators as `indicator,key,value` rows.
-pub fn indicator_rows(o: &Overview) -> Vec<Vec<String>> {
+/// The columns of the indicators export.
+pub const INDICATORS_HEADER: [&str; 3] = ["indicator", "key", "value"];
+
+/// The indicators as `indicator,key,value` rows (indicator names and keys stay the
+/// stable English names; only the header row follows the language).
+pub fn indicator_rows(t: &Tr, o: &Overview) -> Vec<Vec<String>> {
     let i = &o.indicators;
-    let mut rows: Vec<Vec<String>> = vec![vec!["indicator".into(), "key".into(), "value".into()]];
+    let mut rows: Vec<Vec<String>> = vec![header_row(t, &INDICATORS_HEADER)];
     let mut add = |a: &str, k: &str, v: String| rows.push(vec![a.into(), k.into(), v]);
     add("on", "", i.on.to_string());
     add("total_cases", "", i.total_cases.to_string());
@@ -195,7 +209,7 @@ pub async fn indicators_csv(State(st): State<AppState>, s: Signed) -> Result<Res
     let o = overview_of(&st, &s).await?;
     Ok(csv_response(
         "indicators.csv",
-        write_rows(indicator_rows(&o))?,
+        write_rows(indicator_rows(&s.tr(), &o))?,
     ))
 }
 

@@ -10,12 +10,12 @@ use axum::Json;
 use casesync_core::case::{Role, Stage};
 use casesync_core::report::due_follow_ups;
 
-use super::charts::{self, Bar, Series};
+use super::charts::{self, Bar, Group, Look, Series};
 use super::data::{self, Loaded};
 use super::error::WebError;
 use super::session::Signed;
 use super::stats::{self, Overview};
-use super::view::{fmt_ms, Chrome};
+use super::view::Chrome;
 use crate::http::AppState;
 use crate::store::UserRecord;
 
@@ -75,6 +75,7 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
     s.case_reader()?;
     let o = overview_of(&st, &s).await?;
     let t = s.tr();
+    let fm = s.fmt();
     let i = &o.indicators;
     let stage_bars: Vec<Bar> = i
         .cases_by_stage
@@ -103,7 +104,19 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
             value: *v,
         })
         .collect();
-    let months: Vec<String> = o.months.iter().map(|m| m.month.clone()).collect();
+    let months: Vec<Group> = o
+        .months
+        .iter()
+        .map(|m| Group {
+            key: m.month.clone(),
+            label: fm.month(&m.month),
+        })
+        .collect();
+    let num = |n: u32| fm.num(n);
+    let look = Look {
+        rtl: t.lang.rtl(),
+        num: &num,
+    };
     let series = [
         Series {
             key: "new",
@@ -123,6 +136,7 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         (
             t.get("chart-stage"),
             charts::bars(
+                &look,
                 "stage",
                 &t.get("chart-stage"),
                 &empty,
@@ -132,11 +146,12 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         ),
         (
             t.get("chart-months"),
-            charts::columns("months", &t.get("chart-months"), &months, &series),
+            charts::columns(&look, "months", &t.get("chart-months"), &months, &series),
         ),
         (
             t.get("chart-overdue"),
             charts::bars(
+                &look,
                 "overdue",
                 &t.get("chart-overdue"),
                 &empty,
@@ -147,6 +162,7 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         (
             t.get("chart-referrals"),
             charts::bars(
+                &look,
                 "referrals",
                 &t.get("chart-referrals"),
                 &empty,
@@ -157,32 +173,32 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
     ];
     let median = i
         .median_days_intake_to_assessment
-        .map_or_else(|| t.get("none"), |m| format!("{m}"));
+        .map_or_else(|| t.get("none"), |m| fm.dec(m));
     let kpis = vec![
         Kpi {
             key: "kpi-total",
             id: "total",
-            value: i.total_cases.to_string(),
+            value: fm.num(i.total_cases),
         },
         Kpi {
             key: "kpi-active",
             id: "active",
-            value: i.active_cases.to_string(),
+            value: fm.num(i.active_cases),
         },
         Kpi {
             key: "kpi-overdue",
             id: "overdue",
-            value: i.overdue_follow_ups.to_string(),
+            value: fm.num(i.overdue_follow_ups),
         },
         Kpi {
             key: "kpi-new-month",
             id: "new-month",
-            value: i.new_this_month.to_string(),
+            value: fm.num(i.new_this_month),
         },
         Kpi {
             key: "kpi-closed-goals",
             id: "closed-goals",
-            value: i.closed_with_goals_achieved.to_string(),
+            value: fm.num(i.closed_with_goals_achieved),
         },
         Kpi {
             key: "kpi-median-days",
@@ -192,25 +208,28 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         Kpi {
             key: "kpi-after-closure",
             id: "after-closure",
-            value: i.activity_after_closure.to_string(),
+            value: fm.num(i.activity_after_closure),
         },
         Kpi {
             key: "kpi-conflicts",
             id: "conflicts",
-            value: o.cases_with_conflicts.to_string(),
+            value: fm.num(o.cases_with_conflicts),
         },
     ];
     let scope = t.args(
         "overview-scope",
         &[
-            ("count", i.total_cases.to_string()),
+            ("count", fm.num(i.total_cases)),
             ("districts", s.user.districts.join(", ")),
         ],
     );
     html(&OverviewView {
         c: Chrome::new(&s, "overview", "/dashboard"),
         scope,
-        today: t.arg("overview-today", "date", &i.on.to_string()),
+        today: t.args(
+            "overview-today",
+            &[("date", fm.date(i.on)), ("zone", fm.zone_name().to_owned())],
+        ),
         kpis,
         charts,
     })
@@ -256,6 +275,7 @@ pub async fn chws(State(st): State<AppState>, s: Signed) -> Result<Response, Web
     let users = st.store.users()?;
     let devices = st.store.devices()?;
     let today = data::today();
+    let fm = s.fmt();
     let rows = stats::workers_of(&s.user, &users)
         .into_iter()
         .map(|id| {
@@ -269,7 +289,7 @@ pub async fn chws(State(st): State<AppState>, s: Signed) -> Result<Response, Web
                     .iter()
                     .filter_map(|d| d.last_sync_ms)
                     .max()
-                    .map(fmt_ms),
+                    .map(|ms| fm.ms(ms)),
                 devices: phones.iter().filter(|d| !d.revoked).count(),
                 cases: refs
                     .iter()
@@ -320,6 +340,7 @@ pub async fn admin(State(st): State<AppState>, s: Signed) -> Result<Response, We
     if s.user.role != Role::Admin {
         return Err(WebError::Forbidden);
     }
+    let fm = s.fmt();
     let users = st
         .store
         .users()?
@@ -334,8 +355,8 @@ pub async fn admin(State(st): State<AppState>, s: Signed) -> Result<Response, We
             id: d.device_id,
             user: d.user_id,
             revoked: d.revoked,
-            created: fmt_ms(d.created_ms),
-            last_sync: d.last_sync_ms.map(fmt_ms).unwrap_or_default(),
+            created: fm.ms(d.created_ms),
+            last_sync: d.last_sync_ms.map(|ms| fm.ms(ms)).unwrap_or_default(),
         })
         .collect();
     html(&AdminView {

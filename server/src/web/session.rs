@@ -191,6 +191,8 @@ pub struct Signed {
     pub session: Session,
     /// The interface language.
     pub lang: Lang,
+    /// The deployment's display settings (time zone, calendar).
+    pub display: crate::config::Display,
     /// The dashboard's state.
     pub web: Arc<Web>,
 }
@@ -209,6 +211,11 @@ impl Signed {
     /// The translator.
     pub fn tr(&self) -> Tr {
         Tr::new(self.lang)
+    }
+
+    /// Dates, times and numbers in the request's language and the deployment's zone.
+    pub fn fmt(&self) -> super::fmt::Fmt {
+        super::fmt::Fmt::new(self.lang, &self.display)
     }
 
     /// Refuses admins (who see no case content).
@@ -263,6 +270,7 @@ impl FromRequestParts<AppState> for Signed {
             user,
             session,
             lang,
+            display: st.settings.display,
             web,
         })
     }

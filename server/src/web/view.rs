@@ -4,14 +4,16 @@
 use casesync_core::case::Role;
 use chrono::NaiveDate;
 
+use super::fmt::Fmt;
 use super::i18n::Tr;
 use super::session::Signed;
 
 /// The page frame: navigation, the signed-in user, the sign-out form's CSRF token.
-#[derive(Debug, Clone)]
 pub struct Chrome {
     /// The translator.
     pub t: Tr,
+    /// Dates, times and numbers.
+    pub f: Fmt,
     /// The signed-in user.
     pub user: String,
     /// Their role.
@@ -29,6 +31,7 @@ impl Chrome {
     pub fn new(s: &Signed, active: &'static str, path: impl Into<String>) -> Self {
         Chrome {
             t: s.tr(),
+            f: s.fmt(),
             user: s.user.user_id.clone(),
             role: s.user.role,
             csrf: s.session.csrf.clone(),

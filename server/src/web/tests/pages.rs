@@ -229,14 +229,14 @@ async fn actions_become_case_changes_that_reach_devices() {
     let r = send(&d.app, get("/dashboard/cases/demo-0007", &jar)).await;
     assert!(r
         .body
-        .contains("conflict at assessment.safety_risk resolved"));
+        .contains("resolved conflicting edits of assessment.safety_risk"));
     assert!(r
         .body
         .contains(r#"<li data-user="coord" data-recorded="true">"#));
     assert!(r.body.contains("server:coord"), "the dashboard's device");
     let r = send(&d.app, get("/dashboard/cases/demo-0001", &jar)).await;
     assert!(r.body.contains(r#"id="chw" data-value="chw1""#));
-    assert!(r.body.contains("case reassigned"));
+    assert!(r.body.contains("reassigned the case"));
     // The dashboard's cache follows the log: the list shows the new assignee.
     let r = send(&d.app, get("/dashboard/cases?chw=chw1&q=", &jar)).await;
     assert!(r.body.contains(r#"data-case="demo-0001""#));
@@ -359,12 +359,14 @@ async fn languages_and_directions() {
     let d = demo_app().await;
     let jar = sign_in(&d.app, "coord").await;
     let r = send(&d.app, get("/dashboard?lang=bn", &jar)).await;
-    assert!(r.body.starts_with("<!doctype html>\n<html lang=\"bn\">"));
+    assert!(r
+        .body
+        .starts_with("<!doctype html>\n<html lang=\"bn\" dir=\"ltr\">"));
     assert!(r.body.contains("জেলার সারসংক্ষেপ"));
     assert!(r.cookies().iter().any(|c| c.starts_with("lang=bn;")));
     // The cookie keeps it; Accept-Language picks it for a new visitor.
     let r = send(&d.app, get("/dashboard/cases", &format!("{jar}; lang=bn"))).await;
-    assert!(r.body.contains("<html lang=\"bn\">"));
+    assert!(r.body.contains("<html lang=\"bn\" dir=\"ltr\">"));
     let req = Request::get("/login")
         .header(header::ACCEPT_LANGUAGE, "bn-BD,bn;q=0.9,en;q=0.5")
         .body(Body::empty())
@@ -493,7 +495,10 @@ async fn the_timeline_shows_the_server_record_beside_the_claim() {
         newest.starts_with(r#"data-user="chw1" data-recorded="true""#),
         "{newest}"
     );
-    assert!(newest.contains("phone-1") && newest.contains("coord, 1970-01-01 00:00"));
+    assert!(
+        newest.contains("phone-1")
+            && newest.contains("<bdi>coord</bdi>, Jan 1, 1970, 12:00\u{202f}AM")
+    );
     // Demo cases were stored by the server for the demo user.
     assert!(r.body.contains(r#"data-user="demo" data-recorded="true""#));
 
@@ -513,4 +518,114 @@ async fn the_timeline_shows_the_server_record_beside_the_claim() {
     let jar2 = sign_in(&d.app, "coord2").await;
     let r = send(&d.app, get(&format!("{url}/history.csv"), &jar2)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_page_in_every_language_shows_no_english_and_no_key() {
+    use crate::web::i18n::{fallbacks, Lang, Tr};
+    let d = demo_app().await;
+    d.st.store
+        .set_last_sync("phone-chw1", crate::now_ms())
+        .expect("sync time");
+    let jar = sign_in(&d.app, "coord").await;
+    let en = Lang::parse("en").expect("en");
+    let en_t = Tr::new(en);
+    let keys: Vec<String> = crate::web::i18n::keys(en)
+        .iter()
+        .filter(|(_, vars)| vars.is_empty())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let paths = [
+        "/dashboard",
+        "/dashboard/cases",
+        "/dashboard/cases/demo-0005",
+        "/dashboard/cases/demo-0007",
+        "/dashboard/review",
+        "/dashboard/chws",
+        "/dashboard/cases/nope",
+    ];
+    let before = fallbacks();
+    for lang in Lang::all().filter(|l| l.code() != "en") {
+        let t = Tr::new(lang);
+        // English texts of this page's vocabulary that this language says otherwise.
+        // (A key the language lacks counts as English: its text would fall back.)
+        let own: Vec<&str> = crate::web::i18n::keys(lang)
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        let english: Vec<String> = keys
+            .iter()
+            .map(|k| (en_t.get(k), t.get(k), own.contains(&k.as_str())))
+            .filter(|(e, mine, has)| {
+                (e != mine || !has) && e.chars().count() >= 6 && e.contains(' ')
+            })
+            .map(|(e, _, _)| e)
+            .collect();
+        assert!(english.len() > 50, "{}", english.len());
+        for p in paths {
+            let r = send(&d.app, get(&format!("{p}?lang={}", lang.code()), &jar)).await;
+            let head = format!("<html lang=\"{}\" dir=\"{}\">", lang.code(), lang.dir());
+            assert!(r.body.contains(&head), "{p} {}", lang.code());
+            if p == "/dashboard" {
+                // All four charts drawn in the page's direction.
+                let d = format!(r#"direction="{}""#, lang.dir());
+                assert_eq!(r.body.matches(&d).count(), 4, "{}", lang.code());
+            }
+            for e in &english {
+                assert!(!r.body.contains(e.as_str()), "{p} {}: {e:?}", lang.code());
+            }
+            for k in &keys {
+                assert!(
+                    !r.body.contains(&format!(">{k}<")),
+                    "{p} {}: raw key {k}",
+                    lang.code()
+                );
+            }
+        }
+    }
+    assert_eq!(fallbacks(), before, "a message was shown in English");
+}
+
+#[tokio::test]
+async fn search_folds_and_the_list_sorts_in_the_readers_order() {
+    let d = demo_app().await;
+    let jar = sign_in(&d.app, "coord").await;
+    // "nguyen" finds "Nguyễn"; Arabic ي finds Persian ی.
+    let r = send(&d.app, get("/dashboard/cases?q=nguyen", &jar)).await;
+    assert!(r.body.contains("Nguyễn Thị Lan"), "nguyen");
+    let r = send(
+        &d.app,
+        get(&format!("/dashboard/cases?q={}", percent("مريم")), &jar),
+    )
+    .await;
+    assert!(r.body.contains("مریم احمدی"), "Arabic yeh");
+    // Sorted by name in Vietnamese collation: every name not after the next one.
+    let r = send(&d.app, get("/dashboard/cases?sort=name&lang=vi", &jar)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let names: Vec<String> = r
+        .body
+        .split(r#"<bdi class="name""#)
+        .skip(1)
+        .filter_map(|s| {
+            s.split_once('>')
+                .and_then(|(_, rest)| rest.split_once("</bdi>"))
+        })
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert_eq!(names.len(), 50);
+    let vi = crate::web::fmt::Fmt::new(
+        crate::web::i18n::Lang::parse("vi").expect("vi"),
+        &crate::config::Display::default(),
+    );
+    for w in names.windows(2) {
+        assert_ne!(
+            vi.compare(&w[0], &w[1]),
+            std::cmp::Ordering::Greater,
+            "{} before {}",
+            w[0],
+            w[1]
+        );
+    }
+    // The pager keeps the order.
+    assert!(r.body.contains("sort=name&amp;page=2"));
 }
