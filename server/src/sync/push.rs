@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::PoisonError;
 
 use automerge::{legacy, AutoCommit, Change};
+use casesync_core::case::rules::{self, RuleKind};
 use casesync_core::case::CaseError;
 use casesync_core::case::CaseSummary;
 use casesync_core::case::{
@@ -421,6 +422,11 @@ impl SyncEngine {
                 format!("the case would exceed {MAX_OPS_PER_DOC} operations"),
             )));
         }
+        // What the lifecycle rules read of the case as stored, before the push lands.
+        let before = match &rec {
+            Some(_) => (doc.facts(), doc.heads()),
+            None => (rules::Facts::default(), Vec::new()),
+        };
         let am = doc.automerge();
         if rec.is_some() && casesync_core::case::apply_untrusted(am, fresh.clone()).is_err() {
             return Ok(Decision::Done(refuse(
@@ -525,6 +531,15 @@ impl SyncEngine {
                     why,
                 )));
             }
+        }
+        // The lifecycle rules, shared with the app (`casesync_core::case::rules`): what
+        // the push did to the case as stored, for every role.
+        if let Err(broken) = rules::check_changes(&before.0, &before.1, &doc, &fresh, user.role) {
+            let code = match broken.kind {
+                RuleKind::Role => RefusalCode::RestrictedField,
+                RuleKind::Lifecycle => RefusalCode::Invalid,
+            };
+            return Ok(Decision::Done(refuse(id, code, broken.reason)));
         }
         let new_bytes: u64 = fresh.iter().map(|c| c.raw_bytes().len() as u64).sum();
         let estimate = rec.as_ref().map_or(0, |r| r.estimated_bytes()) + new_bytes;
