@@ -1926,3 +1926,120 @@ async fn a_chw_cannot_break_the_lifecycle_with_hand_made_changes() {
     let (p, _) = coord.sync_via(&w.url()).await.expect("sync");
     assert!(p.refused.is_empty(), "{:?}", p.refused);
 }
+
+/// Issue #14 item 2: a case is registered online only with an assignee `can_assign`
+/// accepts (a health worker of its district), through `POST /v1/cases` and
+/// `POST /v1/cases/import` alike; on main only later reassignments were checked, so a
+/// coordinator could register a case for a worker of another district (who then read
+/// it) or for another coordinator. (A registration pushed from an offline phone is not
+/// judged on its assignee: docs/DESIGN.md §5.4.)
+#[tokio::test]
+async fn a_case_is_registered_only_for_a_health_worker_of_its_district() {
+    let mut w = World::start();
+    let coord = w.device("coord-a", "laptop-a").await;
+    let before = stored(&mut w);
+    for (i, assignee) in ["chw-b", "coord-plain", "nobody"].into_iter().enumerate() {
+        let id = format!("case-n{i}");
+        let new = new_case(&id, DHAKA, assignee, "Trần Thị Bích", false);
+        let c = ctx("coord-a", Role::Coordinator);
+        let mut doc = CaseDoc::create(&c, actor(&coord), &new).expect("create");
+        let body = serde_json::to_value(&new).expect("json");
+        assert_eq!(
+            w.post_json(&coord.token, "/v1/cases", body).await,
+            code(403, "forbidden"),
+            "{assignee}"
+        );
+        let case = doc.read().expect("read");
+        let body = serde_json::json!([case]);
+        assert_eq!(
+            w.post_json(&coord.token, "/v1/cases/import", body).await,
+            code(403, "forbidden"),
+            "{assignee}"
+        );
+    }
+    let after = stored(&mut w);
+    unchanged(&before, &after, "refused registrations");
+    // A worker of the district.
+    let new = new_case("case-ok", DHAKA, "chw-a", "Trần Thị Bích", false);
+    let body = serde_json::to_value(&new).expect("json");
+    assert_eq!(w.post_json(&coord.token, "/v1/cases", body).await.0, 201);
+}
+
+/// Issue #14 item 3: write scope through a routing a case once had ends. The previous
+/// assignee's phone still delivers the visit it recorded offline before the
+/// reassignment (in the sync that tells it to remove the case) and, within the grace
+/// window, a push repeated after that; once the window after the removal was served is
+/// over, a kept copy writes nothing. On main the old assignee could push to the case
+/// forever.
+#[tokio::test]
+async fn a_previous_assignee_writes_only_until_the_window_after_the_removal_ends() {
+    let w = World::start_with_env(&[("CASESYNC_REMOVED_WRITE_GRACE_SECS", "2")]);
+    let chw = w.device("chw-a", "phone-a").await;
+    let coord = w.device("coord-a", "laptop-a").await;
+    chw.create(
+        &new_case("case-w", DHAKA, "chw-a", "Phạm Thị Thu", false),
+        1_000,
+    )
+    .expect("create");
+    chw.sync().await.expect("sync");
+    coord.sync().await.expect("sync");
+    // Recorded offline, before the phone hears of the reassignment.
+    chw.edit("case-w", 2_000, |d, c| {
+        d.add_visit(c, &visit("সে ভালো আছে")).map(|_| ())
+    })
+    .expect("offline visit");
+    let kept = doc_of(&chw, "case-w");
+    coord
+        .edit("case-w", 3_000, |d, c| d.reassign(c, "chw-a2"))
+        .expect("reassign");
+    coord.sync().await.expect("sync");
+    let (p, _) = chw.sync().await.expect("sync");
+    assert!(
+        p.refused.is_empty(),
+        "the offline visit arrives: {:?}",
+        p.refused
+    );
+    assert!(
+        chw.store.load_case("case-w").is_err(),
+        "the phone removed the case"
+    );
+    let c = ctx("chw-a", Role::Chw);
+    let mut copy = kept;
+    copy.set_actor(actor(&chw));
+    let mut late = |notes: &str| {
+        let heads = copy.heads();
+        copy.add_visit(&c, &visit(notes)).expect("edit");
+        copy.changes_since(&heads)
+            .iter()
+            .map(|ch| ch.raw_bytes().to_vec())
+            .collect::<Vec<_>>()
+    };
+    // Within the window (a push repeated after a lost answer, say).
+    let first = late("ยังอยู่ในช่วงผ่อนผัน");
+    let second = late("پس از پایان مهلت");
+    let resp = w.push(&chw, "case-w", first).await;
+    assert!(resp.refused.is_empty(), "{:?}", resp.refused);
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    // (What the coordinator is served: a restart to read the raw store would lose the
+    // test's short window setting.)
+    let before = w.served(&coord, &["case-w"]).await;
+    refused_with(
+        &w.push(&chw, "case-w", second).await,
+        "case-w",
+        RefusalCode::OutOfScope,
+    );
+    assert_eq!(
+        w.served(&coord, &["case-w"]).await,
+        before,
+        "a write after the window stores nothing"
+    );
+    // The new assignee writes as ever.
+    let new = w.device("chw-a2", "phone-a2").await;
+    new.sync().await.expect("sync");
+    new.edit("case-w", 4_000, |d, c| {
+        d.add_visit(c, &visit("Tôi đã đến thăm")).map(|_| ())
+    })
+    .expect("visit");
+    let (p, _) = new.sync().await.expect("sync");
+    assert!(p.refused.is_empty(), "{:?}", p.refused);
+}
