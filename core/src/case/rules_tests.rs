@@ -369,3 +369,34 @@ fn a_push_of_several_moves_is_judged_move_by_move() {
     });
     assert_eq!(got.map_err(|e| e.kind), Err(RuleKind::Role));
 }
+
+/// A case that reaches the server with its first changes is judged change by change
+/// from its creation: a worker's closure without the client's agreement is refused
+/// although there was no stored state before.
+#[test]
+fn a_new_case_is_judged_from_its_creation() {
+    let mut doc = planning();
+    let all = doc.changes_since(&[]);
+    let mut empty = CaseDoc::from_changes(all.clone()).expect("rebuild");
+    check_changes(&Facts::default(), &[], &empty, &all, Role::Chw).expect("honest history");
+    let heads = empty.heads();
+    raw(&mut empty, |am| {
+        let cl = am.get(ROOT, "closure").expect("g").expect("closure").1;
+        am.put(&cl, "date", "2025-03-01").expect("p");
+        am.put(&cl, "reason", "deceased").expect("p");
+        am.put(&cl, "client_agreed", false).expect("p");
+        am.put(ROOT, "stage", "closed").expect("p");
+    });
+    let mut with_closure = all;
+    with_closure.extend(empty.changes_since(&heads));
+    let got = check_changes(&Facts::default(), &[], &empty, &with_closure, Role::Chw);
+    assert_eq!(got.map_err(|e| e.kind), Err(RuleKind::Role));
+    check_changes(
+        &Facts::default(),
+        &[],
+        &empty,
+        &with_closure,
+        Role::Coordinator,
+    )
+    .expect("a coordinator may");
+}
