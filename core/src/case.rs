@@ -17,6 +17,7 @@ mod import;
 mod input;
 pub mod model;
 mod read;
+pub mod rules;
 mod scan;
 mod schema;
 

@@ -15,6 +15,12 @@ pub const DEFAULT_MAX_PAGE_BYTES: usize = 256 * 1024;
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 /// Default refresh token lifetime (30 days).
 pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Default write window after a removal (7 days): how long a device that was served
+/// the removal of a case (reassigned away, moved, made sensitive, out of a narrowed
+/// scope) may still push to it the edits recorded before it learnt of it (issue #14,
+/// docs/DESIGN.md §5.3).
+pub const DEFAULT_REMOVED_WRITE_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Default refresh grace window (2 minutes): a refresh token presented again this soon
 /// after it was rotated (its answer was lost on the link) gets the same successor back
 /// instead of counting as reuse.
@@ -185,6 +191,10 @@ pub struct Settings {
     pub max_concurrent_syncs: usize,
     /// How the dashboard shows times and dates.
     pub display: Display,
+    /// How long a device that was served the removal of a case may still push to it
+    /// through a routing or scope it no longer has (see
+    /// [`DEFAULT_REMOVED_WRITE_GRACE`]).
+    pub removed_write_grace: Duration,
 }
 
 impl Default for Settings {
@@ -213,6 +223,7 @@ impl Default for Settings {
             doc_cache_bytes: DEFAULT_DOC_CACHE_BYTES,
             max_concurrent_syncs: default_max_concurrent_syncs(),
             display: Display::default(),
+            removed_write_grace: DEFAULT_REMOVED_WRITE_GRACE,
         }
     }
 }

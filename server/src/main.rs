@@ -137,6 +137,10 @@ struct ServeArgs {
     /// The header a trusted proxy names the client in (X-Forwarded-For syntax).
     #[arg(long, env = "CASESYNC_CLIENT_IP_HEADER", default_value = casesync_server::config::DEFAULT_CLIENT_IP_HEADER, value_parser = parse_header_name)]
     client_ip_header: axum::http::HeaderName,
+    /// Seconds a device that was served the removal of a case may still push to it
+    /// the edits it recorded before.
+    #[arg(long, env = "CASESYNC_REMOVED_WRITE_GRACE_SECS", default_value_t = casesync_server::config::DEFAULT_REMOVED_WRITE_GRACE.as_secs())]
+    removed_write_grace_secs: u64,
     /// Documents kept loaded between pushes: most saved bytes.
     #[arg(long, env = "CASESYNC_DOC_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_DOC_CACHE_BYTES)]
     doc_cache_bytes: u64,
@@ -266,6 +270,7 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
                 .map_err(|e| anyhow::anyhow!("--time-zone: {e}"))?,
             calendar: a.calendar,
         },
+        removed_write_grace: Duration::from_secs(a.removed_write_grace_secs),
     })
 }
 

@@ -380,6 +380,9 @@ impl SyncEngine {
             phase("pull", &mut clock);
             let shrinkable = resp.docs.len() > 1 && raw_budget > max_page;
             if wire.len() <= limit || !shrinkable || attempt >= FIT_ATTEMPTS {
+                // Starts the device's write window on each case it is told to remove
+                // (`note_removals_served`, docs/DESIGN.md §5.3).
+                self.note_removals_served(&req.device_id, &resp.removed, crate::now_ms())?;
                 return Ok((resp, stats, wire));
             }
             let scaled = raw_budget as u128 * max_page as u128 / wire.len().max(1) as u128;

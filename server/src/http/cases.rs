@@ -14,7 +14,7 @@ use crate::auth::Authenticated;
 use crate::error::AppError;
 use crate::history::{audited_history, AuditedEntry};
 use crate::store::{ChangeAudit, DocRecord, Routing};
-use crate::sync::scope::{can_create, can_read};
+use crate::sync::scope::{can_read, may_register};
 
 fn active(who: &Authenticated) -> Result<(), AppError> {
     if who.revoked {
@@ -34,14 +34,21 @@ fn ctx(who: &Authenticated) -> EditCtx {
     }
 }
 
-/// Whether `who` may create a case with this routing.
-fn may_create(who: &Authenticated, district: &str, assigned_to: &str, sensitive: bool) -> bool {
+/// Whether `who` may register a case with this routing (`scope::may_register`: their
+/// districts, and an assignee `can_assign` accepts); 403 naming the rule otherwise.
+fn may_create(
+    st: &AppState,
+    who: &Authenticated,
+    district: &str,
+    assigned_to: &str,
+    sensitive: bool,
+) -> Result<(), AppError> {
     let routing = Routing {
         district: district.into(),
         assigned_to: assigned_to.into(),
         sensitive,
     };
-    can_create(&who.user, &routing)
+    may_register(&who.user, &routing, |u| st.store.user(u))?.map_err(AppError::Forbidden)
 }
 
 /// The device id of changes the server makes for `user_id` (as the dashboard's).
@@ -141,9 +148,7 @@ pub async fn create(
     JsonBody(new): JsonBody<NewCase>,
 ) -> Result<(StatusCode, Json<Case>), AppError> {
     active(&who)?;
-    if !may_create(&who, &new.district, &new.assigned_to, new.sensitive) {
-        return Err(AppError::Forbidden("outside your districts or assignment"));
-    }
+    may_create(&st, &who, &new.district, &new.assigned_to, new.sensitive)?;
     let mut doc = CaseDoc::create(&ctx(&who), server_actor(&who), &new)
         .map_err(|e| AppError::InvalidCase(e.to_string()))?;
     let case = doc
@@ -170,9 +175,7 @@ pub async fn import(
     let mut ops = 0u64;
     for case in &cases {
         validate_case_id(&case.id).map_err(|e| AppError::InvalidCase(e.to_string()))?;
-        if !may_create(&who, &case.district, &case.assigned_to, case.sensitive) {
-            return Err(AppError::Forbidden("a case is outside your districts"));
-        }
+        may_create(&st, &who, &case.district, &case.assigned_to, case.sensitive)?;
         let doc = CaseDoc::import(&ctx, server_actor(&who), case)
             .map_err(|e| AppError::InvalidCase(format!("case {}: {e}", case.id)))?;
         ops += doc.op_count();

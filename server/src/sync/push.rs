@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::PoisonError;
 
 use automerge::{legacy, AutoCommit, Change};
+use casesync_core::case::rules::{self, RuleKind};
 use casesync_core::case::CaseError;
 use casesync_core::case::CaseSummary;
 use casesync_core::case::{
@@ -13,7 +14,7 @@ use casesync_core::protocol::{
     DocPush, PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC, MAX_OPS_PER_REQUEST,
 };
 
-use super::scope::{can_create, may_change_routing, RoutingOp};
+use super::scope::{can_create, can_read, may_change_routing, RoutingOp};
 use super::SyncEngine;
 use crate::store::{
     ChangeAudit, DocCommit, DocRecord, Hash, Routing, StoreError, StoredChange, UserRecord,
@@ -343,6 +344,19 @@ impl SyncEngine {
                             .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
                     }
                 };
+                // Write scope through a routing or scope the user no longer has ends
+                // once this device was told to remove the case, after a grace window
+                // for the edits it recorded before (docs/DESIGN.md §5.3).
+                if !can_read(user, &r.routing)
+                    && self.removal_window_over(device_id, r, crate::now_ms())?
+                {
+                    self.cache_doc(id, r.clone(), doc);
+                    return Ok(Decision::Done(refuse(
+                        id,
+                        RefusalCode::OutOfScope,
+                        "the case left your scope and this device was told to remove it",
+                    )));
+                }
                 if !self.may_write(user, r)? {
                     let created_by = doc.created_by().unwrap_or_default();
                     if created_by != user.user_id || !self.may_have_registered(user, r)? {
@@ -421,6 +435,11 @@ impl SyncEngine {
                 format!("the case would exceed {MAX_OPS_PER_DOC} operations"),
             )));
         }
+        // What the lifecycle rules read of the case as stored, before the push lands.
+        let before = match &rec {
+            Some(_) => (doc.facts(), doc.heads()),
+            None => (rules::Facts::default(), Vec::new()),
+        };
         let am = doc.automerge();
         if rec.is_some() && casesync_core::case::apply_untrusted(am, fresh.clone()).is_err() {
             return Ok(Decision::Done(refuse(
@@ -495,6 +514,10 @@ impl SyncEngine {
                     "new case outside your district or assignment",
                 )));
             }
+            // The assignee is not judged here (`scope::may_register` is, on the online
+            // routes): a coordinator registers offline without the district's worker
+            // list, and a refusal would lose the registration and every visit pushed with
+            // it (docs/DESIGN.md §5.4).
             // A case registered through sync names its pusher as registrar: a forged
             // `created_by` would hand another coordinator write access to it
             // (`can_write_registered`).
@@ -525,6 +548,15 @@ impl SyncEngine {
                     why,
                 )));
             }
+        }
+        // The lifecycle rules, shared with the app (`casesync_core::case::rules`): what
+        // the push did to the case as stored, for every role.
+        if let Err(broken) = rules::check_changes(&before.0, &before.1, &doc, &fresh, user.role) {
+            let code = match broken.kind {
+                RuleKind::Role => RefusalCode::RestrictedField,
+                RuleKind::Lifecycle => RefusalCode::Invalid,
+            };
+            return Ok(Decision::Done(refuse(id, code, broken.reason)));
         }
         let new_bytes: u64 = fresh.iter().map(|c| c.raw_bytes().len() as u64).sum();
         let estimate = rec.as_ref().map_or(0, |r| r.estimated_bytes()) + new_bytes;

@@ -206,6 +206,31 @@ pub fn can_assign(assignee: Option<&UserRecord>, district: &str) -> bool {
     assignee.is_some_and(|u| u.role == Role::Chw && u.districts.iter().any(|d| d == district))
 }
 
+/// Whether `user` may register a case with routing `r` on the online routes
+/// (`POST /v1/cases`, `POST /v1/cases/import`; a push that registers a case offline is
+/// judged by [`can_create`] alone, docs/DESIGN.md §5.4): [`can_create`] (their district; a CHW's own case), and an assignee
+/// [`can_assign`] accepts for its district (the rule of every later reassignment, so a
+/// case cannot be registered into a routing no one could give it afterwards). `user_of`
+/// looks up a user record.
+pub fn may_register<E>(
+    user: &UserRecord,
+    r: &Routing,
+    user_of: impl Fn(&str) -> Result<Option<UserRecord>, E>,
+) -> Result<Result<(), RoutingRefusal>, E> {
+    if !can_create(user, r) {
+        return Ok(Err(
+            "a new case is registered only in your districts (a worker: assigned to themselves)",
+        ));
+    }
+    Ok(
+        if can_assign(user_of(&r.assigned_to)?.as_ref(), &r.district) {
+            Ok(())
+        } else {
+            Err("a case is assigned only to a health worker of its district")
+        },
+    )
+}
+
 /// One operation of a push on a restricted root field (`district`, `assigned_to`,
 /// `sensitive`), as [`may_change_routing`] judges it.
 #[derive(Debug, Clone, PartialEq, Eq)]

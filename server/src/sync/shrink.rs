@@ -30,6 +30,22 @@ use super::scope::{
 use super::SyncEngine;
 use crate::store::{DocRecord, StoreError, UserRecord};
 
+/// Meta key prefix of a served removal (`removal:<device id>\u{0}<case id>`).
+const REMOVAL_KEY: &str = "removal:";
+
+fn removal_key(device_id: &str, doc_id: &str) -> String {
+    format!("{REMOVAL_KEY}{device_id}\u{0}{doc_id}")
+}
+
+/// When a device was first served the removal of a case, under which routing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct RemovalServed {
+    /// Sequence number of the case's routing then (the last entry of its history).
+    routing_seq: u64,
+    /// Server time it was served, ms since the Unix epoch.
+    served_ms: i64,
+}
+
 impl SyncEngine {
     /// Whether `user` may push to the existing document `rec`: [`can_write`], or the
     /// same under one of the user's earlier scopes.
@@ -39,6 +55,76 @@ impl SyncEngine {
         }
         let past = past_scopes(self.store.as_ref(), &user.user_id)?;
         Ok(could_write_earlier(user, &past, rec))
+    }
+
+    /// Records that `device_id` was served the removal of each of `removed` (the first
+    /// time, per routing of the case: a case that comes back and leaves again through
+    /// another reassignment starts a new window). One store read and at most one meta
+    /// write per removal; removals are rare. Flushed when it wrote one, so the window a
+    /// device was given survives a crash.
+    pub(crate) fn note_removals_served(
+        &self,
+        device_id: &str,
+        removed: &[String],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut wrote = false;
+        for id in removed {
+            let Some(rec) = self.store.doc(id)? else {
+                continue;
+            };
+            if rec.erased {
+                continue;
+            }
+            let routing_seq = rec.history.last().map_or(0, |(s, _)| *s);
+            let key = removal_key(device_id, id);
+            if let Some(served) = self.removal_served(&key)? {
+                if served.routing_seq == routing_seq {
+                    continue;
+                }
+            }
+            let v = RemovalServed {
+                routing_seq,
+                served_ms: now_ms,
+            };
+            let bytes =
+                postcard::to_allocvec(&v).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            self.store.set_meta(&key, &bytes)?;
+            wrote = true;
+        }
+        if wrote {
+            self.store.flush()?;
+        }
+        Ok(())
+    }
+
+    fn removal_served(&self, key: &str) -> Result<Option<RemovalServed>, StoreError> {
+        self.store
+            .meta(key)?
+            .map(|b| {
+                postcard::from_bytes(&b)
+                    .map_err(|e| StoreError::Corrupt(format!("served removal: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Whether the write window of `device_id` on `rec` is over: the device was served
+    /// the removal of the case under its current routing more than
+    /// `removed_write_grace` before `now_ms` (docs/DESIGN.md §5.3). Only asked of a
+    /// push that `user` may make through a routing or scope they no longer have.
+    pub(crate) fn removal_window_over(
+        &self,
+        device_id: &str,
+        rec: &DocRecord,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let Some(served) = self.removal_served(&removal_key(device_id, &rec.doc_id))? else {
+            return Ok(false);
+        };
+        let routing_seq = rec.history.last().map_or(0, |(s, _)| *s);
+        let grace =
+            i64::try_from(self.settings.removed_write_grace.as_millis()).unwrap_or(i64::MAX);
+        Ok(served.routing_seq == routing_seq && now_ms.saturating_sub(served.served_ms) > grace)
     }
 
     /// Whether `user` may have registered `rec` ([`may_be_registered_by`]) under the
