@@ -187,11 +187,7 @@ fn apply(doc: &mut CaseDoc, ctx: &EditCtx, op: &Op, replica: usize, step: usize,
 }
 
 fn base() -> CaseDoc {
-    let ctx = EditCtx {
-        user_id: "chw-1".into(),
-        role: Role::Chw,
-        now_ms: 1_700_000_000_000,
-    };
+    let ctx = EditCtx::new("chw-1", Role::Chw, 1_700_000_000_000);
     let mut doc = CaseDoc::create(
         &ctx,
         device_actor("origin"),
@@ -240,7 +236,7 @@ proptest! {
         let mut closers = 0usize;
         let mut unseen_by_closers = 0usize;
         for (r, seq) in ops.iter().enumerate() {
-            let ctx = EditCtx { user_id: format!("user-{r}"), role: if r == 0 { Role::Coordinator } else { Role::Chw }, now_ms: 1_700_000_000_000 + r as i64 };
+            let ctx = EditCtx::new(format!("user-{r}"), if r == 0 { Role::Coordinator } else { Role::Chw }, 1_700_000_000_000 + r as i64);
             let mut doc = CaseDoc::load(&saved).expect("load");
             doc.set_actor(device_actor(&format!("device-{r}")));
             let entries = |e: &Expect| e.visits.len() + e.goals.len() + e.referrals.len();
@@ -315,11 +311,7 @@ proptest! {
 }
 
 fn intake_ctx(user: &str, role: Role) -> EditCtx {
-    EditCtx {
-        user_id: user.into(),
-        role,
-        now_ms: 1_700_000_000_000,
-    }
+    EditCtx::new(user, role, 1_700_000_000_000)
 }
 
 fn with_intake() -> CaseDoc {

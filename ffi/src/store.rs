@@ -65,11 +65,7 @@ impl CaseStore {
     /// Who is editing now, from the session.
     fn ctx(&self) -> Result<EditCtx, CasesyncError> {
         let s = self.current_session()?;
-        Ok(EditCtx {
-            user_id: s.user_id,
-            role: s.role,
-            now_ms: now_ms(),
-        })
+        Ok(EditCtx::new(s.user_id, s.role, now_ms()))
     }
 
     pub(crate) fn current_session(&self) -> Result<Session, CasesyncError> {

@@ -255,11 +255,7 @@ impl Device {
 
     /// An edit context for this device's user at `now_ms`.
     pub fn ctx(&self, now_ms: i64) -> EditCtx {
-        EditCtx {
-            user_id: self.user.clone(),
-            role: self.role,
-            now_ms,
-        }
+        EditCtx::new(self.user.clone(), self.role, now_ms)
     }
 
     /// The case `id` as this device has it now.

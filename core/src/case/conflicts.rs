@@ -245,11 +245,7 @@ mod tests {
     use crate::case::{device_actor, AssessmentUpdate, NewCase, SafetyRisk};
 
     fn ctx(user: &str, role: Role) -> EditCtx {
-        EditCtx {
-            user_id: user.into(),
-            role,
-            now_ms: 1_700_000_000_000,
-        }
+        EditCtx::new(user, role, 1_700_000_000_000)
     }
 
     #[test]

@@ -24,6 +24,17 @@ pub struct EditCtx {
     pub now_ms: i64,
 }
 
+impl EditCtx {
+    /// `user_id` editing as `role` at `now_ms` (ms since the Unix epoch).
+    pub fn new(user_id: impl Into<String>, role: Role, now_ms: i64) -> Self {
+        EditCtx {
+            user_id: user_id.into(),
+            role,
+            now_ms,
+        }
+    }
+}
+
 /// Separates the user id from the readable summary in a change message.
 pub(crate) const MESSAGE_SEP: char = '\u{1f}';
 

@@ -9,11 +9,7 @@ const DEVICE: &str = "dev-refused";
 const CASE: &str = "case-fa-1";
 
 fn ctx() -> EditCtx {
-    EditCtx {
-        user_id: "chw-3".into(),
-        role: Role::Chw,
-        now_ms: 1_700_000_000_000,
-    }
+    EditCtx::new("chw-3", Role::Chw, 1_700_000_000_000)
 }
 
 fn page(acked: &[&str], refused: &[(&str, RefusalCode)], docs: Vec<DocUpdate>) -> SyncResponse {
