@@ -1,5 +1,6 @@
 //! The sync wire format: the one place where sync messages, their version and their
-//! encoding live. Server and device share these types.
+//! encoding live. Server and device share these types. Beside it, [`auth`]: the JSON
+//! auth messages and the [`ErrorCode`]s of the HTTP API's error contract.
 //!
 //! One `POST /v1/sync` carries a [`SyncRequest`] (the device's new changes and its pull
 //! cursor) and returns a [`SyncResponse`] (one page of what is new in the device's scope).
@@ -26,12 +27,14 @@
 //! round trips, never page a document larger than [`MAX_DOC_BYTES`]); a message over a
 //! limit is refused whole.
 
+pub mod auth;
 mod bounded;
 mod codec;
 mod error;
 mod limits;
 mod messages;
 
+pub use auth::{ErrorBody, ErrorCode, LoginRequest, RefreshRequest, TokenResponse};
 pub use codec::{
     decode_request, decode_response, encode_request, encode_response, encoded_len_hint,
     COMPRESSION_NONE, COMPRESSION_ZSTD, HEADER_LEN, MAGIC, ZSTD_LEVEL, ZSTD_WINDOW_LOG_MAX,

@@ -5,7 +5,8 @@
 //! (from the Android Keystore), with the record's key as associated data; see
 //! [`crypto`](self::crypto) for the layout. Keys are not encrypted: they hold only case
 //! ids and record kinds (`d/` documents, `a/` acknowledged sequence numbers, `o/`
-//! outbox, `r/` deferred removals, `m/` metadata)
+//! outbox, `r/` deferred removals, `x/` parked refusals (see `refused.rs`), `m/`
+//! metadata)
 //! and the numbers of the summary index buckets (`i/`, see `index.rs`: listing reads a
 //! few dozen buckets, never one record per case, and never a document).
 //!
@@ -26,6 +27,7 @@ pub mod crypto;
 mod disk;
 mod index;
 mod listing;
+mod refused;
 #[cfg(test)]
 mod tests;
 
@@ -41,6 +43,9 @@ use crate::case::{actor_belongs_to, validate_case_id, CaseDoc, CaseError, CaseSu
 pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
 pub use batch::StoreBatch;
 pub use listing::{Listing, SummaryFilter};
+#[cfg(test)]
+pub(crate) use refused::refused_record_for_test;
+pub use refused::{Discarded, RefusedCase};
 
 use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, KEY_CHECK, OUTBOX, REMOVAL};
 use crypto::Sealer;
@@ -300,6 +305,12 @@ impl DeviceStore {
     /// [`StoreBatch::defer_removal`]).
     pub fn deferred_removals(&self) -> Result<Vec<String>, StoreError> {
         self.ids_with(REMOVAL)
+    }
+
+    /// Ids of the cases whose push the server refused, parked until something changes
+    /// (see [`DeviceStore::refused`]).
+    pub fn refused_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.ids_with(batch::REFUSED)
     }
 
     fn ids_with(&self, prefix: &[u8]) -> Result<Vec<String>, StoreError> {

@@ -11,6 +11,12 @@
 //! server lacks are its own. Per case the store keeps the highest sequence number of
 //! this device's changes the server acknowledged; a push is every own change above it.
 //!
+//! Refusals: a push refused for any reason but `Erased` is parked
+//! (`StoreBatch::set_refused`, see `store/refused.rs`): the edits stay in the document and
+//! the outbox, listed by `DeviceStore::refused`, and are not sent again until a new local
+//! edit, the server sending the case again, or the app's retry; the app may discard them.
+//! An `Erased` refusal removes the case.
+//!
 //! Removals: a case that left the device's scope while it has unsent changes is kept
 //! until they are acknowledged, then dropped. The deferral is stored with the page that
 //! announced it (`StoreBatch::defer_removal`), so it outlives the session: the removal
@@ -160,9 +166,15 @@ impl<'s> SyncSession<'s> {
             if self.refused.contains(&id) {
                 continue;
             }
+            let parked = self.store.refused_record(&id)?;
             let mut doc = self.store.load_case(&id)?;
             let acked = self.store.acked_seq(&id)?;
             let (changes, max_seq) = doc.own_changes_after(&self.actor, acked);
+            if parked.is_some_and(|p| max_seq <= p.seq) && !changes.is_empty() {
+                // Refused, and nothing new since: not resent (and not waited for).
+                self.refused.insert(id);
+                continue;
+            }
             if changes.is_empty() {
                 // Marked but nothing to send (a save that changed nothing). A removal held
                 // back for its unsent edits can now happen.
@@ -170,7 +182,7 @@ impl<'s> SyncSession<'s> {
                     nothing.remove_case(&id);
                     self.progress.docs_removed += 1;
                 } else {
-                    nothing.clear_outbox(&id);
+                    nothing.clear_outbox(&id).clear_refused(&id);
                 }
                 continue;
             }
@@ -241,9 +253,17 @@ impl<'s> SyncSession<'s> {
         let deferred: HashSet<String> = self.store.deferred_removals()?.into_iter().collect();
         let received: HashSet<String> = response.docs.iter().map(|d| d.doc_id.clone()).collect();
 
+        // A case the server sends again changed there (or came back into scope): its
+        // parked refusal is retried. (Set again below if this page refuses it anew.)
+        let parked: HashSet<String> = self.store.refused_ids()?.into_iter().collect();
+        for id in received.intersection(&parked) {
+            batch.clear_refused(id);
+        }
         for ack in &response.acked {
             if let Some(seq) = sent.get(&ack.doc_id) {
-                batch.set_acked_seq(&ack.doc_id, *seq);
+                batch
+                    .set_acked_seq(&ack.doc_id, *seq)
+                    .clear_refused(&ack.doc_id);
                 self.progress.docs_pushed += 1;
                 let mut doc = self.store.load_case(&ack.doc_id)?;
                 let (rest, _) = doc.own_changes_after(&self.actor, *seq);
@@ -258,6 +278,8 @@ impl<'s> SyncSession<'s> {
             self.refused.insert(refusal.doc_id.clone());
             if refusal.code == RefusalCode::Erased {
                 dropped.insert(refusal.doc_id.clone());
+            } else if let Some(seq) = sent.get(&refusal.doc_id) {
+                batch.set_refused(&refusal.doc_id, refusal.code, &refusal.message, *seq);
             }
             self.progress.refused.push(refusal.clone());
         }
@@ -350,3 +372,6 @@ impl<'s> SyncSession<'s> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

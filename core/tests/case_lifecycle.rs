@@ -8,19 +8,11 @@ fn d(s: &str) -> NaiveDate {
 }
 
 fn chw(now_ms: i64) -> EditCtx {
-    EditCtx {
-        user_id: "chw-rahima".into(),
-        role: Role::Chw,
-        now_ms,
-    }
+    EditCtx::new("chw-rahima", Role::Chw, now_ms)
 }
 
 fn coordinator(now_ms: i64) -> EditCtx {
-    EditCtx {
-        user_id: "coord-zahra".into(),
-        role: Role::Coordinator,
-        now_ms,
-    }
+    EditCtx::new("coord-zahra", Role::Coordinator, now_ms)
 }
 
 fn new_case(name: &str) -> CaseDoc {
@@ -241,11 +233,7 @@ fn stage_rules_are_enforced() {
         doc.set_sensitive(&c, true),
         Err(CaseError::Forbidden { .. })
     ));
-    let admin = EditCtx {
-        user_id: "admin".into(),
-        role: Role::Admin,
-        now_ms: 6_000,
-    };
+    let admin = EditCtx::new("admin", Role::Admin, 6_000);
     assert!(matches!(
         doc.add_household_member(&admin, "x", "y"),
         Err(CaseError::Forbidden { .. })

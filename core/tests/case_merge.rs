@@ -187,11 +187,7 @@ fn apply(doc: &mut CaseDoc, ctx: &EditCtx, op: &Op, replica: usize, step: usize,
 }
 
 fn base() -> CaseDoc {
-    let ctx = EditCtx {
-        user_id: "chw-1".into(),
-        role: Role::Chw,
-        now_ms: 1_700_000_000_000,
-    };
+    let ctx = EditCtx::new("chw-1", Role::Chw, 1_700_000_000_000);
     let mut doc = CaseDoc::create(
         &ctx,
         device_actor("origin"),
@@ -240,7 +236,7 @@ proptest! {
         let mut closers = 0usize;
         let mut unseen_by_closers = 0usize;
         for (r, seq) in ops.iter().enumerate() {
-            let ctx = EditCtx { user_id: format!("user-{r}"), role: if r == 0 { Role::Coordinator } else { Role::Chw }, now_ms: 1_700_000_000_000 + r as i64 };
+            let ctx = EditCtx::new(format!("user-{r}"), if r == 0 { Role::Coordinator } else { Role::Chw }, 1_700_000_000_000 + r as i64);
             let mut doc = CaseDoc::load(&saved).expect("load");
             doc.set_actor(device_actor(&format!("device-{r}")));
             let entries = |e: &Expect| e.visits.len() + e.goals.len() + e.referrals.len();
@@ -297,11 +293,221 @@ proptest! {
                 unseen_by_closers
             );
         }
-        if closers == 1 && unseen_by_closers == 0 {
-            prop_assert!(!first.activity_after_closure, "flagged with no concurrent work");
+        // Concurrent closures each write the set of entries they saw; an entry any of
+        // them saw is known (the union), so only the others' entries raise the flag.
+        prop_assert_eq!(
+            first.activity_after_closure,
+            closers > 0 && unseen_by_closers > 0,
+            "flag with {} closers and {} entries they did not see",
+            closers,
+            unseen_by_closers
+        );
+        prop_assert!(
+            !first_conflicts.iter().any(|c| c.values.iter().any(|v| v.value.is_null())),
+            "a conflict nobody can choose: {:?}",
+            first_conflicts
+        );
+    }
+}
+
+fn intake_ctx(user: &str, role: Role) -> EditCtx {
+    EditCtx::new(user, role, 1_700_000_000_000)
+}
+
+fn with_intake() -> CaseDoc {
+    let mut doc = base();
+    doc.record_intake(
+        &intake_ctx("chw-1", Role::Chw),
+        &IntakeInput {
+            date: date(0),
+            source: IntakeSource::SelfReferral,
+            referred_by: None,
+            presenting_problem: "জ্বর".into(),
+        },
+    )
+    .expect("intake");
+    doc
+}
+
+/// What one replica records concurrently with the other: consent (maybe over one it
+/// recorded before the fork), some visits, maybe a closure.
+#[derive(Debug, Clone)]
+struct Side {
+    given: bool,
+    day: u32,
+    scope: usize,
+    visits: usize,
+    close: Option<(usize, u32)>,
+}
+
+fn side() -> impl Strategy<Value = Side> {
+    (
+        any::<bool>(),
+        0..28u32,
+        0..SCOPES.len(),
+        0..3usize,
+        prop::option::of((0..3usize, 0..28u32)),
+    )
+        .prop_map(|(given, day, scope, visits, close)| Side {
+            given,
+            day,
+            scope,
+            visits,
+            close,
+        })
+}
+
+const SCOPES: &[&str] = &[
+    "services",
+    "সেবা ও তথ্য বিনিময়",
+    "خدمات و اشتراک اطلاعات",
+    "บริการ",
+    "dịch vụ và chia sẻ dữ liệu",
+];
+const REASONS: &[ClosureReason] = &[
+    ClosureReason::GoalsAchieved,
+    ClosureReason::Transferred,
+    ClosureReason::Withdrew,
+];
+
+fn consent_json(s: &Side, user: &str) -> serde_json::Value {
+    serde_json::json!({
+        "given": s.given,
+        "date": date(s.day).format("%Y-%m-%d").to_string(),
+        "scope": SCOPES[s.scope],
+        "recorded_by": user,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+    ))]
+
+    /// Two replicas record consent (and close) concurrently: each consent is listed
+    /// whole as a value of one conflict, either can be chosen, nothing is hidden, no
+    /// visit is lost and the activity-after-closure flag is exact.
+    #[test]
+    fn concurrent_consent_and_closure_hide_nothing(
+        a in side(),
+        b in side(),
+        earlier in any::<bool>(),
+    ) {
+        let mut start = with_intake();
+        if earlier {
+            // A consent recorded before the replicas parted: both then write over it.
+            start
+                .record_consent(&intake_ctx("chw-1", Role::Chw), false, date(0), "services")
+                .expect("consent");
         }
-        if closers == 0 {
-            prop_assert!(!first.activity_after_closure, "flagged on an open case");
+        let saved = start.save();
+        let mut docs = Vec::new();
+        let mut visits = Vec::new();
+        for (r, s) in [&a, &b].into_iter().enumerate() {
+            let user = format!("chw-{r}");
+            let ctx = intake_ctx(&user, Role::Chw);
+            let mut doc = CaseDoc::load(&saved).expect("load");
+            doc.set_actor(device_actor(&format!("device-{r}")));
+            doc.record_consent(&ctx, s.given, date(s.day), SCOPES[s.scope]).expect("consent");
+            let mut mine = Vec::new();
+            for v in 0..s.visits {
+                let input = VisitInput {
+                    date: date(v as u32),
+                    kind: VisitKind::Phone,
+                    notes: NOTES[r].into(),
+                    progress: None,
+                    obstacles: None,
+                    actions: None,
+                    next_visit_date: None,
+                };
+                mine.push(doc.add_visit(&ctx, &input).expect("visit"));
+            }
+            if let Some((reason, day)) = s.close {
+                let input = ClosureInput {
+                    date: date(day),
+                    reason: REASONS[reason],
+                    client_agreed: true,
+                    summary: String::new(),
+                };
+                doc.close(&ctx, &input).expect("close");
+            }
+            visits.push(mine);
+            docs.push(doc);
         }
+        let mut b_doc = docs.pop().expect("b");
+        let mut a_doc = docs.pop().expect("a");
+        a_doc.merge(&mut b_doc.clone()).expect("merge");
+        b_doc.merge(&mut a_doc.clone()).expect("merge");
+        let case = a_doc.read().expect("read");
+        prop_assert_eq!(&case, &b_doc.read().expect("read"));
+        let conflicts = a_doc.conflicts();
+        prop_assert_eq!(&conflicts, &b_doc.conflicts());
+        prop_assert!(
+            !conflicts.iter().any(|c| c.values.iter().any(|v| v.value.is_null())),
+            "a conflict nobody can choose: {:?}",
+            conflicts
+        );
+        let values = |path: &str| -> Vec<serde_json::Value> {
+            let mut v: Vec<serde_json::Value> = conflicts
+                .iter()
+                .find(|c| c.path == path)
+                .map(|c| c.values.iter().map(|x| x.value.clone()).collect())
+                .unwrap_or_default();
+            v.sort_by_key(|x| x.to_string());
+            v
+        };
+        let both = |x: serde_json::Value, y: serde_json::Value| {
+            let mut v = vec![x, y];
+            v.sort_by_key(|x| x.to_string());
+            v
+        };
+        // Both consents, whole; the one shown is the first listed.
+        let (ca, cb) = (consent_json(&a, "chw-0"), consent_json(&b, "chw-1"));
+        prop_assert_eq!(values("intake.consent"), both(ca.clone(), cb.clone()));
+        let shown = case.intake.as_ref().and_then(|i| i.consent.clone()).expect("consent");
+        let listed = conflicts.iter().find(|c| c.path == "intake.consent").expect("listed");
+        prop_assert_eq!(&listed.values[0].value, &serde_json::to_value(&shown).expect("json"));
+        prop_assert!(
+            !conflicts.iter().any(|c| c.path.starts_with("intake.consent.")),
+            "consent fields mixed: {:?}",
+            conflicts
+        );
+        // Nothing lost: every visit is there; the flag is raised exactly when one side
+        // closed without seeing the other's visits.
+        for id in visits.iter().flatten() {
+            prop_assert!(case.visits.contains_key(id), "visit {} lost", id);
+        }
+        let closed = [a.close.is_some(), b.close.is_some()];
+        prop_assert_eq!(case.stage == Stage::Closed, closed[0] || closed[1]);
+        let unseen = (!closed[0] && !visits[0].is_empty()) || (!closed[1] && !visits[1].is_empty());
+        prop_assert_eq!(case.activity_after_closure, (closed[0] || closed[1]) && unseen);
+        if let (Some((ra, da)), Some((rb, db))) = (a.close, b.close) {
+            let day = |d: u32| serde_json::Value::from(date(d).format("%Y-%m-%d").to_string());
+            if ra != rb {
+                prop_assert_eq!(
+                    values("closure.reason"),
+                    both(REASONS[ra].as_str().into(), REASONS[rb].as_str().into())
+                );
+            }
+            if da != db {
+                prop_assert_eq!(values("closure.date"), both(day(da), day(db)));
+            }
+        }
+        // Every conflict resolves to the value that was not shown, on either replica.
+        let coord = intake_ctx("coord", Role::Coordinator);
+        for c in &conflicts {
+            let chosen = c.values[1].value.clone();
+            a_doc.resolve(&coord, &c.path, &chosen).expect("resolvable");
+        }
+        prop_assert!(a_doc.conflicts().is_empty(), "left: {:?}", a_doc.conflicts());
+        let after = a_doc.read().expect("read");
+        let consent = after.intake.and_then(|i| i.consent).expect("consent");
+        prop_assert_eq!(
+            serde_json::to_value(&consent).expect("json"),
+            listed.values[1].value.clone()
+        );
+        b_doc.merge(&mut a_doc.clone()).expect("merge");
+        prop_assert!(b_doc.conflicts().is_empty());
+        prop_assert_eq!(b_doc.read().expect("read"), a_doc.read().expect("read"));
     }
 }

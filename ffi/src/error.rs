@@ -6,6 +6,7 @@
 //! never contains case content, only ids and field names).
 
 use casesync_core::case::CaseError;
+use casesync_core::protocol::ErrorCode;
 use casesync_core::store::StoreError;
 use casesync_core::sync::SyncError;
 
@@ -116,18 +117,18 @@ impl From<TransportError> for CasesyncError {
                 status,
                 code,
                 message,
-            } => match (status, code.as_str()) {
+            } => match (status, code) {
                 // The counts are filled in by the wipe (`CaseStore::server_error`).
-                (401, "device_revoked") => CasesyncError::DeviceRevoked {
+                (401, ErrorCode::DeviceRevoked) => CasesyncError::DeviceRevoked {
                     unsent_cases: 0,
                     unsent_changes: 0,
                 },
                 // A spent refresh token after the grace window: the token family is
                 // revoked, not the device. Sign in again; nothing on the phone is lost.
-                (401, "refresh_reused") => CasesyncError::Unauthorized(
+                (401, ErrorCode::RefreshReused) => CasesyncError::Unauthorized(
                     "Please sign in again with your password. Your work is saved on this phone and will be sent after you sign in.".into(),
                 ),
-                (401, "bad_credentials") => {
+                (401, ErrorCode::BadCredentials) => {
                     CasesyncError::Unauthorized("Wrong username or password.".into())
                 }
                 (401, _) => CasesyncError::Unauthorized(
@@ -150,7 +151,7 @@ mod tests {
     fn status(status: u16, code: &str) -> CasesyncError {
         TransportError::Status {
             status,
-            code: code.into(),
+            code: ErrorCode::parse(code),
             message: "m".into(),
         }
         .into()

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use casesync_core::case::Role;
-use serde::Deserialize;
+use casesync_core::protocol::{LoginRequest, RefreshRequest, TokenResponse};
 
 use crate::transport::{Http, TransportError};
 
@@ -83,15 +83,6 @@ impl TransportConfig {
     }
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    refresh_token: String,
-    expires_in: u64,
-    user_id: String,
-    role: Role,
-}
-
 fn session(server_url: &str, t: TokenResponse, now_ms: i64) -> Session {
     Session {
         server_url: server_url.to_owned(),
@@ -117,10 +108,12 @@ pub(crate) fn login(
     device_id: &str,
     now_ms: i64,
 ) -> Result<Session, TransportError> {
-    let body = serde_json::json!({
-        "username": username, "password": password, "device_id": device_id,
-    });
-    let t = http.post_json(&url(server_url, "v1/auth/login"), &body)?;
+    let body = LoginRequest {
+        username: username.to_owned(),
+        password: password.to_owned(),
+        device_id: device_id.to_owned(),
+    };
+    let t: TokenResponse = http.post_json(&url(server_url, "v1/auth/login"), &body)?;
     Ok(session(server_url, t, now_ms))
 }
 
@@ -131,10 +124,11 @@ pub(crate) fn refresh(
     device_id: &str,
     now_ms: i64,
 ) -> Result<Session, TransportError> {
-    let body = serde_json::json!({
-        "refresh_token": old.refresh_token, "device_id": device_id,
-    });
-    let t = http.post_json(&url(&old.server_url, "v1/auth/refresh"), &body)?;
+    let body = RefreshRequest {
+        refresh_token: old.refresh_token.clone(),
+        device_id: device_id.to_owned(),
+    };
+    let t: TokenResponse = http.post_json(&url(&old.server_url, "v1/auth/refresh"), &body)?;
     Ok(session(&old.server_url, t, now_ms))
 }
 

@@ -10,7 +10,7 @@ use casesync_core::case::{
     Stage,
 };
 use casesync_core::report::{self, FollowUp};
-use casesync_core::store::{DeviceStore, Listing, WipeReport};
+use casesync_core::store::{DeviceStore, Discarded, Listing, RefusedCase, WipeReport};
 
 use crate::dates;
 use crate::error::CasesyncError;
@@ -65,11 +65,7 @@ impl CaseStore {
     /// Who is editing now, from the session.
     fn ctx(&self) -> Result<EditCtx, CasesyncError> {
         let s = self.current_session()?;
-        Ok(EditCtx {
-            user_id: s.user_id,
-            role: s.role,
-            now_ms: now_ms(),
-        })
+        Ok(EditCtx::new(s.user_id, s.role, now_ms()))
     }
 
     pub(crate) fn current_session(&self) -> Result<Session, CasesyncError> {
@@ -327,6 +323,28 @@ impl CaseStore {
     /// Ids of cases with edits not yet acknowledged by the server.
     pub fn unsent_cases(&self) -> Result<Vec<String>, CasesyncError> {
         Ok(self.store.outbox()?)
+    }
+
+    /// Cases whose unsent edits the server refused, with the reason. Sync does not send
+    /// them again until the case is edited again, the server sends it, or `retryRefused`;
+    /// the phone keeps showing the edits meanwhile (`discardRefused` drops them).
+    pub fn refused_changes(&self) -> Result<Vec<RefusedCase>, CasesyncError> {
+        Ok(self.store.refused()?)
+    }
+
+    /// Sends case `case_id`'s refused edits again at the next sync (e.g. after a
+    /// coordinator fixed the worker's district). Returns whether the case was refused.
+    pub fn retry_refused(&self, case_id: String) -> Result<bool, CasesyncError> {
+        let _g = lock(&self.ops);
+        Ok(self.store.retry_refused(&case_id)?)
+    }
+
+    /// Drops case `case_id`'s refused edits: the case returns to what the server
+    /// accepted, or is removed from the phone if the server never accepted it. Only a
+    /// refused case (`NotFound` otherwise): unsent work is never dropped unasked.
+    pub fn discard_refused(&self, case_id: String) -> Result<Discarded, CasesyncError> {
+        let _g = lock(&self.ops);
+        Ok(self.store.discard_refused(&case_id)?)
     }
 
     /// Erases every case and unsent edit on this phone (the store stays open); returns

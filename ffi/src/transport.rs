@@ -8,9 +8,9 @@
 use std::io::Read;
 use std::time::Duration;
 
-use casesync_core::protocol::{CONTENT_TYPE, MAX_ENCODED_BYTES};
+use casesync_core::protocol::{ErrorCode, CONTENT_TYPE, MAX_ENCODED_BYTES};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Largest JSON answer accepted (auth responses are a few hundred bytes).
 const MAX_JSON_BYTES: u64 = 64 * 1024;
@@ -24,8 +24,9 @@ pub(crate) enum TransportError {
     Status {
         /// HTTP status.
         status: u16,
-        /// Machine-readable code (`""` when the body had none).
-        code: String,
+        /// Machine-readable code (`Unknown` when the body had none or one this build
+        /// does not know).
+        code: ErrorCode,
         /// Human-readable message.
         message: String,
     },
@@ -45,17 +46,28 @@ impl TransportError {
 
     /// Whether the access token was refused (expired or invalid): refresh, then retry.
     pub(crate) fn is_expired_token(&self) -> bool {
-        matches!(self, TransportError::Status { status: 401, code, .. }
-            if code == "invalid_token" || code == "unauthorized")
+        matches!(
+            self,
+            TransportError::Status {
+                status: 401,
+                code: ErrorCode::InvalidToken | ErrorCode::Unauthorized,
+                ..
+            }
+        )
     }
 }
 
+/// The error body, leniently: a missing field is empty, not an unreadable answer.
 #[derive(Deserialize)]
 struct ErrorBody {
-    #[serde(default)]
-    code: String,
+    #[serde(default = "unknown")]
+    code: ErrorCode,
     #[serde(default)]
     message: String,
+}
+
+fn unknown() -> ErrorCode {
+    ErrorCode::Unknown
 }
 
 /// A blocking HTTP client with inactivity time-outs.
@@ -80,13 +92,15 @@ impl Http {
     pub(crate) fn post_json<T: DeserializeOwned>(
         &self,
         url: &str,
-        body: &serde_json::Value,
+        body: &impl Serialize,
     ) -> Result<T, TransportError> {
+        let body = serde_json::to_string(body)
+            .map_err(|e| TransportError::BadBody(format!("request not encodable: {e}")))?;
         let resp = self
             .agent
             .post(url)
             .set("content-type", "application/json")
-            .send_string(&body.to_string())
+            .send_string(&body)
             .map_err(failure)?;
         let bytes = read_body(resp, MAX_JSON_BYTES)?;
         serde_json::from_slice(&bytes)
@@ -132,7 +146,7 @@ fn failure(e: ureq::Error) -> TransportError {
             let body: Option<ErrorBody> = serde_json::from_slice(&raw).ok();
             let (code, message) = body
                 .map(|b| (b.code, b.message))
-                .unwrap_or_else(|| (String::new(), format!("HTTP {status}")));
+                .unwrap_or_else(|| (ErrorCode::Unknown, format!("HTTP {status}")));
             TransportError::Status {
                 status,
                 code,

@@ -13,7 +13,6 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use casesync_core::case::Role;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use jwt::{Claims, JwtKeys};
@@ -34,20 +33,8 @@ const SUCCESSOR_KEY_CONTEXT: &[u8] = b"casesync refresh successor v1";
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// What login and refresh return (JSON).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenResponse {
-    /// Access token (JWT) for `Authorization: Bearer`.
-    pub access_token: String,
-    /// Refresh token (single use).
-    pub refresh_token: String,
-    /// Access token lifetime, seconds.
-    pub expires_in: u64,
-    /// User id.
-    pub user_id: String,
-    /// Role.
-    pub role: Role,
-}
+/// What login and refresh return (JSON): the type the phone and the tests read.
+pub use casesync_core::protocol::TokenResponse;
 
 /// An authenticated request's principal.
 #[derive(Debug, Clone)]

@@ -90,16 +90,8 @@ fn demo_case(
     let worker = format!("chw{}", i % 3 + 1);
     let (lang, name, sex) = NAMES[i % NAMES.len()];
     let sensitive = matches!(i % 9, 0);
-    let coord = EditCtx {
-        user_id: "coord".into(),
-        role: Role::Coordinator,
-        now_ms,
-    };
-    let chw = EditCtx {
-        user_id: worker.clone(),
-        role: Role::Chw,
-        now_ms,
-    };
+    let coord = EditCtx::new("coord", Role::Coordinator, now_ms);
+    let chw = EditCtx::new(worker.clone(), Role::Chw, now_ms);
     let mut doc = CaseDoc::create(
         &coord,
         device_actor("server:demo"),

@@ -7,8 +7,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use casesync_core::protocol::ProtocolError;
-use serde::Serialize;
+use casesync_core::protocol::{ErrorBody, ErrorCode, ProtocolError};
 
 use crate::store::StoreError;
 
@@ -102,45 +101,40 @@ pub enum AppError {
     Status(StatusCode),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: String,
-}
-
 impl AppError {
     /// HTTP status and machine-readable code.
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         use AppError::*;
+        use ErrorCode as C;
         match self {
-            BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
-            UserDisabled => (StatusCode::FORBIDDEN, "user_disabled"),
-            DeviceRevoked => (StatusCode::UNAUTHORIZED, "device_revoked"),
-            DeviceTaken => (StatusCode::FORBIDDEN, "device_taken"),
-            RefreshReused => (StatusCode::UNAUTHORIZED, "refresh_reused"),
-            RefreshExpired => (StatusCode::UNAUTHORIZED, "refresh_expired"),
-            Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            AmbiguousCredentials => (StatusCode::UNAUTHORIZED, "ambiguous_credentials"),
-            InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
-            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            DeviceMismatch => (StatusCode::FORBIDDEN, "device_mismatch"),
-            NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            BadMessage(_) => (StatusCode::BAD_REQUEST, "bad_message"),
-            UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, "unsupported_version"),
-            BadCursor => (StatusCode::BAD_REQUEST, "bad_cursor"),
-            BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            InvalidCase(_) => (StatusCode::BAD_REQUEST, "invalid_case"),
+            BadCredentials => (StatusCode::UNAUTHORIZED, C::BadCredentials),
+            UserDisabled => (StatusCode::FORBIDDEN, C::UserDisabled),
+            DeviceRevoked => (StatusCode::UNAUTHORIZED, C::DeviceRevoked),
+            DeviceTaken => (StatusCode::FORBIDDEN, C::DeviceTaken),
+            RefreshReused => (StatusCode::UNAUTHORIZED, C::RefreshReused),
+            RefreshExpired => (StatusCode::UNAUTHORIZED, C::RefreshExpired),
+            Unauthorized => (StatusCode::UNAUTHORIZED, C::Unauthorized),
+            AmbiguousCredentials => (StatusCode::UNAUTHORIZED, C::AmbiguousCredentials),
+            InvalidToken => (StatusCode::UNAUTHORIZED, C::InvalidToken),
+            RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
+            Forbidden(_) => (StatusCode::FORBIDDEN, C::Forbidden),
+            DeviceMismatch => (StatusCode::FORBIDDEN, C::DeviceMismatch),
+            NotFound => (StatusCode::NOT_FOUND, C::NotFound),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, C::MethodNotAllowed),
+            Conflict(_) => (StatusCode::CONFLICT, C::Conflict),
+            BadMessage(_) => (StatusCode::BAD_REQUEST, C::BadMessage),
+            UnsupportedVersion(_) => (StatusCode::BAD_REQUEST, C::UnsupportedVersion),
+            BadCursor => (StatusCode::BAD_REQUEST, C::BadCursor),
+            BadRequest(_) => (StatusCode::BAD_REQUEST, C::BadRequest),
+            InvalidCase(_) => (StatusCode::BAD_REQUEST, C::InvalidCase),
             UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, C::UnsupportedMediaType)
             }
-            PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Timeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-            Status(s) if s.is_server_error() => (*s, "internal"),
-            Status(s) => (*s, "refused"),
+            PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, C::PayloadTooLarge),
+            Timeout => (StatusCode::REQUEST_TIMEOUT, C::RequestTimeout),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),
+            Status(s) if s.is_server_error() => (*s, C::Internal),
+            Status(s) => (*s, C::Refused),
         }
     }
 
@@ -162,15 +156,18 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        let code_str = code.as_str();
         match &self {
             AppError::Internal(detail) => tracing::error!(error = %detail, "internal error"),
-            _ if status.is_server_error() => tracing::error!(code, %status, "server error"),
-            _ => tracing::debug!(code, "request refused"),
+            _ if status.is_server_error() => {
+                tracing::error!(code = code_str, %status, "server error")
+            }
+            _ => tracing::debug!(code = code_str, "request refused"),
         }
-        metrics::counter!("casesync_http_refusals_total", "code" => code).increment(1);
+        metrics::counter!("casesync_http_refusals_total", "code" => code_str).increment(1);
         let mut resp = (
             status,
-            Json(Body {
+            Json(ErrorBody {
                 code,
                 message: self.to_string(),
             }),

@@ -43,9 +43,5 @@ pub fn visit(notes: impl Into<String>) -> VisitInput {
 
 /// An edit context for `user` at a fixed time.
 pub fn ctx(user: &str, role: Role) -> EditCtx {
-    EditCtx {
-        user_id: user.into(),
-        role,
-        now_ms: 1_700_000_000_000,
-    }
+    EditCtx::new(user, role, 1_700_000_000_000)
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use casesync_core::case::{Case, CaseDoc, EditCtx, Role};
+use casesync_core::protocol::LoginRequest;
 use casesync_core::store::DeviceStore;
 use casesync_core::sync::{Step, SyncProgress, DEFAULT_PAGE_BYTES};
 
@@ -186,14 +187,8 @@ pub struct Device {
     url: String,
 }
 
-/// Result of logging in.
-#[derive(Debug, serde::Deserialize)]
-pub struct LoginResponse {
-    /// JWT.
-    pub access_token: String,
-    /// Rotating refresh token.
-    pub refresh_token: String,
-}
+/// Result of logging in (the shared type the server answers with).
+pub use casesync_core::protocol::TokenResponse;
 
 /// A fresh random 32-byte store key.
 pub fn test_key() -> [u8; 32] {
@@ -220,10 +215,14 @@ pub async fn login(
     user: &str,
     password: &str,
     device_id: &str,
-) -> Result<LoginResponse> {
+) -> Result<TokenResponse> {
     let resp = http
         .post(format!("{url}/v1/auth/login"))
-        .json(&serde_json::json!({"username": user, "password": password, "device_id": device_id}))
+        .json(&LoginRequest {
+            username: user.into(),
+            password: password.into(),
+            device_id: device_id.into(),
+        })
         .send()
         .await?;
     if !resp.status().is_success() {
@@ -256,11 +255,7 @@ impl Device {
 
     /// An edit context for this device's user at `now_ms`.
     pub fn ctx(&self, now_ms: i64) -> EditCtx {
-        EditCtx {
-            user_id: self.user.clone(),
-            role: self.role,
-            now_ms,
-        }
+        EditCtx::new(self.user.clone(), self.role, now_ms)
     }
 
     /// The case `id` as this device has it now.

@@ -65,11 +65,7 @@ struct Phone {
 
 impl Phone {
     fn ctx(&self, now_ms: i64) -> EditCtx {
-        EditCtx {
-            user_id: self.user.clone(),
-            role: Role::Chw,
-            now_ms,
-        }
+        EditCtx::new(self.user.clone(), Role::Chw, now_ms)
     }
 
     fn edit(
@@ -498,11 +494,7 @@ async fn a_page_interrupted_on_the_phone_loses_and_duplicates_nothing() {
         // Local edits on 3 cases while the coordinator edits others; the page carrying
         // the acknowledgement (and the coordinator's edits) is interrupted.
         let actor = store.actor(&device_id).expect("actor");
-        let ctx = EditCtx {
-            user_id: chw.username.clone(),
-            role: Role::Chw,
-            now_ms: 10_000 + k as i64,
-        };
+        let ctx = EditCtx::new(chw.username.clone(), Role::Chw, 10_000 + k as i64);
         for i in 0..3 {
             let mut doc = store.load_case(&format!("case-{i:02}")).expect("case");
             doc.set_actor(actor.clone());

@@ -255,4 +255,28 @@ async fn refused_pushes_leave_the_server_untouched() {
         1,
         "the other document still syncs"
     );
+
+    // The refused push is parked: listed with its reason, not sent again, and the phone
+    // still shows what it holds until the app discards it.
+    let refused = chw1.store.refused().expect("refused");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].case_id, "case-x");
+    assert_eq!(
+        refused[0].code,
+        casesync_core::protocol::RefusalCode::RestrictedField
+    );
+    let (p, _) = chw1.sync().await.expect("sync");
+    assert!(p.refused.is_empty(), "resent: {:?}", p.refused);
+    assert_eq!(p.docs_pushed, 0, "a parked push is not uploaded");
+    assert_eq!(chw1.case("case-x").expect("case").assigned_to, "chw9");
+    let d = chw1.store.discard_refused("case-x").expect("discard");
+    assert_eq!((d.changes, d.case_removed), (1, false));
+    assert_eq!(
+        chw1.case("case-x").expect("case"),
+        before,
+        "back to the server's copy"
+    );
+    assert!(chw1.store.outbox().expect("outbox").is_empty());
+    let (p, _) = chw1.sync().await.expect("sync");
+    assert!(p.refused.is_empty());
 }

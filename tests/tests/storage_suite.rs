@@ -24,11 +24,7 @@ use chrono::NaiveDate;
 const D: &str = "sylhet";
 
 fn ctx(user: &str, role: Role) -> EditCtx {
-    EditCtx {
-        user_id: user.into(),
-        role,
-        now_ms: 1_700_000_000_000,
-    }
+    EditCtx::new(user, role, 1_700_000_000_000)
 }
 
 fn new_case(id: &str, assigned: &str) -> CaseDoc {

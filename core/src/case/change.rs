@@ -61,11 +61,7 @@ mod tests {
 
     #[test]
     fn a_flipped_checksum_is_refused() {
-        let ctx = EditCtx {
-            user_id: "u".into(),
-            role: Role::Chw,
-            now_ms: 1,
-        };
+        let ctx = EditCtx::new("u", Role::Chw, 1);
         let mut doc = CaseDoc::create(
             &ctx,
             device_actor("d"),

@@ -3,6 +3,11 @@
 //! Automerge keeps every concurrently written value of a map key and picks the same
 //! winner on every replica. The losers stay in the document until a later write
 //! supersedes them; [`CaseDoc::conflicts`] lists them so a person can choose.
+//!
+//! A record written whole (the consent: a new map each time) that two replicas wrote
+//! concurrently is two maps at one key: its values are the records' fields as JSON
+//! objects, and choosing one writes it again as a new map. `closure.known` is not
+//! listed: it is a set, read as the union of concurrent closures' sets.
 
 use automerge::{transaction::Transactable, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{Deserialize, Serialize};
@@ -15,7 +20,9 @@ use super::model::Role;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ConflictValue {
-    /// The value (`null` for an object such as a note written twice). In Kotlin
+    /// The value: a scalar, or for a record written whole (the consent) its fields as a
+    /// JSON object; `null` for any other object (e.g. a note created twice), which
+    /// cannot be chosen. In Kotlin
     /// `valueJson`, the value as JSON text (e.g. `"high"`, `3`, `true`): pass it back to
     /// `resolveConflict`.
     #[cfg_attr(feature = "uniffi", uniffi(name = "value_json"))]
@@ -51,7 +58,39 @@ fn scalar_json(s: &ScalarValue) -> serde_json::Value {
     }
 }
 
+/// Paths that are sets read as the union of their concurrent values: never a conflict.
+fn is_union_set(path: &str) -> bool {
+    path == "closure.known" || path.starts_with("closure.known.")
+}
+
+/// Upper bound on the fields of a record offered whole as a conflict value.
+const MAX_RECORD_FIELDS: usize = 16;
+
 impl CaseDoc {
+    /// A map of scalars as a JSON object (a record written whole); `null` for any
+    /// other object, which is not offered as a choice.
+    fn record_json(&self, obj: &ObjId) -> serde_json::Value {
+        if self.doc.object_type(obj).ok() != Some(ObjType::Map)
+            || self.doc.length(obj) > MAX_RECORD_FIELDS
+        {
+            return serde_json::Value::Null;
+        }
+        let mut fields = serde_json::Map::new();
+        for key in self.doc.keys(obj) {
+            match self.doc.get(obj, key.as_str()).ok().flatten() {
+                Some((Value::Scalar(s), _)) => {
+                    let v = scalar_json(&s);
+                    if v.is_null() {
+                        return serde_json::Value::Null;
+                    }
+                    fields.insert(key, v);
+                }
+                _ => return serde_json::Value::Null,
+            }
+        }
+        serde_json::Value::Object(fields)
+    }
+
     /// Every field that holds concurrent values, in path order.
     pub fn conflicts(&mut self) -> Vec<Conflict> {
         let mut found = Vec::new();
@@ -78,12 +117,12 @@ impl CaseDoc {
                     let w = all.remove(pos);
                     all.insert(0, w);
                 }
-                if all.len() > 1 {
+                if all.len() > 1 && !is_union_set(&path) {
                     let vals: Vec<(serde_json::Value, automerge::ObjId)> = all
                         .into_iter()
                         .map(|(v, id)| match v {
                             Value::Scalar(s) => (scalar_json(&s), id),
-                            Value::Object(_) => (serde_json::Value::Null, id),
+                            Value::Object(_) => (self.record_json(&id), id),
                         })
                         .collect();
                     let values = vals
@@ -164,18 +203,40 @@ impl CaseDoc {
         let chosen = chosen.clone();
         self.change(ctx, &format!("conflict at {path} resolved"), move |d| {
             match chosen {
-                serde_json::Value::String(s) => d.put(&obj, key.as_str(), s)?,
-                serde_json::Value::Bool(b) => d.put(&obj, key.as_str(), b)?,
-                serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-                    (Some(i), _) => d.put(&obj, key.as_str(), i)?,
-                    (None, Some(f)) => d.put(&obj, key.as_str(), f)?,
-                    _ => return Err(CaseError::NoConflict(path.to_owned())),
-                },
-                _ => return Err(CaseError::NoConflict(path.to_owned())),
+                // A record written whole: written again whole, as a new map.
+                serde_json::Value::Object(fields) => {
+                    let m = d.put_object(&obj, key.as_str(), ObjType::Map)?;
+                    for (k, v) in fields {
+                        put_json_scalar(d, &m, &k, v, path)?;
+                    }
+                }
+                v => put_json_scalar(d, &obj, &key, v, path)?,
             }
             Ok(())
         })
     }
+}
+
+/// Writes a JSON scalar (as listed by `conflicts`) at `key`.
+fn put_json_scalar(
+    d: &mut automerge::AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    v: serde_json::Value,
+    path: &str,
+) -> Result<(), CaseError> {
+    match v {
+        serde_json::Value::String(s) => d.put(obj, key, s)?,
+        serde_json::Value::Bool(b) => d.put(obj, key, b)?,
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => d.put(obj, key, i)?,
+            (None, Some(u), _) => d.put(obj, key, u)?,
+            (None, None, Some(f)) => d.put(obj, key, f)?,
+            _ => return Err(CaseError::NoConflict(path.to_owned())),
+        },
+        _ => return Err(CaseError::NoConflict(path.to_owned())),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -184,11 +245,7 @@ mod tests {
     use crate::case::{device_actor, AssessmentUpdate, NewCase, SafetyRisk};
 
     fn ctx(user: &str, role: Role) -> EditCtx {
-        EditCtx {
-            user_id: user.into(),
-            role,
-            now_ms: 1_700_000_000_000,
-        }
+        EditCtx::new(user, role, 1_700_000_000_000)
     }
 
     #[test]

@@ -24,6 +24,17 @@ pub struct EditCtx {
     pub now_ms: i64,
 }
 
+impl EditCtx {
+    /// `user_id` editing as `role` at `now_ms` (ms since the Unix epoch).
+    pub fn new(user_id: impl Into<String>, role: Role, now_ms: i64) -> Self {
+        EditCtx {
+            user_id: user_id.into(),
+            role,
+            now_ms,
+        }
+    }
+}
+
 /// Separates the user id from the readable summary in a change message.
 pub(crate) const MESSAGE_SEP: char = '\u{1f}';
 
@@ -535,16 +546,12 @@ impl CaseDoc {
         self.ensure_can_edit(ctx)?;
         check_required("consent scope", scope, MAX_SHORT_TEXT)?;
         let o = Self::map_in(&self.doc, &ROOT, "intake")?;
-        let existing = Reader {
-            doc: &self.doc,
-            heads: None,
-        }
-        .obj(&o, "consent");
+        // A consent is one act, written whole as a new map that supersedes the previous
+        // one. Two replicas recording consent concurrently make two maps at one key: a
+        // conflict of whole records (`conflicts()` lists both, either can be chosen),
+        // never a mix of one's date and the other's scope, and nothing hidden.
         self.change(ctx, "consent recorded", |d| {
-            let c = match existing {
-                Some(c) => c,
-                None => d.put_object(&o, "consent", ObjType::Map)?,
-            };
+            let c = d.put_object(&o, "consent", ObjType::Map)?;
             d.put(&c, "given", given)?;
             d.put(&c, "date", date_str(date))?;
             d.put(&c, "scope", scope)?;
@@ -900,6 +907,8 @@ impl CaseDoc {
             d.put(&o, "reason", c.reason.as_str())?;
             d.put(&o, "client_agreed", c.client_agreed)?;
             put_text(d, &o, "summary", &c.summary)?;
+            // The set of entries this closure saw, written whole; concurrent closures'
+            // sets are read as their union (see `Reader::case`).
             let k = d.put_object(&o, "known", ObjType::Map)?;
             for id in &known {
                 d.put(&k, id.as_str(), true)?;

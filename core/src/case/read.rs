@@ -32,6 +32,19 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
         }
     }
 
+    /// Every object stored concurrently at `key`: more than one when replicas created an
+    /// object there concurrently (a record written as a whole, such as `closure.known`).
+    pub fn objs(&self, obj: &ObjId, key: &str) -> Vec<ObjId> {
+        let all = match self.heads {
+            Some(h) => self.doc.get_all_at(obj, key, h),
+            None => self.doc.get_all(obj, key),
+        };
+        all.unwrap_or_default()
+            .into_iter()
+            .filter_map(|(v, id)| matches!(v, Value::Object(_)).then_some(id))
+            .collect()
+    }
+
     /// A string: a scalar string or the content of a Text object.
     pub fn string(&self, obj: &ObjId, key: &str) -> Option<String> {
         match self.value(obj, key)? {
@@ -106,11 +119,15 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
         let referrals = self.referrals();
         let visits = self.visits();
         let activity_after_closure = stage == Stage::Closed && {
-            let known = self
+            // `known` is a set written whole by each closure: concurrent closures make
+            // concurrent maps, and an entry any of them saw is known (their union).
+            let known: std::collections::BTreeSet<String> = self
                 .obj(&ROOT, "closure")
-                .and_then(|c| self.obj(&c, "known"))
-                .map(|k| self.keys(&k))
-                .unwrap_or_default();
+                .map(|c| self.objs(&c, "known"))
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|k| self.keys(k))
+                .collect();
             visits
                 .keys()
                 .chain(plan.goals.keys())

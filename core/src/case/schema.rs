@@ -3,8 +3,16 @@
 //! Every case document carries `schema`. A document with a lower number is migrated
 //! forward when it is opened for editing ([`migrate`]); a higher number means a newer app
 //! wrote it, and it is refused with [`CaseError::UnsupportedSchema`] rather than
-//! misread. Migrations only add containers or fields that are missing, so two devices
-//! migrating the same document concurrently write the same values.
+//! misread.
+//!
+//! Containers are created with the case ([`ensure_structure`]), in its first change. A
+//! container created later is unsafe: two replicas creating a map at one key create two
+//! objects, Automerge shows one, and what was written into the other is hidden. So the
+//! 0 -> 1 migration below (it adds containers) is safe only because schema 0 was
+//! pre-release; a future migration adds scalars only. The two maps made after creation
+//! are records written whole, where a concurrent twin hides nothing: `intake.consent`
+//! (a conflict of whole consents, either can be chosen) and `closure.known` (a set read
+//! as the union of concurrent closures'). See docs/DESIGN.md §3.1.
 
 use automerge::{transaction::Transactable, AutoCommit, ObjType, ReadDoc, ROOT};
 

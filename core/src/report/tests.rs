@@ -17,11 +17,7 @@ fn ctx(user: &str, role: Role, on: &str) -> EditCtx {
         .expect("time")
         .and_utc()
         .timestamp_millis();
-    EditCtx {
-        user_id: user.into(),
-        role,
-        now_ms,
-    }
+    EditCtx::new(user, role, now_ms)
 }
 
 fn chw(user: &str, on: &str) -> EditCtx {

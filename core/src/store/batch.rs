@@ -17,6 +17,8 @@ pub(crate) const ACKED: &[u8] = b"a/";
 pub(crate) const OUTBOX: &[u8] = b"o/";
 /// Key prefix of removals held back until the case's unsent changes are acknowledged.
 pub(crate) const REMOVAL: &[u8] = b"r/";
+/// Key prefix of parked refusals (see `refused.rs`).
+pub(crate) const REFUSED: &[u8] = b"x/";
 /// Key of the key-check record.
 pub(crate) const KEY_CHECK: &[u8] = b"m/keycheck";
 /// Key of the sync cursor.
@@ -42,7 +44,7 @@ pub(crate) fn id_of(prefix: &[u8], key: &[u8]) -> Option<String> {
 /// edits in order (`None` removes the case's summary).
 pub(crate) struct Sealed {
     /// Writes of documents, acknowledged sequence numbers, outbox marks, deferred
-    /// removals and the cursor.
+    /// removals, parked refusals and the cursor.
     pub(crate) ops: Vec<BatchOp>,
     /// Summary index edits, applied to the buckets at write time.
     pub(crate) index: Vec<(String, Option<CaseSummary>)>,
@@ -58,6 +60,8 @@ enum Op {
     DeferRemoval(String),
     CancelRemoval(String),
     SetCursor(Vec<u8>),
+    SetRefused(String, super::refused::RefusedRecord),
+    ClearRefused(String),
 }
 
 /// Writes to apply together with [`DeviceStore::apply`](super::DeviceStore::apply):
@@ -132,6 +136,29 @@ impl StoreBatch {
         self
     }
 
+    /// Parks case `id`: the server refused its push of this device's changes up to
+    /// sequence number `seq`; sync does not resend them until something changes (see
+    /// `store/refused.rs`).
+    pub fn set_refused(
+        &mut self,
+        id: &str,
+        code: crate::protocol::RefusalCode,
+        message: &str,
+        seq: u64,
+    ) -> &mut Self {
+        self.ops.push(Op::SetRefused(
+            id.to_owned(),
+            super::refused::RefusedRecord::new(code, message, seq),
+        ));
+        self
+    }
+
+    /// Forgets case `id`'s parked refusal: its unsent changes go up at the next sync.
+    pub fn clear_refused(&mut self, id: &str) -> &mut Self {
+        self.ops.push(Op::ClearRefused(id.to_owned()));
+        self
+    }
+
     /// Sets the sync cursor (opaque bytes from the server).
     pub fn set_cursor(&mut self, cursor: Vec<u8>) -> &mut Self {
         self.ops.push(Op::SetCursor(cursor));
@@ -161,7 +188,7 @@ impl StoreBatch {
                 }
                 Op::RemoveCase(id) => {
                     validate_case_id(&id)?;
-                    for prefix in [DOC, LEGACY_HEADS, ACKED, OUTBOX, REMOVAL] {
+                    for prefix in [DOC, LEGACY_HEADS, ACKED, OUTBOX, REMOVAL, REFUSED] {
                         out.push(BatchOp::Delete(key(prefix, &id)));
                     }
                     index.push((id, None));
@@ -187,6 +214,14 @@ impl StoreBatch {
                     out.push(BatchOp::Delete(key(REMOVAL, &id)));
                 }
                 Op::SetCursor(c) => out.push(put(CURSOR.to_vec(), &c)?),
+                Op::SetRefused(id, r) => {
+                    validate_case_id(&id)?;
+                    out.push(put(key(REFUSED, &id), &r.encode()?)?);
+                }
+                Op::ClearRefused(id) => {
+                    validate_case_id(&id)?;
+                    out.push(BatchOp::Delete(key(REFUSED, &id)));
+                }
             }
         }
         Ok(Sealed { ops: out, index })

@@ -20,11 +20,7 @@ const NAMES: [(&str, &str); 4] = [
 ];
 
 fn ctx() -> EditCtx {
-    EditCtx {
-        user_id: "chw-7".into(),
-        role: Role::Chw,
-        now_ms: 1_700_000_000_000,
-    }
+    EditCtx::new("chw-7", Role::Chw, 1_700_000_000_000)
 }
 
 fn new_doc(id: &str, name: &str) -> CaseDoc {

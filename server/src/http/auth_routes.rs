@@ -2,32 +2,18 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
+use casesync_core::protocol::{LoginRequest, RefreshRequest};
 
 use super::extract::{ClientIp, JsonBody};
 use super::AppState;
 use crate::auth::{self, TokenResponse};
 use crate::error::AppError;
 
-/// Login body.
-#[derive(Debug, Deserialize)]
-pub struct LoginBody {
-    /// Login name.
-    pub username: String,
-    /// Password.
-    pub password: String,
-    /// The app's device id (bound to the user at first login).
-    pub device_id: String,
-}
+/// Login body (the shared [`LoginRequest`]).
+pub type LoginBody = LoginRequest;
 
-/// Refresh body.
-#[derive(Debug, Deserialize)]
-pub struct RefreshBody {
-    /// The current refresh token.
-    pub refresh_token: String,
-    /// The device it was issued to.
-    pub device_id: String,
-}
+/// Refresh body (the shared [`RefreshRequest`]).
+pub type RefreshBody = RefreshRequest;
 
 /// `POST /v1/auth/login`. A device id with a reserved prefix
 /// ([`auth::RESERVED_DEVICE_PREFIXES`]) is refused (400) before anything else: the

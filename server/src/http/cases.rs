@@ -27,11 +27,7 @@ fn active(who: &Authenticated) -> Result<(), AppError> {
 }
 
 fn ctx(who: &Authenticated) -> EditCtx {
-    EditCtx {
-        user_id: who.user.user_id.clone(),
-        role: who.user.role,
-        now_ms: crate::now_ms(),
-    }
+    EditCtx::new(who.user.user_id.clone(), who.user.role, crate::now_ms())
 }
 
 /// Whether `who` may register a case with this routing (`scope::may_register`: their

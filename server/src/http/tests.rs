@@ -329,11 +329,7 @@ async fn cases_flow_between_phone_and_coordinator() {
     let admin = login(&app, "admin", "admin-pc").await;
 
     // A CHW registers a case offline and pushes it.
-    let ctx = EditCtx {
-        user_id: "chw1".into(),
-        role: Role::Chw,
-        now_ms: crate::now_ms(),
-    };
+    let ctx = EditCtx::new("chw1", Role::Chw, crate::now_ms());
     let new = NewCase {
         id: "case-1".into(),
         district: "ঢাকা".into(),

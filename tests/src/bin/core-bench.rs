@@ -143,11 +143,7 @@ fn run(args: &Args, source: &CaseloadSource) -> anyhow::Result<Vec<Figure>> {
     let dir = tempfile::tempdir()?;
     let store_path = dir.path().join("store");
     let store = DeviceStore::open(&store_path, &KEY)?;
-    let importer = EditCtx {
-        user_id: "importer".into(),
-        role: Role::Coordinator,
-        now_ms: NOW_MS,
-    };
+    let importer = EditCtx::new("importer", Role::Coordinator, NOW_MS);
     let actor = device_actor("bench-server");
     let mut sizes = Vec::with_capacity(cases.len());
     let mut batch = StoreBatch::new();
@@ -290,11 +286,7 @@ fn run(args: &Args, source: &CaseloadSource) -> anyhow::Result<Vec<Figure>> {
 /// saved size and the number of changes. `extras`: also set every programme-defined
 /// assessment field (one change each).
 fn typed_build(case: &Case, extras: bool) -> anyhow::Result<(usize, usize)> {
-    let ctx = EditCtx {
-        user_id: case.assigned_to.clone(),
-        role: Role::Chw,
-        now_ms: NOW_MS,
-    };
+    let ctx = EditCtx::new(case.assigned_to.clone(), Role::Chw, NOW_MS);
     let new = NewCase {
         id: case.id.clone(),
         district: case.district.clone(),

@@ -55,14 +55,14 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use casesync_core::case::{CaseDoc, EditCtx, ExtraValue, Role};
 use casesync_core::protocol::{
-    decode_response, encode_request, DocPush, SyncRequest, CONTENT_TYPE, PROTOCOL_VERSION,
+    decode_response, encode_request, DocPush, LoginRequest, SyncRequest, TokenResponse,
+    CONTENT_TYPE, PROTOCOL_VERSION,
 };
 use casesync_core::store::DeviceStore;
 use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
 use casesync_tests::caseload::{to_case, CaseloadArgs, CaseloadSource};
 use casesync_tests::harness::{login, test_key, ServerProc, UserSpec};
 use clap::Parser;
-use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 /// Cases per import request (well under the server's body limit).
@@ -366,25 +366,20 @@ fn account_for(i: usize, accounts: &[Account]) -> &Account {
     }
 }
 
-/// The parts of a login answer the bench uses.
-#[derive(Debug, Deserialize)]
-struct Login {
-    access_token: String,
-    role: String,
-}
-
 /// Logs one device in; the answer says the user's role.
 async fn login_with_role(
     http: &reqwest::Client,
     url: &str,
     acc: &Account,
     device_id: &str,
-) -> Result<Login> {
+) -> Result<TokenResponse> {
     let resp = http
         .post(format!("{url}/v1/auth/login"))
-        .json(&serde_json::json!({
-            "username": acc.username, "password": acc.password, "device_id": device_id
-        }))
+        .json(&LoginRequest {
+            username: acc.username.clone(),
+            password: acc.password.clone(),
+            device_id: device_id.to_owned(),
+        })
         .send()
         .await?;
     if !resp.status().is_success() {
@@ -415,11 +410,7 @@ async fn login_devices(
             let _permit = gate.acquire_owned().await?;
             let device_id = format!("load-{stamp}-{i:04}");
             let l = login_with_role(&http, &url, &acc, &device_id).await?;
-            let role = match l.role.as_str() {
-                "coordinator" => Role::Coordinator,
-                "admin" => Role::Admin,
-                _ => Role::Chw,
-            };
+            let role = l.role;
             Ok::<_, anyhow::Error>(LoadDevice {
                 device_id,
                 user: acc.username,

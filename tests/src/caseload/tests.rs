@@ -18,11 +18,7 @@ const NOW: i64 = 1_736_000_000_000;
 const REQUIRE_RECORDED_ENV: &str = "CASESYNC_REQUIRE_RECORDED";
 
 fn coordinator() -> EditCtx {
-    EditCtx {
-        user_id: "importer".into(),
-        role: Role::Coordinator,
-        now_ms: NOW,
-    }
+    EditCtx::new("importer", Role::Coordinator, NOW)
 }
 
 fn generated() -> CaseloadSource {
@@ -183,11 +179,7 @@ fn edit_checks(source: &CaseloadSource) {
         .max()
         .expect("edits");
     let bench = source.load(last + 1).expect("caseload");
-    let worker = EditCtx {
-        user_id: "chw-099".into(),
-        role: Role::Chw,
-        now_ms: NOW + 1,
-    };
+    let worker = EditCtx::new("chw-099", Role::Chw, NOW + 1);
     for edit in edits.b.iter().chain(&edits.b2) {
         let b = &bench[edit.index];
         assert_eq!(b.case_id, edit.case_id);

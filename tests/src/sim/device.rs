@@ -112,10 +112,6 @@ impl<'a> SimDevice<'a> {
 
     /// An edit context at `now_ms`.
     pub fn ctx(&self, now_ms: i64) -> EditCtx {
-        EditCtx {
-            user_id: self.user.clone(),
-            role: self.role,
-            now_ms,
-        }
+        EditCtx::new(self.user.clone(), self.role, now_ms)
     }
 }

@@ -13,11 +13,7 @@ fn d(s: &str) -> NaiveDate {
 }
 
 fn ctx(user: &str, role: Role) -> EditCtx {
-    EditCtx {
-        user_id: user.into(),
-        role,
-        now_ms: NOW,
-    }
+    EditCtx::new(user, role, NOW)
 }
 
 fn coordinator() -> EditCtx {

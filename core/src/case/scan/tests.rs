@@ -9,11 +9,7 @@ use super::*;
 use crate::case::{device_actor, CaseDoc, EditCtx, NewCase, Role, VisitInput, VisitKind};
 
 fn ctx() -> EditCtx {
-    EditCtx {
-        user_id: "chw-1".into(),
-        role: Role::Chw,
-        now_ms: 1_736_000_000_000,
-    }
+    EditCtx::new("chw-1", Role::Chw, 1_736_000_000_000)
 }
 
 /// A case with text in the four scripts of the field, and a long note, so that its

@@ -38,11 +38,7 @@ const NOTES: [&str; 4] = [
 /// `n` case documents with an intake, a goal and three visits each, and the raw
 /// changes of the first one.
 pub(in super::super) fn case_docs(n: usize) -> (Vec<CaseDoc>, Vec<Vec<u8>>) {
-    let ctx = EditCtx {
-        user_id: "chw-7".into(),
-        role: Role::Chw,
-        now_ms: 1_741_000_000_000,
-    };
+    let ctx = EditCtx::new("chw-7", Role::Chw, 1_741_000_000_000);
     let day = |d| NaiveDate::from_ymd_opt(2025, 3, d);
     let mut docs = Vec::new();
     for i in 0..n {

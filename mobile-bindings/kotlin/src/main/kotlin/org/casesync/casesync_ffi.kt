@@ -34,11 +34,13 @@ import java.util.concurrent.atomic.AtomicBoolean
 import org.casesync.core.Case
 import org.casesync.core.ClosureReason
 import org.casesync.core.Conflict
+import org.casesync.core.Discarded
 import org.casesync.core.Evaluation
 import org.casesync.core.ExtraValue
 import org.casesync.core.FfiConverterTypeCase
 import org.casesync.core.FfiConverterTypeClosureReason
 import org.casesync.core.FfiConverterTypeConflict
+import org.casesync.core.FfiConverterTypeDiscarded
 import org.casesync.core.FfiConverterTypeEvaluation
 import org.casesync.core.FfiConverterTypeExtraValue
 import org.casesync.core.FfiConverterTypeFollowUp
@@ -50,6 +52,7 @@ import org.casesync.core.FfiConverterTypeNewCase
 import org.casesync.core.FfiConverterTypeReferralService
 import org.casesync.core.FfiConverterTypeReferralStatus
 import org.casesync.core.FfiConverterTypeRefusal
+import org.casesync.core.FfiConverterTypeRefusedCase
 import org.casesync.core.FfiConverterTypeRole
 import org.casesync.core.FfiConverterTypeSafetyRisk
 import org.casesync.core.FfiConverterTypeSex
@@ -65,6 +68,7 @@ import org.casesync.core.NewCase
 import org.casesync.core.ReferralService
 import org.casesync.core.ReferralStatus
 import org.casesync.core.Refusal
+import org.casesync.core.RefusedCase
 import org.casesync.core.Role
 import org.casesync.core.SafetyRisk
 import org.casesync.core.Sex
@@ -74,6 +78,7 @@ import org.casesync.core.WipeReport
 import org.casesync.core.RustBuffer as RustBufferCase
 import org.casesync.core.RustBuffer as RustBufferClosureReason
 import org.casesync.core.RustBuffer as RustBufferConflict
+import org.casesync.core.RustBuffer as RustBufferDiscarded
 import org.casesync.core.RustBuffer as RustBufferEvaluation
 import org.casesync.core.RustBuffer as RustBufferExtraValue
 import org.casesync.core.RustBuffer as RustBufferFollowUp
@@ -85,6 +90,7 @@ import org.casesync.core.RustBuffer as RustBufferNewCase
 import org.casesync.core.RustBuffer as RustBufferReferralService
 import org.casesync.core.RustBuffer as RustBufferReferralStatus
 import org.casesync.core.RustBuffer as RustBufferRefusal
+import org.casesync.core.RustBuffer as RustBufferRefusedCase
 import org.casesync.core.RustBuffer as RustBufferRole
 import org.casesync.core.RustBuffer as RustBufferSafetyRisk
 import org.casesync.core.RustBuffer as RustBufferSex
@@ -779,6 +785,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_device_id(
     ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_discard_refused(
+    ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_due_follow_ups(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_erase_local_data(
@@ -807,6 +815,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_refresh(
     ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_refused_changes(
+    ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_remove_household_member(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_reopen_case(
@@ -814,6 +824,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_casesync_ffi_checksum_method_casestore_resolve_conflict(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_restore_session(
+    ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_retry_refused(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_session(
     ): Int
@@ -903,6 +915,8 @@ internal object UniffiLib {
     ): RustBufferCase.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_device_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_discard_refused(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferDiscarded.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_due_follow_ups(`ptr`: Long,`worker`: RustBuffer.ByValue,`on`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_erase_local_data(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -931,6 +945,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_refresh(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_refused_changes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_remove_household_member(`ptr`: Long,`caseId`: RustBuffer.ByValue,`memberId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_reopen_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -939,6 +955,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_restore_session(`ptr`: Long,`session`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_casesync_ffi_fn_method_casestore_retry_refused(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_casesync_ffi_fn_method_casestore_session(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_set_extra_field(`ptr`: Long,`caseId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`value`: RustBufferExtraValue.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1131,6 +1149,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_device_id() and 0xFFFF) != 30393) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_discard_refused() and 0xFFFF) != 18830) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_due_follow_ups() and 0xFFFF) != 23392) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1173,6 +1194,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_refresh() and 0xFFFF) != 39541) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_refused_changes() and 0xFFFF) != 10812) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_remove_household_member() and 0xFFFF) != 62675) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1183,6 +1207,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_restore_session() and 0xFFFF) != 15390) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_retry_refused() and 0xFFFF) != 32891) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_session() and 0xFFFF) != 543) {
@@ -1763,6 +1790,13 @@ public interface CaseStoreInterface {
     fun `deviceId`(): kotlin.String
     
     /**
+     * Drops case `case_id`'s refused edits: the case returns to what the server
+     * accepted, or is removed from the phone if the server never accepted it. Only a
+     * refused case (`NotFound` otherwise): unsent work is never dropped unasked.
+     */
+    fun `discardRefused`(`caseId`: kotlin.String): Discarded
+    
+    /**
      * The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
      * (`on` is `YYYY-MM-DD`, usually today), overdue first.
      */
@@ -1845,6 +1879,13 @@ public interface CaseStoreInterface {
     fun `refresh`(): Session
     
     /**
+     * Cases whose unsent edits the server refused, with the reason. Sync does not send
+     * them again until the case is edited again, the server sends it, or `retryRefused`;
+     * the phone keeps showing the edits meanwhile (`discardRefused` drops them).
+     */
+    fun `refusedChanges`(): List<RefusedCase>
+    
+    /**
      * Removes a household member.
      */
     fun `removeHouseholdMember`(`caseId`: kotlin.String, `memberId`: kotlin.String)
@@ -1864,6 +1905,12 @@ public interface CaseStoreInterface {
      * Restores a session the app persisted (no network needed: edits work offline).
      */
     fun `restoreSession`(`session`: Session)
+    
+    /**
+     * Sends case `case_id`'s refused edits again at the next sync (e.g. after a
+     * coordinator fixed the worker's district). Returns whether the case was refused.
+     */
+    fun `retryRefused`(`caseId`: kotlin.String): kotlin.Boolean
     
     /**
      * The current session, if logged in (persist it to survive a restart).
@@ -2258,6 +2305,26 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
 
     
     /**
+     * Drops case `case_id`'s refused edits: the case returns to what the server
+     * accepted, or is removed from the phone if the server never accepted it. Only a
+     * refused case (`NotFound` otherwise): unsent work is never dropped unasked.
+     */
+    @Throws(CasesyncException::class)override fun `discardRefused`(`caseId`: kotlin.String): Discarded {
+            return FfiConverterTypeDiscarded.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_discard_refused(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
      * (`on` is `YYYY-MM-DD`, usually today), overdue first.
      */
@@ -2521,6 +2588,25 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
 
     
     /**
+     * Cases whose unsent edits the server refused, with the reason. Sync does not send
+     * them again until the case is edited again, the server sends it, or `retryRefused`;
+     * the phone keeps showing the edits meanwhile (`discardRefused` drops them).
+     */
+    @Throws(CasesyncException::class)override fun `refusedChanges`(): List<RefusedCase> {
+            return FfiConverterSequenceTypeRefusedCase.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_refused_changes(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Removes a household member.
      */
     @Throws(CasesyncException::class)override fun `removeHouseholdMember`(`caseId`: kotlin.String, `memberId`: kotlin.String)
@@ -2588,6 +2674,25 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
 }
     }
     
+    
+
+    
+    /**
+     * Sends case `case_id`'s refused edits again at the next sync (e.g. after a
+     * coordinator fixed the worker's district). Returns whether the case was refused.
+     */
+    @Throws(CasesyncException::class)override fun `retryRefused`(`caseId`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_retry_refused(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -5005,6 +5110,38 @@ public object FfiConverterSequenceTypeRefusal: FfiConverterRustBuffer<List<Refus
         }
     }
 }
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeRefusedCase: FfiConverterRustBuffer<List<RefusedCase>> {
+    override fun read(buf: ByteBuffer): List<RefusedCase> {
+        val len = buf.getInt()
+        return List<RefusedCase>(len) {
+            FfiConverterTypeRefusedCase.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<RefusedCase>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeRefusedCase.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<RefusedCase>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeRefusedCase.write(it, buf)
+        }
+    }
+}
+
+
+
+
 
 
 

@@ -1733,7 +1733,9 @@ public object FfiConverterTypeConflict: FfiConverterRustBuffer<Conflict> {
  */
 data class ConflictValue (
     /**
-     * The value (`null` for an object such as a note written twice). In Kotlin
+     * The value: a scalar, or for a record written whole (the consent) its fields as a
+     * JSON object; `null` for any other object (e.g. a note created twice), which
+     * cannot be chosen. In Kotlin
      * `valueJson`, the value as JSON text (e.g. `"high"`, `3`, `true`): pass it back to
      * `resolveConflict`.
      */
@@ -1851,6 +1853,53 @@ public object FfiConverterTypeConsent: FfiConverterRustBuffer<Consent> {
             FfiConverterTypeNaiveDate.write(value.`date`, buf)
             FfiConverterString.write(value.`scope`, buf)
             FfiConverterString.write(value.`recordedBy`, buf)
+    }
+}
+
+
+
+/**
+ * What [`DeviceStore::discard_refused`] did.
+ */
+data class Discarded (
+    /**
+     * This device's changes dropped.
+     */
+    var `changes`: kotlin.ULong
+    , 
+    /**
+     * Whether the case itself was removed (the server never had it).
+     */
+    var `caseRemoved`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDiscarded: FfiConverterRustBuffer<Discarded> {
+    override fun read(buf: ByteBuffer): Discarded {
+        return Discarded(
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Discarded) = (
+            FfiConverterULong.allocationSize(value.`changes`) +
+            FfiConverterBoolean.allocationSize(value.`caseRemoved`)
+    )
+
+    override fun write(value: Discarded, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`changes`, buf)
+            FfiConverterBoolean.write(value.`caseRemoved`, buf)
     }
 }
 
@@ -2641,6 +2690,70 @@ public object FfiConverterTypeRefusal: FfiConverterRustBuffer<Refusal> {
             FfiConverterString.write(value.`caseId`, buf)
             FfiConverterTypeRefusalCode.write(value.`code`, buf)
             FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
+ * A case whose unsent edits the server refused, as the app shows it.
+ */
+data class RefusedCase (
+    /**
+     * The case.
+     */
+    var `caseId`: kotlin.String
+    , 
+    /**
+     * Why the server refused.
+     */
+    var `code`: RefusalCode
+    , 
+    /**
+     * The server's message (no personal data).
+     */
+    var `message`: kotlin.String
+    , 
+    /**
+     * This device's changes to the case the server has not accepted (what a discard
+     * drops).
+     */
+    var `unsentChanges`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRefusedCase: FfiConverterRustBuffer<RefusedCase> {
+    override fun read(buf: ByteBuffer): RefusedCase {
+        return RefusedCase(
+            FfiConverterString.read(buf),
+            FfiConverterTypeRefusalCode.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RefusedCase) = (
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterTypeRefusalCode.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterULong.allocationSize(value.`unsentChanges`)
+    )
+
+    override fun write(value: RefusedCase, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterTypeRefusalCode.write(value.`code`, buf)
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterULong.write(value.`unsentChanges`, buf)
     }
 }
 

@@ -8,6 +8,7 @@ package org.casesync.test
 import java.time.LocalDate
 import kotlin.system.exitProcess
 import kotlin.test.assertEquals
+import kotlin.test.assertFalse
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNotEquals
 import kotlin.test.assertNotNull
@@ -243,6 +244,32 @@ val tests = linkedMapOf<String, () -> Unit>(
         val notes = binh.store.getCase(SHARED).visits.map { it.notes }
         assertTrue("Gọi điện: chị ấy đã chuyển nhà" in notes, "new worker sees the old worker's visit: $notes")
         assertTrue(LIFE in amina.ids())
+    },
+
+    "refused edits: listed with the reason, not resent, retried or discarded on request" to {
+        val s = amina.store
+        val id = "case-vi-refused"
+        // A district amina does not hold: the server refuses the new case.
+        s.createCase(NewCase(id, "D9", "Làng Mới", amina.userId, false, "Trần Văn Bình"))
+        val first = amina.sync()
+        val refusal = first.refused.single()
+        assertEquals(id, refusal.caseId)
+        val listed = s.refusedChanges().single()
+        assertEquals(RefusedCase(id, refusal.code, refusal.message, 1uL), listed)
+        // Parked: the next syncs do not send it again, the phone still shows the case.
+        repeat(2) { assertEquals(listOf<Refusal>(), amina.sync().refused, "resent") }
+        assertEquals("Trần Văn Bình", s.getCase(id).client.name)
+        assertEquals(listOf(id), s.unsentCases())
+        // Retried on request: refused again, parked again.
+        assertTrue(s.retryRefused(id))
+        assertEquals(listOf(id), amina.sync().refused.map { it.caseId })
+        assertFalse(s.retryRefused("case-not-refused"))
+        // Discarded: the server never had the case, so it leaves the phone.
+        assertEquals(Discarded(1uL, true), s.discardRefused(id))
+        assertTrue(id !in amina.ids())
+        assertEquals(listOf<RefusedCase>(), s.refusedChanges())
+        assertEquals(listOf<String>(), s.unsentCases())
+        assertFailsWith<CasesyncException.NotFound> { s.discardRefused(id) }
     },
 
     "cancellation: a cancelled handle stops before the next page and keeps saved pages" to {

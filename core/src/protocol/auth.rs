@@ -1,0 +1,149 @@
+//! The JSON API beside the sync wire: the auth messages (`POST /v1/auth/login`,
+//! `POST /v1/auth/refresh`) and the error contract every refusal of the HTTP API speaks
+//! (`{"code": "...", "message": "..."}`, `code` one of [`ErrorCode`]). Server, phone and
+//! tests share these types; `auth/tests.rs` pins their JSON.
+
+use serde::{Deserialize, Serialize};
+
+use crate::case::Role;
+
+/// Body of `POST /v1/auth/login`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// The app's device id (bound to the user at first login).
+    pub device_id: String,
+}
+
+/// Body of `POST /v1/auth/refresh`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    /// The current refresh token (spent by this call).
+    pub refresh_token: String,
+    /// The device it was issued to.
+    pub device_id: String,
+}
+
+/// What login and refresh return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// Access token (JWT) for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Refresh token (single use).
+    pub refresh_token: String,
+    /// Access token lifetime, seconds.
+    pub expires_in: u64,
+    /// User id.
+    pub user_id: String,
+    /// Role.
+    pub role: Role,
+}
+
+/// The body of every refusal of the HTTP API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Machine-readable reason.
+    pub code: ErrorCode,
+    /// Human-readable reason (no personal data).
+    pub message: String,
+}
+
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $wire:literal,)*) => {
+        /// The `code` of an HTTP API refusal. Wire API: a code is never renamed; a client
+        /// reads a code it does not know as [`ErrorCode::Unknown`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum ErrorCode {
+            $($(#[$doc])* #[serde(rename = $wire)] $variant,)*
+            /// A code this build does not know (from a newer server). Never sent.
+            #[serde(other, rename = "unknown")]
+            Unknown,
+        }
+
+        impl ErrorCode {
+            /// Every code a server sends, in declaration order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The wire string.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)*
+                    ErrorCode::Unknown => "unknown",
+                }
+            }
+
+            /// The code of a wire string ([`ErrorCode::Unknown`] if it is none).
+            pub fn parse(s: &str) -> ErrorCode {
+                match s {
+                    $($wire => ErrorCode::$variant,)*
+                    _ => ErrorCode::Unknown,
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// Wrong username or password (401).
+    BadCredentials = "bad_credentials",
+    /// The account is disabled (403).
+    UserDisabled = "user_disabled",
+    /// The device was revoked: wipe (401).
+    DeviceRevoked = "device_revoked",
+    /// The device id is bound to another user (403).
+    DeviceTaken = "device_taken",
+    /// A rotated refresh token presented again: sign in with the password (401).
+    RefreshReused = "refresh_reused",
+    /// The refresh token expired (401).
+    RefreshExpired = "refresh_expired",
+    /// No bearer token (401).
+    Unauthorized = "unauthorized",
+    /// More than one `Authorization` header (401).
+    AmbiguousCredentials = "ambiguous_credentials",
+    /// The token is invalid, tampered with or expired (401).
+    InvalidToken = "invalid_token",
+    /// Too many failed logins (429, with `Retry-After`).
+    RateLimited = "rate_limited",
+    /// The role or scope does not allow this (403).
+    Forbidden = "forbidden",
+    /// The request's device is not the token's (403).
+    DeviceMismatch = "device_mismatch",
+    /// Unknown resource or route (404).
+    NotFound = "not_found",
+    /// The route exists, the method does not (405).
+    MethodNotAllowed = "method_not_allowed",
+    /// Already exists (409).
+    Conflict = "conflict",
+    /// The sync message could not be decoded (400).
+    BadMessage = "bad_message",
+    /// The sync message's protocol version is not spoken (400).
+    UnsupportedVersion = "unsupported_version",
+    /// The cursor was not made by this server (400).
+    BadCursor = "bad_cursor",
+    /// Malformed JSON or parameters (400).
+    BadRequest = "bad_request",
+    /// A case failed validation (400).
+    InvalidCase = "invalid_case",
+    /// Wrong content type (415).
+    UnsupportedMediaType = "unsupported_media_type",
+    /// The body is over the limit (413).
+    PayloadTooLarge = "payload_too_large",
+    /// The client stopped sending (408).
+    RequestTimeout = "request_timeout",
+    /// A server failure (5xx).
+    Internal = "internal",
+    /// Any other 4xx the framework produced.
+    Refused = "refused",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests;
