@@ -261,6 +261,17 @@ impl DuplicateIndex {
     /// The held cases that may be `person`, best first, at most [`MAX_MATCHES`], never
     /// `exclude` (the case being checked itself).
     pub fn check(&self, person: &Person, exclude: Option<&str>) -> Vec<DuplicateMatch> {
+        self.check_from(person, exclude, MATCH_THRESHOLD)
+    }
+
+    /// [`check`](Self::check) listing from another score than [`MATCH_THRESHOLD`] (the
+    /// benchmark's precision / recall trade-off).
+    pub fn check_from(
+        &self,
+        person: &Person,
+        exclude: Option<&str>,
+        threshold: f32,
+    ) -> Vec<DuplicateMatch> {
         let q = Prepared::new(person);
         if !q.is_matchable() {
             return Vec::new();
@@ -280,7 +291,7 @@ impl DuplicateIndex {
             .filter(|e| Some(e.id.as_str()) != exclude)
             .filter_map(|e| {
                 let s = score::score(&q, &e.prepared);
-                (s.score >= MATCH_THRESHOLD).then(|| DuplicateMatch {
+                (s.score >= threshold).then(|| DuplicateMatch {
                     case_id: e.id.clone(),
                     score: s.score,
                     reasons: s.reasons,

@@ -217,7 +217,8 @@ pub fn score(q: &Prepared, c: &Prepared) -> Scored {
     let mut reasons = Vec::new();
 
     let (sim, cross) = name_sim(&q.name, &c.name, &q.name_latin_joined, &c.name_latin_joined);
-    if sim >= SAME_NAME {
+    // A transliteration is the same name: across scripts, equal skeletons count as same.
+    if sim >= SAME_NAME || (cross && sim >= SKELETON_EQUAL) {
         score += weight::SAME_NAME;
         reasons.push(if cross {
             MatchReason::NameInAnotherScript

@@ -25,8 +25,9 @@
 //! Each is checked against the local cases. A listed pair is right when it is a second
 //! registration and its original. Printed: precision (right pairs / listed pairs),
 //! recall (second registrations whose original is listed), the share where it is listed
-//! first, recall per variation, time per check (mean, median, p99), and examples of what
-//! was missed and wrongly listed.
+//! first, recall per variation, time per check (mean, median, p99), precision and recall
+//! listing from other scores than the default, and examples of what was missed and
+//! wrongly listed.
 
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,8 @@ use rand_chacha::ChaCha8Rng;
 const DUPLICATE_SHARE: f64 = 0.10;
 /// Share of the clients for whom a hard negative is made.
 const NEGATIVE_SHARE: f64 = 0.10;
+/// Scores from which the trade-off table lists pairs.
+const TRADEOFF_THRESHOLDS: &[f32] = &[4.0, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 8.0];
 /// Draws tried for a family member's given name.
 const MAX_DRAWS: usize = 1_000;
 /// Targets of issue #15.
@@ -407,6 +410,30 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
+    // The trade-off: precision and recall listing from other scores.
+    // One check from the lowest score: the list from a higher one is its prefix (sorted
+    // by score, at most MAX_MATCHES either way).
+    let lowest = TRADEOFF_THRESHOLDS
+        .iter()
+        .copied()
+        .fold(f32::INFINITY, f32::min);
+    let low: Vec<_> = queries
+        .iter()
+        .map(|q| (q.original, index.check_from(&q.person, None, lowest)))
+        .collect();
+    let mut tradeoff = Vec::new();
+    for &threshold in TRADEOFF_THRESHOLDS {
+        let (mut listed, mut right) = (0usize, 0usize);
+        for (original, matches) in &low {
+            let truth = original.map(|i| cases[i].case_id.as_str());
+            for m in matches.iter().filter(|m| m.score >= threshold) {
+                listed += 1;
+                right += usize::from(Some(m.case_id.as_str()) == truth);
+            }
+        }
+        tradeoff.push((threshold, ratio(right, listed), ratio(right, dups)));
+    }
+
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mean = times.iter().map(|d| ms(*d)).sum::<f64>() / times.len().max(1) as f64;
@@ -446,6 +473,17 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---|---|");
     for (tag, n, hit) in &per_variation {
         println!("| {tag} | {n} | {:.3} |", ratio(*hit, *n));
+    }
+    println!();
+    println!("| listed from score | precision | recall |");
+    println!("|---|---|---|");
+    for (t, p, r) in &tradeoff {
+        let mark = if (*t - dedup::MATCH_THRESHOLD).abs() < f32::EPSILON {
+            " (default)"
+        } else {
+            ""
+        };
+        println!("| {t:.1}{mark} | {p:.3} | {r:.3} |");
     }
     if !missed.is_empty() {
         println!("\nMissed (second registration vs its original):");
