@@ -199,10 +199,27 @@ fn thai_spoken_order(word: &str) -> String {
     out.into_iter().collect()
 }
 
+/// Arabic letters as Persian pronounces them (ض ظ ذ as z, ث ص as s, ط as t, ح as h, ع
+/// silent), so that "رضا" meets "Reza" rather than an Arabic "Rida".
+fn persian_sounds(word: &str) -> String {
+    word.chars()
+        .filter(|&c| c != 'ع')
+        .map(|c| match c {
+            'ض' | 'ظ' | 'ذ' => 'ز',
+            'ث' | 'ص' => 'س',
+            'ط' => 'ت',
+            'ح' => 'ه',
+            c => c,
+        })
+        .collect()
+}
+
 /// Lower-case ASCII letters of the transliteration of a folded word.
 fn latin_key(native: &str, script: Script) -> String {
     let ascii = if script == Script::Thai {
         any_ascii::any_ascii(&thai_spoken_order(native))
+    } else if script == Script::Arabic {
+        any_ascii::any_ascii(&persian_sounds(native))
     } else {
         any_ascii::any_ascii(native)
     };

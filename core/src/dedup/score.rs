@@ -24,7 +24,7 @@ pub const WEAK_NAME: f32 = 0.78;
 /// Similarity given to two words whose consonant skeletons are equal (and not too short
 /// to mean anything): "Karim" and "করিম" are both `krm`.
 pub const SKELETON_EQUAL: f32 = 0.93;
-/// Skeletons shorter than this are only compared by their Jaro-Winkler similarity.
+/// Skeletons shorter than this are not compared (the words' own letters are).
 pub const MIN_SKELETON: usize = 2;
 /// A name with fewer words than the other scores this share of its word match.
 pub const FEWER_WORDS_FACTOR: f32 = 0.92;
@@ -156,8 +156,9 @@ fn word_sim(a: &Word, b: &Word) -> f32 {
     if a.script == b.script && a.script != Script::Latin {
         s = s.max(jaro_winkler(&a.native, &b.native) as f32);
     }
-    if !a.skeleton.is_empty() && !b.skeleton.is_empty() {
-        if a.skeleton == b.skeleton && a.skeleton.len() >= MIN_SKELETON {
+    // One-consonant skeletons ("علی" and "لیلا" are both `r`) say nothing.
+    if a.skeleton.len() >= MIN_SKELETON && b.skeleton.len() >= MIN_SKELETON {
+        if a.skeleton == b.skeleton {
             s = s.max(SKELETON_EQUAL);
         } else {
             s = s.max(jaro_winkler(&a.skeleton, &b.skeleton) as f32 * 0.9);
@@ -182,15 +183,18 @@ pub fn name_sim(a: &[Word], b: &[Word], a_joined: &str, b_joined: &str) -> (f32,
     }
     pairs.sort_by(|p, q| q.0.total_cmp(&p.0));
     let (mut used_s, mut used_l) = (0u32, 0u32);
-    let mut total = 0.0;
+    let (mut total, mut worst) = (0.0, 1.0f32);
     for (s, i, j) in pairs {
         if used_s & (1 << i) == 0 && used_l & (1 << j) == 0 {
             used_s |= 1 << i;
             used_l |= 1 << j;
             total += s;
+            worst = worst.min(s);
         }
     }
-    let mut sim = total / short.len() as f32;
+    // Half the mean, half the worst word: one different word ("علی" / "لیلا" beside the
+    // same surname) is not averaged away.
+    let mut sim = (total / short.len() as f32 + worst) / 2.0;
     if short.len() < long.len() {
         sim *= FEWER_WORDS_FACTOR;
     }

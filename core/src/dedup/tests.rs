@@ -58,6 +58,8 @@ fn names_in_other_scripts_share_their_skeleton() {
         ("สุดา ทองดี", "Suda Thongdee"),
         ("สมหญิง ใจดี", "Somying Jaidee"),
         ("زهرا حسینی", "Zahra Hosseini"),
+        ("رضا محمدی", "Reza Mohammadi"),
+        ("فاطمه احمدی", "Fatemeh Ahmadi"),
     ] {
         assert_eq!(skel(native), skel(latin), "{native} / {latin}");
     }
@@ -212,6 +214,11 @@ fn different_sex_or_a_different_name_with_the_same_phone_is_not_a_match() {
     );
     let daughter = person("তাসলিমা ইসলাম", Some("01750694525"), Some(2004), "লালমোহন");
     assert!(index.check(&daughter, None).is_empty());
+    // Two family members sharing a phone and a surname, given names alike in consonants.
+    let ali = person("علی رضایی", Some("+989015261105"), Some(1959), "زیارت");
+    let leila = person("لیلا رضایی", Some("+989015261105"), Some(1990), "زیارت");
+    let s = compare(&ali, &leila);
+    assert!(s.score < MATCH_THRESHOLD, "{s:?}");
     let mut man = person("রহিমা খাতুন", Some("+8801750694525"), Some(1980), "লালমোহন");
     let mut woman = man.clone();
     man.sex = Some(Sex::Male);
