@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod case;
+pub mod dedup;
 pub mod protocol;
 pub mod report;
 pub mod store;

@@ -13,6 +13,8 @@
 //!   the Unix epoch (`i64`).
 //! - The input records with dates (`inputs`) are this crate's, converted in `convert`:
 //!   a malformed date is [`CasesyncError::Invalid`] naming the field.
+//! - `possible_duplicates` / `possible_duplicates_of_case` (`dedup.rs`): likely duplicate
+//!   clients among the cases on the phone, offline (`casesync_core::dedup`).
 //! - [`CasesyncError`]: the one flat error, converted from the core's errors in
 //!   `error.rs`; every variant's message can be shown to a health worker.
 
@@ -20,6 +22,7 @@ uniffi::setup_scaffolding!();
 
 mod convert;
 mod dates;
+mod dedup;
 mod error;
 mod inputs;
 mod session;
@@ -27,6 +30,7 @@ mod store;
 mod sync;
 mod transport;
 
+pub use dedup::{HouseholdMemberInput, PossibleDuplicate, RegistrationQuery};
 pub use error::CasesyncError;
 pub use inputs::*;
 pub use session::{Session, TransportConfig};

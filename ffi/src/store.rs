@@ -51,6 +51,8 @@ pub struct CaseStore {
     pub(crate) syncing: Mutex<()>,
     /// What the last wipe of this store (since it was opened) destroyed unsent.
     pub(crate) last_wipe: Mutex<Option<WipeReport>>,
+    /// The cases prepared for duplicate matching (`dedup.rs`).
+    pub(crate) dedup: Mutex<crate::dedup::DedupCache>,
 }
 
 impl std::fmt::Debug for CaseStore {
@@ -91,6 +93,7 @@ impl CaseStore {
         doc.set_actor(self.store.actor(&self.device_id)?);
         let r = f(&mut doc, &ctx)?;
         self.store.save_local(&mut doc)?;
+        lock(&self.dedup).forget(case_id);
         Ok(r)
     }
 
@@ -187,6 +190,7 @@ impl CaseStore {
             transport: Mutex::new(TransportConfig::default()),
             syncing: Mutex::new(()),
             last_wipe: Mutex::new(None),
+            dedup: Mutex::default(),
         }))
     }
 
@@ -365,6 +369,7 @@ impl CaseStore {
         let actor = self.store.actor(&self.device_id)?;
         let mut doc = CaseDoc::create(&ctx, actor, &new_case)?;
         self.store.save_local(&mut doc)?;
+        lock(&self.dedup).forget(&new_case.id);
         Ok(doc.read()?)
     }
 

@@ -407,7 +407,7 @@ fun main() {
         exitProcess(1)
     }
     try {
-        for ((name, test) in tests) {
+        for ((name, test) in tests + duplicateTests) {
             try {
                 test()
                 passed++
