@@ -32,12 +32,14 @@ import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
 import org.casesync.core.Case
+import org.casesync.core.CaseSummary
 import org.casesync.core.ClosureReason
 import org.casesync.core.Conflict
 import org.casesync.core.Discarded
 import org.casesync.core.Evaluation
 import org.casesync.core.ExtraValue
 import org.casesync.core.FfiConverterTypeCase
+import org.casesync.core.FfiConverterTypeCaseSummary
 import org.casesync.core.FfiConverterTypeClosureReason
 import org.casesync.core.FfiConverterTypeConflict
 import org.casesync.core.FfiConverterTypeDiscarded
@@ -48,6 +50,7 @@ import org.casesync.core.FfiConverterTypeGoalStatus
 import org.casesync.core.FfiConverterTypeHistoryEntry
 import org.casesync.core.FfiConverterTypeIntakeSource
 import org.casesync.core.FfiConverterTypeListing
+import org.casesync.core.FfiConverterTypeMatchReason
 import org.casesync.core.FfiConverterTypeNewCase
 import org.casesync.core.FfiConverterTypeReferralService
 import org.casesync.core.FfiConverterTypeReferralStatus
@@ -64,6 +67,7 @@ import org.casesync.core.GoalStatus
 import org.casesync.core.HistoryEntry
 import org.casesync.core.IntakeSource
 import org.casesync.core.Listing
+import org.casesync.core.MatchReason
 import org.casesync.core.NewCase
 import org.casesync.core.ReferralService
 import org.casesync.core.ReferralStatus
@@ -76,6 +80,7 @@ import org.casesync.core.Stage
 import org.casesync.core.VisitKind
 import org.casesync.core.WipeReport
 import org.casesync.core.RustBuffer as RustBufferCase
+import org.casesync.core.RustBuffer as RustBufferCaseSummary
 import org.casesync.core.RustBuffer as RustBufferClosureReason
 import org.casesync.core.RustBuffer as RustBufferConflict
 import org.casesync.core.RustBuffer as RustBufferDiscarded
@@ -86,6 +91,7 @@ import org.casesync.core.RustBuffer as RustBufferGoalStatus
 import org.casesync.core.RustBuffer as RustBufferHistoryEntry
 import org.casesync.core.RustBuffer as RustBufferIntakeSource
 import org.casesync.core.RustBuffer as RustBufferListing
+import org.casesync.core.RustBuffer as RustBufferMatchReason
 import org.casesync.core.RustBuffer as RustBufferNewCase
 import org.casesync.core.RustBuffer as RustBufferReferralService
 import org.casesync.core.RustBuffer as RustBufferReferralStatus
@@ -763,6 +769,10 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates(
+    ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case(
+    ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_acknowledge_activity_after_closure(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_add_goal(
@@ -893,6 +903,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_casesync_ffi_fn_constructor_casestore_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_casesync_ffi_fn_method_casestore_possible_duplicates(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_possible_duplicates_of_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_acknowledge_activity_after_closure(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_add_goal(`ptr`: Long,`caseId`: RustBuffer.ByValue,`goal`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1116,6 +1130,12 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates() and 0xFFFF) != 34076) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case() and 0xFFFF) != 39225) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_acknowledge_activity_after_closure() and 0xFFFF) != 55175) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1529,6 +1549,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 /**
  * @suppress
  */
+public object FfiConverterFloat: FfiConverter<Float, Float> {
+    override fun lift(value: Float): Float {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Float {
+        return buf.getFloat()
+    }
+
+    override fun lower(value: Float): Float {
+        return value
+    }
+
+    override fun allocationSize(value: Float) = 4UL
+
+    override fun write(value: Float, buf: ByteBuffer) {
+        buf.putFloat(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
     override fun lift(value: Byte): Boolean {
         return value.toInt() != 0
@@ -1731,6 +1774,19 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
  * `login`/`refresh`/`sync` the network.
  */
 public interface CaseStoreInterface {
+    
+    /**
+     * The cases on this phone that may be the client being registered, best first (at
+     * most 10), offline. Call it before `createCase`, from what the screen has so far.
+     * A malformed birth date is `Invalid`.
+     */
+    fun `possibleDuplicates`(`query`: RegistrationQuery): List<PossibleDuplicate>
+    
+    /**
+     * The other cases on this phone that may be the same client as case `case_id`,
+     * best first (at most 10). `NotFound` when the case is not on the phone.
+     */
+    fun `possibleDuplicatesOfCase`(`caseId`: kotlin.String): List<PossibleDuplicate>
     
     /**
      * Marks activity recorded after closure as reviewed (coordinators).
@@ -2099,6 +2155,45 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
             UniffiLib.uniffi_casesync_ffi_fn_clone_casestore(handle, status)
         }
     }
+
+    
+    /**
+     * The cases on this phone that may be the client being registered, best first (at
+     * most 10), offline. Call it before `createCase`, from what the screen has so far.
+     * A malformed birth date is `Invalid`.
+     */
+    @Throws(CasesyncException::class)override fun `possibleDuplicates`(`query`: RegistrationQuery): List<PossibleDuplicate> {
+            return FfiConverterSequenceTypePossibleDuplicate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_possible_duplicates(
+        it,
+        
+        FfiConverterTypeRegistrationQuery.lower(`query`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The other cases on this phone that may be the same client as case `case_id`,
+     * best first (at most 10). `NotFound` when the case is not on the phone.
+     */
+    @Throws(CasesyncException::class)override fun `possibleDuplicatesOfCase`(`caseId`: kotlin.String): List<PossibleDuplicate> {
+            return FfiConverterSequenceTypePossibleDuplicate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_possible_duplicates_of_case(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -3736,6 +3831,53 @@ public object FfiConverterTypeGoalUpdate: FfiConverterRustBuffer<GoalUpdate> {
 
 
 /**
+ * A household member named at registration.
+ */
+data class HouseholdMemberInput (
+    /**
+     * Name, any script.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Relation to the client ("mother").
+     */
+    var `relation`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHouseholdMemberInput: FfiConverterRustBuffer<HouseholdMemberInput> {
+    override fun read(buf: ByteBuffer): HouseholdMemberInput {
+        return HouseholdMemberInput(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HouseholdMemberInput) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`relation`)
+    )
+
+    override fun write(value: HouseholdMemberInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`relation`, buf)
+    }
+}
+
+
+
+/**
  * Intake data.
  */
 data class IntakeInput (
@@ -3793,6 +3935,61 @@ public object FfiConverterTypeIntakeInput: FfiConverterRustBuffer<IntakeInput> {
             FfiConverterTypeIntakeSource.write(value.`source`, buf)
             FfiConverterOptionalString.write(value.`referredBy`, buf)
             FfiConverterString.write(value.`presentingProblem`, buf)
+    }
+}
+
+
+
+/**
+ * A local case that may be the same client.
+ */
+data class PossibleDuplicate (
+    /**
+     * The case as listed.
+     */
+    var `summary`: CaseSummary
+    , 
+    /**
+     * Match score (higher is likelier; listed from the core's threshold, 6).
+     */
+    var `score`: kotlin.Float
+    , 
+    /**
+     * The evidence, supporting first ("same phone", "name in another script", ...).
+     */
+    var `reasons`: List<MatchReason>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePossibleDuplicate: FfiConverterRustBuffer<PossibleDuplicate> {
+    override fun read(buf: ByteBuffer): PossibleDuplicate {
+        return PossibleDuplicate(
+            FfiConverterTypeCaseSummary.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterSequenceTypeMatchReason.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PossibleDuplicate) = (
+            FfiConverterTypeCaseSummary.allocationSize(value.`summary`) +
+            FfiConverterFloat.allocationSize(value.`score`) +
+            FfiConverterSequenceTypeMatchReason.allocationSize(value.`reasons`)
+    )
+
+    override fun write(value: PossibleDuplicate, buf: ByteBuffer) {
+            FfiConverterTypeCaseSummary.write(value.`summary`, buf)
+            FfiConverterFloat.write(value.`score`, buf)
+            FfiConverterSequenceTypeMatchReason.write(value.`reasons`, buf)
     }
 }
 
@@ -3911,6 +4108,93 @@ public object FfiConverterTypeReferralUpdate: FfiConverterRustBuffer<ReferralUpd
             FfiConverterOptionalTypeReferralStatus.write(value.`status`, buf)
             FfiConverterOptionalString.write(value.`outcome`, buf)
             FfiConverterOptionalString.write(value.`followUpDate`, buf)
+    }
+}
+
+
+
+/**
+ * What a registration screen knows of the client being registered.
+ */
+data class RegistrationQuery (
+    /**
+     * Name, any script.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Sex.
+     */
+    var `sex`: Sex? = null 
+    , 
+    /**
+     * Date of birth (`YYYY-MM-DD`).
+     */
+    var `birthDate`: kotlin.String? = null 
+    , 
+    /**
+     * Estimated age in years (used when there is no birth date).
+     */
+    var `ageEstimate`: kotlin.UInt? = null 
+    , 
+    /**
+     * Phone, as typed.
+     */
+    var `phone`: kotlin.String? = null 
+    , 
+    /**
+     * Village.
+     */
+    var `village`: kotlin.String = "" 
+    , 
+    /**
+     * Household members named so far.
+     */
+    var `household`: List<HouseholdMemberInput> = listOf() 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRegistrationQuery: FfiConverterRustBuffer<RegistrationQuery> {
+    override fun read(buf: ByteBuffer): RegistrationQuery {
+        return RegistrationQuery(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalTypeSex.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeHouseholdMemberInput.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RegistrationQuery) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalTypeSex.allocationSize(value.`sex`) +
+            FfiConverterOptionalString.allocationSize(value.`birthDate`) +
+            FfiConverterOptionalUInt.allocationSize(value.`ageEstimate`) +
+            FfiConverterOptionalString.allocationSize(value.`phone`) +
+            FfiConverterString.allocationSize(value.`village`) +
+            FfiConverterSequenceTypeHouseholdMemberInput.allocationSize(value.`household`)
+    )
+
+    override fun write(value: RegistrationQuery, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalTypeSex.write(value.`sex`, buf)
+            FfiConverterOptionalString.write(value.`birthDate`, buf)
+            FfiConverterOptionalUInt.write(value.`ageEstimate`, buf)
+            FfiConverterOptionalString.write(value.`phone`, buf)
+            FfiConverterString.write(value.`village`, buf)
+            FfiConverterSequenceTypeHouseholdMemberInput.write(value.`household`, buf)
     }
 }
 
@@ -5138,6 +5422,94 @@ public object FfiConverterSequenceTypeRefusedCase: FfiConverterRustBuffer<List<R
         }
     }
 }
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHouseholdMemberInput: FfiConverterRustBuffer<List<HouseholdMemberInput>> {
+    override fun read(buf: ByteBuffer): List<HouseholdMemberInput> {
+        val len = buf.getInt()
+        return List<HouseholdMemberInput>(len) {
+            FfiConverterTypeHouseholdMemberInput.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HouseholdMemberInput>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHouseholdMemberInput.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HouseholdMemberInput>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHouseholdMemberInput.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypePossibleDuplicate: FfiConverterRustBuffer<List<PossibleDuplicate>> {
+    override fun read(buf: ByteBuffer): List<PossibleDuplicate> {
+        val len = buf.getInt()
+        return List<PossibleDuplicate>(len) {
+            FfiConverterTypePossibleDuplicate.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PossibleDuplicate>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePossibleDuplicate.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PossibleDuplicate>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePossibleDuplicate.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMatchReason: FfiConverterRustBuffer<List<MatchReason>> {
+    override fun read(buf: ByteBuffer): List<MatchReason> {
+        val len = buf.getInt()
+        return List<MatchReason>(len) {
+            FfiConverterTypeMatchReason.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MatchReason>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMatchReason.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MatchReason>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMatchReason.write(it, buf)
+        }
+    }
+}
+
+
+
+
 
 
 

@@ -1000,6 +1000,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 /**
  * @suppress
  */
+public object FfiConverterFloat: FfiConverter<Float, Float> {
+    override fun lift(value: Float): Float {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Float {
+        return buf.getFloat()
+    }
+
+    override fun lower(value: Float): Float {
+        return value
+    }
+
+    override fun allocationSize(value: Float) = 4UL
+
+    override fun write(value: Float, buf: ByteBuffer) {
+        buf.putFloat(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterDouble: FfiConverter<Double, Double> {
     override fun lift(value: Double): Double {
         return value
@@ -1900,6 +1923,61 @@ public object FfiConverterTypeDiscarded: FfiConverterRustBuffer<Discarded> {
     override fun write(value: Discarded, buf: ByteBuffer) {
             FfiConverterULong.write(value.`changes`, buf)
             FfiConverterBoolean.write(value.`caseRemoved`, buf)
+    }
+}
+
+
+
+/**
+ * A case that may be the same client.
+ */
+data class DuplicateMatch (
+    /**
+     * The case.
+     */
+    var `caseId`: kotlin.String
+    , 
+    /**
+     * Its score (from [`MATCH_THRESHOLD`]; higher is likelier).
+     */
+    var `score`: kotlin.Float
+    , 
+    /**
+     * The evidence, supporting first.
+     */
+    var `reasons`: List<MatchReason>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDuplicateMatch: FfiConverterRustBuffer<DuplicateMatch> {
+    override fun read(buf: ByteBuffer): DuplicateMatch {
+        return DuplicateMatch(
+            FfiConverterString.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterSequenceTypeMatchReason.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DuplicateMatch) = (
+            FfiConverterString.allocationSize(value.`caseId`) +
+            FfiConverterFloat.allocationSize(value.`score`) +
+            FfiConverterSequenceTypeMatchReason.allocationSize(value.`reasons`)
+    )
+
+    override fun write(value: DuplicateMatch, buf: ByteBuffer) {
+            FfiConverterString.write(value.`caseId`, buf)
+            FfiConverterFloat.write(value.`score`, buf)
+            FfiConverterSequenceTypeMatchReason.write(value.`reasons`, buf)
     }
 }
 
@@ -3268,6 +3346,278 @@ public object FfiConverterTypeIntakeSource: FfiConverterRustBuffer<IntakeSource>
 
 
 /**
+ * Why a pair was (or was not quite) taken for the same person.
+ */
+sealed class MatchReason {
+    
+    /**
+     * The same phone number (however it was typed).
+     */
+    object SamePhone : MatchReason()
+    
+    
+    /**
+     * The same name (after folding case, diacritics and letter variants).
+     */
+    object SameName : MatchReason()
+    
+    
+    /**
+     * A similar name (a typo, a missing word).
+     */
+    object SimilarName : MatchReason()
+    
+    
+    /**
+     * The same or a similar name written in another script.
+     */
+    object NameInAnotherScript : MatchReason()
+    
+    
+    /**
+     * The same birth year.
+     */
+    object SameBirthYear : MatchReason()
+    
+    
+    /**
+     * Birth years within the tolerance.
+     */
+    object AgeClose : MatchReason()
+    
+    
+    /**
+     * The same village.
+     */
+    object SameVillage : MatchReason()
+    
+    
+    /**
+     * The village spelled differently.
+     */
+    object SimilarVillage : MatchReason()
+    
+    
+    /**
+     * A household member in common ("same mother").
+     */
+    data class SameHouseholdMember(
+        /**
+         * Their relation to the client, as written ("mother").
+         */
+        val `relation`: kotlin.String) : MatchReason()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Counter-evidence: both phones recorded and different.
+     */
+    object DifferentPhone : MatchReason()
+    
+    
+    /**
+     * Counter-evidence: birth years far apart.
+     */
+    object AgeFarApart : MatchReason()
+    
+    
+    /**
+     * Counter-evidence: both sexes recorded and different.
+     */
+    object DifferentSex : MatchReason()
+    
+    
+    /**
+     * Counter-evidence: different villages.
+     */
+    object DifferentVillage : MatchReason()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMatchReason : FfiConverterRustBuffer<MatchReason>{
+    override fun read(buf: ByteBuffer): MatchReason {
+        return when(buf.getInt()) {
+            1 -> MatchReason.SamePhone
+            2 -> MatchReason.SameName
+            3 -> MatchReason.SimilarName
+            4 -> MatchReason.NameInAnotherScript
+            5 -> MatchReason.SameBirthYear
+            6 -> MatchReason.AgeClose
+            7 -> MatchReason.SameVillage
+            8 -> MatchReason.SimilarVillage
+            9 -> MatchReason.SameHouseholdMember(
+                FfiConverterString.read(buf),
+                )
+            10 -> MatchReason.DifferentPhone
+            11 -> MatchReason.AgeFarApart
+            12 -> MatchReason.DifferentSex
+            13 -> MatchReason.DifferentVillage
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: MatchReason): ULong = when(value) {
+        is MatchReason.SamePhone -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.SameName -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.SimilarName -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.NameInAnotherScript -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.SameBirthYear -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.AgeClose -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.SameVillage -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.SimilarVillage -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.SameHouseholdMember -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`relation`)
+            )
+        }
+        is MatchReason.DifferentPhone -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.AgeFarApart -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.DifferentSex -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is MatchReason.DifferentVillage -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: MatchReason, buf: ByteBuffer) {
+        when(value) {
+            is MatchReason.SamePhone -> {
+                buf.putInt(1)
+                Unit
+            }
+            is MatchReason.SameName -> {
+                buf.putInt(2)
+                Unit
+            }
+            is MatchReason.SimilarName -> {
+                buf.putInt(3)
+                Unit
+            }
+            is MatchReason.NameInAnotherScript -> {
+                buf.putInt(4)
+                Unit
+            }
+            is MatchReason.SameBirthYear -> {
+                buf.putInt(5)
+                Unit
+            }
+            is MatchReason.AgeClose -> {
+                buf.putInt(6)
+                Unit
+            }
+            is MatchReason.SameVillage -> {
+                buf.putInt(7)
+                Unit
+            }
+            is MatchReason.SimilarVillage -> {
+                buf.putInt(8)
+                Unit
+            }
+            is MatchReason.SameHouseholdMember -> {
+                buf.putInt(9)
+                FfiConverterString.write(value.`relation`, buf)
+                Unit
+            }
+            is MatchReason.DifferentPhone -> {
+                buf.putInt(10)
+                Unit
+            }
+            is MatchReason.AgeFarApart -> {
+                buf.putInt(11)
+                Unit
+            }
+            is MatchReason.DifferentSex -> {
+                buf.putInt(12)
+                Unit
+            }
+            is MatchReason.DifferentVillage -> {
+                buf.putInt(13)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Kind of service a referral links to.
  */
 
@@ -4233,6 +4583,34 @@ public object FfiConverterSequenceTypeVisit: FfiConverterRustBuffer<List<Visit>>
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeVisit.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeMatchReason: FfiConverterRustBuffer<List<MatchReason>> {
+    override fun read(buf: ByteBuffer): List<MatchReason> {
+        val len = buf.getInt()
+        return List<MatchReason>(len) {
+            FfiConverterTypeMatchReason.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MatchReason>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMatchReason.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MatchReason>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMatchReason.write(it, buf)
         }
     }
 }
