@@ -106,6 +106,45 @@ fn lifecycle(reason: &'static str) -> RuleBroken {
     }
 }
 
+/// Root keys whose value, or anything under which, [`Facts`] read (directly or as the
+/// section they sit in).
+const FACT_ROOT_KEYS: &[&str] = &[
+    "id",
+    "created_at",
+    "created_by",
+    "stage",
+    "intake",
+    "assessment",
+    "plan",
+    "visits",
+    "referrals",
+    "closure",
+    "evaluation",
+];
+
+/// Whether an operation on `key` (`None`: a list position, or not known) of the object
+/// at `path` (the map keys from the root to it; `None` in it: a list position, or a
+/// place that cannot be told) may change what [`Facts`] read. Errs on the side of
+/// `true`: a push none of whose operations may change them cannot break a rule, and
+/// the server then skips reading the facts at all (the common push: an assessment
+/// field, a client detail). Keep in step with `read_facts`.
+pub fn may_change_facts(path: &[Option<&str>], key: Option<&str>) -> bool {
+    let is = |k: &str| key.is_none_or(|x| x == k);
+    match path {
+        [] => key.is_none_or(|k| FACT_ROOT_KEYS.contains(&k)),
+        [Some("client"), ..] => false,
+        [Some("assessment")] => is("date"),
+        [Some("assessment"), ..] => false,
+        [Some("intake")] => is("consent"),
+        [Some("intake"), Some("consent"), ..] => true,
+        [Some("intake"), ..] => false,
+        [Some("plan")] => is("goals"),
+        [Some("plan"), Some("goals"), ..] => true,
+        [Some("plan"), ..] => false,
+        _ => true,
+    }
+}
+
 impl CaseDoc {
     /// The [`Facts`] of the case now.
     pub fn facts(&self) -> Facts {

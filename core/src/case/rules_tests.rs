@@ -400,3 +400,45 @@ fn a_new_case_is_judged_from_its_creation() {
     )
     .expect("a coordinator may");
 }
+
+#[test]
+fn only_operations_the_facts_cannot_see_skip_the_rules() {
+    use super::may_change_facts;
+    let p = |keys: &[&'static str]| keys.iter().map(|k| Some(*k)).collect::<Vec<_>>();
+    // Read by the facts, or a section holding what they read: judged.
+    for (path, key) in [
+        (p(&[]), Some("stage")),
+        (p(&[]), Some("created_by")),
+        (p(&[]), Some("visits")),
+        (p(&[]), Some("assessment")),
+        (p(&[]), None),
+        (p(&["visits"]), Some("v1")),
+        (p(&["visits", "v1"]), Some("notes")),
+        (p(&["referrals", "r1"]), Some("status")),
+        (p(&["plan"]), Some("goals")),
+        (p(&["plan", "goals", "g1"]), Some("status")),
+        (p(&["intake"]), Some("consent")),
+        (p(&["intake", "consent"]), Some("given")),
+        (p(&["assessment"]), Some("date")),
+        (p(&["assessment"]), None),
+        (p(&["closure", "known"]), Some("v1")),
+        (p(&["evaluation"]), Some("satisfaction")),
+        (vec![None], Some("x")),
+        (vec![Some("visits"), None], None),
+    ] {
+        assert!(may_change_facts(&path, key), "{path:?} {key:?}");
+    }
+    // Nothing the facts read: the rules cannot be broken, the server skips them.
+    for (path, key) in [
+        (p(&[]), Some("village")),
+        (p(&[]), Some("client")),
+        (p(&["client"]), Some("name")),
+        (p(&["client", "household"]), None),
+        (p(&["assessment"]), Some("load_round")),
+        (p(&["assessment", "needs"]), None),
+        (p(&["intake"]), Some("source")),
+        (p(&["plan"]), Some("summary")),
+    ] {
+        assert!(!may_change_facts(&path, key), "{path:?} {key:?}");
+    }
+}

@@ -139,6 +139,53 @@ fn top_level(doc: &AutoCommit, obj: &legacy::ObjectId) -> Option<String> {
     }
 }
 
+/// The map keys from the root to an object of `doc` (`None` for a list position);
+/// `None` if its place cannot be told (e.g. an object the document does not hold yet).
+fn path_of(doc: &AutoCommit, obj: &legacy::ObjectId) -> Option<Vec<Option<String>>> {
+    use automerge::ReadDoc;
+    let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
+        return Some(Vec::new());
+    };
+    let exid = automerge::ObjId::Id(*counter, actor.clone(), usize::MAX);
+    let parents = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        doc.parents(&exid).ok().map(|p| p.collect::<Vec<_>>())
+    }))
+    .ok()??;
+    Some(
+        parents
+            .into_iter()
+            .rev()
+            .map(|p| match p.prop {
+                automerge::Prop::Map(k) => Some(k),
+                automerge::Prop::Seq(_) => None,
+            })
+            .collect(),
+    )
+}
+
+/// Whether any operation of `changes`, judged on `doc` before they are applied, may
+/// change what the lifecycle rules read ([`rules::may_change_facts`]); an operation on
+/// an object `doc` does not hold yet counts as one that may.
+fn may_change_facts(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> bool {
+    let mut paths: HashMap<&legacy::ObjectId, Option<Vec<Option<String>>>> = HashMap::new();
+    changes.iter().flat_map(|c| c.operations.iter()).any(|op| {
+        let key = match &op.key {
+            legacy::Key::Map(k) => Some(k.as_str()),
+            legacy::Key::Seq(_) => None,
+        };
+        let path = paths
+            .entry(&op.obj)
+            .or_insert_with(|| path_of(doc, &op.obj));
+        match path {
+            None => true,
+            Some(p) => {
+                let p: Vec<Option<&str>> = p.iter().map(Option::as_deref).collect();
+                rules::may_change_facts(&p, key)
+            }
+        }
+    })
+}
+
 /// Where the operations of `changes` (applied to `doc`) land (see [`Touches`]). An
 /// object whose place cannot be told counts as touching the summary, which is then read
 /// again: a restricted value changed through it shows as a changed routing, which the
@@ -435,10 +482,14 @@ impl SyncEngine {
                 format!("the case would exceed {MAX_OPS_PER_DOC} operations"),
             )));
         }
-        // What the lifecycle rules read of the case as stored, before the push lands.
+        let decoded: Vec<automerge::ExpandedChange> = fresh.iter().map(Change::decode).collect();
+        // What the lifecycle rules read of the case as stored, before the push lands;
+        // not read at all when no operation of the push may change it (the rules then
+        // cannot be broken: `rules::may_change_facts`).
+        let judged = rec.is_none() || may_change_facts(doc.automerge(), &decoded);
         let before = match &rec {
-            Some(_) => (doc.facts(), doc.heads()),
-            None => (rules::Facts::default(), Vec::new()),
+            Some(_) if judged => (doc.facts(), doc.heads()),
+            _ => (rules::Facts::default(), Vec::new()),
         };
         let am = doc.automerge();
         if rec.is_some() && casesync_core::case::apply_untrusted(am, fresh.clone()).is_err() {
@@ -455,7 +506,6 @@ impl SyncEngine {
                 "changes depend on changes the server lacks",
             )));
         }
-        let decoded: Vec<automerge::ExpandedChange> = fresh.iter().map(Change::decode).collect();
         let touched = touches(doc.automerge(), &decoded);
         if touched.unknown_key {
             return Ok(Decision::Done(refuse(
@@ -551,7 +601,11 @@ impl SyncEngine {
         }
         // The lifecycle rules, shared with the app (`casesync_core::case::rules`): what
         // the push did to the case as stored, for every role.
-        if let Err(broken) = rules::check_changes(&before.0, &before.1, &doc, &fresh, user.role) {
+        let verdict = match judged {
+            true => rules::check_changes(&before.0, &before.1, &doc, &fresh, user.role),
+            false => Ok(()),
+        };
+        if let Err(broken) = verdict {
             let code = match broken.kind {
                 RuleKind::Role => RefusalCode::RestrictedField,
                 RuleKind::Lifecycle => RefusalCode::Invalid,
