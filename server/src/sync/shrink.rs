@@ -30,11 +30,13 @@ use super::scope::{
 use super::SyncEngine;
 use crate::store::{DocRecord, StoreError, UserRecord};
 
-/// Meta key prefix of a served removal (`removal:<device id>\u{0}<case id>`).
+/// Meta key prefix of a served removal (`removal:<length of the device id>:<device id><case id>`).
 const REMOVAL_KEY: &str = "removal:";
 
 fn removal_key(device_id: &str, doc_id: &str) -> String {
-    format!("{REMOVAL_KEY}{device_id}\u{0}{doc_id}")
+    // Length-prefixed, not NUL-separated: PostgreSQL's text keys cannot hold a NUL byte
+    // (the meta write failed there with a 500 on the first removal served).
+    format!("{REMOVAL_KEY}{}:{device_id}{doc_id}", device_id.len())
 }
 
 /// When a device was first served the removal of a case, under which routing.
