@@ -2,6 +2,7 @@
 
 pub mod case;
 pub mod dedup;
+pub mod messages;
 pub mod protocol;
 pub mod report;
 pub mod store;

@@ -3,14 +3,18 @@
 
 use chrono::NaiveDate;
 
+use casesync_core::messages::Code;
+
 use crate::error::CasesyncError;
 
 /// Parses a `YYYY-MM-DD` date; `what` names the field in the error message.
 pub(crate) fn parse(what: &str, s: &str) -> Result<NaiveDate, CasesyncError> {
     NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
-        CasesyncError::Invalid(format!(
-            "{what}: \"{s}\" is not a date (expected YYYY-MM-DD)"
-        ))
+        CasesyncError::invalid(
+            Code::InputBadDate,
+            vec![("field", what.into()), ("value", s.into())],
+            format!("{what}: \"{s}\" is not a date (expected YYYY-MM-DD)"),
+        )
     })
 }
 
@@ -32,7 +36,8 @@ mod tests {
         assert_eq!(NaiveDate::from_ymd_opt(2025, 3, 9), Some(d));
         assert!(matches!(
             parse("visit date", "09/03/2025"),
-            Err(CasesyncError::Invalid(m)) if m.contains("visit date")
+            Err(e @ CasesyncError::Invalid { .. })
+                if e.to_string().contains("visit date") && e.code() == "input.bad_date"
         ));
         assert_eq!(parse_opt("d", &None).expect("none is fine"), None);
     }

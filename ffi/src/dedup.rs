@@ -210,7 +210,7 @@ mod tests {
             ..Default::default()
         };
         assert!(
-            matches!(person_of(&q, 2026), Err(CasesyncError::Invalid(m)) if m.contains("birth date"))
+            matches!(person_of(&q, 2026), Err(e @ CasesyncError::Invalid { .. }) if e.to_string().contains("birth date"))
         );
         let q = RegistrationQuery {
             age_estimate: Some(30),

@@ -1,85 +1,238 @@
 //! [`CasesyncError`]: the one error the app sees, and the ONE place where the core's
 //! errors and the transport's failures are turned into it.
 //!
-//! It is a flat error: in Kotlin each variant is a subclass of `CasesyncException` whose
-//! `message` is the text below, written so an app can show it to a health worker (it
-//! never contains case content, only ids and field names).
+//! One flat enum: the variant says what the app must do (log in again, show the case as
+//! closed...), and every variant carries an [`ErrorDetail`]: a stable `code`
+//! (`"case.closed"`, `"auth.wrong_password"`, the list is
+//! `casesync_core::messages::Code`), its named `params`, and the English sentence for
+//! logs. The app formats code + params in the worker's language from the catalogues
+//! mobile-bindings ships (`CasesyncMessages.format(error, locale)` in Kotlin). The
+//! English text never contains case content, only ids, field names and counts.
+
+use std::collections::HashMap;
 
 use casesync_core::case::CaseError;
+use casesync_core::messages::{Code, Coded, Params};
 use casesync_core::protocol::ErrorCode;
 use casesync_core::store::StoreError;
 use casesync_core::sync::SyncError;
 
 use crate::transport::TransportError;
 
+/// What an error says, for the app to format and for logs.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ErrorDetail {
+    /// Stable code (`"case.closed"`); its catalogue message is `case-closed`.
+    pub code: String,
+    /// Named parameters of the message (numbers in Latin digits, stages and roles by
+    /// their stable names).
+    pub params: HashMap<String, String>,
+    /// The English sentence, for logs (not for the worker: format `code` instead).
+    pub english: String,
+}
+
+impl ErrorDetail {
+    fn new(code: Code, params: Params, english: impl Into<String>) -> Self {
+        ErrorDetail {
+            code: code.as_str().into(),
+            params: params
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            english: english.into(),
+        }
+    }
+
+    fn of(e: &(impl Coded + std::fmt::Display), english: String) -> Self {
+        Self::new(e.code(), e.params(), english)
+    }
+}
+
 /// Why a casesync call failed.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
 pub enum CasesyncError {
     /// The key does not open this store (nothing was changed).
-    #[error("This phone's data could not be opened: the key is wrong.")]
-    WrongKey,
+    #[error("{}", detail.english)]
+    WrongKey {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// The case (or the goal, visit, referral, household member) does not exist.
-    #[error("Not found: {0}")]
-    NotFound(String),
+    #[error("{}", detail.english)]
+    NotFound {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// A value is missing or not acceptable, or the case is not at a stage where this
     /// step is allowed.
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{}", detail.english)]
+    Invalid {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// The user's role may not do this.
-    #[error("Not allowed: {0}")]
-    Forbidden(String),
+    #[error("{}", detail.english)]
+    Forbidden {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// The case is closed; a coordinator reopens it first.
-    #[error("This case is closed. A coordinator can reopen it.")]
-    Closed,
+    #[error("{}", detail.english)]
+    Closed {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// A conflict to resolve does not exist, or the chosen value is not one of its values.
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{}", detail.english)]
+    Conflict {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// The server could not be reached or the link dropped (edits stay on the phone).
-    #[error("No connection to the server ({0}). Your work is saved on this phone and will be sent at the next sync.")]
-    Network(String),
+    #[error("{}", detail.english)]
+    Network {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// Not logged in, the password is wrong, or the session expired: log in again.
-    #[error("{0}")]
-    Unauthorized(String),
+    #[error("{}", detail.english)]
+    Unauthorized {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// Too many failed login attempts.
-    #[error("Too many attempts. Wait a few minutes and try again.")]
-    RateLimited,
+    #[error("{}", detail.english)]
+    RateLimited {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// This device was revoked by an administrator (lost or replaced): its local data has
     /// been erased, including the edits the server never received (counted here and in
     /// `CaseStore.last_wipe`).
-    #[error("This phone was removed from the programme; its case data was erased, including {unsent_changes} unsent change(s) in {unsent_cases} case(s). Contact your coordinator.")]
+    #[error("{}", detail.english)]
     DeviceRevoked {
         /// Cases that had unsent edits.
         unsent_cases: u64,
         /// Unsent changes destroyed.
         unsent_changes: u64,
+        /// Code, parameters (the two counts), English text.
+        detail: ErrorDetail,
     },
     /// The server refused the request or answered something this app cannot use.
-    #[error("The server could not complete the request: {0}")]
-    Server(String),
+    #[error("{}", detail.english)]
+    Server {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// The phone's storage failed or a stored record is damaged.
-    #[error("The data on this phone could not be read or written: {0}")]
-    Storage(String),
+    #[error("{}", detail.english)]
+    Storage {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// The operation was cancelled (sync keeps every page it had already saved).
-    #[error("Cancelled. Everything received so far is saved.")]
-    Cancelled,
+    #[error("{}", detail.english)]
+    Cancelled {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
+}
+
+impl CasesyncError {
+    /// Code, parameters and English text of any variant.
+    pub fn detail(&self) -> &ErrorDetail {
+        match self {
+            CasesyncError::WrongKey { detail }
+            | CasesyncError::NotFound { detail }
+            | CasesyncError::Invalid { detail }
+            | CasesyncError::Forbidden { detail }
+            | CasesyncError::Closed { detail }
+            | CasesyncError::Conflict { detail }
+            | CasesyncError::Network { detail }
+            | CasesyncError::Unauthorized { detail }
+            | CasesyncError::RateLimited { detail }
+            | CasesyncError::DeviceRevoked { detail, .. }
+            | CasesyncError::Server { detail }
+            | CasesyncError::Storage { detail }
+            | CasesyncError::Cancelled { detail } => detail,
+        }
+    }
+
+    /// The stable code (`"case.closed"`).
+    pub fn code(&self) -> &str {
+        &self.detail().code
+    }
+
+    /// A value refused before the core saw it (`input.*` codes, a sync already running).
+    pub(crate) fn invalid(code: Code, params: Params, english: impl Into<String>) -> Self {
+        CasesyncError::Invalid {
+            detail: ErrorDetail::new(code, params, english),
+        }
+    }
+
+    /// The operation was cancelled.
+    pub(crate) fn cancelled() -> Self {
+        CasesyncError::Cancelled {
+            detail: ErrorDetail::new(
+                Code::SyncCancelled,
+                vec![],
+                "Cancelled. Everything received so far is saved.",
+            ),
+        }
+    }
+
+    /// No session on this phone yet.
+    pub(crate) fn not_logged_in() -> Self {
+        CasesyncError::Unauthorized {
+            detail: ErrorDetail::new(Code::AuthNotLoggedIn, vec![], "Please log in first."),
+        }
+    }
+
+    /// A revoked device whose wipe destroyed these counts.
+    pub(crate) fn device_revoked(unsent_cases: u64, unsent_changes: u64) -> Self {
+        CasesyncError::DeviceRevoked {
+            unsent_cases,
+            unsent_changes,
+            detail: ErrorDetail::new(
+                Code::AuthDeviceRevoked,
+                vec![
+                    ("unsent_cases", unsent_cases.to_string()),
+                    ("unsent_changes", unsent_changes.to_string()),
+                ],
+                format!("This phone was removed from the programme; its case data was erased, including {unsent_changes} unsent change(s) in {unsent_cases} case(s). Contact your coordinator."),
+            ),
+        }
+    }
 }
 
 impl From<CaseError> for CasesyncError {
     fn from(e: CaseError) -> Self {
+        let english = match &e {
+            CaseError::NotFound { .. } => format!("Not found: {e}"),
+            CaseError::Forbidden { .. } => format!("Not allowed: {e}"),
+            CaseError::Closed => "This case is closed. A coordinator can reopen it.".into(),
+            CaseError::Corrupt(_)
+            | CaseError::Malformed(_)
+            | CaseError::UnsupportedSchema { .. }
+            | CaseError::Automerge(_) => {
+                format!("The data on this phone could not be read or written: {e}")
+            }
+            _ => e.to_string(),
+        };
+        let detail = ErrorDetail::of(&e, english);
         match e {
             CaseError::Invalid { .. }
             | CaseError::TooLarge { .. }
             | CaseError::OverLimit { .. }
-            | CaseError::BadTransition { .. } => CasesyncError::Invalid(e.to_string()),
-            CaseError::NotFound { .. } => CasesyncError::NotFound(e.to_string()),
-            CaseError::Forbidden { .. } => CasesyncError::Forbidden(e.to_string()),
-            CaseError::Closed => CasesyncError::Closed,
-            CaseError::NoConflict(_) => CasesyncError::Conflict(e.to_string()),
+            | CaseError::BadTransition { .. } => CasesyncError::Invalid { detail },
+            CaseError::NotFound { .. } => CasesyncError::NotFound { detail },
+            CaseError::Forbidden { .. } => CasesyncError::Forbidden { detail },
+            CaseError::Closed => CasesyncError::Closed { detail },
+            CaseError::NoConflict(_) => CasesyncError::Conflict { detail },
             CaseError::Corrupt(_)
             | CaseError::Malformed(_)
             | CaseError::UnsupportedSchema { .. }
-            | CaseError::Automerge(_) => CasesyncError::Storage(e.to_string()),
+            | CaseError::Automerge(_) => CasesyncError::Storage { detail },
         }
     }
 }
@@ -87,11 +240,23 @@ impl From<CaseError> for CasesyncError {
 impl From<StoreError> for CasesyncError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::WrongKey => CasesyncError::WrongKey,
-            StoreError::NotFound(id) => CasesyncError::NotFound(format!("case {id}")),
             StoreError::Case(c) => c.into(),
+            StoreError::WrongKey => CasesyncError::WrongKey {
+                detail: ErrorDetail::of(
+                    &e,
+                    "This phone's data could not be opened: the key is wrong.".into(),
+                ),
+            },
+            StoreError::NotFound(ref id) => CasesyncError::NotFound {
+                detail: ErrorDetail::of(&e, format!("Not found: case {id}")),
+            },
             StoreError::Corrupt { .. } | StoreError::CorruptMeta(_) | StoreError::Backend(_) => {
-                CasesyncError::Storage(e.to_string())
+                CasesyncError::Storage {
+                    detail: ErrorDetail::of(
+                        &e,
+                        format!("The data on this phone could not be read or written: {e}"),
+                    ),
+                }
             }
         }
     }
@@ -103,96 +268,100 @@ impl From<SyncError> for CasesyncError {
             SyncError::Store(s) => s.into(),
             SyncError::Protocol(_)
             | SyncError::BadDocument { .. }
-            | SyncError::TooManyRoundTrips => CasesyncError::Server(e.to_string()),
-            SyncError::OutOfOrder(_) => CasesyncError::Storage(e.to_string()),
+            | SyncError::TooManyRoundTrips => CasesyncError::Server {
+                detail: ErrorDetail::of(
+                    &e,
+                    format!("The server could not complete the request: {e}"),
+                ),
+            },
+            SyncError::OutOfOrder(_) => CasesyncError::Storage {
+                detail: ErrorDetail::of(
+                    &e,
+                    format!("The data on this phone could not be read or written: {e}"),
+                ),
+            },
         }
     }
 }
 
 impl From<TransportError> for CasesyncError {
     fn from(e: TransportError) -> Self {
+        fn d(code: Code, params: Params, english: impl Into<String>) -> ErrorDetail {
+            ErrorDetail::new(code, params, english)
+        }
         match e {
-            TransportError::Link(m) => CasesyncError::Network(m),
+            TransportError::Link(m) => CasesyncError::Network {
+                detail: d(
+                    Code::NetworkUnreachable,
+                    vec![("detail", m.clone())],
+                    format!("No connection to the server ({m}). Your work is saved on this phone and will be sent at the next sync."),
+                ),
+            },
             TransportError::Status {
                 status,
                 code,
                 message,
             } => match (status, code) {
                 // The counts are filled in by the wipe (`CaseStore::server_error`).
-                (401, ErrorCode::DeviceRevoked) => CasesyncError::DeviceRevoked {
-                    unsent_cases: 0,
-                    unsent_changes: 0,
-                },
+                (401, ErrorCode::DeviceRevoked) => CasesyncError::device_revoked(0, 0),
                 // A spent refresh token after the grace window: the token family is
                 // revoked, not the device. Sign in again; nothing on the phone is lost.
-                (401, ErrorCode::RefreshReused) => CasesyncError::Unauthorized(
-                    "Please sign in again with your password. Your work is saved on this phone and will be sent after you sign in.".into(),
-                ),
-                (401, ErrorCode::BadCredentials) => {
-                    CasesyncError::Unauthorized("Wrong username or password.".into())
-                }
-                (401, _) => CasesyncError::Unauthorized(
-                    "Your session has expired. Please log in again.".into(),
-                ),
-                (429, _) => CasesyncError::RateLimited,
-                (403, _) => CasesyncError::Forbidden(message),
-                (404, _) => CasesyncError::NotFound(message),
-                _ => CasesyncError::Server(format!("{message} ({status} {code})")),
+                (401, ErrorCode::RefreshReused) => CasesyncError::Unauthorized {
+                    detail: d(
+                        Code::AuthSignInAgain,
+                        vec![],
+                        "Please sign in again with your password. Your work is saved on this phone and will be sent after you sign in.",
+                    ),
+                },
+                (401, ErrorCode::BadCredentials) => CasesyncError::Unauthorized {
+                    detail: d(Code::AuthWrongPassword, vec![], "Wrong username or password."),
+                },
+                (401, _) => CasesyncError::Unauthorized {
+                    detail: d(
+                        Code::AuthSessionExpired,
+                        vec![],
+                        "Your session has expired. Please log in again.",
+                    ),
+                },
+                (429, _) => CasesyncError::RateLimited {
+                    detail: d(
+                        Code::AuthRateLimited,
+                        vec![],
+                        "Too many attempts. Wait a few minutes and try again.",
+                    ),
+                },
+                (403, _) => CasesyncError::Forbidden {
+                    detail: d(
+                        Code::ServerForbidden,
+                        vec![("detail", message.clone())],
+                        format!("Not allowed: {message}"),
+                    ),
+                },
+                (404, _) => CasesyncError::NotFound {
+                    detail: d(
+                        Code::ServerNotFound,
+                        vec![("detail", message.clone())],
+                        format!("Not found: {message}"),
+                    ),
+                },
+                _ => CasesyncError::Server {
+                    detail: d(
+                        Code::ServerRefused,
+                        vec![("status", status.to_string()), ("code", code.to_string())],
+                        format!("The server could not complete the request: {message} ({status} {code})"),
+                    ),
+                },
             },
-            TransportError::BadBody(m) => CasesyncError::Server(m),
+            TransportError::BadBody(m) => CasesyncError::Server {
+                detail: d(
+                    Code::ServerBadAnswer,
+                    vec![],
+                    format!("The server could not complete the request: {m}"),
+                ),
+            },
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn status(status: u16, code: &str) -> CasesyncError {
-        TransportError::Status {
-            status,
-            code: ErrorCode::parse(code),
-            message: "m".into(),
-        }
-        .into()
-    }
-
-    #[test]
-    fn http_failures_map_to_what_the_app_must_do() {
-        assert!(
-            matches!(status(401, "refresh_reused"), CasesyncError::Unauthorized(ref m) if m.contains("sign in again")),
-            "a reused refresh token asks for the password, it does not wipe"
-        );
-        assert!(matches!(
-            status(401, "device_revoked"),
-            CasesyncError::DeviceRevoked { .. }
-        ));
-        assert!(matches!(
-            status(401, "bad_credentials"),
-            CasesyncError::Unauthorized(_)
-        ));
-        assert!(matches!(
-            status(401, "invalid_token"),
-            CasesyncError::Unauthorized(_)
-        ));
-        assert!(matches!(
-            status(429, "rate_limited"),
-            CasesyncError::RateLimited
-        ));
-        assert!(matches!(status(500, "internal"), CasesyncError::Server(_)));
-    }
-
-    #[test]
-    fn core_errors_keep_their_meaning() {
-        assert!(matches!(
-            CasesyncError::from(StoreError::WrongKey),
-            CasesyncError::WrongKey
-        ));
-        assert!(matches!(
-            CasesyncError::from(StoreError::Case(CaseError::Closed)),
-            CasesyncError::Closed
-        ));
-        let e = CasesyncError::from(StoreError::NotFound("c-1".into()));
-        assert_eq!(e.to_string(), "Not found: case c-1");
-    }
-}
+mod tests;

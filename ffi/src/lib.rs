@@ -31,7 +31,7 @@ mod sync;
 mod transport;
 
 pub use dedup::{HouseholdMemberInput, PossibleDuplicate, RegistrationQuery};
-pub use error::CasesyncError;
+pub use error::{CasesyncError, ErrorDetail};
 pub use inputs::*;
 pub use session::{Session, TransportConfig};
 pub use store::CaseStore;

@@ -9,6 +9,7 @@ use casesync_core::case::{
     self as core, Case, CaseDoc, Conflict, EditCtx, Evaluation, ExtraValue, HistoryEntry, NewCase,
     Stage,
 };
+use casesync_core::messages::Code;
 use casesync_core::report::{self, FollowUp};
 use casesync_core::store::{DeviceStore, Discarded, Listing, RefusedCase, WipeReport};
 
@@ -73,7 +74,7 @@ impl CaseStore {
     pub(crate) fn current_session(&self) -> Result<Session, CasesyncError> {
         lock(&self.session)
             .clone()
-            .ok_or_else(|| CasesyncError::Unauthorized("Please log in first.".into()))
+            .ok_or_else(CasesyncError::not_logged_in)
     }
 
     pub(crate) fn transport_settings(&self) -> TransportConfig {
@@ -161,10 +162,7 @@ impl CaseStore {
 
 /// The error of a revoked device whose wipe destroyed `report`.
 pub(crate) fn revoked(report: WipeReport) -> CasesyncError {
-    CasesyncError::DeviceRevoked {
-        unsent_cases: report.unsent_cases,
-        unsent_changes: report.unsent_changes,
-    }
+    CasesyncError::device_revoked(report.unsent_cases, report.unsent_changes)
 }
 
 #[uniffi::export]
@@ -174,12 +172,15 @@ impl CaseStore {
     /// `WrongKey` and changes nothing on disk.
     #[uniffi::constructor]
     pub fn open(path: String, key: Vec<u8>, device_id: String) -> Result<Arc<Self>, CasesyncError> {
-        let key: [u8; 32] = key
-            .as_slice()
-            .try_into()
-            .map_err(|_| CasesyncError::Invalid("The store key must be 32 bytes.".into()))?;
+        let key: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+            CasesyncError::invalid(Code::InputBadKey, vec![], "The store key must be 32 bytes.")
+        })?;
         if device_id.trim().is_empty() {
-            return Err(CasesyncError::Invalid("The device id is empty.".into()));
+            return Err(CasesyncError::invalid(
+                Code::InputEmptyDeviceId,
+                vec![],
+                "The device id is empty.",
+            ));
         }
         let store = DeviceStore::open(Path::new(&path), &key)?;
         Ok(Arc::new(CaseStore {
@@ -557,8 +558,13 @@ impl CaseStore {
         path: String,
         value_json: String,
     ) -> Result<(), CasesyncError> {
-        let chosen: serde_json::Value = serde_json::from_str(&value_json)
-            .map_err(|_| CasesyncError::Invalid(format!("not a JSON value: {value_json}")))?;
+        let chosen: serde_json::Value = serde_json::from_str(&value_json).map_err(|_| {
+            CasesyncError::invalid(
+                Code::InputNotJson,
+                vec![("field", "value".into())],
+                format!("not a JSON value: {value_json}"),
+            )
+        })?;
         self.edit(&case_id, |d, c| d.resolve(c, &path, &chosen))
     }
 }

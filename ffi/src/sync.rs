@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use casesync_core::messages::Code;
 use casesync_core::protocol::Refusal;
 use casesync_core::sync::{Step, SyncSession};
 
@@ -103,7 +104,7 @@ pub(crate) fn wait(d: Duration, handle: &SyncHandle) -> Result<(), CasesyncError
     let end = Instant::now() + d;
     loop {
         if handle.is_cancelled() {
-            return Err(CasesyncError::Cancelled);
+            return Err(CasesyncError::cancelled());
         }
         let left = end.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -126,10 +127,13 @@ impl CaseStore {
         handle: Arc<SyncHandle>,
         observer: Box<dyn SyncObserver>,
     ) -> Result<SyncReport, CasesyncError> {
-        let _running = self
-            .syncing
-            .try_lock()
-            .map_err(|_| CasesyncError::Invalid("A sync is already running.".into()))?;
+        let _running = self.syncing.try_lock().map_err(|_| {
+            CasesyncError::invalid(
+                Code::SyncAlreadyRunning,
+                vec![],
+                "A sync is already running.",
+            )
+        })?;
         let cfg = self.transport_settings();
         let http = cfg.http();
         let mut session = self.current_session()?;
@@ -143,7 +147,7 @@ impl CaseStore {
         let mut refreshed = false;
         loop {
             if handle.is_cancelled() {
-                return Err(CasesyncError::Cancelled);
+                return Err(CasesyncError::cancelled());
             }
             if !refreshed && session.access_expires_at_ms <= now_ms() + EXPIRY_MARGIN_MS {
                 session = self.refresh_session(Some(&handle))?;

@@ -303,7 +303,7 @@ fn a_spent_token_after_the_grace_window_asks_for_the_password_and_keeps_the_work
     offline_visit(&p, "case-2", "visit kept through a sign-in");
     p.restore_session(expired(session));
     assert!(
-        matches!(p.refresh(), Err(CasesyncError::Network(_))),
+        matches!(p.refresh(), Err(CasesyncError::Network { .. })),
         "no answer ever arrived"
     );
     assert_eq!(proxy.refreshes(), 4, "1 try + 3 retries");
@@ -311,7 +311,7 @@ fn a_spent_token_after_the_grace_window_asks_for_the_password_and_keeps_the_work
     thread::sleep(Duration::from_millis(1_500));
     let e = sync(&p).expect_err("the spent token is refused");
     assert!(
-        matches!(e, CasesyncError::Unauthorized(_)),
+        matches!(e, CasesyncError::Unauthorized { .. }),
         "sign in again, not a wipe: {e:?}"
     );
     assert_eq!(
