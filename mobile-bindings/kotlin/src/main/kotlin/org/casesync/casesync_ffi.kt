@@ -3681,6 +3681,62 @@ public object FfiConverterTypeClosureInput: FfiConverterRustBuffer<ClosureInput>
 
 
 /**
+ * What an error says, for the app to format and for logs.
+ */
+data class ErrorDetail (
+    /**
+     * Stable code (`"case.closed"`); its catalogue message is `case-closed`.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * Named parameters of the message (numbers in Latin digits, stages and roles by
+     * their stable names).
+     */
+    var `params`: Map<kotlin.String, kotlin.String>
+    , 
+    /**
+     * The English sentence, for logs (not for the worker: format `code` instead).
+     */
+    var `english`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeErrorDetail: FfiConverterRustBuffer<ErrorDetail> {
+    override fun read(buf: ByteBuffer): ErrorDetail {
+        return ErrorDetail(
+            FfiConverterString.read(buf),
+            FfiConverterMapStringString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ErrorDetail) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterMapStringString.allocationSize(value.`params`) +
+            FfiConverterString.allocationSize(value.`english`)
+    )
+
+    override fun write(value: ErrorDetail, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterMapStringString.write(value.`params`, buf)
+            FfiConverterString.write(value.`english`, buf)
+    }
+}
+
+
+
+/**
  * A new service-plan goal.
  */
 data class GoalInput (
@@ -4737,80 +4793,212 @@ public object FfiConverterTypeVisitUpdate: FfiConverterRustBuffer<VisitUpdate> {
 /**
  * Why a casesync call failed.
  */
-sealed class CasesyncException(message: String): kotlin.Exception(message) {
-        
+sealed class CasesyncException: kotlin.Exception() {
+    
     /**
      * The key does not open this store (nothing was changed).
      */
-        class WrongKey(message: String) : CasesyncException(message)
+    class WrongKey(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The case (or the goal, visit, referral, household member) does not exist.
      */
-        class NotFound(message: String) : CasesyncException(message)
+    class NotFound(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * A value is missing or not acceptable, or the case is not at a stage where this
      * step is allowed.
      */
-        class Invalid(message: String) : CasesyncException(message)
+    class Invalid(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The user's role may not do this.
      */
-        class Forbidden(message: String) : CasesyncException(message)
+    class Forbidden(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The case is closed; a coordinator reopens it first.
      */
-        class Closed(message: String) : CasesyncException(message)
+    class Closed(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * A conflict to resolve does not exist, or the chosen value is not one of its values.
      */
-        class Conflict(message: String) : CasesyncException(message)
+    class Conflict(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The server could not be reached or the link dropped (edits stay on the phone).
      */
-        class Network(message: String) : CasesyncException(message)
+    class Network(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * Not logged in, the password is wrong, or the session expired: log in again.
      */
-        class Unauthorized(message: String) : CasesyncException(message)
+    class Unauthorized(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * Too many failed login attempts.
      */
-        class RateLimited(message: String) : CasesyncException(message)
+    class RateLimited(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * This device was revoked by an administrator (lost or replaced): its local data has
      * been erased, including the edits the server never received (counted here and in
      * `CaseStore.last_wipe`).
      */
-        class DeviceRevoked(message: String) : CasesyncException(message)
+    class DeviceRevoked(
         
+        /**
+         * Cases that had unsent edits.
+         */
+        val `unsentCases`: kotlin.ULong, 
+        
+        /**
+         * Unsent changes destroyed.
+         */
+        val `unsentChanges`: kotlin.ULong, 
+        
+        /**
+         * Code, parameters (the two counts), English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "unsentCases=${ `unsentCases` }, unsentChanges=${ `unsentChanges` }, detail=${ `detail` }"
+    }
+    
     /**
      * The server refused the request or answered something this app cannot use.
      */
-        class Server(message: String) : CasesyncException(message)
+    class Server(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The phone's storage failed or a stored record is damaged.
      */
-        class Storage(message: String) : CasesyncException(message)
+    class Storage(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The operation was cancelled (sync keeps every page it had already saved).
      */
-        class Cancelled(message: String) : CasesyncException(message)
+    class Cancelled(
         
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<CasesyncException> {
         override fun lift(error_buf: RustBuffer.ByValue): CasesyncException = FfiConverterTypeCasesyncError.lift(error_buf)
     }
+
+    
 }
 
 /**
@@ -4819,81 +5007,192 @@ sealed class CasesyncException(message: String): kotlin.Exception(message) {
 public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncException> {
     override fun read(buf: ByteBuffer): CasesyncException {
         
-            return when(buf.getInt()) {
-            1 -> CasesyncException.WrongKey(FfiConverterString.read(buf))
-            2 -> CasesyncException.NotFound(FfiConverterString.read(buf))
-            3 -> CasesyncException.Invalid(FfiConverterString.read(buf))
-            4 -> CasesyncException.Forbidden(FfiConverterString.read(buf))
-            5 -> CasesyncException.Closed(FfiConverterString.read(buf))
-            6 -> CasesyncException.Conflict(FfiConverterString.read(buf))
-            7 -> CasesyncException.Network(FfiConverterString.read(buf))
-            8 -> CasesyncException.Unauthorized(FfiConverterString.read(buf))
-            9 -> CasesyncException.RateLimited(FfiConverterString.read(buf))
-            10 -> CasesyncException.DeviceRevoked(FfiConverterString.read(buf))
-            11 -> CasesyncException.Server(FfiConverterString.read(buf))
-            12 -> CasesyncException.Storage(FfiConverterString.read(buf))
-            13 -> CasesyncException.Cancelled(FfiConverterString.read(buf))
+
+        return when(buf.getInt()) {
+            1 -> CasesyncException.WrongKey(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            2 -> CasesyncException.NotFound(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            3 -> CasesyncException.Invalid(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            4 -> CasesyncException.Forbidden(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            5 -> CasesyncException.Closed(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            6 -> CasesyncException.Conflict(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            7 -> CasesyncException.Network(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            8 -> CasesyncException.Unauthorized(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            9 -> CasesyncException.RateLimited(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            10 -> CasesyncException.DeviceRevoked(
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            11 -> CasesyncException.Server(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            12 -> CasesyncException.Storage(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            13 -> CasesyncException.Cancelled(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
-        
     }
 
     override fun allocationSize(value: CasesyncException): ULong {
-        return 4UL
+        return when(value) {
+            is CasesyncException.WrongKey -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.NotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Invalid -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Forbidden -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Closed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Conflict -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Unauthorized -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.RateLimited -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.DeviceRevoked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterULong.allocationSize(value.`unsentCases`)
+                + FfiConverterULong.allocationSize(value.`unsentChanges`)
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Server -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Storage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Cancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+        }
     }
 
     override fun write(value: CasesyncException, buf: ByteBuffer) {
         when(value) {
             is CasesyncException.WrongKey -> {
                 buf.putInt(1)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.NotFound -> {
                 buf.putInt(2)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Invalid -> {
                 buf.putInt(3)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Forbidden -> {
                 buf.putInt(4)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Closed -> {
                 buf.putInt(5)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Conflict -> {
                 buf.putInt(6)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Network -> {
                 buf.putInt(7)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Unauthorized -> {
                 buf.putInt(8)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.RateLimited -> {
                 buf.putInt(9)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.DeviceRevoked -> {
                 buf.putInt(10)
+                FfiConverterULong.write(value.`unsentCases`, buf)
+                FfiConverterULong.write(value.`unsentChanges`, buf)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Server -> {
                 buf.putInt(11)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Storage -> {
                 buf.putInt(12)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
             is CasesyncException.Cancelled -> {
                 buf.putInt(13)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5503,6 +5802,45 @@ public object FfiConverterSequenceTypeMatchReason: FfiConverterRustBuffer<List<M
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeMatchReason.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.String, kotlin.String>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.String> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, kotlin.String>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterString.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.String>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterString.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterString.write(v, buf)
         }
     }
 }
