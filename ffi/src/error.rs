@@ -43,7 +43,7 @@ impl ErrorDetail {
         }
     }
 
-    fn of(e: &(impl Coded + std::fmt::Display), english: String) -> Self {
+    fn of(e: &impl Coded, english: String) -> Self {
         Self::new(e.code(), e.params(), english)
     }
 }
