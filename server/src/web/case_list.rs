@@ -137,8 +137,8 @@ struct ReviewView {
 pub async fn review(State(st): State<AppState>, s: Signed) -> Result<Response, WebError> {
     s.coordinator()?;
     let cases = scoped(&st, &s).await?;
-    let today = data::today();
     let fm = s.fmt();
+    let today = fm.today(crate::now_ms());
     let conflicts = cases
         .iter()
         .flat_map(|l| conflict_rows(&l.case, &l.conflicts, &fm))
@@ -207,7 +207,7 @@ pub(crate) fn filtered<'a>(
     f: &Filters,
     fm: &Fmt,
 ) -> Vec<&'a Arc<Loaded>> {
-    let today = data::today();
+    let today = fm.today(crate::now_ms());
     let mut hits: Vec<_> = cases.iter().filter(|l| f.matches(&l.case, today)).collect();
     if f.sort == "name" {
         hits.sort_by(|a, b| {
@@ -226,8 +226,8 @@ pub async fn cases(
 ) -> Result<Response, WebError> {
     s.case_reader()?;
     let all = scoped(&st, &s).await?;
-    let today = data::today();
     let fm = s.fmt();
+    let today = fm.today(crate::now_ms());
     let hits = filtered(&all, &f, &fm);
     let pages = hits.len().div_ceil(PAGE_SIZE).max(1);
     let page = f.page.trim().parse::<usize>().unwrap_or(1).clamp(1, pages);

@@ -11,7 +11,7 @@ use casesync_core::case::{Role, Stage};
 use casesync_core::report::due_follow_ups;
 
 use super::charts::{self, Bar, Group, Look, Series};
-use super::data::{self, Loaded};
+use super::data::Loaded;
 use super::error::WebError;
 use super::session::Signed;
 use super::stats::{self, Overview};
@@ -34,7 +34,12 @@ pub(crate) async fn overview_of(st: &AppState, s: &Signed) -> Result<Overview, W
     let workers = stats::workers_of(&s.user, &users);
     let refs: Vec<_> = cases.iter().map(|l| &l.case).collect();
     let conflicts = cases.iter().filter(|l| !l.conflicts.is_empty()).count() as u32;
-    Ok(stats::overview(&refs, conflicts, &workers, data::today()))
+    Ok(stats::overview(
+        &refs,
+        conflicts,
+        &workers,
+        s.fmt().today(crate::now_ms()),
+    ))
 }
 
 pub(crate) fn html<T: Template>(view: &T) -> Result<Response, WebError> {
@@ -274,8 +279,8 @@ pub async fn chws(State(st): State<AppState>, s: Signed) -> Result<Response, Web
     let refs: Vec<_> = cases.iter().map(|l| &l.case).collect();
     let users = st.store.users()?;
     let devices = st.store.devices()?;
-    let today = data::today();
     let fm = s.fmt();
+    let today = fm.today(crate::now_ms());
     let rows = stats::workers_of(&s.user, &users)
         .into_iter()
         .map(|id| {

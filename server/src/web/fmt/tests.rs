@@ -131,3 +131,45 @@ fn collation_follows_the_language() {
         ["Emil", "émile", "Eve"]
     );
 }
+
+#[test]
+fn the_indicators_today_is_the_deployment_day_not_the_utc_day() {
+    use casesync_core::case::{
+        device_actor, CaseDoc, EditCtx, NewCase, Role, VisitInput, VisitKind,
+    };
+    // 20:30 UTC on 2 December is 02:30 on 3 December in Dhaka: a visit due on the 2nd is
+    // overdue there, not yet in UTC.
+    let ctx = EditCtx::new("chw-a", Role::Chw, EVENING_UTC - 86_400_000);
+    let new = NewCase {
+        id: "c-dhaka".into(),
+        district: "D1".into(),
+        village: "কুয়াকাটা".into(),
+        assigned_to: "chw-a".into(),
+        sensitive: false,
+        client_name: "রহিমা খাতুন".into(),
+    };
+    let mut doc = CaseDoc::create(&ctx, device_actor("d"), &new).expect("create");
+    let visit = VisitInput {
+        date: day(2025, 11, 25),
+        kind: VisitKind::Home,
+        notes: "ভালো আছেন".into(),
+        progress: None,
+        obstacles: None,
+        actions: None,
+        next_visit_date: Some(day(2025, 12, 2)),
+    };
+    doc.add_visit(&ctx, &visit).expect("visit");
+    let case = doc.read().expect("read");
+    let overdue = |zone: &str| {
+        let today = Fmt::new(lang("bn"), &display(zone, CalendarMode::Both)).today(EVENING_UTC);
+        crate::web::stats::overview(&[&case], 0, &[], today)
+            .indicators
+            .overdue_follow_ups
+    };
+    assert_eq!(
+        overdue("Asia/Dhaka"),
+        1,
+        "the 3rd in Dhaka: the visit of the 2nd is overdue"
+    );
+    assert_eq!(overdue("UTC"), 0, "still the 2nd in UTC");
+}
