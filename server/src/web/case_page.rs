@@ -10,7 +10,6 @@ use super::case_list::{case_row, conflict_rows, CaseRow, ConflictRow};
 use super::data::{self, Loaded};
 use super::error::WebError;
 use super::fmt::Fmt;
-use super::i18n::Tr;
 use super::pages::html;
 use super::session::Signed;
 use super::view::Chrome;
@@ -154,7 +153,7 @@ pub async fn case_page(
     let history = history
         .into_iter()
         .rev()
-        .map(|h| hist_row(h, &fm, &t))
+        .map(|h| hist_row(h, &fm))
         .collect();
     html(&CaseView {
         c: Chrome::new(
@@ -183,7 +182,7 @@ pub async fn case_page(
 }
 
 /// A timeline row of a change.
-pub fn hist_row(h: AuditedEntry, f: &Fmt, t: &Tr) -> HistRow {
+pub fn hist_row(h: AuditedEntry, f: &Fmt) -> HistRow {
     let claimed_when = f.ms(h.claimed.time_ms);
     let (when, user, device) = match h.server {
         Some(a) => (f.ms(a.received_ms), a.user_id, a.device_id),
@@ -197,7 +196,7 @@ pub fn hist_row(h: AuditedEntry, f: &Fmt, t: &Tr) -> HistRow {
         claimed_user: h.claimed.user,
         claimed_when,
         summary: h.claimed.summary,
-        fields: compact_fields(&h.claimed.fields, |name| t.field(name)),
+        fields: compact_fields(&h.claimed.fields),
     }
 }
 
@@ -230,10 +229,9 @@ fn is_entry_id(seg: &str) -> bool {
     seg.len() >= 8 && seg.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The fields a change touched, grouped by their section, entry ids left out, each name
-/// shown by `label`: `visits.1f2e…9a.notes` and `visits.1f2e…9a.date` read
-/// `visits: date, notes` (in English: `Visits: Date, Notes`).
-pub fn compact_fields(fields: &[String], label: impl Fn(&str) -> String) -> String {
+/// The fields a change touched, grouped by their section, entry ids left out:
+/// `visits.1f2e…9a.notes` and `visits.1f2e…9a.date` read `visits: date, notes`.
+pub fn compact_fields(fields: &[String]) -> String {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for f in fields {
         let segs: Vec<&str> = f.split('.').filter(|s| !is_entry_id(s)).collect();
@@ -259,10 +257,9 @@ pub fn compact_fields(fields: &[String], label: impl Fn(&str) -> String) -> Stri
         .into_iter()
         .map(|(s, leaves)| {
             if leaves.is_empty() {
-                label(&s)
+                s
             } else {
-                let leaves: Vec<String> = leaves.iter().map(|l| label(l.as_str())).collect();
-                format!("{}: {}", label(&s), leaves.join(", "))
+                format!("{s}: {}", leaves.join(", "))
             }
         })
         .collect::<Vec<_>>()
@@ -286,7 +283,7 @@ mod tests {
         .map(|s| (*s).to_owned())
         .collect();
         assert_eq!(
-            compact_fields(&f, str::to_owned),
+            compact_fields(&f),
             "stage; visits: date, notes; closure: known, date"
         );
     }
