@@ -218,3 +218,12 @@ impl From<tokio::task::JoinError> for AppError {
         AppError::Internal(format!("worker task failed: {e}"))
     }
 }
+
+/// Whether a response already carries a body of ours: the JSON of an [`AppError`], or
+/// a dashboard page (the dashboard renders its own refusals as HTML, see `web.rs`).
+pub(crate) fn has_our_body(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"))
+}

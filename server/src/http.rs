@@ -1,5 +1,5 @@
-//! The HTTP API (see `server/README.md` for the contract): routes, shared state, and the
-//! server loop with inactivity timeouts.
+//! The HTTP API (see `server/README.md` for the contract): routes and the server loop
+//! with inactivity timeouts. The state the handlers share is [`crate::state`].
 
 mod auth_routes;
 mod cases;
@@ -15,45 +15,9 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-use crate::auth::Auth;
-use crate::config::Settings;
-use crate::store::{Storage, StoreError};
-use crate::sync::SyncEngine;
-
-/// Everything the handlers share.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The store.
-    pub store: Arc<dyn Storage>,
-    /// The sync engine.
-    pub engine: SyncEngine,
-    /// Authentication.
-    pub auth: Arc<Auth>,
-    /// Settings.
-    pub settings: Settings,
-    /// The writer lock: every store write of case data (validate + apply + commit) holds
-    /// it, so sequence numbers are committed in order.
-    pub writer: Arc<tokio::sync::Mutex<()>>,
-    /// Prometheus renderer (`None`: `/metrics` is empty).
-    pub metrics: Option<PrometheusHandle>,
-}
-
-impl AppState {
-    /// State over `store` with `settings` (creates the token secret at first start).
-    pub fn new(store: Arc<dyn Storage>, settings: Settings) -> Result<Self, StoreError> {
-        Ok(AppState {
-            engine: SyncEngine::new(store.clone(), settings.clone()),
-            auth: Arc::new(Auth::new(store.clone(), settings.clone())?),
-            store,
-            settings,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
-            metrics: crate::metrics_handle(),
-        })
-    }
-}
+use crate::state::AppState;
 
 /// The application's routes. Every error answer is an [`crate::error::AppError`] (JSON
 /// `{code, message}`), including axum's own (unknown route, wrong method, rejections) and
@@ -156,6 +120,3 @@ fn spawn_compactor(state: AppState) {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod tests_net;

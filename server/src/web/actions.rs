@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::session::Signed;
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::UserRecord;
 use crate::sync::scope::{can_assign, can_read};
 use crate::sync::PushOutcome;

@@ -16,7 +16,7 @@ use super::error::WebError;
 use super::session::Signed;
 use super::stats::{self, Overview};
 use super::view::Chrome;
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::UserRecord;
 
 /// The cases `s` may read, from the dashboard cache.

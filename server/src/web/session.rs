@@ -34,10 +34,10 @@ use sha2::{Digest, Sha256};
 use super::error::WebError;
 use super::i18n::{Lang, Tr};
 use super::Web;
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
-use crate::http::extract::ClientIp;
-use crate::http::AppState;
 use crate::now_ms;
+use crate::state::AppState;
 use crate::store::{Hash, UserRecord};
 
 /// The session cookie's name.
