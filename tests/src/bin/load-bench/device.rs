@@ -33,18 +33,7 @@ pub(crate) async fn sync_once(http: &reqwest::Client, url: &str, d: &LoadDevice)
     let endpoint = format!("{url}/v1/sync");
     for trip in 1..=MAX_ROUND_TRIPS {
         let body = session.next_request()?;
-        let resp = http
-            .post(&endpoint)
-            .bearer_auth(&d.token)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            bail!("sync: {status} {}", String::from_utf8_lossy(&bytes));
-        }
+        let bytes = post_sync(http, &endpoint, &d.token, body).await?;
         match session.handle_response(&bytes)? {
             Step::Continue => continue,
             Step::Done => {
@@ -93,4 +82,27 @@ pub(crate) fn editable_cases(d: &LoadDevice) -> Result<Vec<String>> {
         }
     }
     Ok(out)
+}
+
+/// One `POST /v1/sync` of `body`: the answer's bytes, or an error naming a status that
+/// is not a success.
+pub(crate) async fn post_sync(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> Result<impl std::ops::Deref<Target = [u8]>> {
+    let resp = http
+        .post(endpoint)
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+        .body(body)
+        .send()
+        .await?;
+    let status = resp.status();
+    let bytes = resp.bytes().await?;
+    if !status.is_success() {
+        bail!("sync: {status} {}", String::from_utf8_lossy(&bytes));
+    }
+    Ok(bytes)
 }

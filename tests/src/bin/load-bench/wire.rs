@@ -37,18 +37,7 @@ pub(crate) async fn sync_wire(http: &reqwest::Client, url: &str, d: &LoadDevice)
             push: std::mem::take(&mut push),
             max_page_bytes: DEFAULT_PAGE_BYTES,
         });
-        let resp = http
-            .post(&endpoint)
-            .bearer_auth(&d.token)
-            .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await?;
-        let status = resp.status();
-        let bytes = resp.bytes().await?;
-        if !status.is_success() {
-            bail!("sync: {status} {}", String::from_utf8_lossy(&bytes));
-        }
+        let bytes = post_sync(http, &endpoint, &d.token, body).await?;
         let r = decode_response(&bytes)?;
         if let Some(x) = r.refused.first() {
             bail!("push refused: {} {:?} {}", x.doc_id, x.code, x.message);
