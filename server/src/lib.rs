@@ -18,7 +18,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-pub use http::{router, serve, AppState};
+pub use http::{router, serve, serve_metrics, serve_until, AppState};
 
 /// The process-wide Prometheus recorder, installed at first call (`None` if another
 /// recorder was installed first).

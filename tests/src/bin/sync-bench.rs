@@ -6,9 +6,9 @@
 //! (`--generated` forces it, `--seed N`); the output says which one was measured.
 //!
 //! ```text
-//! cargo run --release -p casesync-tests --bin sync-bench -- --docs 10000 [--json]
+//! cargo run --profile production -p casesync-tests --bin sync-bench -- --docs 10000 [--json]
 //!     [--caseload DIR | --generated [--seed 1]]
-//! cargo run --release -p casesync-tests --bin sync-bench -- --docs 1000 \
+//! cargo run --profile production -p casesync-tests --bin sync-bench -- --docs 1000 \
 //!     --server http://127.0.0.1:8080 --user coord --password ... --district demo-district
 //! ```
 //!
