@@ -248,12 +248,31 @@ async fn metrics_need_a_token_or_a_private_address() -> Result<()> {
 #[test]
 fn the_demo_refuses_a_public_address() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let out = std::process::Command::new(server_bin()?)
+    let mut child = std::process::Command::new(server_bin()?)
         .args(["serve", "--demo", "--listen", "0.0.0.0:0", "--data"])
         .arg(dir.path().join("demo"))
-        .output()?;
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("the demo kept serving on 0.0.0.0");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .context("stderr")?
+        .read_to_string(&mut err)?;
+    assert!(!status.success());
     assert!(err.contains("--demo-public"), "{err}");
     Ok(())
 }
@@ -347,7 +366,11 @@ async fn a_dashboard_session_works_on_every_instance() -> Result<()> {
     let a = ServerProc::start_with_database(&db.url, dir.path(), std::slice::from_ref(&coord))?;
     let b = ServerProc::serve_with_database(&db.url, dir.path())?;
     let session = dashboard_sign_in(&a.url, &coord).await?;
-    assert_eq!(overview(&b.url, &session).await?, 200, "instance b knows it");
+    assert_eq!(
+        overview(&b.url, &session).await?,
+        200,
+        "instance b knows it"
+    );
     assert_eq!(overview(&a.url, &session).await?, 200);
 
     // Sign out on b (the form's CSRF token is on every signed-in page).
@@ -372,7 +395,11 @@ async fn a_dashboard_session_works_on_every_instance() -> Result<()> {
         .send()
         .await?;
     assert_eq!(out.status(), 303, "sign-out");
-    assert_eq!(overview(&a.url, &session).await?, 303, "signed out on a too");
+    assert_eq!(
+        overview(&a.url, &session).await?,
+        303,
+        "signed out on a too"
+    );
     assert_eq!(overview(&b.url, &session).await?, 303);
     Ok(())
 }

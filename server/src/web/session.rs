@@ -299,10 +299,7 @@ impl FromRequestParts<AppState> for Signed {
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(WebError::Login)?;
         let store = st.store.as_ref();
-        let session = web
-            .sessions
-            .get(store, &token)?
-            .ok_or(WebError::Login)?;
+        let session = web.sessions.get(store, &token)?.ok_or(WebError::Login)?;
         let user = match st.store.user(&session.user_id)? {
             Some(u) if !u.disabled => u,
             _ => {
