@@ -715,11 +715,7 @@ fn a_push_validated_against_a_moved_record_is_validated_again() {
         push: push_a,
         max_page_bytes: 0,
     };
-    let writer = tokio::sync::Mutex::new(());
-    let pushed = w
-        .engine
-        .push_all_locking(&chw, "phone-a", &req, &writer)
-        .expect("push");
+    let pushed = w.engine.push_all(&chw, "phone-a", &req).expect("push");
     assert_eq!((pushed.acked.len(), pushed.refused.len()), (1, 0));
     let visits = server_copy(&w, "case-1", "x").read().expect("read").visits;
     let mut notes: Vec<String> = visits.values().map(|v| v.notes.clone()).collect();
