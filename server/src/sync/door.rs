@@ -33,6 +33,15 @@ impl SyncEngine {
     /// run without it. Blocking: call it from a blocking thread (it takes the writer
     /// lock with `blocking_lock`).
     pub fn handle(&self, who: &Authenticated, body: &[u8]) -> Result<Handled, SyncError> {
+        let handled = self.round_trip(who, body)?;
+        if !who.revoked {
+            self.note_sync(&who.device_id, crate::now_ms())?;
+        }
+        Ok(handled)
+    }
+
+    /// [`handle`](Self::handle) without recording the device's last sync time.
+    fn round_trip(&self, who: &Authenticated, body: &[u8]) -> Result<Handled, SyncError> {
         if who.revoked {
             tracing::info!(device = %who.device_id, "revoked device told to wipe");
             let response = SyncResponse::wipe();
@@ -53,7 +62,6 @@ impl SyncEngine {
             self.push_all(&who.user, &who.device_id, &req)?
         };
         let (response, stats, wire) = self.respond(&who.user, &req, cursor, pushed)?;
-        self.note_sync(&who.device_id, crate::now_ms())?;
         Ok(Handled {
             wire,
             response,
@@ -63,8 +71,9 @@ impl SyncEngine {
 
     /// [`handle`](Self::handle) for an in-process caller that has a decoded request (the
     /// fuzz targets and the engine's own tests): the request is encoded and goes through
-    /// the same door. `user` on `device_id`, not revoked. Takes the writer lock itself,
-    /// so the caller must not hold it.
+    /// the same door, as `user` on `device_id`, not revoked; the device's last sync time
+    /// is not recorded (so such a caller can compare the store byte for byte). Takes the
+    /// writer lock itself, so the caller must not hold it.
     pub fn sync(
         &self,
         user: &UserRecord,
@@ -77,7 +86,7 @@ impl SyncEngine {
             revoked: false,
         };
         let body = casesync_core::protocol::encode_request(req);
-        self.handle(&who, &body).map(|h| (h.response, h.stats))
+        self.round_trip(&who, &body).map(|h| (h.response, h.stats))
     }
 
     /// The push half of a round trip. Every document is checked, validated and applied

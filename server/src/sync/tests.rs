@@ -276,7 +276,9 @@ fn refused_pushes_store_nothing() {
     );
     assert_eq!(r.refused[0].code, RefusalCode::ForeignActor);
     // Garbage, a missing dependency, a bad id, an admin push, another worker's case.
-    let r = w.sync(&chw, "phone-a", &[], push("case-1", vec![vec![1, 2, 3]]));
+    // (Long enough to decode as a request: a change under 10 bytes fails the whole
+    // request, `ProtocolError`.)
+    let r = w.sync(&chw, "phone-a", &[], push("case-1", vec![vec![1; 32]]));
     assert_eq!(r.refused[0].code, RefusalCode::Invalid);
     let mut lonely = phone.clone();
     let h = lonely.heads();
