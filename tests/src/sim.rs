@@ -34,7 +34,11 @@
 //! 5. no device is wiped unless the administrator revoked it or disabled its user: a
 //!    refresh whose answer was lost, retried at once, gets the same successor; retried
 //!    after the grace window it asks for a password login, and the phone keeps every
-//!    unsent edit (then 3 covers them).
+//!    unsent edit (then 3 covers them);
+//! 6. no response, honest or hostile, carries a case outside its user's read scope at the
+//!    time of the pull (checked in `SimServer::serve`, after every response);
+//! 7. every rule a case's state shows holds on the server's copy (`sim/hostile.rs`), and
+//!    every hostile push is refused, leaving the server's record as it was.
 //!
 //! Scope changes (issue #13) are part of the schedule: the coordinator loses one of its
 //! districts or its sensitive access, gets them back, or a CHW is disabled (their
