@@ -214,6 +214,8 @@ impl From<crate::sync::SyncError> for AppError {
         match e {
             crate::sync::SyncError::Store(s) => s.into(),
             crate::sync::SyncError::BadCursor(_) => AppError::BadCursor,
+            crate::sync::SyncError::BadMessage(p) => p.into(),
+            crate::sync::SyncError::DeviceMismatch => AppError::DeviceMismatch,
         }
     }
 }
