@@ -150,7 +150,8 @@ impl Link {
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 c.connections.fetch_add(1, Ordering::Relaxed);
-                let (up, down, c, upstream) = (up.clone(), down.clone(), c.clone(), upstream.clone());
+                let (up, down, c, upstream) =
+                    (up.clone(), down.clone(), c.clone(), upstream.clone());
                 tokio::spawn(async move {
                     // The handshake: the client's first bytes leave one round trip later.
                     sleep(spec.delay * 2).await;
@@ -161,7 +162,10 @@ impl Link {
                     let _ = server.set_nodelay(true);
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
-                    tokio::join!(pump(cr, sw, up, c.clone(), true), pump(sr, cw, down, c, false));
+                    tokio::join!(
+                        pump(cr, sw, up, c.clone(), true),
+                        pump(sr, cw, down, c, false)
+                    );
                 });
             }
         });

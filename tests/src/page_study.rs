@@ -17,8 +17,8 @@ use crate::caseload::{to_case, BenchCase};
 
 /// The raw bytes of a page the server first builds for the budget a device asks for
 /// (`sync::DEFAULT_PAGE_BYTES` on the wire, `ASSUMED_COMPRESSION` times as many raw).
-const PAGE_BYTES: usize = casesync_core::sync::DEFAULT_PAGE_BYTES as usize
-    * casesync_server::sync::ASSUMED_COMPRESSION;
+const PAGE_BYTES: usize =
+    casesync_core::sync::DEFAULT_PAGE_BYTES as usize * casesync_server::sync::ASSUMED_COMPRESSION;
 
 /// One imported case: its stored bytes and summary.
 pub struct Imported {
@@ -143,7 +143,10 @@ pub fn breakdown(cases: &[BenchCase], levels: &[i32]) -> Result<Vec<Row>> {
         "heads + chunk checksums (incompressible, 36 B a case)",
         36 * docs.len(),
     ));
-    rows.push(row(&format!("pages of {} KB budget", PAGE_BYTES / 1024), pages.len()));
+    rows.push(row(
+        &format!("pages of {} KB budget", PAGE_BYTES / 1024),
+        pages.len(),
+    ));
     for inflate in [false, true] {
         let bodies = pages
             .iter()

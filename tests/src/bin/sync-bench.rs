@@ -29,16 +29,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use casesync_core::case::Role;
-use casesync_tests::caseload::{apply_edit, to_case, CaseloadArgs, CaseloadSource, Edit};
 use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
+use casesync_tests::caseload::{apply_edit, to_case, CaseloadArgs, CaseloadSource, Edit};
 use casesync_tests::dump::{addr_of, post_sync};
 use casesync_tests::harness::{http_client, login, Device, ServerProc, UserSpec};
 use casesync_tests::link::{Link, LinkSpec};
 use casesync_tests::page_study;
 use clap::Parser;
 
-/// Cases per import request (keeps each request well under the server's body limit).
-const IMPORT_BATCH: usize = 500;
+/// Cases per import request (keeps each request well under the server's body limit, and
+/// under the client's 30 s read time-out on a debug build).
+const IMPORT_BATCH: usize = 100;
 
 #[derive(Parser, Debug)]
 #[command(about = "casesync sync benchmark on the benchmark caseload")]
@@ -200,7 +201,8 @@ async fn import(
             .bearer_auth(token)
             .json(&chunk)
             .send()
-            .await?;
+            .await
+            .map_err(|e| anyhow::anyhow!("import request: {e:?}"))?;
         if !resp.status().is_success() {
             bail!(
                 "import failed: {} {}",
@@ -237,7 +239,19 @@ async fn main() -> Result<()> {
     let (_server, url) = match &args.server {
         Some(url) => (None, url.trim_end_matches('/').to_owned()),
         None => {
-            let s = ServerProc::start(&dir.path().join("server"), std::slice::from_ref(&spec))?;
+            // Cases are assigned only to health workers of their district: the caseload's
+            // workers are created beside the coordinator.
+            let mut users = vec![spec.clone()];
+            let chws: std::collections::BTreeSet<String> = source
+                .load(args.docs.max(1))?
+                .into_iter()
+                .map(|b| b.chw_id)
+                .collect();
+            users.extend(
+                chws.iter()
+                    .map(|c| UserSpec::new(c, Role::Chw, &args.district)),
+            );
+            let s = ServerProc::start(&dir.path().join("server"), &users)?;
             let url = s.url.clone();
             (Some(s), url)
         }
@@ -254,7 +268,7 @@ async fn main() -> Result<()> {
     .await?;
     import(&source, &url, &importer.access_token, &args.district, n)
         .await
-        .context("creating documents")?;
+        .map_err(|e| anyhow::anyhow!("creating documents: {e:?}"))?;
 
     let (_, floor) = page_study::content_floor(&source.load(n)?)?;
     let route = match link_spec(&args)? {
@@ -329,10 +343,9 @@ async fn main() -> Result<()> {
         ("nothing-changed", median(nothing)),
         ("nothing-new-conn", median(woke)),
     ];
-    let link = route
-        .link
-        .as_ref()
-        .map_or("loopback".to_owned(), |l| format!("emulated link: {}", l.spec.describe()));
+    let link = route.link.as_ref().map_or("loopback".to_owned(), |l| {
+        format!("emulated link: {}", l.spec.describe())
+    });
     let ratio = |name: &str, f: &Figure| {
         (name == "initial").then(|| (f.bytes_up + f.bytes_down) as f64 / floor as f64)
     };
@@ -357,13 +370,31 @@ async fn main() -> Result<()> {
         println!("content floor (zstd -19 of the cases as JSON): {floor} bytes");
         println!(
             "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>7}",
-            "scenario", "docs", "trips", "bytes up", "bytes down", "wire bytes", "conns", "wall ms", "apply ms", "/floor"
+            "scenario",
+            "docs",
+            "trips",
+            "bytes up",
+            "bytes down",
+            "wire bytes",
+            "conns",
+            "wall ms",
+            "apply ms",
+            "/floor"
         );
         for (name, f) in rows {
             let r = ratio(name, &f).map_or("-".to_owned(), |r| format!("{r:.2}"));
             println!(
                 "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10.1} {:>9.1} {:>7}",
-                name, n, f.round_trips, f.bytes_up, f.bytes_down, f.wire, f.connections, f.wall_ms, f.apply_ms, r
+                name,
+                n,
+                f.round_trips,
+                f.bytes_up,
+                f.bytes_down,
+                f.wire,
+                f.connections,
+                f.wall_ms,
+                f.apply_ms,
+                r
             );
         }
     }

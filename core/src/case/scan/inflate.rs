@@ -165,7 +165,10 @@ mod tests {
         let mut doc = doc();
         let saved = doc.save();
         let plain = doc.save_nocompress();
-        assert!(plain.len() > saved.len(), "the document has deflated columns");
+        assert!(
+            plain.len() > saved.len(),
+            "the document has deflated columns"
+        );
         let inflated = inflate_document(&saved).unwrap();
         assert_eq!(inflated, plain);
         let mut back = AutoCommit::load(&inflated).unwrap();
