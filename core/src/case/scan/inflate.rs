@@ -148,15 +148,17 @@ mod tests {
     fn doc() -> AutoCommit {
         let mut doc = AutoCommit::new();
         let note = "রোগী ভালো আছেন, পরের সপ্তাহে আবার দেখা হবে। ".repeat(20);
-        let t = doc.put_object(ROOT, "note", ObjType::Text).unwrap();
-        doc.splice_text(&t, 0, 0, &note).unwrap();
-        doc.put(ROOT, "name", "مریم احمدی").unwrap();
+        let t = doc.put_object(ROOT, "note", ObjType::Text).expect("test");
+        doc.splice_text(&t, 0, 0, &note).expect("test");
+        doc.put(ROOT, "name", "مریم احمدی").expect("test");
         doc.commit();
         let mut other = doc.fork();
-        other.put(ROOT, "village", "บ้านหนองบัว").unwrap();
-        other.splice_text(&t, 5, 0, "Nguyễn Thị Lan ").unwrap();
+        other.put(ROOT, "village", "บ้านหนองบัว").expect("test");
+        other
+            .splice_text(&t, 5, 0, "Nguyễn Thị Lan ")
+            .expect("test");
         other.commit();
-        doc.merge(&mut other).unwrap();
+        doc.merge(&mut other).expect("test");
         doc
     }
 
@@ -169,21 +171,21 @@ mod tests {
             plain.len() > saved.len(),
             "the document has deflated columns"
         );
-        let inflated = inflate_document(&saved).unwrap();
+        let inflated = inflate_document(&saved).expect("test");
         assert_eq!(inflated, plain);
-        let mut back = AutoCommit::load(&inflated).unwrap();
+        let mut back = AutoCommit::load(&inflated).expect("test");
         assert_eq!(back.get_heads(), doc.get_heads());
         assert_eq!(back.save(), saved);
         assert_eq!(
-            scan_document(&inflated).unwrap(),
-            scan_document(&saved).unwrap()
+            scan_document(&inflated).expect("test"),
+            scan_document(&saved).expect("test")
         );
     }
 
     #[test]
     fn a_plain_document_is_copied() {
         let plain = doc().save_nocompress();
-        assert_eq!(inflate_document(&plain).unwrap(), plain);
+        assert_eq!(inflate_document(&plain).expect("test"), plain);
     }
 
     #[test]
@@ -208,9 +210,9 @@ mod tests {
         let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![0u8; 1024 * 1024];
         for _ in 0..(MAX_INFLATED_DOC_BYTES / zeros.len() as u64 + 1) {
-            z.write_all(&zeros).unwrap();
+            z.write_all(&zeros).expect("test");
         }
-        let bomb = z.finish().unwrap();
+        let bomb = z.finish().expect("test");
         let mut data = Vec::new();
         write_uleb(&mut data, 0); // actors
         write_uleb(&mut data, 0); // heads
