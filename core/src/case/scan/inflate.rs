@@ -84,11 +84,14 @@ fn inflate_chunk(data: &[u8], budget: &mut u64) -> Result<Option<Vec<u8>>, CaseE
     Ok(Some(out))
 }
 
+/// A column's specification and its plain bytes.
+type PlainColumn<'a> = (u32, Cow<'a, [u8]>);
+
 /// Each column's specification without the deflate bit, and its plain bytes.
 fn inflate_columns<'a>(
     columns: &[Column<'a>],
     budget: &mut u64,
-) -> Result<Vec<(u32, Cow<'a, [u8]>)>, CaseError> {
+) -> Result<Vec<PlainColumn<'a>>, CaseError> {
     columns
         .iter()
         .map(|c| {
