@@ -720,6 +720,18 @@ impl SyncEngine {
             .unwrap_or_else(PoisonError::into_inner);
         cache.put(id, rec, doc);
     }
+
+    /// Drops the loaded document `id` (erased: its content leaves memory now, not when
+    /// evicted).
+    pub fn forget_doc(&self, id: &str) {
+        let mut cache = self
+            .doc_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((old, _)) = cache.docs.remove(id) {
+            cache.bytes = cache.bytes.saturating_sub(old.estimated_bytes());
+        }
+    }
 }
 
 /// Most documents kept loaded between pushes (the bytes are bounded by the
