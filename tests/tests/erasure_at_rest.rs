@@ -42,24 +42,29 @@ fn needles() -> Vec<&'static str> {
     n
 }
 
-/// Every file under `dir` (recursively) that holds one of `needles` as UTF-8 bytes,
-/// with the needle.
+/// Every file under `dir` (recursively; or `dir` itself if it is a file) that holds one of `needles` as UTF-8 bytes or
+/// as their hex (how `pg_dump` writes `bytea`), with the needle.
 fn plaintext_in(dir: &Path, needles: &[&str]) -> Vec<(PathBuf, String)> {
+    let forms: Vec<(String, Vec<u8>)> = needles
+        .iter()
+        .flat_map(|n| {
+            [
+                ((*n).to_owned(), n.as_bytes().to_vec()),
+                (format!("{n} (hex)"), hex::encode(n.as_bytes()).into_bytes()),
+            ]
+        })
+        .collect();
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                for n in needles {
-                    if bytes.windows(n.len()).any(|w| w == n.as_bytes()) {
-                        found.push((p.clone(), (*n).to_owned()));
-                    }
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(&p).expect("list a directory");
+            stack.extend(entries.flatten().map(|e| e.path()));
+        } else {
+            let bytes = std::fs::read(&p).expect("read a file");
+            for (name, form) in &forms {
+                if bytes.windows(form.len()).any(|w| w == form.as_slice()) {
+                    found.push((p.clone(), name.clone()));
                 }
             }
         }
@@ -73,9 +78,16 @@ fn the_search_finds_plaintext_where_there_is_some() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::create_dir_all(dir.path().join("a/b")).expect("mkdir");
     std::fs::write(dir.path().join("a/b/f"), format!("xx{}yy", NOTES[1])).expect("write");
-    let found = plaintext_in(dir.path(), &needles());
-    assert_eq!(found.len(), 1);
-    assert_eq!(found[0].1, NOTES[1]);
+    let hexed = format!("\\\\x00{}ff", hex::encode(NAME.as_bytes()));
+    std::fs::write(dir.path().join("a/g"), hexed).expect("write");
+    let mut found: Vec<String> = plaintext_in(dir.path(), &needles())
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    found.sort();
+    assert_eq!(found, [format!("{NAME} (hex)"), NOTES[1].to_owned()]);
+    let one_file = plaintext_in(&dir.path().join("a/b/f"), &needles());
+    assert_eq!(one_file.len(), 1, "a file given directly is searched too");
 }
 
 /// Creates the two cases on a CHW's phone, syncs them, and has the coordinator sync.
@@ -99,7 +111,7 @@ async fn create_and_sync(url: &str, dir: &Path) -> (Device, Device) {
         .expect("create");
     chw.sync().await.expect("sync");
     coord.sync().await.expect("sync");
-    assert_eq!(coord.case("case-e").expect("case").client_name, NAME);
+    assert_eq!(coord.case("case-e").expect("case").client.name, NAME);
     (chw, coord)
 }
 
@@ -134,7 +146,7 @@ async fn sled_files_never_hold_the_plaintext_and_a_copy_from_before_cannot_read_
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().join("server");
     let mut server = ServerProc::start(&data, &users()).expect("server");
-    let (chw, coord) = create_and_sync(&server.url, dir.path()).await;
+    let (chw, _coord) = create_and_sync(&server.url, dir.path()).await;
 
     // Sealed from the start: the files hold none of it while the case is live.
     let found = plaintext_in(&data, &needles());
@@ -153,7 +165,7 @@ async fn sled_files_never_hold_the_plaintext_and_a_copy_from_before_cannot_read_
         .expect("login");
     coord.sync().await.expect("sync");
     erase(&server.url, &coord, "case-e").await;
-    chw.sync().await.expect("sync");
+    chw.sync_via(&server.url).await.expect("sync");
     assert!(!chw.store.case_ids().expect("ids").contains(&"case-e".into()));
 
     let found = plaintext_in(&data, &needles());
