@@ -573,7 +573,9 @@ fn sled() -> Arc<dyn Storage> {
 fn pg(n: usize) -> Option<(TestDatabase, Vec<Arc<dyn Storage>>)> {
     let db = TestDatabase::from_env().expect("test database")?;
     let stores = (0..n)
-        .map(|_| Arc::new(PgStorage::connect(&db.url, 4, master()).expect("connect")) as Arc<dyn Storage>)
+        .map(|_| {
+            Arc::new(PgStorage::connect(&db.url, 4, master()).expect("connect")) as Arc<dyn Storage>
+        })
         .collect();
     Some((db, stores))
 }

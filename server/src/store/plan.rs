@@ -123,8 +123,15 @@ mod tests {
         let p = plan_commit(new_record("c", &r1), None, &r1, &[&ch], 4);
         assert_eq!(seqs_needed(None, &r1, 1), 2);
         assert_eq!(p.changes.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [5]);
-        assert_eq!((p.last_seq, p.routing_changed, p.record.created_seq), (6, true, 6));
-        assert_eq!(p.log.len(), 4, "a change and a routing entry under both keys");
+        assert_eq!(
+            (p.last_seq, p.routing_changed, p.record.created_seq),
+            (6, true, 6)
+        );
+        assert_eq!(
+            p.log.len(),
+            4,
+            "a change and a routing entry under both keys"
+        );
         assert!(p.index_remove.is_empty());
         assert_eq!(p.index_add, r1.scope_keys().to_vec());
         assert_eq!((p.record.tail_changes, p.record.tail_bytes), (1, 10));

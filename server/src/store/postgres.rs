@@ -58,8 +58,8 @@ use serde::{de::DeserializeOwned, Serialize};
 
 pub use admin::{create_database, drop_database, with_database};
 
-use self::pool::{pg_err, Conn, Db, Pool};
 use self::keys::Keys;
+use self::pool::{pg_err, Conn, Db, Pool};
 use super::seal::{MasterKey, Place};
 use super::{
     ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
@@ -180,7 +180,7 @@ pub(crate) fn doc_bytes_with(
     }
     let wrapped: Option<Vec<u8>> = row.try_get(5).map_err(corrupt)?;
     let ck = keys
-        .from_wrapped(doc_id, wrapped.as_deref())?
+        .unwrapped(doc_id, wrapped.as_deref())?
         .ok_or_else(|| StoreError::Key(format!("case {doc_id} has no data key")))?;
     let mut out = match row.try_get::<_, Option<Vec<u8>>>(2).map_err(corrupt)? {
         Some(snap) => {
@@ -467,7 +467,7 @@ impl Storage for PgStorage {
             let sealed: Vec<u8> = r.try_get(1).map_err(corrupt)?;
             let wrapped: Option<Vec<u8>> = r.try_get(2).map_err(corrupt)?;
             // No key: erased meanwhile.
-            let Some(ck) = keys.from_wrapped(&id, wrapped.as_deref())? else {
+            let Some(ck) = keys.unwrapped(&id, wrapped.as_deref())? else {
                 return Ok(None);
             };
             Ok(Some(StoredChange {

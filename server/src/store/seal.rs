@@ -154,7 +154,8 @@ impl MasterKey {
             .ok()
             .filter(|t| !t.trim().is_empty())
         {
-            return Self::from_text(&text).map_err(|e| StoreError::Key(format!("{MASTER_KEY_ENV}: {e}")));
+            return Self::from_text(&text)
+                .map_err(|e| StoreError::Key(format!("{MASTER_KEY_ENV}: {e}")));
         }
         let path = std::env::var_os(MASTER_KEY_FILE_ENV)
             .filter(|p| !p.is_empty())
@@ -245,7 +246,9 @@ impl CaseKey {
 
     /// `plain`, sealed as the record at `place` of case `doc_id`.
     pub fn seal(&self, doc_id: &str, place: Place, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
-        Ok(mark(self.0.seal(&aad(doc_id, place), plain).map_err(seal_err)?))
+        Ok(mark(
+            self.0.seal(&aad(doc_id, place), plain).map_err(seal_err)?,
+        ))
     }
 
     /// The plaintext of the record at `place` of case `doc_id`; an error if it is not
@@ -438,7 +441,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let files = KeyFiles::Dir(dir.path().to_path_buf());
         files.put("c1", b"wrapped").expect("put");
-        assert_eq!(files.get("c1").expect("get").as_deref(), Some(&b"wrapped"[..]));
+        assert_eq!(
+            files.get("c1").expect("get").as_deref(),
+            Some(&b"wrapped"[..])
+        );
         files.delete("c1").expect("delete");
         assert_eq!(files.get("c1").expect("get"), None);
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 0);

@@ -203,8 +203,8 @@ fn commit_tx(
             ],
         )?
         .is_some();
-    let (mut rec, head) =
-        lock_doc(tx, keys, id)?.ok_or_else(|| StoreError::NotFound(format!("case row {id} vanished")))?;
+    let (mut rec, head) = lock_doc(tx, keys, id)?
+        .ok_or_else(|| StoreError::NotFound(format!("case row {id} vanished")))?;
     if rec.erased {
         // Erased while this push was being checked: store nothing of it.
         let last: i64 = tx

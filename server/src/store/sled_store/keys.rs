@@ -51,5 +51,4 @@ impl SledStorage {
         }
         Ok(())
     }
-
 }

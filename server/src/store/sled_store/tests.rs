@@ -84,9 +84,12 @@ fn cut_short(store: &SledStorage, set: &WriteSet, n: usize) {
     store.db.flush().expect("flush");
 }
 
+/// What each case reads as: its record and its content.
+type Reads = Vec<(Option<DocRecord>, Option<Vec<u8>>)>;
+
 /// The dump with sealed values (random nonces, per-store keys) blanked, and what each
 /// case reads as: two stores written alike compare equal.
-fn plain_view(store: &SledStorage, ids: &[&str]) -> (Dump, Vec<(Option<DocRecord>, Option<Vec<u8>>)>) {
+fn plain_view(store: &SledStorage, ids: &[&str]) -> (Dump, Reads) {
     let dump = store
         .dump()
         .expect("dump")
@@ -137,7 +140,11 @@ fn a_write_cut_short_is_finished_when_the_store_opens() {
             cut_short(&cut, &set, n);
         }
         let reopened = SledStorage::open(cut_dir.path()).expect("reopen");
-        assert_eq!(plain_view(&reopened, &ids), expected, "cut after {n} writes");
+        assert_eq!(
+            plain_view(&reopened, &ids),
+            expected,
+            "cut after {n} writes"
+        );
         // A change and a routing entry per case.
         assert_eq!(reopened.last_seq().expect("seq"), 6);
         assert!(reopened.doc("c3").expect("doc").is_some());
@@ -185,21 +192,41 @@ fn case_content_is_sealed_and_unreadable_once_its_key_is_gone() {
     let bytes = store.doc_bytes("c1").expect("bytes").expect("live");
     assert!(CaseDoc::load(&bytes).is_ok());
     assert_eq!(
-        store.doc("c1").expect("doc").expect("rec").summary.map(|s| s.name),
+        store
+            .doc("c1")
+            .expect("doc")
+            .expect("rec")
+            .summary
+            .map(|s| s.name),
         Some("রহিমা খাতুন".to_owned())
     );
     for (k, v) in store.dump().expect("dump") {
         for plain in ["রহিমা খাতুন", "গ্রাম"] {
-            assert!(!contains(&v, plain), "plaintext under {}", String::from_utf8_lossy(&k));
+            assert!(
+                !contains(&v, plain),
+                "plaintext under {}",
+                String::from_utf8_lossy(&k)
+            );
         }
     }
     // A value moved to another case's place does not open.
-    let change = store.tree.get(seq_key("c", "c1", 1)).expect("get").expect("change");
+    let change = store
+        .tree
+        .get(seq_key("c", "c1", 1))
+        .expect("get")
+        .expect("change");
     store.commit(commit_of("c2", "สมชาย ใจดี")).expect("commit");
-    store.tree.insert(seq_key("c", "c2", 3), change).expect("swap");
+    store
+        .tree
+        .insert(seq_key("c", "c2", 3), change)
+        .expect("swap");
     assert!(store.doc_bytes("c2").is_err());
     // Erased: the key file is gone, and the sealed values taken before stay sealed.
-    let sealed_before = store.tree.get(seq_key("c", "c1", 1)).expect("get").expect("v");
+    let sealed_before = store
+        .tree
+        .get(seq_key("c", "c1", 1))
+        .expect("get")
+        .expect("v");
     store.erase("c1").expect("erase");
     assert!(store.case_key("c1").expect("key").is_none());
     assert_eq!(store.keys.get("c1").expect("key file"), None);
@@ -217,7 +244,9 @@ fn a_store_written_before_sealing_is_sealed_forward_when_it_opens() {
         store
             .compact("c1", store.doc_bytes("c1").expect("b").expect("live"), 1)
             .expect("compact");
-        store.commit(commit_of("c2", "Nguyễn Thị Hoa")).expect("commit");
+        store
+            .commit(commit_of("c2", "Nguyễn Thị Hoa"))
+            .expect("commit");
         let bytes = store.doc_bytes("c1").expect("b").expect("live");
         let rec = store.doc("c1").expect("doc").expect("rec");
         // Rewritten as the previous version stored it: plaintext, summary in the record.
@@ -231,7 +260,10 @@ fn a_store_written_before_sealing_is_sealed_forward_when_it_opens() {
                     hash: ch.hash,
                     bytes: ck.open(id, Place::Change(seq), &ch.bytes).expect("open"),
                 };
-                store.tree.insert(k, enc(&plain).expect("enc")).expect("put");
+                store
+                    .tree
+                    .insert(k, enc(&plain).expect("enc"))
+                    .expect("put");
             }
             if let Some(v) = store.tree.get(key("s", id)).expect("get") {
                 let (upto, sealed): (u64, Vec<u8>) = dec(&v).expect("dec");
@@ -242,23 +274,38 @@ fn a_store_written_before_sealing_is_sealed_forward_when_it_opens() {
                     .expect("put");
             }
             let full = store.doc(id).expect("doc").expect("rec");
-            store.tree.insert(key("d", id), enc(&full).expect("enc")).expect("put");
+            store
+                .tree
+                .insert(key("d", id), enc(&full).expect("enc"))
+                .expect("put");
             store.tree.remove(key("y", id)).expect("rm");
             store.keys.delete(id).expect("no key yet");
         }
         store.tree.remove(b"m/at-rest").expect("rm");
         store.db.flush().expect("flush");
         let old = store.dump().expect("dump");
-        assert!(old.iter().any(|(_, v)| contains(v, "زهرا احمدی")), "old layout is plaintext");
+        assert!(
+            old.iter().any(|(_, v)| contains(v, "زهرا احمدی")),
+            "old layout is plaintext"
+        );
         (bytes, rec)
     };
     let store = SledStorage::open(dir.path()).expect("reopen");
     assert_eq!(store.doc_bytes("c1").expect("bytes"), Some(bytes));
     assert_eq!(store.doc("c1").expect("doc"), Some(rec));
-    assert!(store.doc("c2").expect("doc").expect("rec").summary.is_some());
+    assert!(store
+        .doc("c2")
+        .expect("doc")
+        .expect("rec")
+        .summary
+        .is_some());
     for (k, v) in store.dump().expect("dump") {
         for plain in ["زهرا احمدی", "Nguyễn Thị Hoa"] {
-            assert!(!contains(&v, plain), "plaintext under {}", String::from_utf8_lossy(&k));
+            assert!(
+                !contains(&v, plain),
+                "plaintext under {}",
+                String::from_utf8_lossy(&k)
+            );
         }
     }
 }
@@ -269,7 +316,7 @@ fn another_master_key_is_refused_at_open() {
     let store = SledStorage::open_keyed(dir.path(), 1 << 20, MasterKey::generate()).expect("open");
     store.commit(commit_of("c1", "สมชาย ใจดี")).expect("commit");
     drop(store);
-    let err = SledStorage::open_keyed(dir.path(), 1 << 20, MasterKey::generate()).expect_err("refused");
+    let err =
+        SledStorage::open_keyed(dir.path(), 1 << 20, MasterKey::generate()).expect_err("refused");
     assert!(matches!(err, StoreError::Key(_)), "{err}");
 }
-

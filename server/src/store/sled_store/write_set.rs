@@ -9,9 +9,8 @@ use super::{add_commit_erased, db_err, SledStorage, ERASING, SEQ_KEY};
 use crate::store::plan::{new_record, plan_commit};
 use crate::store::seal::{CaseKey, Place};
 use crate::store::{
-    Storage,
-    CaseSummary, CommitOutcome, DeviceRecord, DeviceRecordV1, DocCommit, DocRecord, Hash,
-    LogKind, ScopeKey, StoreError, StoredChange,
+    CaseSummary, CommitOutcome, DeviceRecord, DeviceRecordV1, DocCommit, DocRecord, Hash, LogKind,
+    ScopeKey, Storage, StoreError, StoredChange,
 };
 
 /// A multi-key write: puts (`Some`) and removals (`None`), made in order (see the
@@ -227,5 +226,4 @@ impl SledStorage {
         set.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
         Ok(Some((set, seq)))
     }
-
 }
