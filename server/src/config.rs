@@ -334,6 +334,9 @@ pub enum StoreLocation {
         url: String,
         /// Connections (threads) of this instance.
         pool_size: usize,
+        /// The data directory: where the master key file is by default
+        /// ([`MasterKey::resolve`](crate::store::MasterKey::resolve)).
+        data: std::path::PathBuf,
     },
 }
 
@@ -362,6 +365,7 @@ impl StoreLocation {
                 Ok(StoreLocation::Postgres {
                     url: u.to_owned(),
                     pool_size: pool_size.max(1),
+                    data: data.to_path_buf(),
                 })
             }
             Some(_) => Err("the database URL must start with postgres:// or postgresql://".into()),
@@ -381,9 +385,15 @@ impl StoreLocation {
                     *cache_bytes,
                 )?))
             }
-            StoreLocation::Postgres { url, pool_size } => Ok(std::sync::Arc::new(
-                crate::store::PgStorage::connect(url, *pool_size)?,
-            )),
+            StoreLocation::Postgres {
+                url,
+                pool_size,
+                data,
+            } => Ok(std::sync::Arc::new(crate::store::PgStorage::connect(
+                url,
+                *pool_size,
+                crate::store::MasterKey::resolve(data)?,
+            )?)),
         }
     }
 

@@ -391,6 +391,11 @@ impl Drop for TestDatabase {
 /// Connections each PostgreSQL-backed test server opens (several run at once).
 const TEST_DATABASE_POOL: &str = "4";
 
+/// The master key of PostgreSQL-backed test servers: instances on one database must
+/// share theirs (a sled server creates its own in its data directory).
+pub const TEST_MASTER_KEY: &str =
+    "0707070707070707070707070707070707070707070707070707070707070707";
+
 impl ServerProc {
     /// Creates `users` with the CLI in the PostgreSQL database at `database_url`, then
     /// starts `serve` on it on 127.0.0.1:0 (`data` is only its nominal data dir).
@@ -401,7 +406,8 @@ impl ServerProc {
     ) -> Result<Self> {
         add_users(users, |cmd| {
             cmd.env("CASESYNC_DATABASE_URL", database_url)
-                .env("CASESYNC_DATABASE_POOL", "1");
+                .env("CASESYNC_DATABASE_POOL", "1")
+                .env("CASESYNC_MASTER_KEY", TEST_MASTER_KEY);
         })?;
         Self::serve_with_database(database_url, data)
     }
@@ -411,7 +417,8 @@ impl ServerProc {
     pub fn serve_with_database(database_url: &str, data: &Path) -> Result<Self> {
         Self::spawn_serve(data, |cmd| {
             cmd.env("CASESYNC_DATABASE_URL", database_url)
-                .env("CASESYNC_DATABASE_POOL", TEST_DATABASE_POOL);
+                .env("CASESYNC_DATABASE_POOL", TEST_DATABASE_POOL)
+                .env("CASESYNC_MASTER_KEY", TEST_MASTER_KEY);
         })
     }
 }

@@ -67,6 +67,13 @@ impl DocCache {
         (&cached == rec).then_some(doc)
     }
 
+    /// Drops the entry of `id`, whatever its record.
+    pub(super) fn remove(&mut self, id: &str) {
+        if let Some((old, _)) = self.docs.remove(id) {
+            self.bytes = self.bytes.saturating_sub(old.estimated_bytes());
+        }
+    }
+
     pub(super) fn put(&mut self, id: &str, rec: DocRecord, doc: CaseDoc) {
         if let Some((old, _)) = self.docs.remove(id) {
             self.bytes = self.bytes.saturating_sub(old.estimated_bytes());

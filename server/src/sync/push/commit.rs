@@ -82,4 +82,13 @@ impl SyncEngine {
             .unwrap_or_else(PoisonError::into_inner);
         cache.put(id, rec, doc);
     }
+
+    /// Drops the loaded document `id` (erased: its content leaves memory now, not when
+    /// evicted).
+    pub fn forget_doc(&self, id: &str) {
+        self.doc_cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
 }
