@@ -20,7 +20,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-pub use http::{router, serve};
+pub use http::{router, serve, serve_metrics, serve_until};
 pub use state::AppState;
 
 /// The process-wide Prometheus recorder, installed at first call (`None` if another

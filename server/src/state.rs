@@ -22,8 +22,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// Settings.
     pub settings: Settings,
-    /// The writer lock: every store write of case data (validate + apply + commit) holds
-    /// it, so sequence numbers are committed in order.
+    /// The engine's writer lock ([`SyncEngine::writer`]): every store write of case
+    /// data holds it, so sequence numbers are committed in order.
     pub writer: Arc<tokio::sync::Mutex<()>>,
     /// Prometheus renderer (`None`: `/metrics` is empty).
     pub metrics: Option<PrometheusHandle>,
@@ -32,12 +32,13 @@ pub struct AppState {
 impl AppState {
     /// State over `store` with `settings` (creates the token secret at first start).
     pub fn new(store: Arc<dyn Storage>, settings: Settings) -> Result<Self, StoreError> {
+        let engine = SyncEngine::new(store.clone(), settings.clone());
         Ok(AppState {
-            engine: SyncEngine::new(store.clone(), settings.clone()),
+            writer: engine.writer(),
+            engine,
             auth: Arc::new(Auth::new(store.clone(), settings.clone())?),
             store,
             settings,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
             metrics: crate::metrics_handle(),
         })
     }

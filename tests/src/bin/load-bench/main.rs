@@ -1,8 +1,8 @@
 //! Load benchmark: many simulated devices syncing with one server at once.
 //!
 //! ```text
-//! cargo run --release -p casesync-tests --bin load-bench -- --devices 200 --seconds 60 [--json]
-//! cargo run --release -p casesync-tests --bin load-bench -- --devices 50 --seconds 10 \
+//! cargo run --profile production -p casesync-tests --bin load-bench -- --devices 200 --seconds 60 [--json]
+//! cargo run --profile production -p casesync-tests --bin load-bench -- --devices 50 --seconds 10 \
 //!     --server http://127.0.0.1:8080 --user chw1 --password demo-chw1-pass \
 //!     --user coord --password demo-coord-pass
 //! ```
