@@ -30,5 +30,5 @@ pub use history::HistoryEntry;
 pub use ids::IdSource;
 pub use input::*;
 pub use model::*;
-pub use scan::{scan_change, scan_document, Counts};
+pub use scan::{inflate_document, scan_change, scan_document, Counts};
 pub use schema::{is_root_key, SCHEMA_VERSION};

@@ -423,26 +423,24 @@ impl DeviceStore {
         })
     }
 
-    /// Removes every case, mark, cursor and the actor id (a revoked device), in one
-    /// atomic write. The store stays open with the same key and is empty afterwards.
-    /// Returns what was destroyed unsent ([`DeviceStore::unsent`] just before).
+    /// Removes every case, mark, cursor and the actor id (a revoked device) by removing
+    /// the database's files and starting an empty one (a deletion would leave the old
+    /// values in sled's files, readable with the key). The store stays open with the
+    /// same key and is empty afterwards. Returns what was destroyed unsent
+    /// ([`DeviceStore::unsent`] just before).
     pub fn wipe(&self) -> Result<WipeReport, StoreError> {
         let _guard = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let report = self.unsent()?;
-        let ops: Vec<BatchOp> = self
+        let check = self
             .backend
-            .scan_keys(b"")?
-            .into_iter()
-            .filter(|k| k != KEY_CHECK)
-            .map(BatchOp::Delete)
-            .collect();
-        if ops.is_empty() {
-            return Ok(report);
-        }
-        self.backend.apply(ops)?;
+            .get(KEY_CHECK)?
+            .ok_or(StoreError::CorruptMeta("key check"))?;
+        self.backend.destroy_and_recreate()?;
+        self.backend
+            .apply(vec![BatchOp::Put(KEY_CHECK.to_vec(), check)])?;
         self.backend.flush()?;
         Ok(report)
     }

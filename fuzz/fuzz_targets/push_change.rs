@@ -26,7 +26,7 @@ use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
 /// A case in district `fuzz-district` assigned to `chw1`, written by actors of device
-/// `fuzz-phone` (made by `write_fuzz_seeds` in tests/tests/hostile_input.rs).
+/// `fuzz-phone` (made by `write_fuzz_seeds` in tests/tests/hostile_input/fuzz_seeds.rs).
 const BASE: &[u8] = include_bytes!("../fixtures/base_case.automerge");
 const CASE_ID: &str = "fuzz-case";
 const NEW_ID: &str = "fuzz-new";
@@ -67,7 +67,7 @@ fn checksum_ok(c: &[u8]) -> bool {
     c.len() >= 8 && Sha256::digest(&c[8..])[..4] == c[4..8]
 }
 
-/// KNOWN BUG, found by this target and by `tests/tests/hostile_input.rs`
+/// KNOWN BUG, found by this target and by `tests/tests/hostile_input/`
 /// (`a_change_with_a_wrong_checksum_is_refused_and_the_case_survives`): the server stores
 /// a pushed change whose chunk checksum is wrong, and the case then no longer loads.
 /// Until that is fixed, such inputs skip the server side so the fuzzer can look for

@@ -195,7 +195,17 @@ pub struct Settings {
     /// through a routing or scope it no longer has (see
     /// [`DEFAULT_REMOVED_WRITE_GRACE`]).
     pub removed_write_grace: Duration,
+    /// At SIGTERM/SIGINT, how long in-flight requests may take to finish before the
+    /// server exits anyway ([`DEFAULT_SHUTDOWN_GRACE`]).
+    pub shutdown_grace: Duration,
+    /// Bearer token `/metrics` requires on the main listener (`None`: `/metrics` is not
+    /// served there; see `--metrics-listen` for a private address without a token).
+    pub metrics_token: Option<String>,
 }
+
+/// Default of [`Settings::shutdown_grace`]: longer than a sync of a full page over a slow
+/// link takes on the server, shorter than systemd's default stop timeout (90 s).
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -224,6 +234,8 @@ impl Default for Settings {
             max_concurrent_syncs: default_max_concurrent_syncs(),
             display: Display::default(),
             removed_write_grace: DEFAULT_REMOVED_WRITE_GRACE,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            metrics_token: None,
         }
     }
 }
@@ -322,6 +334,9 @@ pub enum StoreLocation {
         url: String,
         /// Connections (threads) of this instance.
         pool_size: usize,
+        /// The data directory: where the master key file is by default
+        /// ([`MasterKey::resolve`](crate::store::MasterKey::resolve)).
+        data: std::path::PathBuf,
     },
 }
 
@@ -350,6 +365,7 @@ impl StoreLocation {
                 Ok(StoreLocation::Postgres {
                     url: u.to_owned(),
                     pool_size: pool_size.max(1),
+                    data: data.to_path_buf(),
                 })
             }
             Some(_) => Err("the database URL must start with postgres:// or postgresql://".into()),
@@ -369,9 +385,15 @@ impl StoreLocation {
                     *cache_bytes,
                 )?))
             }
-            StoreLocation::Postgres { url, pool_size } => Ok(std::sync::Arc::new(
-                crate::store::PgStorage::connect(url, *pool_size)?,
-            )),
+            StoreLocation::Postgres {
+                url,
+                pool_size,
+                data,
+            } => Ok(std::sync::Arc::new(crate::store::PgStorage::connect(
+                url,
+                *pool_size,
+                crate::store::MasterKey::resolve(data)?,
+            )?)),
         }
     }
 

@@ -95,6 +95,10 @@ pub enum AppError {
     /// A server failure (500 `internal`); details are logged.
     #[error("internal error")]
     Internal(String),
+    /// Not ready to serve: the store does not answer (503 `unavailable`); details are
+    /// logged.
+    #[error("not ready: {0}")]
+    Unavailable(&'static str),
     /// Any other refusal status the framework produced, kept as it is (code `refused`
     /// for a 4xx, `internal` for a 5xx); see [`AppError::for_status`].
     #[error("{}", .0.canonical_reason().unwrap_or("refused"))]
@@ -133,6 +137,7 @@ impl AppError {
             PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, C::PayloadTooLarge),
             Timeout => (StatusCode::REQUEST_TIMEOUT, C::RequestTimeout),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),
+            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, C::Unavailable),
             Status(s) if s.is_server_error() => (*s, C::Internal),
             Status(s) => (*s, C::Refused),
         }
@@ -209,6 +214,8 @@ impl From<crate::sync::SyncError> for AppError {
         match e {
             crate::sync::SyncError::Store(s) => s.into(),
             crate::sync::SyncError::BadCursor(_) => AppError::BadCursor,
+            crate::sync::SyncError::BadMessage(p) => p.into(),
+            crate::sync::SyncError::DeviceMismatch => AppError::DeviceMismatch,
         }
     }
 }
@@ -217,4 +224,13 @@ impl From<tokio::task::JoinError> for AppError {
     fn from(e: tokio::task::JoinError) -> Self {
         AppError::Internal(format!("worker task failed: {e}"))
     }
+}
+
+/// Whether a response already carries a body of ours: the JSON of an [`AppError`], or
+/// a dashboard page (the dashboard renders its own refusals as HTML, see `web.rs`).
+pub(crate) fn has_our_body(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"))
 }

@@ -1,5 +1,5 @@
-//! The HTTP API (see `server/README.md` for the contract): routes, shared state, and the
-//! server loop with inactivity timeouts.
+//! The HTTP API (see `server/README.md` for the contract): routes and the server loop
+//! with inactivity timeouts. The state the handlers share is [`crate::state`].
 
 mod auth_routes;
 mod cases;
@@ -15,45 +15,9 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
-use crate::auth::Auth;
-use crate::config::Settings;
-use crate::store::{Storage, StoreError};
-use crate::sync::SyncEngine;
-
-/// Everything the handlers share.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    /// The store.
-    pub store: Arc<dyn Storage>,
-    /// The sync engine.
-    pub engine: SyncEngine,
-    /// Authentication.
-    pub auth: Arc<Auth>,
-    /// Settings.
-    pub settings: Settings,
-    /// The writer lock: every store write of case data (validate + apply + commit) holds
-    /// it, so sequence numbers are committed in order.
-    pub writer: Arc<tokio::sync::Mutex<()>>,
-    /// Prometheus renderer (`None`: `/metrics` is empty).
-    pub metrics: Option<PrometheusHandle>,
-}
-
-impl AppState {
-    /// State over `store` with `settings` (creates the token secret at first start).
-    pub fn new(store: Arc<dyn Storage>, settings: Settings) -> Result<Self, StoreError> {
-        Ok(AppState {
-            engine: SyncEngine::new(store.clone(), settings.clone()),
-            auth: Arc::new(Auth::new(store.clone(), settings.clone())?),
-            store,
-            settings,
-            writer: Arc::new(tokio::sync::Mutex::new(())),
-            metrics: crate::metrics_handle(),
-        })
-    }
-}
+use crate::state::AppState;
 
 /// The application's routes. Every error answer is an [`crate::error::AppError`] (JSON
 /// `{code, message}`), including axum's own (unknown route, wrong method, rejections) and
@@ -62,7 +26,8 @@ pub fn router(state: AppState) -> Router {
     let limit = state.settings.max_body_bytes;
     let routes = Router::new()
         .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics_with_token))
         .route("/v1/auth/login", post(auth_routes::login))
         .route("/v1/auth/refresh", post(auth_routes::refresh))
         .route("/v1/sync", post(sync_route::sync))
@@ -82,53 +47,101 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until the process ends. At most
-/// `settings.max_connections` connections are served at once: while all are in use no
-/// further connection is accepted (they wait in the listen backlog). Each connection has
-/// a header read timeout of `settings.inactivity_timeout`, which also closes a
-/// connection idle that long between requests; every body is read with the same
+/// Serves `router` on `listener` until the process ends (see [`serve_until`]).
+pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    serve_until(listener, state, std::future::pending())
+        .await
+        .map(|_| ())
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting,
+/// lets every open connection finish the request it is in (idle keep-alive connections
+/// are closed) for at most `settings.shutdown_grace`, and returns whether all finished in
+/// time. At most `settings.max_connections` connections are served at once: while all
+/// are in use no further connection is accepted (they wait in the listen backlog). Each
+/// connection has a header read timeout of `settings.inactivity_timeout`, which also
+/// closes a connection idle that long between requests; every body is read with the same
 /// inactivity timeout and the total `settings.body_timeout` ([`limits`]). Also runs
 /// background compaction.
-pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+pub async fn serve_until(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<bool> {
     use hyper::server::conn::http1;
     use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
     use tower::Service;
 
     spawn_compactor(state.clone());
     let idle = state.settings.inactivity_timeout;
+    let grace = state.settings.shutdown_grace;
     let slots = Arc::new(tokio::sync::Semaphore::new(
         state.settings.max_connections.max(1),
     ));
+    let graceful = GracefulShutdown::new();
     let mut make = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            // Never closed; were it, serving would be over.
-            return Ok(());
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            s = slots.clone().acquire_owned() => s,
         };
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
+        let Ok(slot) = slot else {
+            // Never closed; were it, serving would be over.
+            break;
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            a = listener.accept() => match a {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
         };
         let Ok(svc) = make.call(peer).await;
         metrics::gauge!("casesync_open_connections").increment(1.0);
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(idle)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _slot = slot;
-            let conn = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             metrics::gauge!("casesync_open_connections").decrement(1.0);
         });
     }
+    drop(listener);
+    let open = graceful.count();
+    tracing::info!(connections = open, "stopped accepting");
+    Ok(tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_ok())
+}
+
+/// Serves only `GET /metrics`, without a token, on a private listener
+/// (`--metrics-listen`), until `stop` turns true.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(ops::metrics))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
 }
 
 /// Re-saves documents with long change tails in the background.
@@ -156,6 +169,3 @@ fn spawn_compactor(state: AppState) {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod tests_net;

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod client_ip;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod state;
 pub mod store;
 pub mod sync;
 pub mod web;
@@ -18,7 +20,8 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-pub use http::{router, serve, AppState};
+pub use http::{router, serve, serve_metrics, serve_until};
+pub use state::AppState;
 
 /// The process-wide Prometheus recorder, installed at first call (`None` if another
 /// recorder was installed first).

@@ -9,7 +9,7 @@ use casesync_core::case::Role;
 use casesync_server::auth::{create_user, disable_user, revoke_device, set_scope};
 use casesync_server::config::{Settings, StoreLocation};
 use casesync_server::store::Storage;
-use casesync_server::{demo, serve, AppState};
+use casesync_server::{demo, serve_metrics, serve_until, AppState};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// mimalloc instead of the system allocator: a push allocates much (Automerge, sled,
@@ -44,14 +44,37 @@ struct Cli {
     /// Page cache of the sled store, bytes (sled only).
     #[arg(long, global = true, env = "CASESYNC_SLED_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_SLED_CACHE_BYTES)]
     sled_cache_bytes: u64,
+    /// Log lines as `text` (colour only on a terminal) or `json` (one object per line,
+    /// for a log collector). Either way logs go to standard error and hold no personal data.
+    #[arg(long, global = true, env = "CASESYNC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     cmd: Cmd,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().with_ansi(false).init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCmd),
@@ -141,6 +164,22 @@ struct ServeArgs {
     /// the edits it recorded before.
     #[arg(long, env = "CASESYNC_REMOVED_WRITE_GRACE_SECS", default_value_t = casesync_server::config::DEFAULT_REMOVED_WRITE_GRACE.as_secs())]
     removed_write_grace_secs: u64,
+    /// At SIGTERM or SIGINT: seconds in-flight requests may take to finish (no new
+    /// connection is accepted meanwhile), then the store is flushed and the server exits.
+    #[arg(long, env = "CASESYNC_SHUTDOWN_GRACE_SECS", default_value_t = casesync_server::config::DEFAULT_SHUTDOWN_GRACE.as_secs())]
+    shutdown_grace_secs: u64,
+    /// Bearer token `GET /metrics` requires on the main listener. Without it (and
+    /// without `--metrics-listen`) the metrics are not served.
+    #[arg(long, env = "CASESYNC_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// A second, private listen address serving only `/metrics`, without a token (e.g.
+    /// `127.0.0.1:9090` for a Prometheus on the same machine).
+    #[arg(long, env = "CASESYNC_METRICS_LISTEN")]
+    metrics_listen: Option<String>,
+    /// Allow `--demo` on an address other than loopback (the demo's passwords are
+    /// printed in the README: never on a reachable address by accident).
+    #[arg(long)]
+    demo_public: bool,
     /// Documents kept loaded between pushes: most saved bytes.
     #[arg(long, env = "CASESYNC_DOC_CACHE_BYTES", default_value_t = casesync_server::config::DEFAULT_DOC_CACHE_BYTES)]
     doc_cache_bytes: u64,
@@ -271,6 +310,8 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
             calendar: a.calendar,
         },
         removed_write_grace: Duration::from_secs(a.removed_write_grace_secs),
+        shutdown_grace: Duration::from_secs(a.shutdown_grace_secs),
+        metrics_token: a.metrics_token.clone().filter(|t| !t.is_empty()),
     })
 }
 
@@ -291,7 +332,17 @@ async fn run_serve(at: &StoreLocation, a: &ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(store, settings(a)?)?;
     let listener = tokio::net::TcpListener::bind(&a.listen).await?;
     let addr = listener.local_addr()?;
+    if a.demo && !addr.ip().is_loopback() && !a.demo_public {
+        anyhow::bail!(
+            "--demo on {addr}, which is not a loopback address: the demo accounts' passwords \
+             are public. Listen on 127.0.0.1, or add --demo-public if this is really meant"
+        );
+    }
     let url = format!("http://{addr}");
+    let metrics_listener = match &a.metrics_listen {
+        Some(at) => Some(tokio::net::TcpListener::bind(at).await?),
+        None => None,
+    };
     if a.demo {
         let guard = state.writer.clone().lock_owned().await;
         let engine = state.engine.clone();
@@ -316,19 +367,61 @@ async fn run_serve(at: &StoreLocation, a: &ServeArgs) -> anyhow::Result<()> {
         }
         println!("  login:  POST {url}/v1/auth/login");
         println!("  sync:   POST {url}/v1/sync");
-        println!("  health: GET  {url}/healthz   metrics: GET {url}/metrics");
+        println!("  health: GET  {url}/healthz   ready: GET {url}/readyz");
+    }
+    if let Some(m) = &metrics_listener {
+        let maddr = m.local_addr()?;
+        println!("metrics on http://{maddr}/metrics");
+        tracing::info!(addr = %maddr, "metrics listening");
     }
     println!("listening on {url}");
     std::io::stdout().flush()?;
     tracing::info!(%addr, "listening");
-    tokio::select! {
-        r = serve(listener, state.clone()) => r?,
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("shutting down");
-            let _ = state.store.flush();
-        }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(m) = metrics_listener {
+        tokio::spawn(serve_metrics(m, state.clone(), stop_rx.clone()));
+    }
+    let mut stop = stop_rx.clone();
+    let server = tokio::spawn(serve_until(listener, state.clone(), async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    let signal = shutdown_signal().await?;
+    tracing::info!(
+        signal,
+        grace_secs = state.settings.shutdown_grace.as_secs(),
+        "shutting down: no new connections, finishing in-flight requests"
+    );
+    let _ = stop_tx.send(true);
+    let finished = server.await??;
+    // Every acknowledged sync was flushed before its answer; this flush covers the rest
+    // (last-sync times, sessions' metadata).
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.flush()).await??;
+    if finished {
+        tracing::info!("stopped: every in-flight request finished, store flushed");
+    } else {
+        tracing::warn!("stopped: the grace period ended with requests still in flight");
     }
     Ok(())
+}
+
+/// Waits for SIGTERM (systemd, docker, kubernetes) or SIGINT (Ctrl-C); names the one.
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("ctrl-c")
+    }
 }
 
 fn run_user(at: &StoreLocation, cmd: UserCmd) -> anyhow::Result<()> {
@@ -444,14 +537,8 @@ fn run_device(at: &StoreLocation, cmd: DeviceCmd) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    init_logs(cli.log_format);
     let at = match StoreLocation::choose(
         &cli.data,
         cli.database_url.as_deref(),

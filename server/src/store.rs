@@ -7,10 +7,13 @@
 //! is visible through (its district and its assignee), so a pull scans only the keys of
 //! the device's scope and no cursor can skip a change.
 
+mod plan;
 pub mod postgres;
+pub mod seal;
 mod sled_store;
 
 pub use postgres::PgStorage;
+pub use seal::MasterKey;
 pub use sled_store::SledStorage;
 
 use casesync_core::case::{CaseSummary, Role};
@@ -31,6 +34,10 @@ pub enum StoreError {
     /// A record that must exist does not.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The master key or a case's data key is missing, malformed or wrong (see
+    /// [`seal`]).
+    #[error("key: {0}")]
+    Key(String),
 }
 
 /// Every stored key and value, in key order.

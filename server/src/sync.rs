@@ -1,15 +1,19 @@
 //! The sync engine: validates pushes and builds pull pages (DESIGN §4, §5).
 //!
-//! [`SyncEngine::sync`] runs one `POST /v1/sync` round trip: every pushed document is
-//! validated and stored (or refused with nothing stored), the store is flushed, then one
-//! page of what is new in the device's scope is built. The engine is synchronous. The
-//! HTTP route runs the two halves apart: [`SyncEngine::push_all_locking`], which
-//! validates and applies without the writer lock (see [`crate::AppState`]) and takes it
-//! only to commit, so sequence numbers are committed in order, then
-//! [`SyncEngine::respond`] (flush and pull) without it. [`SyncEngine::sync`] and
-//! [`SyncEngine::push_all`] are for callers that hold the lock throughout.
+//! [`SyncEngine::handle`] (`sync/door.rs`) is the one door: the HTTP route and the
+//! simulation both run a `POST /v1/sync` round trip through it, from request bytes to
+//! response bytes. Every pushed document is validated and stored (or refused with
+//! nothing stored), the store is flushed, then one page of what is new in the device's
+//! scope is built. The engine is synchronous and owns the writer lock
+//! ([`SyncEngine::writer`]): pushes are validated and applied without it and take it
+//! only to commit, so sequence numbers are committed in order; [`SyncEngine::respond`]
+//! (flush and pull) runs without it. The dashboard edits a case through
+//! [`SyncEngine::edit_case`] (`sync/edit.rs`), under the same lock and checks.
 
 mod cursor;
+mod doc_cache;
+mod door;
+mod edit;
 mod pull;
 mod push;
 pub mod scope;
@@ -25,8 +29,11 @@ use casesync_core::protocol::{
 };
 
 pub use cursor::{BadCursor, Cursor, Position};
+pub use doc_cache::{DocCache, DOC_CACHE_ENTRIES};
+pub use door::Handled;
+pub use edit::EditRefused;
 pub use pull::Page;
-pub use push::{DocCache, PushBudget, PushOutcome, DOC_CACHE_ENTRIES};
+pub use push::{PushBudget, PushOutcome};
 
 use crate::config::Settings;
 use crate::store::{
@@ -42,6 +49,12 @@ pub enum SyncError {
     /// The cursor was not made by this server.
     #[error(transparent)]
     BadCursor(#[from] BadCursor),
+    /// The request does not decode (or is of another protocol version).
+    #[error(transparent)]
+    BadMessage(#[from] casesync_core::protocol::ProtocolError),
+    /// The request names another device than the token's.
+    #[error("the request names another device than the token")]
+    DeviceMismatch,
 }
 
 /// What the device just pushed, so it is not sent back to it.
@@ -55,7 +68,7 @@ pub struct Echo {
     pub pushed: HashSet<String>,
 }
 
-/// What a request's pushes did: [`SyncEngine::push_all`], input of
+/// What a request's pushes did, input of
 /// [`SyncEngine::respond`].
 #[derive(Debug, Clone, Default)]
 pub struct Pushed {
@@ -123,6 +136,10 @@ pub struct SyncEngine {
     doc_cache: Arc<Mutex<DocCache>>,
     /// Turns to work on a sync request (`max_concurrent_syncs`).
     turns: Arc<tokio::sync::Semaphore>,
+    /// The writer lock: every store write of case data (commits of pushes and of
+    /// dashboard edits, cases created by the API) holds it, so sequence numbers are
+    /// committed in order.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -142,6 +159,7 @@ impl SyncEngine {
             turns: Arc::new(tokio::sync::Semaphore::new(
                 settings.max_concurrent_syncs.max(1),
             )),
+            writer: Arc::default(),
             settings,
         }
     }
@@ -173,143 +191,7 @@ impl SyncEngine {
         self.store.set_last_sync(device_id, now_ms)
     }
 
-    /// One round trip for `user` on `device_id`: push, flush, then one pull page.
-    /// The caller has checked the version and the device, and holds the writer lock.
-    pub fn sync(
-        &self,
-        user: &UserRecord,
-        device_id: &str,
-        req: &SyncRequest,
-    ) -> Result<(SyncResponse, SyncStats), SyncError> {
-        self.sync_wire(user, device_id, req)
-            .map(|(resp, stats, _)| (resp, stats))
-    }
-
-    /// [`sync`](Self::sync), also returning the encoded response (what goes on the wire;
-    /// it was encoded anyway to fit the page to its wire budget).
-    pub fn sync_wire(
-        &self,
-        user: &UserRecord,
-        device_id: &str,
-        req: &SyncRequest,
-    ) -> Result<(SyncResponse, SyncStats, Vec<u8>), SyncError> {
-        let cursor = Cursor::decode(&req.cursor)?;
-        let pushed = self.push_all(user, device_id, req)?;
-        self.respond(user, req, cursor, pushed)
-    }
-
-    /// The push half of a round trip: validates and stores every pushed document (not
-    /// yet flushed). The caller holds the writer lock.
-    pub fn push_all(
-        &self,
-        user: &UserRecord,
-        device_id: &str,
-        req: &SyncRequest,
-    ) -> Result<Pushed, SyncError> {
-        let mut out = Pushed::default();
-        let mut budget = push::PushBudget::for_request(self.settings.max_changes_per_request);
-        for p in &req.push {
-            let outcome = self.push_doc(user, device_id, p, &mut budget)?;
-            out.record(outcome);
-        }
-        Ok(out)
-    }
-
-    /// [`push_all`](Self::push_all) for a caller that does not hold the writer lock.
-    /// Every document is checked, validated and applied to a copy of the loaded document
-    /// without the lock, so requests do that work in parallel; then, under `writer`,
-    /// each is stored if its stored record is still the one it was validated against,
-    /// or else validated again under the lock and stored. The lock is held only for the
-    /// commits (in sequence order, as before), and what is stored was validated against
-    /// exactly the state it is stored on top of.
-    pub fn push_all_locking(
-        &self,
-        user: &UserRecord,
-        device_id: &str,
-        req: &SyncRequest,
-        writer: &tokio::sync::Mutex<()>,
-    ) -> Result<Pushed, SyncError> {
-        enum Step<'a> {
-            Done(PushOutcome),
-            Pending(push::Checked<'a>, Box<push::Prepared>),
-        }
-        let mut clock = std::time::Instant::now();
-        let mut budget = push::PushBudget::for_request(self.settings.max_changes_per_request);
-        let mut steps = Vec::with_capacity(req.push.len());
-        for p in &req.push {
-            let step = match self.check_push(user, p, &mut budget) {
-                Err(refused) => Step::Done(refused),
-                Ok(checked) => match self.prepare_push(user, device_id, &checked)? {
-                    push::Decision::Done(outcome) => Step::Done(outcome),
-                    push::Decision::Commit(prepared) => Step::Pending(checked, prepared),
-                },
-            };
-            steps.push(step);
-        }
-        let pending = steps.iter().any(|s| matches!(s, Step::Pending(..)));
-        phase("validate", &mut clock);
-        let _guard = pending.then(|| writer.blocking_lock());
-        phase("writer_wait", &mut clock);
-        // Current pushes are gathered and stored in one store commit; one that must be
-        // validated again (its case moved on), or a case met a second time, first
-        // stores what was gathered, so it is checked against this request's own commits.
-        let mut slots: Vec<Option<PushOutcome>> = Vec::with_capacity(steps.len());
-        let mut batch: Vec<(usize, push::Prepared)> = Vec::new();
-        let mut in_batch: HashSet<String> = HashSet::new();
-        for step in steps {
-            let idx = slots.len();
-            slots.push(None);
-            match step {
-                Step::Done(outcome) => slots[idx] = Some(outcome),
-                Step::Pending(checked, prepared) => {
-                    if in_batch.contains(prepared.doc_id()) {
-                        self.commit_batch(&mut batch, &mut slots)?;
-                        in_batch.clear();
-                    }
-                    if self.is_current(&prepared)? {
-                        in_batch.insert(prepared.doc_id().to_owned());
-                        batch.push((idx, *prepared));
-                        continue;
-                    }
-                    self.commit_batch(&mut batch, &mut slots)?;
-                    in_batch.clear();
-                    metrics::counter!("casesync_push_revalidated_total").increment(1);
-                    slots[idx] = Some(match self.prepare_push(user, device_id, &checked)? {
-                        push::Decision::Done(outcome) => outcome,
-                        push::Decision::Commit(p) => self.commit_prepared(*p)?,
-                    });
-                }
-            }
-        }
-        self.commit_batch(&mut batch, &mut slots)?;
-        phase("commit", &mut clock);
-        let mut out = Pushed::default();
-        for outcome in slots.into_iter().flatten() {
-            out.record(outcome);
-        }
-        Ok(out)
-    }
-
-    /// Stores the gathered pushes of `batch` in one store commit and puts their outcomes
-    /// in their slots.
-    fn commit_batch(
-        &self,
-        batch: &mut Vec<(usize, push::Prepared)>,
-        slots: &mut [Option<PushOutcome>],
-    ) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let (idx, prepared): (Vec<usize>, Vec<push::Prepared>) = batch.drain(..).unzip();
-        for (i, outcome) in idx.into_iter().zip(self.commit_prepared_all(prepared)?) {
-            if let Some(slot) = slots.get_mut(i) {
-                *slot = Some(outcome);
-            }
-        }
-        Ok(())
-    }
-
-    /// The rest of a round trip after [`push_all`](Self::push_all): makes the pushes
+    /// The rest of a round trip after its pushes: makes the pushes
     /// durable, then builds one pull page. Needs no writer lock: the page covers the log
     /// up to a head read after this request's own commits, and every entry up to that
     /// head is committed (sled and PostgreSQL make a commit's log entries and its
@@ -490,6 +372,13 @@ impl SyncEngine {
             audit,
         })?;
         Ok(true)
+    }
+
+    /// The writer lock (see the field): taken by [`handle`](Self::handle) and
+    /// [`edit_case`](Self::edit_case) themselves; other writers of case data (the API's
+    /// create, import and erase) take it around their writes.
+    pub fn writer(&self) -> Arc<tokio::sync::Mutex<()>> {
+        self.writer.clone()
     }
 
     /// The store.

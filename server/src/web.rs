@@ -52,7 +52,7 @@ use axum::{Extension, Router};
 pub use error::WebError;
 pub use i18n::{Lang, Tr};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// The dashboard's own state, shared by its handlers (an extension of the routes).
 #[derive(Debug, Default)]

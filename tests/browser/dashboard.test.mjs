@@ -16,20 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { apiToken, submitLogin } from './signin.mjs';
+
 const BASE = process.env.CASESYNC_URL;
 const SHOTS = process.env.SCREENSHOTS || 'screenshots';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const DESKTOP = { width: 1280, height: 900 };
 const PHONE = { width: 390, height: 844 };
-
-/** The demo password of `user`, from the server's output. */
-function password(user) {
-  const out = fs.readFileSync(process.env.CASESYNC_DEMO_OUT, 'utf8');
-  const line = out.split('\n').find((l) => l.trim().startsWith(`${user} `));
-  const m = line && line.match(/password: (\S+)/);
-  assert.ok(m, `no demo password for ${user} in the server output`);
-  return m[1];
-}
 
 /** Parses CSV (RFC 4180: quotes, doubled quotes, commas and newlines in quotes). */
 function parseCsv(text) {
@@ -181,17 +174,7 @@ before(async () => {
     ],
   });
   page = context.pages()[0] || (await context.newPage());
-  const login = await fetch(`${BASE}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      username: 'coord',
-      password: password('coord'),
-      device_id: `browser-test-${process.pid}`,
-    }),
-  });
-  assert.equal(login.status, 200);
-  token = (await login.json()).access_token;
+  token = await apiToken('coord', `browser-test-${process.pid}`);
 });
 
 after(async () => {
@@ -202,16 +185,12 @@ test('a signed-out visitor lands on the login page; a wrong password is refused'
   await page.goto(`${BASE}/`);
   assert.equal(new URL(page.url()).pathname, '/login');
   await shot('01-login-phone', PHONE);
-  await page.fill('input[name=username]', 'coord');
-  await page.fill('input[name=password]', 'not the password');
-  await page.click('button[type=submit]');
+  await submitLogin(page, 'coord', 'not the password');
   assert.match(await page.textContent('#login-error'), /Wrong username or password/);
 });
 
 test('the coordinator signs in with an HttpOnly, SameSite=Strict session cookie', async () => {
-  await page.fill('input[name=username]', 'coord');
-  await page.fill('input[name=password]', password('coord'));
-  await page.click('button[type=submit]');
+  await submitLogin(page, 'coord');
   assert.equal(new URL(page.url()).pathname, '/dashboard');
   const cookie = (await context.cookies()).find((c) => c.name === 'casesync_session');
   assert.ok(cookie, 'session cookie');

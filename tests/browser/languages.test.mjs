@@ -17,6 +17,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
+import { apiToken, submitLogin } from './signin.mjs';
+
 const BASE = process.env.CASESYNC_URL;
 const SHOTS = process.env.SCREENSHOTS || 'screenshots';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -30,15 +32,6 @@ const PAGES = [
   ['review', '/dashboard/review'],
   ['chws', '/dashboard/chws'],
 ];
-
-/** The demo password of `user`, from the server's output. */
-function password(user) {
-  const out = fs.readFileSync(process.env.CASESYNC_DEMO_OUT, 'utf8');
-  const line = out.split('\n').find((l) => l.trim().startsWith(`${user} `));
-  const m = line && line.match(/password: (\S+)/);
-  assert.ok(m, `no demo password for ${user} in the server output`);
-  return m[1];
-}
 
 /** The one-line messages of a locale (key -> text), from its .ftl files. */
 function messages(lang) {
@@ -68,17 +61,7 @@ before(async () => {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
   });
-  const login = await fetch(`${BASE}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      username: 'coord',
-      password: password('coord'),
-      device_id: `browser-lang-${process.pid}`,
-    }),
-  });
-  assert.equal(login.status, 200);
-  token = (await login.json()).access_token;
+  token = await apiToken('coord', `browser-lang-${process.pid}`);
 });
 
 after(async () => {
@@ -142,9 +125,7 @@ for (const lang of LANGS) {
     const page = await context.newPage();
     try {
       await page.goto(`${BASE}/login?lang=${lang}`);
-      await page.fill('input[name=username]', 'coord');
-      await page.fill('input[name=password]', password('coord'));
-      await page.click('button[type=submit]');
+      await submitLogin(page, 'coord');
       assert.equal(new URL(page.url()).pathname, '/dashboard');
       for (const [name, p] of PAGES) {
         // The choice made at sign-in is remembered (cookie): no ?lang= from here on.

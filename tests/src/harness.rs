@@ -41,8 +41,8 @@ impl UserSpec {
 }
 
 /// Path of the server binary: `CASESYNC_SERVER_BIN`, or next to this test's target dir.
-/// Benchmarks (release) always run `cargo build --release` for it first (a no-op when it
-/// is current), so they never measure a stale server; tests (debug) build it only when
+/// Benchmarks (an optimised profile: `production`, `release`) always build it first in
+/// their own profile (a no-op when it is current), so they never measure a stale server; tests (debug) build it only when
 /// missing (`scripts/test` builds it before the suite: a build from inside `cargo test`
 /// would wait on cargo's lock).
 pub fn server_bin() -> Result<PathBuf> {
@@ -60,11 +60,13 @@ pub fn server_bin() -> Result<PathBuf> {
         .and_then(|s| s.to_str())
         .unwrap_or("debug")
         .to_owned();
-    if !bin.exists() || profile == "release" {
+    let optimised = profile != "debug";
+    if !bin.exists() || optimised {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.args(["build", "-p", "casesync-server", "--bin", "casesync-server"]);
-        if profile == "release" {
-            cmd.arg("--release");
+        if optimised {
+            // The bench's own profile (`release`, `production`, or one of the caller's).
+            cmd.args(["--profile", &profile]);
         }
         let status = cmd.status()?;
         if !status.success() {
@@ -81,6 +83,9 @@ pub struct ServerProc {
     pub url: String,
     /// Its data directory.
     pub data: PathBuf,
+    /// What it printed before its `listening on` line (demo accounts, the metrics
+    /// address).
+    pub banner: Vec<String>,
 }
 
 impl ServerProc {
@@ -132,6 +137,7 @@ impl ServerProc {
         let mut child = cmd.spawn()?;
         let stdout = child.stdout.take().context("stdout")?;
         let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
         let url = loop {
             let line = lines
                 .next()
@@ -139,6 +145,7 @@ impl ServerProc {
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.trim().to_owned();
             }
+            banner.push(line);
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
@@ -146,12 +153,37 @@ impl ServerProc {
             child: Some(child),
             url,
             data: data.to_path_buf(),
+            banner,
         })
     }
 
     /// The server's process id (`None` once killed).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// `kill -TERM`, then waits up to `wait` for the process to exit; its exit status
+    /// (an error if it did not exit in time: it is then killed).
+    pub fn terminate(&mut self, wait: std::time::Duration) -> Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("already stopped")?;
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(exit) = child.try_wait()? {
+                return Ok(exit);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the server did not exit within {wait:?} of SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// `kill -9` (no clean shutdown).
@@ -341,6 +373,15 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Drops the database now, ending the sessions of any server on it (a test of what a
+    /// server does when its database goes away).
+    pub fn drop_now(&self) -> Result<()> {
+        casesync_server::store::postgres::drop_database(&self.admin_url, &self.name)
+            .map_err(|e| anyhow!("cannot drop test database: {e}"))
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let _ = casesync_server::store::postgres::drop_database(&self.admin_url, &self.name);
@@ -349,6 +390,11 @@ impl Drop for TestDatabase {
 
 /// Connections each PostgreSQL-backed test server opens (several run at once).
 const TEST_DATABASE_POOL: &str = "4";
+
+/// The master key of PostgreSQL-backed test servers: instances on one database must
+/// share theirs (a sled server creates its own in its data directory).
+pub const TEST_MASTER_KEY: &str =
+    "0707070707070707070707070707070707070707070707070707070707070707";
 
 impl ServerProc {
     /// Creates `users` with the CLI in the PostgreSQL database at `database_url`, then
@@ -360,7 +406,8 @@ impl ServerProc {
     ) -> Result<Self> {
         add_users(users, |cmd| {
             cmd.env("CASESYNC_DATABASE_URL", database_url)
-                .env("CASESYNC_DATABASE_POOL", "1");
+                .env("CASESYNC_DATABASE_POOL", "1")
+                .env("CASESYNC_MASTER_KEY", TEST_MASTER_KEY);
         })?;
         Self::serve_with_database(database_url, data)
     }
@@ -370,7 +417,8 @@ impl ServerProc {
     pub fn serve_with_database(database_url: &str, data: &Path) -> Result<Self> {
         Self::spawn_serve(data, |cmd| {
             cmd.env("CASESYNC_DATABASE_URL", database_url)
-                .env("CASESYNC_DATABASE_POOL", TEST_DATABASE_POOL);
+                .env("CASESYNC_DATABASE_POOL", TEST_DATABASE_POOL)
+                .env("CASESYNC_MASTER_KEY", TEST_MASTER_KEY);
         })
     }
 }

@@ -5,5 +5,7 @@ pub mod dump;
 pub mod fixtures;
 pub mod harness;
 pub mod hostile;
+pub mod link;
+pub mod page_study;
 pub mod scenario;
 pub mod sim;

@@ -34,21 +34,36 @@
 //! 5. no device is wiped unless the administrator revoked it or disabled its user: a
 //!    refresh whose answer was lost, retried at once, gets the same successor; retried
 //!    after the grace window it asks for a password login, and the phone keeps every
-//!    unsent edit (then 3 covers them).
+//!    unsent edit (then 3 covers them);
+//! 6. no response, honest or hostile, carries a case outside its user's read scope at the
+//!    time of the pull (checked in `SimServer::serve`, after every response);
+//! 7. every rule a case's state shows holds on the server's copy (`sim/hostile.rs`), and
+//!    every hostile push is refused, leaving the server's record as it was.
 //!
 //! Scope changes (issue #13) are part of the schedule: the coordinator loses one of its
 //! districts or its sensitive access, gets them back, or a CHW is disabled (their
 //! phones are then wiped at their next contact). Invariant 1 holds for the scope in
 //! force after the last change: a disabled user's phones hold nothing.
 //!
+//! Hostile actors (issue #14, `hostile`): a coordinator without sensitive access pushing
+//! old copies (un-marking sensitive, moving the district), a worker's modified app
+//! breaking the stage rules, the other district's worker writing into the team's case;
+//! every such push must be refused and leave the server's record as it was. Every
+//! response, honest or hostile, is checked at once against the user's read scope at the
+//! time of the pull (6.), and once quiet every rule a case's state shows holds on the
+//! server's copy of every case (7.). Requests go through `SyncEngine::handle`, the door
+//! the HTTP route runs.
+//!
 //! One concern per file: `schedule` (the random steps and the scripted actions),
 //! `exchange` (requests and responses over the [`Net`]), `quiet` (the healing phase),
 //! `invariants` (the checks), `report` ([`Failure`], [`Stats`]), `device` (phones),
 //! `server` (the server side), `ledger` (what devices recorded), `ops` (case edits),
-//! `tokens` (refresh rotation with lost answers, sign-in after a revoked family).
+//! `tokens` (refresh rotation with lost answers, sign-in after a revoked family),
+//! `hostile` (the hostile actors and the server-side rule check).
 
 mod device;
 mod exchange;
+mod hostile;
 mod invariants;
 mod ledger;
 mod net;
@@ -68,6 +83,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 pub use device::{Phones, SimDevice, Status, MAX_PHONES};
+pub use hostile::MALLORY;
 pub use ledger::{Item, Ledger};
 pub use net::{Net, Packet, Payload};
 pub use ops::{EditKind, PHRASES};

@@ -14,8 +14,8 @@ use casesync_core::case::{
 };
 use casesync_server::auth::{disable_user, set_scope};
 use casesync_server::store::{
-    ChangeAudit, DeviceRecord, DocCommit, LogKind, PgStorage, Routing, ScopeKey, SledStorage,
-    Storage, StoredChange, UserRecord,
+    ChangeAudit, DeviceRecord, DocCommit, LogKind, MasterKey, PgStorage, Routing, ScopeKey,
+    SledStorage, Storage, StoredChange, UserRecord,
 };
 use casesync_server::sync::scope::past_scopes;
 use casesync_tests::harness::TestDatabase;
@@ -573,9 +573,16 @@ fn sled() -> Arc<dyn Storage> {
 fn pg(n: usize) -> Option<(TestDatabase, Vec<Arc<dyn Storage>>)> {
     let db = TestDatabase::from_env().expect("test database")?;
     let stores = (0..n)
-        .map(|_| Arc::new(PgStorage::connect(&db.url, 4).expect("connect")) as Arc<dyn Storage>)
+        .map(|_| {
+            Arc::new(PgStorage::connect(&db.url, 4, master()).expect("connect")) as Arc<dyn Storage>
+        })
         .collect();
     Some((db, stores))
+}
+
+/// The master key every store of one test database shares (as instances must).
+fn master() -> MasterKey {
+    MasterKey::from_bytes(&[7; 32])
 }
 
 fn skipped() {
@@ -688,7 +695,7 @@ fn migrations_run_once_even_when_instances_start_together() {
     };
     let stores: Vec<PgStorage> = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..3)
-            .map(|_| sc.spawn(|| PgStorage::connect(&db.url, 1).expect("connect")))
+            .map(|_| sc.spawn(|| PgStorage::connect(&db.url, 1, master()).expect("connect")))
             .collect();
         handles
             .into_iter()
@@ -705,7 +712,7 @@ fn migrations_run_once_even_when_instances_start_together() {
     // A restart applies nothing and keeps the data.
     stores[0].set_meta("kept", b"yes").expect("meta");
     drop(stores);
-    let again = PgStorage::connect(&db.url, 1).expect("reconnect");
+    let again = PgStorage::connect(&db.url, 1, master()).expect("reconnect");
     assert_eq!(
         again.meta("kept").expect("meta").as_deref(),
         Some(&b"yes"[..])

@@ -251,10 +251,14 @@ fn agreement_possible(reason: ClosureReason) -> bool {
 /// is recorded by then, in the same change or before it).
 pub fn check_stage(before: &Facts, after: &Facts, by: Role) -> Result<(), RuleBroken> {
     let (Some(from), Some(to)) = (before.stage, after.stage) else {
-        return if before.stage.is_some() {
-            Err(lifecycle("a case always has a stage"))
-        } else {
-            Ok(())
+        return match (before.stage, after.stage) {
+            (Some(_), None) => Err(lifecycle("a case always has a stage")),
+            // A case begins where `CaseDoc::create` begins it (imports, which take a
+            // migrated record's stage as recorded, are stored by the server itself).
+            (None, Some(to)) if to != Stage::Intake => {
+                Err(lifecycle("a new case begins at intake"))
+            }
+            _ => Ok(()),
         };
     };
     if from == to {
@@ -407,6 +411,18 @@ fn check_step(
     by: Role,
 ) -> Result<(), RuleBroken> {
     check_records(before, after, by)?;
+    if before.stage == Some(Stage::Closed)
+        && after.stage == Some(Stage::Closed)
+        && before.closure != after.closure
+    {
+        for c in changes {
+            let base = doc.facts_at(c.deps());
+            let own = doc.facts_at(&[c.hash()]);
+            if base.stage == Some(Stage::Closed) && own.closure != base.closure {
+                check_closure_edit(&own, by)?;
+            }
+        }
+    }
     if !after.stage_contested {
         return check_stage(before, after, by);
     }
@@ -416,6 +432,26 @@ fn check_step(
         if base.stage != own.stage {
             check_stage(&base, &own, by)?;
         }
+    }
+    Ok(())
+}
+
+/// The closure record of a case that stays closed, as a change left it (`after`, the
+/// state its author produced): only a coordinator edits it, it stays a closure record,
+/// and it keeps the rule of closing (the client's agreement unless the reason makes it
+/// impossible). Judged per change on its author's state, as the stage is: two honest
+/// concurrent closures may merge into a record neither wrote.
+pub fn check_closure_edit(after: &Facts, by: Role) -> Result<(), RuleBroken> {
+    if by != Role::Coordinator {
+        return Err(role(
+            "only a coordinator edits the closure record of a closed case",
+        ));
+    }
+    let Some((reason, agreed)) = after.closure else {
+        return Err(lifecycle("a closed case keeps its closure record"));
+    };
+    if agreement_possible(reason) && !agreed {
+        return Err(lifecycle("closure needs the client's agreement"));
     }
     Ok(())
 }

@@ -432,5 +432,8 @@ pub fn scan_document(bytes: &[u8]) -> Result<Counts, CaseError> {
     Ok(total)
 }
 
+mod inflate;
+pub use inflate::inflate_document;
+
 #[cfg(test)]
 mod tests;

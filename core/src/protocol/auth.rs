@@ -135,6 +135,9 @@ error_codes! {
     RequestTimeout = "request_timeout",
     /// A server failure (5xx).
     Internal = "internal",
+    /// The server is up but cannot serve yet or any more: its store does not answer,
+    /// or it is shutting down (503, `/readyz`).
+    Unavailable = "unavailable",
     /// Any other 4xx the framework produced.
     Refused = "refused",
 }

@@ -6,9 +6,9 @@
 //! tests and can be told to fail its next write.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use super::StoreError;
 
@@ -40,6 +40,10 @@ pub trait Backend: Send + Sync {
 
     /// Makes every applied batch durable.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Empties the map by destroying its storage and starting a new, empty one: on disk
+    /// the database's files are removed (a deletion would leave old values in them).
+    fn destroy_and_recreate(&self) -> Result<(), StoreError>;
 }
 
 /// The in-memory backend: a `BTreeMap` behind a mutex. Clones share the same map, so a
@@ -114,12 +118,19 @@ impl Backend for MemoryBackend {
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    fn destroy_and_recreate(&self) -> Result<(), StoreError> {
+        self.lock().clear();
+        Ok(())
+    }
 }
 
-/// The on-disk backend: one sled database (its default tree).
+/// The on-disk backend: one sled database (its default tree). The database is behind a
+/// lock only so that a wipe can replace it ([`Backend::destroy_and_recreate`]).
 #[derive(Debug, Clone)]
 pub struct SledBackend {
-    db: sled::Db,
+    db: Arc<RwLock<sled::Db>>,
+    path: PathBuf,
 }
 
 fn sled_err(e: sled::Error) -> StoreError {
@@ -130,24 +141,35 @@ impl SledBackend {
     /// Opens (or creates) the sled database in directory `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = sled::Config::new().path(path).open().map_err(sled_err)?;
-        Ok(Self { db })
+        Ok(Self {
+            db: Arc::new(RwLock::new(db)),
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn db(&self) -> sled::Db {
+        // A clone is a handle on the same database (sled's `Db` is shared inside).
+        self.db
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
 impl Backend for SledBackend {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get(key).map_err(sled_err)?.map(|v| v.to_vec()))
+        Ok(self.db().get(key).map_err(sled_err)?.map(|v| v.to_vec()))
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Result<KeyValues, StoreError> {
-        self.db
+        self.db()
             .scan_prefix(prefix)
             .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(sled_err))
             .collect()
     }
 
     fn scan_keys(&self, prefix: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.db
+        self.db()
             .scan_prefix(prefix)
             .keys()
             .map(|k| k.map(|k| k.to_vec()).map_err(sled_err))
@@ -162,10 +184,35 @@ impl Backend for SledBackend {
                 BatchOp::Delete(k) => b.remove(k),
             }
         }
-        self.db.apply_batch(b).map_err(sled_err)
+        self.db().apply_batch(b).map_err(sled_err)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(sled_err)
+        self.db().flush().map(|_| ()).map_err(sled_err)
+    }
+
+    fn destroy_and_recreate(&self) -> Result<(), StoreError> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        // Our handle goes first (a throw-away database stands in), then the files.
+        let stand_in = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(sled_err)?;
+        drop(std::mem::replace(&mut *db, stand_in));
+        match std::fs::remove_dir_all(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::Backend(format!(
+                    "removing the store: {}",
+                    e.kind()
+                )))
+            }
+        }
+        *db = sled::Config::new()
+            .path(&self.path)
+            .open()
+            .map_err(sled_err)?;
+        Ok(())
     }
 }

@@ -15,9 +15,10 @@ pub const NONCE_LEN: usize = 24;
 /// Length of the authentication tag at the end of every stored value.
 pub const TAG_LEN: usize = 16;
 
-/// Seals and opens stored values.
+/// Seals and opens stored values (also the server's sealing of case content at rest,
+/// `casesync-server`'s `store::seal`).
 #[derive(Clone)]
-pub(crate) struct Sealer {
+pub struct Sealer {
     cipher: XChaCha20Poly1305,
 }
 
@@ -29,14 +30,14 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     /// A sealer for `key`.
-    pub(crate) fn new(key: &[u8; 32]) -> Self {
+    pub fn new(key: &[u8; 32]) -> Self {
         Self {
             cipher: XChaCha20Poly1305::new(key.into()),
         }
     }
 
     /// Encrypts `plain` for storage under `record_key`.
-    pub(crate) fn seal(&self, record_key: &[u8], plain: &[u8]) -> Result<Vec<u8>, StoreError> {
+    pub fn seal(&self, record_key: &[u8], plain: &[u8]) -> Result<Vec<u8>, StoreError> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
         let payload = Payload {
@@ -55,7 +56,7 @@ impl Sealer {
 
     /// Decrypts a value stored under `record_key`; `None` when it is too short, was
     /// sealed under another key or record, or was altered.
-    pub(crate) fn open(&self, record_key: &[u8], stored: &[u8]) -> Option<Vec<u8>> {
+    pub fn open(&self, record_key: &[u8], stored: &[u8]) -> Option<Vec<u8>> {
         if stored.len() < NONCE_LEN + TAG_LEN {
             return None;
         }

@@ -190,6 +190,67 @@ fn sled_store_persists_across_reopen_and_recovers_its_key_file() {
     assert!(matches!(err, StoreError::WrongKey));
 }
 
+/// Every file under `dir` that holds `needle`.
+fn files_holding(dir: &Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            stack.extend(
+                std::fs::read_dir(&p)
+                    .expect("ls")
+                    .flatten()
+                    .map(|e| e.path()),
+            );
+        } else if std::fs::read(&p)
+            .expect("read")
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A wipe removes the database's files: the sealed values stored before (which the
+/// app's key, still in the Keystore, would open) are in no file afterwards.
+#[test]
+fn a_wipe_on_disk_leaves_no_old_value_in_any_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let store = DeviceStore::open(&path, &KEY).expect("open");
+    save_all(&store);
+    store.backend().flush().expect("flush");
+    let sealed: Vec<Vec<u8>> = store
+        .backend()
+        .scan_prefix(b"d/")
+        .expect("scan")
+        .into_iter()
+        .map(|(_, v)| v[..64].to_vec())
+        .collect();
+    assert_eq!(sealed.len(), NAMES.len());
+    assert!(
+        !files_holding(&path, &sealed[0]).is_empty(),
+        "the search finds a stored value"
+    );
+    store.wipe().expect("wipe");
+    for v in &sealed {
+        let left = files_holding(&path, v);
+        assert!(
+            left.is_empty(),
+            "an old value survives the wipe in {left:?}"
+        );
+    }
+    // Still open with the same key, empty, and usable; and it reopens.
+    assert!(store.case_ids().expect("ids").is_empty());
+    let mut doc = new_doc("bn-2", "রহিমা খাতুন");
+    store.save_local(&mut doc).expect("save after wipe");
+    drop(store);
+    let store = DeviceStore::open(&path, &KEY).expect("reopen");
+    assert_eq!(store.case_ids().expect("ids"), ["bn-2"]);
+}
+
 /// The plaintext encodings of stored records are a format: a change must be deliberate.
 #[test]
 fn stored_formats_are_pinned() {

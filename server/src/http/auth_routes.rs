@@ -4,9 +4,10 @@ use axum::extract::State;
 use axum::Json;
 use casesync_core::protocol::{LoginRequest, RefreshRequest};
 
-use super::extract::{ClientIp, JsonBody};
+use super::extract::JsonBody;
 use super::AppState;
 use crate::auth::{self, TokenResponse};
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
 
 /// Login body (the shared [`LoginRequest`]).

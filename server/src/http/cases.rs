@@ -207,12 +207,14 @@ pub async fn erase(
         ));
     }
     let guard = st.writer.clone().lock_owned().await;
-    let store = st.store.clone();
+    let (store, engine) = (st.store.clone(), st.engine.clone());
     let doc_id = id.clone();
     let seq = tokio::task::spawn_blocking(move || {
         let _g = guard;
         let seq = store.erase(&doc_id)?;
         store.flush()?;
+        // The engine's loaded copy goes now (the key is gone, the content must too).
+        engine.forget_doc(&doc_id);
         Ok::<_, AppError>(seq)
     })
     .await??;

@@ -14,7 +14,7 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use super::AppState;
-use crate::error::AppError;
+use crate::error::{has_our_body, AppError};
 
 /// `routes` (all of them: call it after the last `route` and `merge`) with the contract:
 /// the 404 and 405 fallbacks, panics caught, and [`json_errors`] over everything.
@@ -43,15 +43,6 @@ pub async fn method_not_allowed() -> AppError {
 /// case content); the panic itself is already printed by the panic hook.
 pub fn panicked(_: Box<dyn Any + Send + 'static>) -> Response {
     AppError::Internal("a request handler panicked".into()).into_response()
-}
-
-/// Whether a response already carries a body of ours: the JSON of an [`AppError`], or
-/// a dashboard page (the dashboard renders its own refusals as HTML, see `web.rs`).
-pub(crate) fn has_our_body(resp: &Response) -> bool {
-    resp.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"))
 }
 
 /// Middleware over every route: an error status (4xx, 5xx) whose body is not ours

@@ -6,14 +6,64 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use sha2::Digest;
+use subtle::ConstantTimeEq;
 
-/// `GET /healthz`: `200 ok`.
+use super::AppState;
+use crate::error::AppError;
+
+/// `GET /healthz`: `200 ok` while the process serves HTTP (liveness: restart it if not).
 pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /metrics`: Prometheus text.
+/// `GET /readyz`: `200 ready` when the store answers a read (readiness: send it
+/// traffic), else 503 `unavailable`, the store's error logged (never sent).
+pub async fn readyz(State(st): State<AppState>) -> Result<&'static str, AppError> {
+    let store = st.store.clone();
+    match tokio::task::spawn_blocking(move || store.last_seq()).await {
+        Ok(Ok(_)) => Ok("ready"),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the store does not answer");
+            Err(AppError::Unavailable("the store does not answer"))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: the check failed");
+            Err(AppError::Unavailable("the readiness check failed"))
+        }
+    }
+}
+
+/// `GET /metrics` on the main listener: needs `Authorization: Bearer <metrics token>`
+/// (`--metrics-token`); without a configured token it is not served there (404).
+pub async fn metrics_with_token(
+    State(st): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, AppError> {
+    let Some(want) = st.settings.metrics_token.as_deref() else {
+        return Err(AppError::NotFound);
+    };
+    let mut all = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let first = all.next().ok_or(AppError::Unauthorized)?;
+    if all.next().is_some() {
+        return Err(AppError::AmbiguousCredentials);
+    }
+    let given = first
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AppError::Unauthorized)?;
+    // Compared as SHA-256 digests in constant time: neither the token's length nor a
+    // matching prefix shows in the timing.
+    let digest = |t: &str| sha2::Sha256::digest(t.trim().as_bytes());
+    if !bool::from(digest(given).ct_eq(&digest(want))) {
+        return Err(AppError::InvalidToken);
+    }
+    Ok(metrics(State(st)).await)
+}
+
+/// `GET /metrics`: Prometheus text (the private `--metrics-listen` address serves it
+/// as is; the main listener through [`metrics_with_token`]).
 pub async fn metrics(State(st): State<AppState>) -> Response {
     let day_ago = crate::now_ms() - 24 * 3600 * 1000;
     if let Ok(devices) = st.store.devices() {

@@ -17,6 +17,7 @@ use tower::ServiceExt;
 
 use super::*;
 use crate::auth::{create_user, Claims, TokenResponse};
+use crate::config::Settings;
 use crate::store::SledStorage;
 
 const PW: &str = "correct horse battery";
@@ -423,3 +424,4 @@ async fn cases_flow_between_phone_and_coordinator() {
 }
 
 mod contract;
+mod net;

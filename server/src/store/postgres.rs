@@ -2,8 +2,11 @@
 //! stateless server instances on one database (see `docs/DEPLOYMENT.md`).
 //!
 //! Tables (`server/migrations/`): `meta`, `users`, `devices`, `device_sync`, `docs` (one
-//! row per case: routing, history, summary, sizes), `snapshots`, `changes`, `change_audit`
-//! (who pushed each change, by hash), `log` (by scope key and sequence number), `doc_index` (cases per scope key) and `log_counter`.
+//! row per case: routing, history, sealed summary, sizes), `snapshots`, `changes`,
+//! `change_audit` (who pushed each change, by hash), `log` (by scope key and sequence
+//! number), `doc_index` (cases per scope key) and `log_counter`; the data keys in
+//! `casesync_keys.case_keys` (`keys.rs`: change bytes, snapshots and summaries are sealed
+//! under them, see [`crate::store::seal`]).
 //!
 //! # No cursor ever skips a change
 //!
@@ -43,6 +46,7 @@
 
 mod admin;
 mod commit;
+mod keys;
 pub mod migrate;
 mod pool;
 
@@ -54,7 +58,9 @@ use serde::{de::DeserializeOwned, Serialize};
 
 pub use admin::{create_database, drop_database, with_database};
 
+use self::keys::Keys;
 use self::pool::{pg_err, Conn, Db, Pool};
+use super::seal::{MasterKey, Place};
 use super::{
     ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
     LogEntry, LogKind, Routing, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
@@ -83,6 +89,7 @@ thread_local! {
 #[derive(Debug)]
 pub struct PgStorage {
     pool: Pool,
+    keys: Keys,
 }
 
 pub(crate) fn i64_of(v: u64) -> Result<i64, StoreError> {
@@ -105,26 +112,38 @@ fn from_json<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, StoreError>
     serde_json::from_value(v).map_err(corrupt)
 }
 
-/// Columns of `docs` that [`doc_of_row`] reads, in order.
+/// Columns of `docs` that [`doc_of_row`] reads, in order (with the case's wrapped key).
 pub(crate) const DOC_COLUMNS: &str = "doc_id, district, assigned_to, sensitive, erased, \
-     created_seq, history, summary, tail_changes, tail_bytes, snapshot_bytes, head_seq";
+     created_seq, history, summary, tail_changes, tail_bytes, snapshot_bytes, head_seq, \
+     summary_sealed, \
+     (SELECT k.wrapped FROM casesync_keys.case_keys k WHERE k.doc_id = docs.doc_id)";
 
-/// A `docs` row (selected with [`DOC_COLUMNS`]) as a [`DocRecord`], and its `head_seq`.
-pub(crate) fn doc_of_row(r: &Row) -> Result<(DocRecord, i64), StoreError> {
+/// A `docs` row (selected with [`DOC_COLUMNS`]) as a [`DocRecord`] (its summary
+/// opened), and its `head_seq`.
+pub(crate) fn doc_of_row(r: &Row, keys: &Keys) -> Result<(DocRecord, i64), StoreError> {
     let history: serde_json::Value = r.try_get(6).map_err(corrupt)?;
-    let summary: Option<serde_json::Value> = r.try_get(7).map_err(corrupt)?;
+    let doc_id: String = r.try_get(0).map_err(corrupt)?;
+    let erased: bool = r.try_get(4).map_err(corrupt)?;
+    let summary = if erased {
+        None
+    } else {
+        let plain: Option<serde_json::Value> = r.try_get(7).map_err(corrupt)?;
+        let sealed: Option<Vec<u8>> = r.try_get(12).map_err(corrupt)?;
+        let wrapped: Option<Vec<u8>> = r.try_get(13).map_err(corrupt)?;
+        keys.summary(&doc_id, sealed.as_deref(), wrapped.as_deref(), plain)?
+    };
     let tail_changes: i32 = r.try_get(8).map_err(corrupt)?;
     let rec = DocRecord {
-        doc_id: r.try_get(0).map_err(corrupt)?,
+        doc_id,
         routing: Routing {
             district: r.try_get(1).map_err(corrupt)?,
             assigned_to: r.try_get(2).map_err(corrupt)?,
             sensitive: r.try_get(3).map_err(corrupt)?,
         },
-        erased: r.try_get(4).map_err(corrupt)?,
+        erased,
         created_seq: u64_of(r.try_get(5).map_err(corrupt)?)?,
         history: from_json(history)?,
-        summary: summary.map(from_json).transpose()?,
+        summary,
         tail_changes: u32::try_from(tail_changes).map_err(corrupt)?,
         tail_bytes: u64_of(r.try_get(9).map_err(corrupt)?)?,
         snapshot_bytes: u64_of(r.try_get(10).map_err(corrupt)?)?,
@@ -132,15 +151,24 @@ pub(crate) fn doc_of_row(r: &Row) -> Result<(DocRecord, i64), StoreError> {
     Ok((rec, r.try_get(11).map_err(corrupt)?))
 }
 
-/// A case's loadable bytes (snapshot, then the changes after it), read in one statement
-/// so that it is one consistent snapshot of the database. `None`: unknown or erased.
-pub(crate) fn doc_bytes_with(c: &mut impl Db, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+/// A case's loadable bytes (snapshot, then the changes after it, opened under its data
+/// key), read in one statement so that it is one consistent snapshot of the database.
+/// `None`: unknown or erased.
+pub(crate) fn doc_bytes_with(
+    c: &mut impl Db,
+    keys: &Keys,
+    doc_id: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
     let row = c
         .query_opt(
-            "SELECT d.erased, s.bytes,
+            "SELECT d.erased, s.upto_seq, s.bytes,
+                    ARRAY(SELECT c.seq FROM changes c
+                          WHERE c.doc_id = d.doc_id AND c.seq > COALESCE(s.upto_seq, 0)
+                          ORDER BY c.seq),
                     ARRAY(SELECT c.bytes FROM changes c
                           WHERE c.doc_id = d.doc_id AND c.seq > COALESCE(s.upto_seq, 0)
-                          ORDER BY c.seq)
+                          ORDER BY c.seq),
+                    (SELECT k.wrapped FROM casesync_keys.case_keys k WHERE k.doc_id = d.doc_id)
              FROM docs d LEFT JOIN snapshots s ON s.doc_id = d.doc_id
              WHERE d.doc_id = $1",
             &[&doc_id],
@@ -150,12 +178,21 @@ pub(crate) fn doc_bytes_with(c: &mut impl Db, doc_id: &str) -> Result<Option<Vec
     if row.try_get::<_, bool>(0).map_err(corrupt)? {
         return Ok(None);
     }
-    let mut out: Vec<u8> = row
-        .try_get::<_, Option<Vec<u8>>>(1)
-        .map_err(corrupt)?
-        .unwrap_or_default();
-    for ch in row.try_get::<_, Vec<Vec<u8>>>(2).map_err(corrupt)? {
-        out.extend_from_slice(&ch);
+    let wrapped: Option<Vec<u8>> = row.try_get(5).map_err(corrupt)?;
+    let ck = keys
+        .unwrapped(doc_id, wrapped.as_deref())?
+        .ok_or_else(|| StoreError::Key(format!("case {doc_id} has no data key")))?;
+    let mut out = match row.try_get::<_, Option<Vec<u8>>>(2).map_err(corrupt)? {
+        Some(snap) => {
+            let upto: i64 = row.try_get(1).map_err(corrupt)?;
+            ck.open(doc_id, Place::Snapshot(u64_of(upto)?), &snap)?
+        }
+        None => Vec::new(),
+    };
+    let seqs: Vec<i64> = row.try_get(3).map_err(corrupt)?;
+    let bytes: Vec<Vec<u8>> = row.try_get(4).map_err(corrupt)?;
+    for (seq, ch) in seqs.into_iter().zip(bytes) {
+        out.extend_from_slice(&ck.open(doc_id, Place::Change(u64_of(seq)?), &ch)?);
     }
     Ok(Some(out))
 }
@@ -163,8 +200,11 @@ pub(crate) fn doc_bytes_with(c: &mut impl Db, doc_id: &str) -> Result<Option<Vec
 impl PgStorage {
     /// Connects to the database at `url` (`postgres://user:pass@host:port/db` or the
     /// key=value form) with `pool_size` connections, applies the missing migrations and
-    /// creates the token secret if there is none yet.
-    pub fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+    /// creates the token secret if there is none yet. Case content is sealed under data
+    /// keys wrapped by `master`, which must be the key the database was first opened
+    /// with ([`MasterKey::verify`]); content an older version stored in plaintext is
+    /// sealed now.
+    pub fn connect(url: &str, pool_size: usize, master: MasterKey) -> Result<Self, StoreError> {
         let config = postgres::Config::from_str(url)
             .map_err(|e| StoreError::Db(format!("bad database URL: {e}")))?;
         let pool = Pool::new(config, pool_size)?;
@@ -182,7 +222,10 @@ impl PgStorage {
             .map_err(pg_err)?;
             Ok(())
         })?;
-        Ok(PgStorage { pool })
+        let keys = Keys::new(master);
+        let k = keys.clone();
+        pool.run(move |c| keys::check_and_seal_forward(c, &k))?;
+        Ok(PgStorage { pool, keys })
     }
 
     fn run<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -332,14 +375,14 @@ impl Storage for PgStorage {
     }
 
     fn doc(&self, doc_id: &str) -> Result<Option<DocRecord>, StoreError> {
-        let id = doc_id.to_owned();
+        let (id, keys) = (doc_id.to_owned(), self.keys.clone());
         let found = self.run(move |c| {
             c.query_opt(
                 &format!("SELECT {DOC_COLUMNS} FROM docs WHERE doc_id = $1"),
                 &[&id],
             )
             .map_err(pg_err)?
-            .map(|r| doc_of_row(&r))
+            .map(|r| doc_of_row(&r, &keys))
             .transpose()
         })?;
         let head = found.as_ref().map(|(_, h)| *h);
@@ -348,8 +391,8 @@ impl Storage for PgStorage {
     }
 
     fn doc_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let id = doc_id.to_owned();
-        self.run(move |c| doc_bytes_with(c, &id))
+        let (id, keys) = (doc_id.to_owned(), self.keys.clone());
+        self.run(move |c| doc_bytes_with(c, &keys, &id))
     }
 
     fn commit(&self, commit: DocCommit) -> Result<CommitOutcome, StoreError> {
@@ -359,7 +402,8 @@ impl Storage for PgStorage {
                 .filter(|(id, _)| *id == commit.doc_id)
                 .map(|(_, head)| *head)
         });
-        self.run(move |c| commit::commit(c, &commit, seen))
+        let keys = self.keys.clone();
+        self.run(move |c| commit::commit(c, &keys, &commit, seen))
     }
 
     fn compact(
@@ -368,13 +412,13 @@ impl Storage for PgStorage {
         saved: Vec<u8>,
         upto_seq: u64,
     ) -> Result<Compacted, StoreError> {
-        let id = doc_id.to_owned();
-        self.run(move |c| commit::compact(c, &id, &saved, upto_seq))
+        let (id, keys) = (doc_id.to_owned(), self.keys.clone());
+        self.run(move |c| commit::compact(c, &keys, &id, &saved, upto_seq))
     }
 
     fn erase(&self, doc_id: &str) -> Result<Option<u64>, StoreError> {
-        let id = doc_id.to_owned();
-        self.run(move |c| commit::erase(c, &id))
+        let (id, keys) = (doc_id.to_owned(), self.keys.clone());
+        self.run(move |c| commit::erase(c, &keys, &id))
     }
 
     fn audit(&self, doc_id: &str) -> Result<Vec<(Hash, ChangeAudit)>, StoreError> {
@@ -406,11 +450,13 @@ impl Storage for PgStorage {
         let Ok(seq) = i64::try_from(seq) else {
             return Ok(None);
         };
-        let id = doc_id.to_owned();
+        let (id, keys) = (doc_id.to_owned(), self.keys.clone());
         self.run(move |c| {
             let Some(r) = c
                 .query_opt(
-                    "SELECT hash, bytes FROM changes WHERE doc_id = $1 AND seq = $2",
+                    "SELECT c.hash, c.bytes,
+                         (SELECT k.wrapped FROM casesync_keys.case_keys k WHERE k.doc_id = $1)
+                     FROM changes c WHERE c.doc_id = $1 AND c.seq = $2",
                     &[&id, &seq],
                 )
                 .map_err(pg_err)?
@@ -418,9 +464,15 @@ impl Storage for PgStorage {
                 return Ok(None);
             };
             let hash: Vec<u8> = r.try_get(0).map_err(corrupt)?;
+            let sealed: Vec<u8> = r.try_get(1).map_err(corrupt)?;
+            let wrapped: Option<Vec<u8>> = r.try_get(2).map_err(corrupt)?;
+            // No key: erased meanwhile.
+            let Some(ck) = keys.unwrapped(&id, wrapped.as_deref())? else {
+                return Ok(None);
+            };
             Ok(Some(StoredChange {
                 hash: hash.try_into().map_err(|_| corrupt("change hash length"))?,
-                bytes: r.try_get(1).map_err(corrupt)?,
+                bytes: ck.open(&id, Place::Change(u64_of(seq)?), &sealed)?,
             }))
         })
     }
@@ -520,6 +572,7 @@ impl Storage for PgStorage {
                 ("change_audit", "doc_id || '/' || encode(hash, 'hex')"),
                 ("log", "scope || '/' || lpad(seq::text, 20, '0')"),
                 ("doc_index", "scope || '/' || doc_id"),
+                ("casesync_keys.case_keys", "doc_id"),
             ] {
                 let q = format!("SELECT {key}, row_to_json(t)::text FROM {table} t");
                 for r in c.rows(&q, &[]).map_err(pg_err)? {

@@ -4,8 +4,19 @@
 //! `v/<device>` devices, `d/<doc>` document records, `s/<doc>` snapshots
 //! (`(upto_seq, bytes)`), `c/<doc>\0<seq>` changes, `l/<scope>\0<seq>` log entries,
 //! `i/<scope>\0<doc>` the per-scope document index, `a/<doc>\0<hash>` the audit record
-//! of each change ([`ChangeAudit`]: who pushed it, from which device, received when). Sequence numbers are big-endian so
-//! keys sort by them.
+//! of each change ([`ChangeAudit`]: who pushed it, from which device, received when),
+//! `y/<doc>` the listing summary, `e/<doc>` an erasure whose key deletion is pending.
+//! Sequence numbers are big-endian so keys sort by them.
+//!
+//! # Content at rest
+//!
+//! Change bytes, snapshots and summaries are sealed under the case's data key
+//! ([`seal`](crate::store::seal)); the data keys are files in `<dir>/keys/`, wrapped
+//! under the master key, so that an erasure deletes the key's only copy (sled would keep
+//! an old value of its own tree in its log files). A new case's key file is written
+//! before its first write set; an erasure's write set records `e/<doc>`, then the key
+//! file is deleted and `e/<doc>` removed (finished at open after a crash). A store
+//! written before sealing is sealed forward when it opens (`upgrade.rs`).
 //!
 //! # Multi-key writes, durability and group commit
 //!
@@ -34,38 +45,28 @@
 //! flush runs wait for it and return without flushing again if it covered their writes
 //! (many requests' writes made durable by one fsync).
 
-use std::collections::HashMap;
+mod keys;
+#[cfg(test)]
+mod tests;
+mod upgrade;
+mod write_set;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde::{de::DeserializeOwned, Serialize};
 
+use self::write_set::{dec, dec_device, enc, key, seq_key, seq_suffix, WriteSet};
+use super::seal::{KeyCache, KeyFiles, MasterKey, Place, SEAL_OVERHEAD};
 use super::{
-    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DeviceRecordV1, DocCommit, DocRecord,
-    Dump, Hash, LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
+    LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";
 /// Key of the multi-key write in progress (see the module docs).
 const INTENT_KEY: &[u8] = b"w/intent";
-
-/// A multi-key write: puts (`Some`) and removals (`None`), made in order (see the
-/// module docs).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct WriteSet {
-    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-}
-
-impl WriteSet {
-    fn insert(&mut self, k: impl Into<Vec<u8>>, v: impl Into<Vec<u8>>) {
-        self.ops.push((k.into(), Some(v.into())));
-    }
-
-    fn remove(&mut self, k: impl Into<Vec<u8>>) {
-        self.ops.push((k.into(), None));
-    }
-}
 
 /// The sled-backed [`Storage`].
 #[derive(Debug, Clone)]
@@ -77,6 +78,10 @@ pub struct SledStorage {
     /// (commit, compact, erase), so each reads what the previous one wrote; holds
     /// whether a multi-key write was left unfinished by an error.
     records: Arc<Mutex<Unfinished>>,
+    /// The data keys' table (wrapped under `master`) and those unwrapped so far.
+    keys: Arc<KeyFiles>,
+    master: MasterKey,
+    key_cache: Arc<KeyCache>,
 }
 
 /// A multi-key write failed part way: its intent is still stored and is finished before
@@ -97,84 +102,66 @@ fn db_err(e: sled::Error) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
-fn enc<T: Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(b).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// A device record, as written now or by the version before refresh grace
-/// ([`DeviceRecordV1`]: the same fields without the trailing new ones).
-fn dec_device(b: &[u8]) -> Result<DeviceRecord, StoreError> {
-    match postcard::from_bytes::<DeviceRecord>(b) {
-        Ok(d) => Ok(d),
-        Err(_) => postcard::from_bytes::<DeviceRecordV1>(b)
-            .map(DeviceRecord::from)
-            .map_err(|e| StoreError::Corrupt(e.to_string())),
-    }
-}
-
-fn key(prefix: &str, id: &str) -> Vec<u8> {
-    format!("{prefix}/{id}").into_bytes()
-}
-
-fn seq_key(prefix: &str, id: &str, seq: u64) -> Vec<u8> {
-    let mut k = format!("{prefix}/{id}\0").into_bytes();
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-fn audit_key(doc_id: &str, hash: &Hash) -> Vec<u8> {
-    let mut k = format!("a/{doc_id}\0").into_bytes();
-    k.extend_from_slice(hash);
-    k
-}
-
-fn index_key(scope: &ScopeKey, doc_id: &str) -> Vec<u8> {
-    format!("i/{}\0{doc_id}", scope.encode()).into_bytes()
-}
-
-fn seq_suffix(k: &[u8]) -> Option<u64> {
-    let tail: [u8; 8] = k.get(k.len().checked_sub(8)?..)?.try_into().ok()?;
-    Some(u64::from_be_bytes(tail))
-}
+/// Prefix of the erasures whose key deletion is pending.
+const ERASING: &str = "e";
 
 impl SledStorage {
     /// Opens (or creates) the store in directory `path`, with the default page cache
-    /// ([`DEFAULT_SLED_CACHE_BYTES`](crate::config::DEFAULT_SLED_CACHE_BYTES)).
+    /// ([`DEFAULT_SLED_CACHE_BYTES`](crate::config::DEFAULT_SLED_CACHE_BYTES)) and the
+    /// master key of [`MasterKey::resolve`].
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Self::open_with(path, crate::config::DEFAULT_SLED_CACHE_BYTES)
     }
 
     /// Opens (or creates) the store in directory `path` with a page cache of
-    /// `cache_bytes` (sled's own default, 1 GiB, is most of a small server's memory).
+    /// `cache_bytes` (sled's own default, 1 GiB, is most of a small server's memory)
+    /// and the master key of [`MasterKey::resolve`].
     pub fn open_with(path: &Path, cache_bytes: u64) -> Result<Self, StoreError> {
+        Self::open_keyed(path, cache_bytes, MasterKey::resolve(path)?)
+    }
+
+    /// Opens (or creates) the store in directory `path` with master key `master`.
+    pub fn open_keyed(
+        path: &Path,
+        cache_bytes: u64,
+        master: MasterKey,
+    ) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)
             .open()
             .map_err(db_err)?;
-        Self::from_db(db)
+        let dir = path.join("keys");
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Key(e.to_string()))?;
+        Self::from_db(db, KeyFiles::Dir(dir), master)
     }
 
-    /// A throw-away store (for tests).
+    /// A throw-away store (for tests), its keys in memory.
     pub fn temporary() -> Result<Self, StoreError> {
         let db = sled::Config::new().temporary(true).open().map_err(db_err)?;
-        Self::from_db(db)
+        Self::from_db(
+            db,
+            KeyFiles::Memory(Mutex::default()),
+            MasterKey::generate(),
+        )
     }
 
-    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+    fn from_db(db: sled::Db, keys: KeyFiles, master: MasterKey) -> Result<Self, StoreError> {
         let tree = db.open_tree("casesync").map_err(db_err)?;
         let store = SledStorage {
             db,
             tree,
             writes: Arc::default(),
             records: Arc::default(),
+            keys: Arc::new(keys),
+            master,
+            key_cache: Arc::default(),
         };
-        // A multi-key write cut short by a crash is finished before anything reads.
+        // A multi-key write cut short by a crash is finished before anything reads, then
+        // the key deletions of erasures, then content written before sealing is sealed.
         store.finish_unfinished()?;
+        store.finish_erasures()?;
+        upgrade::seal_forward(&store)?;
         Ok(store)
     }
 
@@ -222,76 +209,6 @@ impl SledStorage {
         made
     }
 
-    /// The write set of `commits` (none if nothing is to be written) and their outcomes;
-    /// the caller holds the record lock.
-    fn plan_commits(
-        &self,
-        commits: Vec<DocCommit>,
-    ) -> Result<(Option<WriteSet>, Vec<CommitOutcome>), StoreError> {
-        let mut seq = self.last_seq()?;
-        let mut set = WriteSet::default();
-        // Records written earlier in this set (a case may come twice).
-        let mut written: HashMap<String, DocRecord> = HashMap::new();
-        let mut out = Vec::with_capacity(commits.len());
-        for commit in commits {
-            let existing = match written.remove(&commit.doc_id) {
-                Some(r) => Some(r),
-                None => self.get(&key("d", &commit.doc_id))?,
-            };
-            let outcome = add_commit(&mut set, &mut seq, existing, commit)?;
-            if let Some(r) = &outcome.record {
-                written.insert(r.doc_id.clone(), r.clone());
-            }
-            out.push(outcome);
-        }
-        if written.is_empty() {
-            return Ok((None, out));
-        }
-        set.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
-        Ok((Some(set), out))
-    }
-
-    /// The write set erasing `doc_id` and the sequence number of its log entry (none if
-    /// there is no such live case); the caller holds the record lock. The tombstone comes
-    /// first, so a reader that reads content and then the record (as `doc_bytes` does)
-    /// never takes part of the content for all of it.
-    fn plan_erase(&self, doc_id: &str) -> Result<Option<(WriteSet, u64)>, StoreError> {
-        let dk = key("d", doc_id);
-        let Some(mut rec): Option<DocRecord> = self.get(&dk)? else {
-            return Ok(None);
-        };
-        if rec.erased {
-            return Ok(None);
-        }
-        let scopes = rec.routing.scope_keys();
-        rec.erased = true;
-        rec.summary = None;
-        rec.tail_changes = 0;
-        rec.tail_bytes = 0;
-        rec.snapshot_bytes = 0;
-        let mut set = WriteSet::default();
-        set.insert(dk, enc(&rec)?);
-        let start = seq_key("c", doc_id, 0);
-        let end = seq_key("c", doc_id, u64::MAX);
-        for kv in self.tree.range(start..=end) {
-            let (k, _) = kv.map_err(db_err)?;
-            set.remove(k.to_vec());
-        }
-        for kv in self.tree.scan_prefix(format!("a/{doc_id}\0").as_bytes()) {
-            let (k, _) = kv.map_err(db_err)?;
-            set.remove(k.to_vec());
-        }
-        set.remove(key("s", doc_id));
-        let seq = self.last_seq()? + 1;
-        let entry = enc(&(doc_id, LogKind::Erased))?;
-        for k in scopes {
-            set.remove(index_key(&k, doc_id));
-            set.insert(seq_key("l", &k.encode(), seq), entry.as_slice());
-        }
-        set.insert(SEQ_KEY, &seq.to_be_bytes()[..]);
-        Ok(Some((set, seq)))
-    }
-
     fn write_each(&self, set: &WriteSet) -> Result<(), StoreError> {
         for (k, v) in &set.ops {
             match v {
@@ -333,82 +250,13 @@ impl SledStorage {
     }
 }
 
-/// Adds one document's commit to `set` (changes and log entries, index, record),
-/// numbering from `seq` on; `existing` is its record before (as stored, or as written
-/// earlier in the same set).
-fn add_commit(
-    set: &mut WriteSet,
-    seq: &mut u64,
-    existing: Option<DocRecord>,
-    commit: DocCommit,
-) -> Result<CommitOutcome, StoreError> {
-    if existing.as_ref().is_some_and(|r| r.erased) {
-        // Erased since the caller read it: nothing of it is stored.
-        return Ok(CommitOutcome {
-            last_seq: *seq,
-            routing_changed: false,
-            record: None,
-        });
+/// The outcome of a commit of a case erased since the caller read it: nothing stored.
+fn add_commit_erased(seq: u64) -> CommitOutcome {
+    CommitOutcome {
+        last_seq: seq,
+        routing_changed: false,
+        record: None,
     }
-    let prev = existing.as_ref().map(|r| r.routing.clone());
-    let mut rec = existing.unwrap_or_else(|| DocRecord {
-        doc_id: commit.doc_id.clone(),
-        routing: commit.routing.clone(),
-        history: Vec::new(),
-        erased: false,
-        created_seq: 0,
-        summary: None,
-        tail_changes: 0,
-        tail_bytes: 0,
-        snapshot_bytes: 0,
-    });
-    let keys = commit.routing.scope_keys();
-    let encoded_keys: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
-    for c in &commit.changes {
-        *seq += 1;
-        set.insert(seq_key("c", &commit.doc_id, *seq), enc(c)?);
-        if let Some(a) = &commit.audit {
-            set.insert(audit_key(&commit.doc_id, &c.hash), enc(a)?);
-        }
-        let entry = enc(&(commit.doc_id.as_str(), LogKind::Change(c.hash)))?;
-        for k in &encoded_keys {
-            set.insert(seq_key("l", k, *seq), entry.as_slice());
-        }
-        rec.tail_changes = rec.tail_changes.saturating_add(1);
-        rec.tail_bytes += c.bytes.len() as u64;
-    }
-    let routing_changed = prev.as_ref() != Some(&commit.routing);
-    if routing_changed {
-        *seq += 1;
-        let mut all_keys: Vec<ScopeKey> = keys.to_vec();
-        if let Some(p) = &prev {
-            for k in p.scope_keys() {
-                set.remove(index_key(&k, &commit.doc_id));
-                all_keys.push(k);
-            }
-        } else {
-            rec.created_seq = *seq;
-        }
-        all_keys.sort();
-        all_keys.dedup();
-        let entry = enc(&(commit.doc_id.as_str(), LogKind::Routing))?;
-        for k in &all_keys {
-            set.insert(seq_key("l", &k.encode(), *seq), entry.as_slice());
-        }
-        // After the removals: an index key both old and new stays.
-        for k in &keys {
-            set.insert(index_key(k, &commit.doc_id), &[][..]);
-        }
-        rec.history.push((*seq, commit.routing.clone()));
-        rec.routing = commit.routing;
-    }
-    rec.summary = Some(commit.summary);
-    set.insert(key("d", &rec.doc_id), enc(&rec)?);
-    Ok(CommitOutcome {
-        last_seq: *seq,
-        routing_changed,
-        record: Some(rec),
-    })
 }
 
 impl Storage for SledStorage {
@@ -478,7 +326,21 @@ impl Storage for SledStorage {
     }
 
     fn doc(&self, doc_id: &str) -> Result<Option<DocRecord>, StoreError> {
-        self.get(&key("d", doc_id))
+        let Some(mut rec): Option<DocRecord> = self.get(&key("d", doc_id))? else {
+            return Ok(None);
+        };
+        if rec.erased {
+            return Ok(Some(rec));
+        }
+        if let Some(v) = self.tree.get(key("y", doc_id)).map_err(db_err)? {
+            // No key (a copy restored with a newer key table, after the case's
+            // erasure): the record without its summary, so it can be erased again.
+            match self.case_key(doc_id)? {
+                Some(ck) => rec.summary = Some(dec(&ck.open(doc_id, Place::Summary, &v)?)?),
+                None => tracing::warn!(doc = doc_id, "a live case has no data key"),
+            }
+        }
+        Ok(Some(rec))
     }
 
     fn doc_bytes(&self, doc_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -486,15 +348,28 @@ impl Storage for SledStorage {
         // writes its tombstone before removing anything, so one that lands between the
         // reads below is seen by the record check: torn content is never returned. Compaction keeps the changes
         // it folds into a snapshot, so either snapshot plus its later changes is whole.
-        let (upto, mut out): (u64, Vec<u8>) = self.get(&key("s", doc_id))?.unwrap_or_default();
+        // No key: unknown or erased (an erasure deletes the key after its tombstone).
+        let Some(ck) = self.case_key(doc_id)? else {
+            return match self.get::<DocRecord>(&key("d", doc_id))? {
+                Some(rec) if !rec.erased => {
+                    Err(StoreError::Key(format!("case {doc_id} has no data key")))
+                }
+                _ => Ok(None),
+            };
+        };
+        let (upto, mut out): (u64, Vec<u8>) = match self.get::<(u64, Vec<u8>)>(&key("s", doc_id))? {
+            Some((upto, sealed)) => (upto, ck.open(doc_id, Place::Snapshot(upto), &sealed)?),
+            None => (0, Vec::new()),
+        };
         let start = seq_key("c", doc_id, upto.saturating_add(1));
         let end = seq_key("c", doc_id, u64::MAX);
         for kv in self.tree.range(start..=end) {
-            let (_, v) = kv.map_err(db_err)?;
+            let (k, v) = kv.map_err(db_err)?;
+            let seq = seq_suffix(&k).ok_or_else(|| StoreError::Corrupt("change key".into()))?;
             let ch: StoredChange = dec(&v)?;
-            out.extend_from_slice(&ch.bytes);
+            out.extend_from_slice(&ck.open(doc_id, Place::Change(seq), &ch.bytes)?);
         }
-        match self.doc(doc_id)? {
+        match self.get::<DocRecord>(&key("d", doc_id))? {
             Some(rec) if !rec.erased => Ok(Some(out)),
             _ => Ok(None),
         }
@@ -521,10 +396,8 @@ impl Storage for SledStorage {
         saved: Vec<u8>,
         upto_seq: u64,
     ) -> Result<Compacted, StoreError> {
-        let snap = enc(&(upto_seq, saved.as_slice()))?;
         let mut guard = self.lock_writes()?;
-        let dk = key("d", doc_id);
-        let Some(before): Option<DocRecord> = self.get(&dk)? else {
+        let Some(before) = self.doc(doc_id)? else {
             return Ok(Compacted::default());
         };
         let unchanged = Compacted {
@@ -534,6 +407,11 @@ impl Storage for SledStorage {
         if before.erased {
             return Ok(unchanged);
         }
+        let ck = self.live_key(doc_id)?;
+        let snap = enc(&(
+            upto_seq,
+            ck.seal(doc_id, Place::Snapshot(upto_seq), &saved)?,
+        ))?;
         let sk = key("s", doc_id);
         if let Some(v) = self.tree.get(&sk).map_err(db_err)? {
             // The snapshot's first field is the sequence number it covers.
@@ -551,15 +429,17 @@ impl Storage for SledStorage {
             let (_, v) = kv.map_err(db_err)?;
             let ch: StoredChange = dec(&v)?;
             changes = changes.saturating_add(1);
-            bytes += ch.bytes.len() as u64;
+            bytes += ch.bytes.len().saturating_sub(SEAL_OVERHEAD) as u64;
         }
         let mut after = before.clone();
         after.tail_changes = changes;
         after.tail_bytes = bytes;
         after.snapshot_bytes = saved.len() as u64;
+        let mut stored = after.clone();
+        stored.summary = None;
         let mut set = WriteSet::default();
         set.insert(sk, snap);
-        set.insert(dk, enc(&after)?);
+        set.insert(key("d", doc_id), enc(&stored)?);
         self.apply(&mut guard, &set)?;
         Ok(Compacted {
             before: Some(before),
@@ -573,6 +453,13 @@ impl Storage for SledStorage {
             return Ok(None);
         };
         self.apply(&mut guard, &set)?;
+        // The tombstone durable first, then the key gone for good (crypto-shredding:
+        // every older copy of the content is now unreadable), then its mark.
+        self.db.flush().map_err(db_err)?;
+        self.keys.delete(doc_id)?;
+        self.key_cache.forget(doc_id);
+        self.tree.remove(key(ERASING, doc_id)).map_err(db_err)?;
+        self.wrote();
         Ok(Some(seq))
     }
 
@@ -591,7 +478,17 @@ impl Storage for SledStorage {
     }
 
     fn change_at(&self, doc_id: &str, seq: u64) -> Result<Option<StoredChange>, StoreError> {
-        self.get(&seq_key("c", doc_id, seq))
+        let Some(ch): Option<StoredChange> = self.get(&seq_key("c", doc_id, seq))? else {
+            return Ok(None);
+        };
+        // No key: erased meanwhile.
+        let Some(ck) = self.case_key(doc_id)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredChange {
+            hash: ch.hash,
+            bytes: ck.open(doc_id, Place::Change(seq), &ch.bytes)?,
+        }))
     }
 
     fn log(&self, scope: &ScopeKey, after: u64, upto: u64) -> Result<Vec<LogEntry>, StoreError> {
@@ -671,154 +568,5 @@ impl Storage for SledStorage {
             .iter()
             .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(db_err))
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::Routing;
-    use casesync_core::case::{device_actor, CaseDoc, EditCtx, NewCase, Role};
-
-    fn commit_of(id: &str, name: &str) -> DocCommit {
-        let ctx = EditCtx {
-            user_id: "chw".into(),
-            role: Role::Chw,
-            now_ms: 1,
-        };
-        let new = NewCase {
-            id: id.into(),
-            district: "d1".into(),
-            village: "গ্রাম".into(),
-            assigned_to: "chw".into(),
-            sensitive: false,
-            client_name: name.into(),
-        };
-        let mut doc = CaseDoc::create(&ctx, device_actor("dev"), &new).expect("create");
-        let case = doc.read().expect("read");
-        DocCommit {
-            doc_id: id.into(),
-            routing: Routing {
-                district: case.district.clone(),
-                assigned_to: case.assigned_to.clone(),
-                sensitive: false,
-            },
-            summary: case.summary(),
-            changes: doc
-                .changes_since(&[])
-                .iter()
-                .map(|c| StoredChange {
-                    hash: c.hash().0,
-                    bytes: c.raw_bytes().to_vec(),
-                })
-                .collect(),
-            audit: None,
-        }
-    }
-
-    #[test]
-    fn device_records_written_before_refresh_grace_are_still_read() {
-        let store = SledStorage::temporary().expect("store");
-        let old = DeviceRecordV1 {
-            device_id: "phone-1".into(),
-            user_id: "chw".into(),
-            revoked: false,
-            refresh_hash: Some([7; 32]),
-            refresh_expires_ms: 99,
-            refresh_family: "fam".into(),
-            used_refresh: vec![[1; 32]],
-            created_ms: 5,
-            last_sync_ms: None,
-        };
-        store
-            .tree
-            .insert(key("v", "phone-1"), enc(&old).expect("enc"))
-            .expect("old record");
-        let read = store.device("phone-1").expect("read").expect("present");
-        assert_eq!(read, DeviceRecord::from(old));
-        assert_eq!((read.rotated_hash, read.family_revoked_ms), (None, 0));
-        assert_eq!(store.devices().expect("all"), vec![read.clone()]);
-        // Written back, it takes the current layout and reads the same.
-        let mut now = read;
-        now.rotated_hash = Some([2; 32]);
-        now.rotated_ms = 11;
-        store.put_device(&now).expect("put");
-        assert_eq!(store.device("phone-1").expect("read"), Some(now));
-    }
-
-    /// Stores the intent of `set` and only its first `n` writes, as a crash would
-    /// leave it.
-    fn cut_short(store: &SledStorage, set: &WriteSet, n: usize) {
-        store
-            .tree
-            .insert(INTENT_KEY, enc(set).expect("enc"))
-            .expect("intent");
-        let first = WriteSet {
-            ops: set.ops[..n].to_vec(),
-        };
-        store.write_each(&first).expect("writes");
-        store.db.flush().expect("flush");
-    }
-
-    #[test]
-    fn a_write_cut_short_is_finished_when_the_store_opens() {
-        let whole_dir = tempfile::tempdir().expect("dir");
-        let cut_dir = tempfile::tempdir().expect("dir");
-        // Built once: a case's ids are random.
-        let c1 = commit_of("c1", "Nguyễn Thị Hoa");
-        let more = vec![commit_of("c2", "زهرا احمدی"), commit_of("c3", "สมชาย ใจดี")];
-        let first = || c1.clone();
-        let second = || more.clone();
-        let whole = SledStorage::open(whole_dir.path()).expect("open");
-        whole.commit(first()).expect("commit");
-        whole.commit_all(second()).expect("commit");
-        let expected = whole.dump().expect("dump");
-        drop(whole);
-        for n in [0, 1, 3] {
-            let _ = std::fs::remove_dir_all(cut_dir.path());
-            {
-                let cut = SledStorage::open(cut_dir.path()).expect("open");
-                cut.commit(first()).expect("commit");
-                let _guard = cut.lock_writes().expect("lock");
-                let (set, _) = cut.plan_commits(second()).expect("plan");
-                let set = set.expect("something to write");
-                assert!(set.ops.len() > 3);
-                cut_short(&cut, &set, n);
-            }
-            let reopened = SledStorage::open(cut_dir.path()).expect("reopen");
-            assert_eq!(
-                reopened.dump().expect("dump"),
-                expected,
-                "cut after {n} writes"
-            );
-            // A change and a routing entry per case.
-            assert_eq!(reopened.last_seq().expect("seq"), 6);
-            assert!(reopened.doc("c3").expect("doc").is_some());
-        }
-    }
-
-    #[test]
-    fn an_erasure_cut_short_hides_the_case_and_is_finished_when_the_store_opens() {
-        let whole_dir = tempfile::tempdir().expect("dir");
-        let cut_dir = tempfile::tempdir().expect("dir");
-        let c1 = commit_of("c1", "Nguyễn Thị Hoa");
-        let whole = SledStorage::open(whole_dir.path()).expect("open");
-        whole.commit(c1.clone()).expect("commit");
-        assert_eq!(whole.erase("c1").expect("erase"), Some(3));
-        let expected = whole.dump().expect("dump");
-        drop(whole);
-        {
-            let cut = SledStorage::open(cut_dir.path()).expect("open");
-            cut.commit(c1).expect("commit");
-            let _guard = cut.lock_writes().expect("lock");
-            let (set, _) = cut.plan_erase("c1").expect("plan").expect("live case");
-            cut_short(&cut, &set, 1);
-            // What a reader sees meanwhile: the tombstone, no content.
-            assert!(cut.doc("c1").expect("doc").expect("record").erased);
-            assert_eq!(cut.doc_bytes("c1").expect("bytes"), None);
-        }
-        let reopened = SledStorage::open(cut_dir.path()).expect("reopen");
-        assert_eq!(reopened.dump().expect("dump"), expected);
-        assert_eq!(reopened.erase("c1").expect("erase again"), None);
     }
 }

@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use casesync_core::case::CaseSummary;
+use casesync_core::case::{inflate_document, CaseSummary};
 use casesync_core::protocol::{DocBody, DocUpdate};
-use casesync_core::protocol::{MAX_CHANGES_PER_DOC, MAX_DOCS_PER_MESSAGE};
+use casesync_core::protocol::{MAX_CHANGES_PER_DOC, MAX_DECODED_BYTES, MAX_DOCS_PER_MESSAGE};
 
 use super::cursor::{Cursor, Position};
 use super::scope::{can_read, scope_keys, scope_version};
@@ -34,6 +34,23 @@ const MAX_PAGE_ITEMS: usize = MAX_CHANGES_PER_DOC / 2;
 
 /// Fixed overhead counted per document entry of a page, in bytes.
 pub(super) const ENTRY_OVERHEAD: usize = 16;
+/// Most bytes of (inflated) snapshots in one page: half the protocol's decoded limit,
+/// so a page stays decodable whatever page budget the server is configured with.
+const MAX_PAGE_SNAPSHOT_BYTES: usize = MAX_DECODED_BYTES / 2;
+
+/// A snapshot as the page sends it: the stored document with its columns inflated
+/// (protocol 2), so the page's one zstd frame compresses all its cases together. A
+/// stored document that cannot be rewritten is sent as stored (it is still a valid
+/// document; the device checks it either way).
+fn snapshot(stored: Vec<u8>) -> Vec<u8> {
+    match inflate_document(&stored) {
+        Ok(doc) => doc,
+        Err(e) => {
+            tracing::warn!(error = %e, "a stored document could not be inflated: sent as stored");
+            stored
+        }
+    }
+}
 
 fn summary_cost(s: &CaseSummary) -> usize {
     s.id.len() + s.name.len() + s.assigned_to.len() + s.district.len() + s.village.len() + 32
@@ -53,6 +70,8 @@ pub(super) struct Builder {
     max: usize,
     /// Snapshots, changes and removals in the page so far.
     items: usize,
+    /// Bytes of snapshots in the page so far, as sent (inflated).
+    snapshot_bytes: usize,
 }
 
 impl Builder {
@@ -67,6 +86,15 @@ impl Builder {
     /// Whether `cost` more bytes fit (the first item always fits, so pages progress),
     /// within the protocol's count limits.
     pub(super) fn fits(&mut self, cost: usize) -> bool {
+        self.fits_snapshot(cost, 0)
+    }
+
+    /// [`fits`](Self::fits) for an item that adds `snapshot` bytes of snapshot, within
+    /// [`MAX_PAGE_SNAPSHOT_BYTES`].
+    fn fits_snapshot(&mut self, cost: usize, snapshot: usize) -> bool {
+        if self.items > 0 && self.snapshot_bytes + snapshot > MAX_PAGE_SNAPSHOT_BYTES {
+            return false;
+        }
         let entries = self.page.docs.len() + self.page.removed.len();
         let ok = self.items == 0
             || (self.bytes + cost <= self.max
@@ -74,6 +102,7 @@ impl Builder {
                 && self.items < MAX_PAGE_ITEMS);
         if ok {
             self.items += 1;
+            self.snapshot_bytes += snapshot;
         }
         ok
     }
@@ -129,6 +158,7 @@ impl SyncEngine {
             bytes: 0,
             max: max_bytes.max(1),
             items: 0,
+            snapshot_bytes: 0,
         };
         self.pushed_out_of_scope(user, echo, &mut b)?;
         let position = match position {
@@ -241,7 +271,8 @@ impl SyncEngine {
                 continue;
             };
             let cost = doc.len() + summary_cost(&summary) + ENTRY_OVERHEAD;
-            if !b.fits(cost) {
+            let doc = snapshot(doc);
+            if !b.fits_snapshot(cost, doc.len()) {
                 b.page.remaining_estimate = total - i as u64;
                 return Ok(last);
             }
@@ -328,7 +359,8 @@ impl SyncEngine {
                             continue;
                         };
                         let cost = doc.len() + summary_cost(&summary) + ENTRY_OVERHEAD;
-                        if !b.fits(cost) {
+                        let doc = snapshot(doc);
+                        if !b.fits_snapshot(cost, doc.len()) {
                             return Ok(self.stop(b, &entries[i..], covered));
                         }
                         b.bytes += cost;

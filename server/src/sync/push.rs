@@ -1,19 +1,20 @@
 //! Validating and storing one document's pushed changes (DESIGN §5).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::PoisonError;
+use std::collections::HashSet;
 
-use automerge::{legacy, AutoCommit, Change};
+use automerge::{AutoCommit, Change};
 use casesync_core::case::rules::{self, RuleKind};
 use casesync_core::case::CaseError;
 use casesync_core::case::CaseSummary;
-use casesync_core::case::{
-    actor_belongs_to, is_root_key, validate_case_id, CaseDoc, Role, RESTRICTED_FIELDS,
-};
+use casesync_core::case::{actor_belongs_to, validate_case_id, CaseDoc, Role};
 use casesync_core::protocol::{
     DocPush, PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC, MAX_OPS_PER_REQUEST,
 };
 
+mod commit;
+mod inspect;
+
+use self::inspect::{may_change_facts, routing_ops, touches};
 use super::scope::{can_create, can_read, may_change_routing, RoutingOp};
 use super::SyncEngine;
 use crate::store::{
@@ -91,6 +92,27 @@ impl Prepared {
     }
 }
 
+/// A push (or a dashboard edit) applied to the loaded document, to be judged.
+pub(crate) struct Applied<'a> {
+    /// The case.
+    pub(crate) id: &'a str,
+    /// Its stored record (`None`: the push creates it).
+    pub(crate) rec: Option<DocRecord>,
+    /// The document with `fresh` applied.
+    pub(crate) doc: CaseDoc,
+    /// The changes the server did not have.
+    pub(crate) fresh: Vec<Change>,
+    /// The same, decoded.
+    pub(crate) decoded: Vec<automerge::ExpandedChange>,
+    /// The rules' facts and the heads of the case before `fresh` (unread when not
+    /// `judged`).
+    pub(crate) before: (rules::Facts, Vec<automerge::ChangeHash>),
+    /// Whether the lifecycle rules are judged (some operation may change their facts).
+    pub(crate) judged: bool,
+    /// The answer once stored.
+    pub(crate) outcome: PushOutcome,
+}
+
 /// What validating a push against the stored document decided.
 pub(crate) enum Decision {
     /// Nothing to store: refused, or every change already known.
@@ -99,167 +121,11 @@ pub(crate) enum Decision {
     Commit(Box<Prepared>),
 }
 
-/// Top-level sections of a case that neither the summary nor the checks of a case read
-/// (see `casesync_core::case::CaseDoc::summary`): changes only inside them leave both as
-/// they were.
-const SECTIONS_OUTSIDE_SUMMARY: &[&str] = &["intake", "assessment", "closure", "evaluation"];
-
-/// What a push's operations may have changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Touches {
-    /// A restricted field: an operation on a root key of [`RESTRICTED_FIELDS`] (a value
-    /// put, deleted or put in conflict) or on any object under one (e.g. the characters
-    /// of a Text value).
-    restricted: bool,
-    /// An operation on a root key the case schema does not define
-    /// ([`is_root_key`](casesync_core::case::is_root_key)).
-    unknown_key: bool,
-    /// What the summary or the checks of a case read: any operation on the root, or on
-    /// an object that is not inside one of [`SECTIONS_OUTSIDE_SUMMARY`] (or whose place
-    /// cannot be told).
-    summary: bool,
-}
-
-/// The root key an object of `doc` hangs under (`None`: the root itself, or its place
-/// cannot be told).
-fn top_level(doc: &AutoCommit, obj: &legacy::ObjectId) -> Option<String> {
-    use automerge::ReadDoc;
-    let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
-        return None;
-    };
-    // The actor index is looked up by the document when it is not this one.
-    let exid = automerge::ObjId::Id(*counter, actor.clone(), usize::MAX);
-    let parents = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        doc.parents(&exid).ok()?.last().map(|p| p.prop)
-    }))
-    .ok()??;
-    match parents {
-        automerge::Prop::Map(k) => Some(k),
-        automerge::Prop::Seq(_) => None,
-    }
-}
-
-/// The map keys from the root to an object of `doc` (`None` for a list position);
-/// `None` if its place cannot be told (e.g. an object the document does not hold yet).
-fn path_of(doc: &AutoCommit, obj: &legacy::ObjectId) -> Option<Vec<Option<String>>> {
-    use automerge::ReadDoc;
-    let legacy::ObjectId::Id(legacy::OpId(counter, actor)) = obj else {
-        return Some(Vec::new());
-    };
-    let exid = automerge::ObjId::Id(*counter, actor.clone(), usize::MAX);
-    let parents = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        doc.parents(&exid).ok().map(|p| p.collect::<Vec<_>>())
-    }))
-    .ok()??;
-    Some(
-        parents
-            .into_iter()
-            .rev()
-            .map(|p| match p.prop {
-                automerge::Prop::Map(k) => Some(k),
-                automerge::Prop::Seq(_) => None,
-            })
-            .collect(),
-    )
-}
-
-/// Whether any operation of `changes`, judged on `doc` before they are applied, may
-/// change what the lifecycle rules read ([`rules::may_change_facts`]); an operation on
-/// an object `doc` does not hold yet counts as one that may.
-fn may_change_facts(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> bool {
-    let mut paths: HashMap<&legacy::ObjectId, Option<Vec<Option<String>>>> = HashMap::new();
-    changes.iter().flat_map(|c| c.operations.iter()).any(|op| {
-        let key = match &op.key {
-            legacy::Key::Map(k) => Some(k.as_str()),
-            legacy::Key::Seq(_) => None,
-        };
-        let path = paths
-            .entry(&op.obj)
-            .or_insert_with(|| path_of(doc, &op.obj));
-        match path {
-            None => true,
-            Some(p) => {
-                let p: Vec<Option<&str>> = p.iter().map(Option::as_deref).collect();
-                rules::may_change_facts(&p, key)
-            }
-        }
-    })
-}
-
-/// Where the operations of `changes` (applied to `doc`) land (see [`Touches`]). An
-/// object whose place cannot be told counts as touching the summary, which is then read
-/// again: a restricted value changed through it shows as a changed routing, which the
-/// caller compares as well.
-fn touches(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Touches {
-    let mut t = Touches::default();
-    let mut seen: HashSet<&legacy::ObjectId> = HashSet::new();
-    for op in changes.iter().flat_map(|c| c.operations.iter()) {
-        if op.obj == legacy::ObjectId::Root {
-            t.summary = true;
-            match &op.key {
-                legacy::Key::Map(k) => {
-                    t.restricted |= RESTRICTED_FIELDS.contains(&k.as_str());
-                    t.unknown_key |= !is_root_key(k);
-                }
-                legacy::Key::Seq(_) => t.unknown_key = true,
-            }
-        } else if seen.insert(&op.obj) {
-            match top_level(doc, &op.obj) {
-                Some(k) => {
-                    t.restricted |= RESTRICTED_FIELDS.contains(&k.as_str());
-                    t.summary |= !SECTIONS_OUTSIDE_SUMMARY.contains(&k.as_str());
-                }
-                None => t.summary = true,
-            }
-        }
-        if t.restricted && t.summary && t.unknown_key {
-            break;
-        }
-    }
-    t
-}
-
-/// The operations of `changes` (applied to `doc`) on or under a restricted root field,
-/// in order (see [`RoutingOp`]).
-fn routing_ops(doc: &AutoCommit, changes: &[automerge::ExpandedChange]) -> Vec<RoutingOp> {
-    use automerge::ScalarValue;
-    let mut out = Vec::new();
-    let mut under: HashMap<&legacy::ObjectId, bool> = HashMap::new();
-    for op in changes.iter().flat_map(|c| c.operations.iter()) {
-        if op.obj == legacy::ObjectId::Root {
-            let legacy::Key::Map(k) = &op.key else {
-                continue;
-            };
-            if !RESTRICTED_FIELDS.contains(&k.as_str()) {
-                continue;
-            }
-            out.push(match (k.as_str(), &op.action, op.insert) {
-                ("district", legacy::OpType::Put(ScalarValue::Str(v)), false) => {
-                    RoutingOp::District(v.to_string())
-                }
-                ("assigned_to", legacy::OpType::Put(ScalarValue::Str(v)), false) => {
-                    RoutingOp::Assignee(v.to_string())
-                }
-                ("sensitive", legacy::OpType::Put(ScalarValue::Boolean(v)), false) => {
-                    RoutingOp::Sensitive(*v)
-                }
-                _ => RoutingOp::Other,
-            });
-        } else {
-            let restricted = *under.entry(&op.obj).or_insert_with(|| {
-                top_level(doc, &op.obj).is_some_and(|k| RESTRICTED_FIELDS.contains(&k.as_str()))
-            });
-            if restricted {
-                out.push(RoutingOp::Other);
-            }
-        }
-    }
-    out
-}
-
 impl SyncEngine {
-    /// Validates and stores one document's push. The caller holds the writer lock.
+    /// Validates and stores one document's push, for tests that hold no writer lock
+    /// and run nothing at once ([`SyncEngine::handle`] is the door).
     /// `budget` is the number of changes this request may still push.
+    #[cfg(test)]
     pub(crate) fn push_doc(
         &self,
         user: &UserRecord,
@@ -506,6 +372,42 @@ impl SyncEngine {
                 "changes depend on changes the server lacks",
             )));
         }
+        self.judge_applied(
+            user,
+            device_id,
+            Applied {
+                id,
+                rec,
+                doc,
+                fresh,
+                decoded,
+                before,
+                judged,
+                outcome,
+            },
+        )
+    }
+
+    /// The checks of a push once its fresh changes are applied to `a.doc`: keys, the
+    /// result reads as a case of this id, a new case's scope and registrar, restricted
+    /// fields, the lifecycle rules, size. Shared by pushes and the dashboard's edits
+    /// ([`SyncEngine::edit_case`]).
+    pub(crate) fn judge_applied(
+        &self,
+        user: &UserRecord,
+        device_id: &str,
+        a: Applied<'_>,
+    ) -> Result<Decision, StoreError> {
+        let Applied {
+            id,
+            rec,
+            mut doc,
+            fresh,
+            decoded,
+            before,
+            judged,
+            outcome,
+        } = a;
         let touched = touches(doc.automerge(), &decoded);
         if touched.unknown_key {
             return Ok(Decision::Done(refuse(
@@ -646,164 +548,6 @@ impl SyncEngine {
             },
             outcome,
         })))
-    }
-
-    /// Stores a prepared push. The caller holds the writer lock. Returns `None`, storing
-    /// nothing, if the stored record is no longer the one the push was validated
-    /// against (another push, an erasure or a compaction came first): prepare it again.
-    #[cfg(test)]
-    pub(crate) fn commit_if_current(&self, p: Prepared) -> Result<Option<PushOutcome>, StoreError> {
-        if !self.is_current(&p)? {
-            return Ok(None);
-        }
-        self.commit_prepared(p).map(Some)
-    }
-
-    /// Whether the stored record of a prepared push is still the one it was validated
-    /// against. The caller holds the writer lock.
-    pub(crate) fn is_current(&self, p: &Prepared) -> Result<bool, StoreError> {
-        Ok(self.store.doc(&p.commit.doc_id)? == p.rec)
-    }
-
-    /// Stores a push prepared under the writer lock (still held).
-    pub(crate) fn commit_prepared(&self, p: Prepared) -> Result<PushOutcome, StoreError> {
-        self.commit_prepared_all(vec![p])?
-            .pop()
-            .ok_or_else(|| StoreError::Db("commit produced no outcome".into()))
-    }
-
-    /// Stores prepared pushes of different cases in one store commit
-    /// ([`Storage::commit_all`](crate::store::Storage::commit_all)); the caller holds the
-    /// writer lock and has checked that each is current. Outcomes in the same order.
-    pub(crate) fn commit_prepared_all(
-        &self,
-        ps: Vec<Prepared>,
-    ) -> Result<Vec<PushOutcome>, StoreError> {
-        let mut kept = Vec::with_capacity(ps.len());
-        let mut commits = Vec::with_capacity(ps.len());
-        for p in ps {
-            kept.push((p.doc, p.outcome));
-            commits.push(p.commit);
-        }
-        let stored = self.store.commit_all(commits)?;
-        let mut out = Vec::with_capacity(kept.len());
-        for ((doc, outcome), s) in kept.into_iter().zip(stored) {
-            if let Some(r) = s.record {
-                tracing::debug!(
-                    doc = %r.doc_id,
-                    seq = s.last_seq,
-                    routing_changed = s.routing_changed,
-                    "push stored"
-                );
-                self.cache_doc(&r.doc_id.clone(), r, doc);
-            }
-            out.push(outcome);
-        }
-        Ok(out)
-    }
-
-    /// The loaded document `id`, taken out of the cache, if the cache has it as of
-    /// record `rec`.
-    pub(crate) fn cached_doc(&self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
-        let mut cache = self
-            .doc_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        cache.take(id, rec)
-    }
-
-    /// Keeps the loaded document `id`, whose stored record is now `rec`.
-    pub(crate) fn cache_doc(&self, id: &str, rec: DocRecord, doc: CaseDoc) {
-        let mut cache = self
-            .doc_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        cache.put(id, rec, doc);
-    }
-}
-
-/// Most documents kept loaded between pushes (the bytes are bounded by the
-/// `doc_cache_bytes` setting).
-pub const DOC_CACHE_ENTRIES: usize = 1024;
-
-/// Documents kept loaded between pushes, so a push to a case does not load (and check)
-/// the whole stored document again: about half a push's work.
-///
-/// An entry is used only while the stored record is exactly the one it was cached with.
-/// Every commit of changes moves the record on (change count and bytes since the
-/// snapshot, summary with its latest change time), so a document changed by anything
-/// else — a push in another server instance on the same database, an erasure — is
-/// reloaded; compaction changes the record but not the content (a needless reload).
-/// Pushes take the document out, apply their changes to it without the writer lock, and
-/// put it back under the lock once committed (see [`SyncEngine::push_all_locking`]);
-/// a push that stores nothing puts back a document it did not change.
-///
-/// Bounded by [`DOC_CACHE_ENTRIES`] and by a budget of saved bytes (each entry weighs its
-/// record's [`DocRecord::estimated_bytes`]).
-pub struct DocCache {
-    docs: HashMap<String, (DocRecord, CaseDoc)>,
-    /// Saved bytes of the entries.
-    bytes: u64,
-    /// Most saved bytes.
-    max_bytes: u64,
-}
-
-impl Default for DocCache {
-    fn default() -> Self {
-        DocCache::new(crate::config::DEFAULT_DOC_CACHE_BYTES)
-    }
-}
-
-impl std::fmt::Debug for DocCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DocCache")
-            .field("entries", &self.docs.len())
-            .field("bytes", &self.bytes)
-            .finish()
-    }
-}
-
-impl DocCache {
-    /// An empty cache of at most `max_bytes` saved bytes.
-    pub fn new(max_bytes: u64) -> Self {
-        DocCache {
-            docs: HashMap::new(),
-            bytes: 0,
-            max_bytes,
-        }
-    }
-
-    /// Takes the entry of `id` out if it is as of `rec` (a stale entry is dropped).
-    /// A push applies its changes to the document it took and puts it back once
-    /// committed; meanwhile another push of the same case loads it from the store (a
-    /// copy of the document for every push cost more than that rare load).
-    fn take(&mut self, id: &str, rec: &DocRecord) -> Option<CaseDoc> {
-        let (cached, doc) = self.docs.remove(id)?;
-        self.bytes = self.bytes.saturating_sub(cached.estimated_bytes());
-        (&cached == rec).then_some(doc)
-    }
-
-    fn put(&mut self, id: &str, rec: DocRecord, doc: CaseDoc) {
-        if let Some((old, _)) = self.docs.remove(id) {
-            self.bytes = self.bytes.saturating_sub(old.estimated_bytes());
-        }
-        let weight = rec.estimated_bytes();
-        if weight > self.max_bytes {
-            return;
-        }
-        while !self.docs.is_empty()
-            && (self.docs.len() >= DOC_CACHE_ENTRIES || self.bytes + weight > self.max_bytes)
-        {
-            // Any entry: the cache only has to stay bounded, the hot set refills it.
-            let Some(k) = self.docs.keys().next().cloned() else {
-                break;
-            };
-            if let Some((old, _)) = self.docs.remove(&k) {
-                self.bytes = self.bytes.saturating_sub(old.estimated_bytes());
-            }
-        }
-        self.bytes += weight;
-        self.docs.insert(id.to_owned(), (rec, doc));
     }
 }
 

@@ -89,13 +89,19 @@ pub fn could_write_earlier(user: &UserRecord, past: &[PastScope], rec: &DocRecor
     past.iter().any(|p| can_write(&p.applied_to(user), rec))
 }
 
-/// Whether `user` may read a case with this routing: a CHW their assigned cases
-/// (sensitive ones included), a coordinator every case of their districts (sensitive
-/// ones only with sensitive access), an admin none.
+/// Whether `user` may read a case with this routing: a CHW the cases assigned to them
+/// in one of their districts (sensitive ones included), a coordinator every case of
+/// their districts (sensitive ones only with sensitive access), an admin none.
+///
+/// A CHW's district counts: a case registered by push may name any assignee (a
+/// coordinator registers offline without the district's worker list, and refusing it
+/// would lose the registration, docs/DESIGN.md §5.4), and naming a worker of another
+/// district must not hand them the case. It stays with the district's coordinators,
+/// who reassign it.
 pub fn can_read(user: &UserRecord, r: &Routing) -> bool {
     match user.role {
         Role::Admin => false,
-        Role::Chw => r.assigned_to == user.user_id,
+        Role::Chw => r.assigned_to == user.user_id && user.districts.contains(&r.district),
         Role::Coordinator => {
             user.districts.contains(&r.district) && (!r.sensitive || user.sensitive_access)
         }

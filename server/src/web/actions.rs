@@ -1,34 +1,35 @@
 //! The coordinator's actions (POST handlers): reassign, close, resolve a conflict,
 //! acknowledge activity after closure.
 //!
-//! Each one checks the role and the session's CSRF token, opens the stored case as the
-//! actor `device_actor("server:<user_id>")`, makes the change through the core's rules
-//! ([`CaseDoc`]), and stores the new changes through the sync engine's push path, exactly
-//! as if a device had pushed them: scope and restricted-field checks, a log sequence
-//! number, and delivery to every device in scope at its next sync.
+//! Each one checks the role and the session's CSRF token, then edits the case through the
+//! sync engine ([`crate::sync::SyncEngine::edit_case`]) as the actor
+//! `device_actor("server:<user_id>")`: the change is made through the core's rules
+//! ([`CaseDoc`]) and judged by the checks a pushed change meets (scope, restricted
+//! fields, lifecycle rules), then committed with a log sequence number and delivered to
+//! every device in scope at its next sync.
 
 use axum::extract::{Path, State};
 use axum::response::Redirect;
 use axum::Form;
-use casesync_core::case::{device_actor, CaseDoc, CaseError, ClosureInput, ClosureReason, EditCtx};
-use casesync_core::protocol::DocPush;
+use casesync_core::case::{CaseDoc, CaseError, ClosureInput, ClosureReason, EditCtx};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
 use super::error::WebError;
 use super::session::Signed;
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::UserRecord;
 use crate::sync::scope::{can_assign, can_read};
-use crate::sync::PushOutcome;
+use crate::sync::EditRefused;
 
 /// The device id (and actor prefix) of changes made on the dashboard by `user_id`.
 pub fn server_device(user_id: &str) -> String {
     format!("server:{user_id}")
 }
 
-/// Applies `edit` to the stored case `id` as `user` and stores the result through the
-/// sync engine. Returns the sequence-numbered outcome or the reason it was refused.
+/// Applies `edit` to the stored case `id` as `user` through the sync engine
+/// ([`SyncEngine::edit_case`](crate::sync::SyncEngine::edit_case)): the changes are
+/// judged as a push of them would be and committed under the writer lock.
 pub async fn write_case<F>(
     st: &AppState,
     user: &UserRecord,
@@ -39,48 +40,20 @@ pub async fn write_case<F>(
 where
     F: FnOnce(&mut CaseDoc, &EditCtx) -> Result<(), CaseError> + Send + 'static,
 {
-    let guard = st.writer.clone().lock_owned().await;
     let engine = st.engine.clone();
     let user = user.clone();
     let id = id.to_owned();
     tokio::task::spawn_blocking(move || {
-        let _g = guard;
-        let store = engine.store().clone();
-        let rec = store
-            .doc(&id)?
-            .filter(|r| !r.erased)
-            .ok_or(WebError::NotFound)?;
-        if !can_read(&user, &rec.routing) {
-            return Err(WebError::NotFound);
-        }
-        let bytes = store.doc_bytes(&id)?.ok_or(WebError::NotFound)?;
         let device = server_device(&user.user_id);
-        let ctx = EditCtx {
-            user_id: user.user_id.clone(),
-            role: user.role,
-            now_ms: crate::now_ms(),
-        };
-        let mut doc = CaseDoc::load_for_edit(&bytes, device_actor(&device), &ctx)
-            .map_err(|e| WebError::Internal(format!("stored case {id}: {e}")))?;
-        let before = doc.heads();
-        edit(&mut doc, &ctx).map_err(|e| WebError::Refused(e.to_string()))?;
-        let changes: Vec<Vec<u8>> = doc
-            .changes_since(&before)
-            .iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect();
-        let push = DocPush {
-            doc_id: id.clone(),
-            changes,
-        };
-        let mut budget = crate::sync::PushBudget::for_request(usize::MAX);
-        match engine.push_doc(&user, &device, &push, &mut budget)? {
-            PushOutcome::Accepted { .. } => {
-                store.flush()?;
+        match engine.edit_case(&user, &device, &id, edit) {
+            Ok(()) => {
                 tracing::info!(doc = %id, user = %user.user_id, action = what, "dashboard change stored");
                 Ok(())
             }
-            PushOutcome::Refused(r) => {
+            Err(EditRefused::NotFound) => Err(WebError::NotFound),
+            Err(EditRefused::Store(e)) => Err(e.into()),
+            Err(EditRefused::Edit(e)) => Err(WebError::Refused(e.to_string())),
+            Err(EditRefused::Refused(r)) => {
                 tracing::info!(doc = %id, user = %user.user_id, code = ?r.code, "dashboard change refused");
                 Err(WebError::Refused(r.message))
             }

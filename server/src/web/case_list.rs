@@ -14,7 +14,7 @@ use super::fmt::Fmt;
 use super::pages::{html, scoped};
 use super::session::Signed;
 use super::view::{dir_of, lang_of, value_text, Chrome};
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// Cases per page of the case list.
 pub const PAGE_SIZE: usize = 50;

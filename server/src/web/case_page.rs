@@ -14,7 +14,7 @@ use super::pages::html;
 use super::session::Signed;
 use super::view::Chrome;
 use crate::history::{audited_history, AuditedEntry};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::UserRecord;
 use crate::sync::scope::can_read;
 

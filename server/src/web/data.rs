@@ -1,11 +1,19 @@
-//! The cases a dashboard user may see, read from the store and kept current through the
-//! change log.
+//! The cases a dashboard user may see, read through the sync engine and kept current
+//! through the change log.
 //!
 //! [`CaseCache`] keeps, per scope key (a district, or a worker), every case indexed
 //! under it, read into a [`Loaded`] (the case and its conflicts), and the sequence number
 //! it is current to. A request first reads the log entries of its keys after that
-//! number and reloads just those cases, so a page costs a few reads once the cache is
+//! number and rereads just those cases, so a page costs a few reads once the cache is
 //! warm, and never shows a case older than the last change stored before the request.
+//!
+//! It is the dashboard's read model, not a second cache of documents: it holds no
+//! Automerge document, only what the pages show (the read `Case`, which the lists, the
+//! filters and the indicators need for every case in scope: reading it again from the
+//! document on every page would be most of a page's work). Documents are loaded through
+//! the engine ([`SyncEngine::with_case`]): a case a push keeps loaded is read from the
+//! engine's one document cache, any other is loaded from the store without being kept
+//! (the dashboard's reads do not push the cases being synced out of that cache).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -15,6 +23,7 @@ use chrono::NaiveDate;
 
 use crate::store::{ScopeKey, Storage, StoreError, UserRecord};
 use crate::sync::scope::{can_read, scope_keys};
+use crate::sync::SyncEngine;
 
 /// One case as the dashboard shows it.
 #[derive(Debug, Clone)]
@@ -65,6 +74,22 @@ pub fn load(store: &dyn Storage, id: &str) -> Result<Option<(Loaded, CaseDoc)>, 
     Ok(Some((Loaded { case, conflicts }, doc)))
 }
 
+/// Reads one case through the engine ([`SyncEngine::with_case`]); `None` if unknown,
+/// erased, or not readable (logged by id).
+fn read_via(engine: &SyncEngine, id: &str) -> Result<Option<Loaded>, StoreError> {
+    let read = engine.with_case(id, |doc| match doc.read() {
+        Ok(case) => Some(Loaded {
+            case,
+            conflicts: doc.conflicts(),
+        }),
+        Err(e) => {
+            tracing::warn!(doc = %id, error = %e, "stored case does not read");
+            None
+        }
+    })?;
+    Ok(read.flatten())
+}
+
 fn under(key: &ScopeKey, case: &Case) -> bool {
     match key {
         ScopeKey::District(d) => &case.district == d,
@@ -75,10 +100,11 @@ fn under(key: &ScopeKey, case: &Case) -> bool {
 impl CaseCache {
     fn refresh(
         &self,
-        store: &dyn Storage,
+        engine: &SyncEngine,
         key: &ScopeKey,
         scopes: &mut HashMap<ScopeKey, ScopeCache>,
     ) -> Result<(), StoreError> {
+        let store = engine.store().as_ref();
         let last = store.last_seq()?;
         let entry = scopes.entry(key.clone()).or_default();
         if !entry.loaded {
@@ -89,7 +115,7 @@ impl CaseCache {
                     break;
                 };
                 for id in ids {
-                    if let Some((l, _)) = load(store, &id)? {
+                    if let Some(l) = read_via(engine, &id)? {
                         if under(key, &l.case) {
                             entry.docs.insert(id, Arc::new(l));
                         }
@@ -105,8 +131,8 @@ impl CaseCache {
                 .map(|e| e.doc_id)
                 .collect();
             for id in changed {
-                match load(store, &id)? {
-                    Some((l, _)) if under(key, &l.case) => {
+                match read_via(engine, &id)? {
+                    Some(l) if under(key, &l.case) => {
                         entry.docs.insert(id, Arc::new(l));
                     }
                     _ => {
@@ -122,7 +148,7 @@ impl CaseCache {
     /// Every case `user` may read, by id. Blocking: call from a blocking task.
     pub fn cases_for(
         &self,
-        store: &dyn Storage,
+        engine: &SyncEngine,
         user: &UserRecord,
     ) -> Result<Vec<Arc<Loaded>>, StoreError> {
         let mut scopes = self
@@ -131,7 +157,7 @@ impl CaseCache {
             .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
         let mut out: BTreeMap<String, Arc<Loaded>> = BTreeMap::new();
         for key in scope_keys(user) {
-            self.refresh(store, &key, &mut scopes)?;
+            self.refresh(engine, &key, &mut scopes)?;
             if let Some(s) = scopes.get(&key) {
                 for (id, l) in &s.docs {
                     let routing = crate::store::Routing {

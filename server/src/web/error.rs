@@ -51,7 +51,7 @@ impl ErrorPage {
     pub(crate) fn for_bare(resp: &Response) -> Option<ErrorPage> {
         let status = resp.status();
         if !(status.is_client_error() || status.is_server_error())
-            || crate::http::contract::has_our_body(resp)
+            || crate::error::has_our_body(resp)
         {
             return None;
         }

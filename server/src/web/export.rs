@@ -19,7 +19,7 @@ use super::pages::{overview_of, scoped};
 use super::session::Signed;
 use super::stats::Overview;
 use super::view::{fmt_date, fmt_ms};
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// A cell safe to open in a spreadsheet: a leading `=`, `+`, `-`, `@`, tab or carriage
 /// return (what spreadsheets read as a formula) gets an apostrophe in front.

@@ -16,15 +16,15 @@ use super::error::WebError;
 use super::session::Signed;
 use super::stats::{self, Overview};
 use super::view::Chrome;
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::UserRecord;
 
 /// The cases `s` may read, from the dashboard cache.
 pub(crate) async fn scoped(st: &AppState, s: &Signed) -> Result<Vec<Arc<Loaded>>, WebError> {
-    let store = st.store.clone();
+    let engine = st.engine.clone();
     let web = s.web.clone();
     let user = s.user.clone();
-    Ok(tokio::task::spawn_blocking(move || web.cache.cases_for(store.as_ref(), &user)).await??)
+    Ok(tokio::task::spawn_blocking(move || web.cache.cases_for(&engine, &user)).await??)
 }
 
 /// The overview numbers of `s`'s scope.

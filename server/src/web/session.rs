@@ -8,10 +8,13 @@
 //!   out revokes it.
 //! * **Session**: 32 random bytes (base64url) in the cookie `casesync_session`
 //!   (`HttpOnly; SameSite=Strict; Path=/`, plus `Secure` behind HTTPS). The server keeps
-//!   only its SHA-256, in memory, with the user, the device, a per-session CSRF token, an
-//!   idle timeout (2 h) and an absolute lifetime (12 h). Every request reloads the user
-//!   and the device: a disabled user or a revoked device is signed out at once. A
-//!   restart signs everybody out.
+//!   only its SHA-256, with the user, the device, a per-session CSRF token, an idle
+//!   timeout (2 h) and an absolute lifetime (12 h), in the store (meta key
+//!   `web_session:<hex of the SHA-256>`) and in memory in front of it: a session survives
+//!   a restart and works on every instance sharing a PostgreSQL store. The last-seen time
+//!   is written back at most every [`SEEN_WRITE_MS`]. Every request reloads the user and
+//!   the device: a disabled user or a revoked device is signed out at once, on every
+//!   instance (signing out revokes the device).
 //! * **CSRF**: every POST form carries the session's random token in a hidden `csrf`
 //!   field, compared in constant time; the login form carries a token that must equal a
 //!   short-lived `casesync_login` cookie (double submit). `SameSite=Strict` and an
@@ -34,11 +37,11 @@ use sha2::{Digest, Sha256};
 use super::error::WebError;
 use super::i18n::{Lang, Tr};
 use super::Web;
+use crate::client_ip::ClientIp;
 use crate::error::AppError;
-use crate::http::extract::ClientIp;
-use crate::http::AppState;
 use crate::now_ms;
-use crate::store::{Hash, UserRecord};
+use crate::state::AppState;
+use crate::store::{Hash, Storage, StoreError, UserRecord};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "casesync_session";
@@ -48,11 +51,16 @@ pub const LOGIN_COOKIE: &str = "casesync_login";
 pub const IDLE_MS: i64 = 2 * 3600 * 1000;
 /// A session ends this long after sign-in, however active.
 pub const ABSOLUTE_MS: i64 = 12 * 3600 * 1000;
-/// Sessions kept before expired ones are swept.
+/// Sessions kept in memory before expired ones are swept from it.
 const SWEEP_AT: usize = 1_000;
+/// A session's last-seen time is written to the store at most this often (so a
+/// dashboard page costs no store write; the idle timeout is this much less exact).
+pub const SEEN_WRITE_MS: i64 = 60 * 1000;
+/// Prefix of the meta keys of sessions.
+const META_PREFIX: &str = "web_session:";
 
 /// One signed-in session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     /// The user.
     pub user_id: String,
@@ -82,6 +90,10 @@ fn key(token: &str) -> Hash {
     Sha256::digest(token.as_bytes()).into()
 }
 
+fn meta_key(k: &Hash) -> String {
+    format!("{META_PREFIX}{}", hex::encode(k))
+}
+
 /// 32 random bytes, base64url.
 pub fn random_token() -> String {
     let mut b = [0u8; 32];
@@ -100,8 +112,13 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 }
 
 impl Sessions {
-    /// Starts a session; returns the cookie value.
-    pub fn create(&self, user_id: &str, device_id: &str) -> (String, Session) {
+    /// Starts a session and stores it; returns the cookie value.
+    pub fn create(
+        &self,
+        store: &dyn Storage,
+        user_id: &str,
+        device_id: &str,
+    ) -> Result<(String, Session), StoreError> {
         let token = random_token();
         let now = now_ms();
         let s = Session {
@@ -111,44 +128,74 @@ impl Sessions {
             expires_ms: now + ABSOLUTE_MS,
             seen_ms: now,
         };
+        let k = key(&token);
+        write(store, &k, Some(&s))?;
         if let Ok(mut m) = self.map.lock() {
             if m.len() >= SWEEP_AT {
                 m.retain(|_, s| s.live(now));
             }
-            m.insert(key(&token), s.clone());
+            m.insert(k, s.clone());
         }
-        (token, s)
+        Ok((token, s))
     }
 
-    /// The live session of a cookie value (and marks it used).
-    pub fn get(&self, token: &str) -> Option<Session> {
+    /// The live session of a cookie value (from memory, else from the store: made by
+    /// another instance or before a restart), marked used.
+    pub fn get(&self, store: &dyn Storage, token: &str) -> Result<Option<Session>, StoreError> {
         let now = now_ms();
-        let mut m = self.map.lock().ok()?;
         let k = key(token);
-        match m.get_mut(&k) {
-            Some(s) if s.live(now) => {
-                s.seen_ms = now;
-                Some(s.clone())
-            }
-            Some(_) => {
-                m.remove(&k);
-                None
-            }
-            None => None,
+        let known = self.map.lock().ok().and_then(|m| m.get(&k).cloned());
+        let (mut s, stored_seen) = match known {
+            Some(s) => (s, None),
+            None => match store.meta(&meta_key(&k))? {
+                Some(v) if !v.is_empty() => match serde_json::from_slice::<Session>(&v) {
+                    Ok(s) => {
+                        let seen = s.seen_ms;
+                        (s, Some(seen))
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "unreadable stored dashboard session");
+                        return Ok(None);
+                    }
+                },
+                _ => return Ok(None),
+            },
+        };
+        if !s.live(now) {
+            self.remove(store, token)?;
+            return Ok(None);
         }
-    }
-
-    /// Ends a session.
-    pub fn remove(&self, token: &str) -> Option<Session> {
-        self.map.lock().ok()?.remove(&key(token))
-    }
-
-    /// Ends every session of a user (for tests and account changes).
-    pub fn remove_user(&self, user_id: &str) {
+        let last_written = stored_seen.unwrap_or(s.seen_ms);
+        s.seen_ms = now;
+        if stored_seen.is_some() || now - last_written >= SEEN_WRITE_MS {
+            // Written when it comes from the store (so it is cached from now on) or when
+            // the stored last-seen time is getting old.
+            write(store, &k, Some(&s))?;
+        }
         if let Ok(mut m) = self.map.lock() {
-            m.retain(|_, s| s.user_id != user_id);
+            m.insert(k, s.clone());
         }
+        Ok(Some(s))
     }
+
+    /// Ends a session (in memory and in the store).
+    pub fn remove(&self, store: &dyn Storage, token: &str) -> Result<(), StoreError> {
+        let k = key(token);
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(&k);
+        }
+        write(store, &k, None)
+    }
+}
+
+/// Stores `s` under its key, or marks it ended (`None`: an empty value, which the
+/// store's meta table has no delete for).
+fn write(store: &dyn Storage, k: &Hash, s: Option<&Session>) -> Result<(), StoreError> {
+    let v = match s {
+        Some(s) => serde_json::to_vec(s).map_err(|e| StoreError::Db(e.to_string()))?,
+        None => Vec::new(),
+    };
+    store.set_meta(&meta_key(k), &v)
 }
 
 /// A cookie's value from the request headers.
@@ -251,18 +298,19 @@ impl FromRequestParts<AppState> for Signed {
         let web = web_of(parts)?;
         let lang = parts.extensions.get::<Lang>().copied().unwrap_or_default();
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(WebError::Login)?;
-        let session = web.sessions.get(&token).ok_or(WebError::Login)?;
+        let store = st.store.as_ref();
+        let session = web.sessions.get(store, &token)?.ok_or(WebError::Login)?;
         let user = match st.store.user(&session.user_id)? {
             Some(u) if !u.disabled => u,
             _ => {
-                web.sessions.remove(&token);
+                web.sessions.remove(store, &token)?;
                 return Err(WebError::Login);
             }
         };
         match st.store.device(&session.device_id)? {
             Some(d) if !d.revoked && d.user_id == user.user_id => {}
             _ => {
-                web.sessions.remove(&token);
+                web.sessions.remove(store, &token)?;
                 return Err(WebError::Login);
             }
         }
@@ -373,7 +421,14 @@ pub async fn login(
         .await
     {
         Ok(tokens) => {
-            let (token, _) = parts.0.sessions.create(&tokens.user_id, &device);
+            let created = parts
+                .0
+                .sessions
+                .create(st.store.as_ref(), &tokens.user_id, &device);
+            let token = match created {
+                Ok((token, _)) => token,
+                Err(e) => return WebError::from(e).into_response(),
+            };
             tracing::info!(user = %tokens.user_id, device = %device, "dashboard sign-in");
             let sec = secure(&headers);
             let mut resp = Redirect::to(home_of(tokens.role)).into_response();
@@ -438,7 +493,7 @@ pub async fn logout(
 ) -> Result<Response, WebError> {
     signed.check_csrf(&f.csrf)?;
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        signed.web.sessions.remove(&token);
+        signed.web.sessions.remove(st.store.as_ref(), &token)?;
     }
     st.auth.revoke_device(&signed.session.device_id).await?;
     tracing::info!(user = %signed.user.user_id, "dashboard sign-out");

@@ -20,7 +20,8 @@ use super::data::percent;
 use crate::auth::create_user;
 use crate::config::Settings;
 use crate::demo::{self, DEMO_DISTRICT};
-use crate::http::{router, AppState};
+use crate::http::router;
+use crate::state::AppState;
 use crate::store::{ScopeKey, SledStorage};
 
 struct Resp {

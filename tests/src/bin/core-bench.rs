@@ -5,7 +5,7 @@
 //! measured).
 //!
 //! ```text
-//! cargo run --release -p casesync-tests --bin core-bench [-- --json] [--cases 10000]
+//! cargo run --profile production -p casesync-tests --bin core-bench [-- --json] [--cases 10000]
 //!     [--caseload DIR | --generated [--seed 1]]
 //! ```
 //!

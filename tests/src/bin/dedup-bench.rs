@@ -3,7 +3,7 @@
 //! caseload.
 //!
 //! ```text
-//! cargo run --release -p casesync-tests --bin dedup-bench [-- --cases 10000] [--seed 1]
+//! cargo run --profile production -p casesync-tests --bin dedup-bench [-- --cases 10000] [--seed 1]
 //!     [--caseload DIR | --generated] [--examples 8]
 //! ```
 //!

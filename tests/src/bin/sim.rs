@@ -1,6 +1,6 @@
 //! Runs many seeds of the multi-device simulation and prints each failure with its seed.
 //!
-//! `cargo run --release -p casesync-tests --bin sim -- --seeds 10000 [--start S] [--steps K]`
+//! `cargo run --profile production -p casesync-tests --bin sim -- --seeds 10000 [--start S] [--steps K]`
 
 use std::process::ExitCode;
 use std::time::Instant;

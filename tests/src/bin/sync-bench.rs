@@ -6,27 +6,40 @@
 //! (`--generated` forces it, `--seed N`); the output says which one was measured.
 //!
 //! ```text
-//! cargo run --release -p casesync-tests --bin sync-bench -- --docs 10000 [--json]
-//!     [--caseload DIR | --generated [--seed 1]]
-//! cargo run --release -p casesync-tests --bin sync-bench -- --docs 1000 \
+//! cargo run --profile production -p casesync-tests --bin sync-bench -- --docs 10000 [--json]
+//!     [--caseload DIR | --generated [--seed 1]] [--link edge|3g] [--breakdown]
+//! cargo run --profile production -p casesync-tests --bin sync-bench -- --docs 1000 \
 //!     --server http://127.0.0.1:8080 --user coord --password ... --district demo-district
 //! ```
 //!
-//! Bytes are the request and response bodies as sent on the wire (the protocol
-//! compresses them itself; HTTP headers are not counted). Round trips are `POST
-//! /v1/sync` calls. Figures are medians over `--runs` runs where a scenario can be
-//! repeated (initial: a fresh device each run; nothing-changed: repeated syncs).
+//! Bytes are the request and response bodies as sent (the protocol compresses them
+//! itself); with `--link` the bytes that crossed the emulated link (HTTP headers
+//! included) are printed beside them. Round trips are `POST /v1/sync` calls. "apply ms"
+//! is the device's own work (encoding requests, decoding and applying pages to its
+//! store: `SyncSession` calls), the phone CPU of a sync. The initial sync's bytes are
+//! also given as a ratio to the content floor: `zstd -19` of the same cases as JSON.
+//! Figures are medians over `--runs` runs where a scenario can be repeated (initial: a
+//! fresh device each run; nothing-changed: repeated syncs).
+//!
+//! `--link edge|3g` (or `--delay-ms`, `--down-kbit`, `--up-kbit`) runs every sync
+//! through a shaping proxy (`casesync_tests::link`): EDGE is 300 ms each way, 150 kbit/s
+//! down, 60 up. `--breakdown` prints where the initial sync's bytes go, in-process.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use casesync_core::case::Role;
+use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
 use casesync_tests::caseload::{apply_edit, to_case, CaseloadArgs, CaseloadSource, Edit};
+use casesync_tests::dump::{addr_of, post_sync};
 use casesync_tests::harness::{http_client, login, Device, ServerProc, UserSpec};
+use casesync_tests::link::{Link, LinkSpec};
+use casesync_tests::page_study;
 use clap::Parser;
 
-/// Cases per import request (keeps each request well under the server's body limit).
-const IMPORT_BATCH: usize = 500;
+/// Cases per import request (keeps each request well under the server's body limit, and
+/// under the client's 30 s read time-out on a debug build).
+const IMPORT_BATCH: usize = 100;
 
 #[derive(Parser, Debug)]
 #[command(about = "casesync sync benchmark on the benchmark caseload")]
@@ -52,6 +65,22 @@ struct Args {
     /// One JSON object per scenario instead of a table.
     #[arg(long)]
     json: bool,
+    /// Run the syncs through an emulated link: `edge` (300 ms each way, 150/60 kbit/s)
+    /// or `3g` (100 ms, 750/250).
+    #[arg(long)]
+    link: Option<String>,
+    /// One-way delay of the emulated link, ms (overrides the named link's).
+    #[arg(long)]
+    delay_ms: Option<u64>,
+    /// Downstream rate of the emulated link, kbit/s.
+    #[arg(long)]
+    down_kbit: Option<u32>,
+    /// Upstream rate of the emulated link, kbit/s.
+    #[arg(long)]
+    up_kbit: Option<u32>,
+    /// Print where the initial sync's bytes go (in-process, no server) and exit.
+    #[arg(long)]
+    breakdown: bool,
     #[command(flatten)]
     caseload: CaseloadArgs,
 }
@@ -61,34 +90,86 @@ struct Figure {
     round_trips: u64,
     bytes_up: u64,
     bytes_down: u64,
+    /// Bytes that crossed the emulated link, both ways (0 without `--link`).
+    wire: u64,
+    /// TCP connections opened through the emulated link.
+    connections: u64,
     wall_ms: f64,
+    apply_ms: f64,
 }
 
-fn median(mut v: Vec<Figure>) -> Figure {
-    v.sort_by(|a, b| a.wall_ms.total_cmp(&b.wall_ms));
-    let mid = v.len() / 2;
-    let mut out = v[mid];
-    let mut rt: Vec<u64> = v.iter().map(|f| f.round_trips).collect();
-    let mut up: Vec<u64> = v.iter().map(|f| f.bytes_up).collect();
-    let mut down: Vec<u64> = v.iter().map(|f| f.bytes_down).collect();
-    rt.sort_unstable();
-    up.sort_unstable();
-    down.sort_unstable();
-    out.round_trips = rt[mid];
-    out.bytes_up = up[mid];
-    out.bytes_down = down[mid];
-    out
+fn median(v: Vec<Figure>) -> Figure {
+    fn mid<T: Copy>(mut xs: Vec<T>, cmp: impl Fn(&T, &T) -> std::cmp::Ordering) -> T {
+        xs.sort_by(cmp);
+        xs[xs.len() / 2]
+    }
+    let u = |f: fn(&Figure) -> u64| mid(v.iter().map(f).collect(), u64::cmp);
+    let ms = |f: fn(&Figure) -> f64| mid(v.iter().map(f).collect(), f64::total_cmp);
+    Figure {
+        round_trips: u(|f| f.round_trips),
+        bytes_up: u(|f| f.bytes_up),
+        bytes_down: u(|f| f.bytes_down),
+        wire: u(|f| f.wire),
+        connections: u(|f| f.connections),
+        wall_ms: ms(|f| f.wall_ms),
+        apply_ms: ms(|f| f.apply_ms),
+    }
 }
 
-async fn timed_sync(device: &Device) -> Result<Figure> {
+/// Where a device's syncs go: the server, or the emulated link in front of it.
+struct Route {
+    url: String,
+    link: Option<Link>,
+}
+
+/// Syncs `device` until up to date over `http` (a new client: new connections).
+async fn timed_sync(device: &Device, http: &reqwest::Client, route: &Route) -> Result<Figure> {
+    let before = route.link.as_ref().map(Link::traffic).unwrap_or_default();
     let start = Instant::now();
-    let (p, _) = device.sync().await?;
+    let mut apply = Duration::ZERO;
+    let mut session = SyncSession::new(&device.store, &device.device_id, DEFAULT_PAGE_BYTES)?;
+    loop {
+        let t = Instant::now();
+        let req = session.next_request()?;
+        apply += t.elapsed();
+        let (status, body) = post_sync(http, &route.url, &device.token, req).await?;
+        if status != 200 {
+            bail!("sync refused: {status} {}", String::from_utf8_lossy(&body));
+        }
+        let t = Instant::now();
+        let step = session.handle_response(&body)?;
+        apply += t.elapsed();
+        if step != Step::Continue {
+            break;
+        }
+    }
+    let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let p = session.progress();
+    let t = route.link.as_ref().map(Link::traffic).unwrap_or_default() - before;
     Ok(Figure {
         round_trips: u64::from(p.pages),
         bytes_up: p.bytes_up,
         bytes_down: p.bytes_down,
-        wall_ms: start.elapsed().as_secs_f64() * 1000.0,
+        wire: t.up + t.down,
+        connections: t.connections,
+        wall_ms,
+        apply_ms: apply.as_secs_f64() * 1000.0,
     })
+}
+
+fn link_spec(args: &Args) -> Result<Option<LinkSpec>> {
+    let custom = args.delay_ms.is_some() || args.down_kbit.is_some() || args.up_kbit.is_some();
+    let mut spec = match (&args.link, custom) {
+        (Some(name), _) => LinkSpec::named(name)?,
+        (None, true) => LinkSpec::EDGE,
+        (None, false) => return Ok(None),
+    };
+    if let Some(ms) = args.delay_ms {
+        spec.delay = Duration::from_millis(ms);
+    }
+    spec.down_kbit = args.down_kbit.unwrap_or(spec.down_kbit);
+    spec.up_kbit = args.up_kbit.unwrap_or(spec.up_kbit);
+    Ok(Some(spec))
 }
 
 /// Maps an edit onto the first `n` cases (edits name cases up to ~8,000).
@@ -120,7 +201,8 @@ async fn import(
             .bearer_auth(token)
             .json(&chunk)
             .send()
-            .await?;
+            .await
+            .map_err(|e| anyhow::anyhow!("import request: {e:?}"))?;
         if !resp.status().is_success() {
             bail!(
                 "import failed: {} {}",
@@ -138,6 +220,18 @@ async fn main() -> Result<()> {
     let (source, why) = CaseloadSource::from_env_or_args(&args.caseload)?;
     let caseload = source.describe_why(why.as_deref());
     eprintln!("caseload: {caseload}");
+    if args.breakdown {
+        let cases = source.load(args.docs.max(1))?;
+        println!(
+            "sync-bench --breakdown: initial sync of {} cases of the {caseload}",
+            cases.len()
+        );
+        println!("{:<58} {:>12} {:>10}", "what", "bytes", "ms");
+        for r in page_study::breakdown(&cases, &[3, 9, 15, 19])? {
+            println!("{:<58} {:>12} {:>10.1}", r.what, r.bytes, r.ms);
+        }
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let mut spec = UserSpec::new(&args.user, Role::Coordinator, &args.district);
     spec.password = args.password.clone();
@@ -145,7 +239,19 @@ async fn main() -> Result<()> {
     let (_server, url) = match &args.server {
         Some(url) => (None, url.trim_end_matches('/').to_owned()),
         None => {
-            let s = ServerProc::start(&dir.path().join("server"), std::slice::from_ref(&spec))?;
+            // Cases are assigned only to health workers of their district: the caseload's
+            // workers are created beside the coordinator.
+            let mut users = vec![spec.clone()];
+            let chws: std::collections::BTreeSet<String> = source
+                .load(args.docs.max(1))?
+                .into_iter()
+                .map(|b| b.chw_id)
+                .collect();
+            users.extend(
+                chws.iter()
+                    .map(|c| UserSpec::new(c, Role::Chw, &args.district)),
+            );
+            let s = ServerProc::start(&dir.path().join("server"), &users)?;
             let url = s.url.clone();
             (Some(s), url)
         }
@@ -162,14 +268,30 @@ async fn main() -> Result<()> {
     .await?;
     import(&source, &url, &importer.access_token, &args.district, n)
         .await
-        .context("creating documents")?;
+        .map_err(|e| anyhow::anyhow!("creating documents: {e:?}"))?;
+
+    let (_, floor) = page_study::content_floor(&source.load(n)?)?;
+    let route = match link_spec(&args)? {
+        Some(spec) => {
+            let link = Link::start(addr_of(&url), spec).await?;
+            Route {
+                url: link.url.clone(),
+                link: Some(link),
+            }
+        }
+        None => Route {
+            url: url.clone(),
+            link: None,
+        },
+    };
+    let http = http_client();
 
     // initial: a fresh device pulls everything.
     let mut initial = Vec::new();
     let mut device = None;
     for r in 0..args.runs.max(1) {
         let d = Device::login(&url, dir.path(), &spec, &format!("bench-dev-{stamp}-{r}")).await?;
-        initial.push(timed_sync(&d).await?);
+        initial.push(timed_sync(&d, &http_client(), &route).await?);
         let have = d.store.case_ids()?.len();
         if have < n {
             bail!("initial sync delivered {have} of {n} documents");
@@ -177,6 +299,10 @@ async fn main() -> Result<()> {
         device = Some(d);
     }
     let device = device.context("no device")?;
+
+    // The device's connection is opened (a sync with nothing new): the changed and
+    // nothing-changed scenarios are the steady state of an app in use.
+    timed_sync(&device, &http, &route).await?;
 
     // changed: 5 edits offline on the device, 5 other cases changed on the server.
     let edits = source.edits()?;
@@ -201,39 +327,74 @@ async fn main() -> Result<()> {
             })
         })?;
     }
-    let changed = timed_sync(&device).await?;
+    let changed = timed_sync(&device, &http, &route).await?;
 
-    // nothing changed.
+    // nothing changed, on the open connection and on a new one (the phone woke up).
     let mut nothing = Vec::new();
+    let mut woke = Vec::new();
     for _ in 0..args.runs.max(1) * 3 {
-        nothing.push(timed_sync(&device).await?);
+        nothing.push(timed_sync(&device, &http, &route).await?);
+        woke.push(timed_sync(&device, &http_client(), &route).await?);
     }
 
     let rows = [
         ("initial", median(initial)),
         ("changed", changed),
         ("nothing-changed", median(nothing)),
+        ("nothing-new-conn", median(woke)),
     ];
+    let link = route.link.as_ref().map_or("loopback".to_owned(), |l| {
+        format!("emulated link: {}", l.spec.describe())
+    });
+    let ratio = |name: &str, f: &Figure| {
+        (name == "initial").then(|| (f.bytes_up + f.bytes_down) as f64 / floor as f64)
+    };
     if args.json {
         for (name, f) in rows {
             println!(
                 "{}",
-                serde_json::json!({"scenario": name, "docs": n, "caseload": caseload, "round_trips": f.round_trips, "bytes_up": f.bytes_up, "bytes_down": f.bytes_down, "wall_ms": (f.wall_ms * 10.0).round() / 10.0})
+                serde_json::json!({"scenario": name, "docs": n, "caseload": caseload, "link": link,
+                    "round_trips": f.round_trips, "bytes_up": f.bytes_up, "bytes_down": f.bytes_down,
+                    "wire_bytes": f.wire, "connections": f.connections,
+                    "wall_ms": (f.wall_ms * 10.0).round() / 10.0,
+                    "apply_ms": (f.apply_ms * 10.0).round() / 10.0,
+                    "content_floor_bytes": floor,
+                    "ratio_to_floor": ratio(name, &f).map(|r| (r * 100.0).round() / 100.0)})
             );
         }
     } else {
         println!(
-            "sync-bench: {n} docs of the {caseload}, server {url}, medians of {} runs",
+            "sync-bench: {n} docs of the {caseload}, {link}, medians of {} runs",
             args.runs.max(1)
         );
+        println!("content floor (zstd -19 of the cases as JSON): {floor} bytes");
         println!(
-            "{:<16} {:>7} {:>11} {:>11} {:>12} {:>10}",
-            "scenario", "docs", "round trips", "bytes up", "bytes down", "wall ms"
+            "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>7}",
+            "scenario",
+            "docs",
+            "trips",
+            "bytes up",
+            "bytes down",
+            "wire bytes",
+            "conns",
+            "wall ms",
+            "apply ms",
+            "/floor"
         );
         for (name, f) in rows {
+            let r = ratio(name, &f).map_or("-".to_owned(), |r| format!("{r:.2}"));
             println!(
-                "{:<16} {:>7} {:>11} {:>11} {:>12} {:>10.1}",
-                name, n, f.round_trips, f.bytes_up, f.bytes_down, f.wall_ms
+                "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10.1} {:>9.1} {:>7}",
+                name,
+                n,
+                f.round_trips,
+                f.bytes_up,
+                f.bytes_down,
+                f.wire,
+                f.connections,
+                f.wall_ms,
+                f.apply_ms,
+                r
             );
         }
     }

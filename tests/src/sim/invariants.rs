@@ -238,7 +238,8 @@ impl<'a> Sim<'a> {
                 }
             }
         }
-        Ok(())
+        // 7. Every rule a case's state shows holds on the server's copy.
+        self.check_server_rules()
     }
 }
 

@@ -66,4 +66,6 @@ pub struct Stats {
     pub lost_refreshes: usize,
     /// Password logins asked for (a spent refresh token after the grace window).
     pub sign_ins: usize,
+    /// Hostile pushes (all refused: `sim/hostile.rs`).
+    pub hostile: usize,
 }

@@ -64,6 +64,7 @@ impl<'a> Sim<'a> {
                 }
                 Ok(())
             }
+            98 | 99 => self.hostile(a, param),
             102 => self.refresh(d, false),
             103 => self.sign_in(d),
             _ => {

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use casesync_core::case::{CaseDoc, Role};
-use casesync_core::protocol::{decode_request, encode_response, DocBody, SyncResponse};
-use casesync_server::auth::{Auth, TokenResponse};
+use casesync_core::protocol::{decode_request, DocBody, SyncResponse};
+use casesync_server::auth::{Auth, Authenticated, TokenResponse};
 use casesync_server::config::Settings;
 use casesync_server::error::AppError;
 use casesync_server::store::{DocRecord, SledStorage, Storage, UserRecord};
+use casesync_server::sync::scope::can_read;
 use casesync_server::sync::SyncEngine;
 
 /// Every simulated user's password.
@@ -187,16 +188,29 @@ impl SimServer {
             .user(&device.user_id)
             .map_err(err)?
             .ok_or_else(|| format!("unknown user {}", device.user_id))?;
-        // As `Auth::authenticate`: a disabled user's device counts as revoked.
-        let response = if device.revoked || user.disabled {
-            SyncResponse::wipe()
-        } else {
-            let (resp, _stats) = self
-                .engine
-                .sync(&user, &req.device_id, &req)
-                .map_err(|e| format!("sync engine failed: {e}"))?;
-            resp
+        // As `Auth::authenticate`: a disabled user's device counts as revoked. Then the
+        // request goes through the one door the HTTP route runs.
+        let who = Authenticated {
+            revoked: device.revoked || user.disabled,
+            user,
+            device_id: req.device_id.clone(),
         };
+        let handled = self
+            .engine
+            .handle(&who, request)
+            .map_err(|e| format!("sync engine failed: {e}"))?;
+        let response = handled.response;
+        // Invariant 6: nothing of a case outside the user's read scope at the time of
+        // the pull (in process, nothing runs between the page and this check).
+        for d in &response.docs {
+            let rec = self.store.doc(&d.doc_id).map_err(err)?;
+            if !rec.is_some_and(|r| !r.erased && can_read(&who.user, &r.routing)) {
+                return Err(format!(
+                    "LEAK AT PULL: {} ({}) received {}, outside their read scope now",
+                    req.device_id, who.user.user_id, d.doc_id
+                ));
+            }
+        }
         let mut seen = BTreeSet::new();
         for d in &response.docs {
             if !seen.insert(d.doc_id.as_str()) {
@@ -225,7 +239,7 @@ impl SimServer {
                 .extend(ack.hashes.iter().copied());
         }
         Ok(Served {
-            bytes: encode_response(&response),
+            bytes: handled.wire,
             response,
         })
     }

@@ -12,7 +12,7 @@ fn the_error_codes_are_pinned() {
          refresh_expired unauthorized ambiguous_credentials invalid_token rate_limited \
          forbidden device_mismatch not_found method_not_allowed conflict bad_message \
          unsupported_version bad_cursor bad_request invalid_case unsupported_media_type \
-         payload_too_large request_timeout internal refused"
+         payload_too_large request_timeout internal unavailable refused"
     );
     for c in ErrorCode::ALL {
         let json = serde_json::to_string(c).expect("json");

@@ -7,12 +7,17 @@ use std::collections::HashSet;
 use super::pool::{Conn, Db, Tx};
 use casesync_core::case::{CaseDoc, CaseSummary};
 
+use super::keys::Keys;
 use super::pool::pg_err;
 use super::{
     corrupt, doc_bytes_with, doc_of_row, i64_of, u64_of, DOC_COLUMNS, KIND_CHANGE, KIND_ERASED,
     KIND_ROUTING,
 };
-use crate::store::{CommitOutcome, Compacted, DocCommit, DocRecord, Routing, ScopeKey, StoreError};
+use crate::store::plan::{plan_commit, seqs_needed};
+use crate::store::seal::{Place, SEAL_OVERHEAD};
+use crate::store::{
+    CommitOutcome, Compacted, DocCommit, DocRecord, LogKind, Routing, ScopeKey, StoreError,
+};
 
 /// Attempts of a transaction that failed on a serialization failure or a deadlock.
 const ATTEMPTS: usize = 3;
@@ -82,22 +87,27 @@ fn take_seqs(tx: &mut Tx<'_>, n: usize) -> Result<i64, postgres::Error> {
 }
 
 /// Locks a case's row; `None` if there is none.
-fn lock_doc(tx: &mut Tx<'_>, doc_id: &str) -> Result<Option<(DocRecord, i64)>, TxError> {
+fn lock_doc(
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    doc_id: &str,
+) -> Result<Option<(DocRecord, i64)>, TxError> {
     let row = tx.query_opt(
-        &format!("SELECT {DOC_COLUMNS} FROM docs WHERE doc_id = $1 FOR UPDATE"),
+        &format!("SELECT {DOC_COLUMNS} FROM docs WHERE doc_id = $1 FOR UPDATE OF docs"),
         &[&doc_id],
     )?;
-    Ok(row.map(|r| doc_of_row(&r)).transpose()?)
+    Ok(row.map(|r| doc_of_row(&r, keys)).transpose()?)
 }
 
 /// Routing and summary of the stored case with `fresh` applied, computed in the
 /// transaction (the row is locked); `None` if that does not give a readable case.
 fn merged_view(
     tx: &mut Tx<'_>,
+    keys: &Keys,
     doc_id: &str,
     fresh: &[&crate::store::StoredChange],
 ) -> Result<Option<(Routing, CaseSummary)>, StoreError> {
-    let Some(bytes) = doc_bytes_with(tx, doc_id)? else {
+    let Some(bytes) = doc_bytes_with(tx, keys, doc_id)? else {
         return Ok(None);
     };
     let Ok(mut doc) = CaseDoc::load(&bytes) else {
@@ -136,7 +146,12 @@ struct LogRows {
 }
 
 impl LogRows {
-    fn push(&mut self, key: &ScopeKey, seq: i64, kind: i16, hash: Option<Vec<u8>>) {
+    fn push(&mut self, key: &ScopeKey, seq: i64, kind: LogKind) {
+        let (kind, hash) = match kind {
+            LogKind::Change(h) => (KIND_CHANGE, Some(h.to_vec())),
+            LogKind::Routing => (KIND_ROUTING, None),
+            LogKind::Erased => (KIND_ERASED, None),
+        };
         self.scope.push(key.encode());
         self.seq.push(seq);
         self.kind.push(kind);
@@ -161,14 +176,16 @@ impl LogRows {
 /// read it (`Some(None)`: it did not exist), `None` if the caller did not read it.
 pub(super) fn commit(
     c: &mut Conn,
+    keys: &Keys,
     commit: &DocCommit,
     seen: Option<Option<i64>>,
 ) -> Result<CommitOutcome, StoreError> {
-    in_tx(c, |tx| commit_tx(tx, commit, seen))
+    in_tx(c, |tx| commit_tx(tx, keys, commit, seen))
 }
 
 fn commit_tx(
     tx: &mut Tx<'_>,
+    keys: &Keys,
     commit: &DocCommit,
     seen: Option<Option<i64>>,
 ) -> Result<CommitOutcome, TxError> {
@@ -186,8 +203,8 @@ fn commit_tx(
             ],
         )?
         .is_some();
-    let (mut rec, head) =
-        lock_doc(tx, id)?.ok_or_else(|| StoreError::NotFound(format!("case row {id} vanished")))?;
+    let (mut rec, head) = lock_doc(tx, keys, id)?
+        .ok_or_else(|| StoreError::NotFound(format!("case row {id} vanished")))?;
     if rec.erased {
         // Erased while this push was being checked: store nothing of it.
         let last: i64 = tx
@@ -200,6 +217,7 @@ fn commit_tx(
         });
     }
     let prev = (!created).then(|| rec.routing.clone());
+    let ck = keys.get_or_create(tx, id)?;
     // Changes already stored (a retry that went through another instance) are skipped.
     let hashes: Vec<Vec<u8>> = commit.changes.iter().map(|c| c.hash.to_vec()).collect();
     let known: HashSet<Vec<u8>> = tx
@@ -223,7 +241,7 @@ fn commit_tx(
         None => false,
     };
     let (routing, summary) = if stale {
-        match merged_view(tx, id, &fresh)? {
+        match merged_view(tx, keys, id, &fresh)? {
             Some(v) => v,
             None if fresh.is_empty() => (rec.routing.clone(), commit.summary.clone()),
             None => {
@@ -241,25 +259,18 @@ fn commit_tx(
         );
     }
     let routing_changed = prev.as_ref() != Some(&routing);
-    let n = fresh.len() + usize::from(routing_changed);
+    let n = seqs_needed(prev.as_ref(), &routing, fresh.len());
     let mut last = i64_of(rec.history.last().map_or(0, |(s, _)| *s))?.max(head);
     if n > 0 {
         // From here until COMMIT the counter row is locked: keep it short.
         let end = take_seqs(tx, n)?;
-        let mut seq = end - i64::try_from(n).map_err(corrupt)?;
-        let keys = routing.scope_keys();
-        let mut log = LogRows::default();
+        let after = u64_of(end - i64::try_from(n).map_err(corrupt)?)?;
+        let plan = plan_commit(rec, prev.as_ref(), &routing, &fresh, after);
         let (mut c_seq, mut c_hash, mut c_bytes) = (Vec::new(), Vec::new(), Vec::new());
-        for ch in &fresh {
-            seq += 1;
-            c_seq.push(seq);
+        for (seq, ch) in &plan.changes {
+            c_seq.push(i64_of(*seq)?);
             c_hash.push(ch.hash.to_vec());
-            c_bytes.push(ch.bytes.clone());
-            for k in &keys {
-                log.push(k, seq, KIND_CHANGE, Some(ch.hash.to_vec()));
-            }
-            rec.tail_changes = rec.tail_changes.saturating_add(1);
-            rec.tail_bytes += ch.bytes.len() as u64;
+            c_bytes.push(ck.seal(id, Place::Change(*seq), &ch.bytes)?);
         }
         if !c_seq.is_empty() {
             tx.exec(
@@ -277,42 +288,36 @@ fn commit_tx(
                 )?;
             }
         }
-        if routing_changed {
-            seq += 1;
-            let useq = u64_of(seq)?;
-            let mut all_keys: Vec<ScopeKey> = keys.to_vec();
-            if let Some(p) = &prev {
-                let old: Vec<String> = p.scope_keys().iter().map(ScopeKey::encode).collect();
-                tx.exec(
-                    "DELETE FROM doc_index WHERE doc_id = $1 AND scope = ANY($2)",
-                    &[&id, &old],
-                )?;
-                all_keys.extend(p.scope_keys());
-            } else {
-                rec.created_seq = useq;
-            }
-            all_keys.sort();
-            all_keys.dedup();
-            for k in &all_keys {
-                log.push(k, seq, KIND_ROUTING, None);
-            }
-            let new: Vec<String> = keys.iter().map(ScopeKey::encode).collect();
+        if !plan.index_remove.is_empty() {
+            let old: Vec<String> = plan.index_remove.iter().map(ScopeKey::encode).collect();
+            tx.exec(
+                "DELETE FROM doc_index WHERE doc_id = $1 AND scope = ANY($2)",
+                &[&id, &old],
+            )?;
+        }
+        if !plan.index_add.is_empty() {
+            let new: Vec<String> = plan.index_add.iter().map(ScopeKey::encode).collect();
             tx.exec(
                 "INSERT INTO doc_index (scope, doc_id) SELECT s, $1 FROM UNNEST($2::text[]) s
                  ON CONFLICT DO NOTHING",
                 &[&id, &new],
             )?;
-            rec.history.push((useq, routing.clone()));
+        }
+        let mut log = LogRows::default();
+        for (k, seq, kind) in &plan.log {
+            log.push(k, i64_of(*seq)?, *kind);
         }
         log.insert(tx, id)?;
+        rec = plan.record;
         last = end;
     }
     let history = serde_json::to_value(&rec.history).map_err(corrupt)?;
-    let summary_json = serde_json::to_value(&summary).map_err(corrupt)?;
+    let summary_sealed = Keys::seal_summary(&ck, id, &summary)?;
     let tail_changes = i32::try_from(rec.tail_changes).unwrap_or(i32::MAX);
     tx.exec(
         "UPDATE docs SET district = $2, assigned_to = $3, sensitive = $4, created_seq = $5,
-             head_seq = GREATEST(head_seq, $6), history = $7, summary = $8,
+             head_seq = GREATEST(head_seq, $6), history = $7, summary = NULL,
+             summary_sealed = $8,
              tail_changes = $9, tail_bytes = $10
          WHERE doc_id = $1",
         &[
@@ -323,7 +328,7 @@ fn commit_tx(
             &i64_of(rec.created_seq)?,
             &last,
             &history,
-            &summary_json,
+            &summary_sealed,
             &tail_changes,
             &i64_of(rec.tail_bytes)?,
         ],
@@ -340,12 +345,12 @@ fn commit_tx(
 }
 
 /// [`crate::store::Storage::erase`].
-pub(super) fn erase(c: &mut Conn, doc_id: &str) -> Result<Option<u64>, StoreError> {
-    in_tx(c, |tx| erase_tx(tx, doc_id))
+pub(super) fn erase(c: &mut Conn, keys: &Keys, doc_id: &str) -> Result<Option<u64>, StoreError> {
+    in_tx(c, |tx| erase_tx(tx, keys, doc_id))
 }
 
-fn erase_tx(tx: &mut Tx<'_>, id: &str) -> Result<Option<u64>, TxError> {
-    let Some((rec, _)) = lock_doc(tx, id)? else {
+fn erase_tx(tx: &mut Tx<'_>, keys: &Keys, id: &str) -> Result<Option<u64>, TxError> {
+    let Some((rec, _)) = lock_doc(tx, keys, id)? else {
         return Ok(None);
     };
     if rec.erased {
@@ -354,6 +359,8 @@ fn erase_tx(tx: &mut Tx<'_>, id: &str) -> Result<Option<u64>, TxError> {
     tx.exec("DELETE FROM snapshots WHERE doc_id = $1", &[&id])?;
     tx.exec("DELETE FROM changes WHERE doc_id = $1", &[&id])?;
     tx.exec("DELETE FROM change_audit WHERE doc_id = $1", &[&id])?;
+    // Crypto-shredding: without its key, every older copy of the content is unreadable.
+    keys.delete(tx, id)?;
     let keys: Vec<String> = rec
         .routing
         .scope_keys()
@@ -367,11 +374,12 @@ fn erase_tx(tx: &mut Tx<'_>, id: &str) -> Result<Option<u64>, TxError> {
     let seq = take_seqs(tx, 1)?;
     let mut log = LogRows::default();
     for k in rec.routing.scope_keys() {
-        log.push(&k, seq, KIND_ERASED, None);
+        log.push(&k, seq, LogKind::Erased);
     }
     log.insert(tx, id)?;
     tx.exec(
-        "UPDATE docs SET erased = true, summary = NULL, tail_changes = 0, tail_bytes = 0,
+        "UPDATE docs SET erased = true, summary = NULL, summary_sealed = NULL,
+             tail_changes = 0, tail_bytes = 0,
              snapshot_bytes = 0, head_seq = $2
          WHERE doc_id = $1",
         &[&id, &seq],
@@ -383,14 +391,16 @@ fn erase_tx(tx: &mut Tx<'_>, id: &str) -> Result<Option<u64>, TxError> {
 /// already compacted further, and recounts the tail from the stored changes.
 pub(super) fn compact(
     c: &mut Conn,
+    keys: &Keys,
     doc_id: &str,
     saved: &[u8],
     upto_seq: u64,
 ) -> Result<Compacted, StoreError> {
     let upto = i64_of(upto_seq)?;
     let len = i64::try_from(saved.len()).map_err(corrupt)?;
+    let overhead = i32::try_from(SEAL_OVERHEAD).map_err(corrupt)?;
     in_tx(c, |tx| {
-        let Some((before, _)) = lock_doc(tx, doc_id)? else {
+        let Some((before, _)) = lock_doc(tx, keys, doc_id)? else {
             return Ok(Compacted::default());
         };
         let current: Option<i64> = tx
@@ -406,20 +416,24 @@ pub(super) fn compact(
                 after: None,
             });
         }
+        let sealed = keys
+            .live(tx, doc_id)?
+            .seal(doc_id, Place::Snapshot(upto_seq), saved)?;
         tx.exec(
             "INSERT INTO snapshots (doc_id, upto_seq, bytes) VALUES ($1, $2, $3)
              ON CONFLICT (doc_id) DO UPDATE SET upto_seq = EXCLUDED.upto_seq,
                  bytes = EXCLUDED.bytes",
-            &[&doc_id, &upto, &saved],
+            &[&doc_id, &upto, &sealed],
         )?;
+        // Tail bytes count plaintext, as a commit does.
         let row = tx.query_one(
             "UPDATE docs SET snapshot_bytes = $3,
                  tail_changes = (SELECT count(*) FROM changes WHERE doc_id = $1 AND seq > $2),
-                 tail_bytes = (SELECT COALESCE(sum(length(bytes)), 0) FROM changes
-                               WHERE doc_id = $1 AND seq > $2)
+                 tail_bytes = (SELECT COALESCE(sum(GREATEST(length(bytes) - $4, 0)), 0)
+                               FROM changes WHERE doc_id = $1 AND seq > $2)
              WHERE doc_id = $1
              RETURNING tail_changes, tail_bytes",
-            &[&doc_id, &upto, &len],
+            &[&doc_id, &upto, &len, &overhead],
         )?;
         let tail_changes: i32 = row.try_get(0)?;
         let tail_bytes: i64 = row.try_get(1)?;

@@ -35,6 +35,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "change_audit",
         sql: include_str!("../../../migrations/0002_change_audit.sql"),
     },
+    Migration {
+        version: 3,
+        name: "sealed_content",
+        sql: include_str!("../../../migrations/0003_sealed_content.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration transaction ("casesync" in ASCII, truncated).

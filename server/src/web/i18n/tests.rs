@@ -100,6 +100,9 @@ fn every_value_of_the_core_has_a_label_in_every_language() {
 fn core_summaries() -> Vec<String> {
     let sources = [
         include_str!("../../../../core/src/case/doc.rs"),
+        include_str!("../../../../core/src/case/doc/client.rs"),
+        include_str!("../../../../core/src/case/doc/plan.rs"),
+        include_str!("../../../../core/src/case/doc/lifecycle.rs"),
         include_str!("../../../../core/src/case/import.rs"),
         include_str!("../../../../core/src/case/conflicts.rs"),
     ];

@@ -310,11 +310,7 @@ async fn search_and_filters_work_in_every_script() {
 #[tokio::test]
 async fn csv_exports_defuse_formulas_and_keep_every_script() {
     let d = demo_app().await;
-    let ctx = EditCtx {
-        user_id: "coord".into(),
-        role: Role::Coordinator,
-        now_ms: crate::now_ms(),
-    };
+    let ctx = EditCtx::new("coord", Role::Coordinator, crate::now_ms());
     let mut doc = CaseDoc::create(
         &ctx,
         device_actor("server:coord"),
@@ -444,11 +440,7 @@ async fn the_timeline_shows_the_server_record_beside_the_claim() {
     let bytes = d.st.store.doc_bytes(&case.id).expect("bytes").expect("doc");
     let mut doc = CaseDoc::load(&bytes).expect("load");
     doc.set_actor(device_actor("phone-1"));
-    let claimed = EditCtx {
-        user_id: "coord".into(),
-        role: Role::Coordinator,
-        now_ms: 0,
-    };
+    let claimed = EditCtx::new("coord", Role::Coordinator, 0);
     let h = doc.heads();
     doc.add_visit(
         &claimed,
