@@ -45,5 +45,3 @@ pub use messages::*;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_hostile;

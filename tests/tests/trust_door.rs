@@ -57,11 +57,7 @@ fn world(users: &[&UserRecord]) -> World {
 }
 
 fn ctx(u: &UserRecord) -> EditCtx {
-    EditCtx {
-        user_id: u.user_id.clone(),
-        role: u.role,
-        now_ms: NOW,
-    }
+    EditCtx::new(u.user_id.clone(), u.role, NOW)
 }
 
 impl World {

@@ -485,5 +485,4 @@ fn in_dependency_order(changes: &[Change]) -> Vec<&Change> {
 }
 
 #[cfg(test)]
-#[path = "rules_tests.rs"]
 mod tests;

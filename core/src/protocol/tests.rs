@@ -245,4 +245,5 @@ fn sha2_256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }
 
+mod hostile;
 mod study;

@@ -75,11 +75,7 @@ impl SyncEngine {
         let heads = doc.heads();
         let facts = doc.facts();
         doc.set_actor(device_actor(device_id));
-        let ctx = EditCtx {
-            user_id: user.user_id.clone(),
-            role: user.role,
-            now_ms: crate::now_ms(),
-        };
+        let ctx = EditCtx::new(user.user_id.clone(), user.role, crate::now_ms());
         edit(&mut doc, &ctx).map_err(EditRefused::Edit)?;
         let fresh = doc.changes_since(&heads);
         if fresh.is_empty() {

@@ -42,11 +42,7 @@ fn user(id: &str, role: Role, sensitive: bool) -> UserRecord {
 }
 
 fn ctx(u: &UserRecord) -> EditCtx {
-    EditCtx {
-        user_id: u.user_id.clone(),
-        role: u.role,
-        now_ms: 1_700_000_000_000,
-    }
+    EditCtx::new(u.user_id.clone(), u.role, 1_700_000_000_000)
 }
 
 /// A device-side replica of one case.

@@ -5,11 +5,7 @@ use crate::store::{DeviceRecordV1, Routing};
 use casesync_core::case::{device_actor, CaseDoc, EditCtx, NewCase, Role};
 
 fn commit_of(id: &str, name: &str) -> DocCommit {
-    let ctx = EditCtx {
-        user_id: "chw".into(),
-        role: Role::Chw,
-        now_ms: 1,
-    };
+    let ctx = EditCtx::new("chw", Role::Chw, 1);
     let new = NewCase {
         id: id.into(),
         district: "d1".into(),

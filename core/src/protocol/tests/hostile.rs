@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::tests::{change, request, response, summary};
 use super::*;
 
 fn frame(compression: u8, body: &[u8]) -> Vec<u8> {

@@ -11,19 +11,11 @@ fn d(s: &str) -> NaiveDate {
 }
 
 fn chw() -> EditCtx {
-    EditCtx {
-        user_id: "chw-rahima".into(),
-        role: Role::Chw,
-        now_ms: 1_700_000_000_000,
-    }
+    EditCtx::new("chw-rahima", Role::Chw, 1_700_000_000_000)
 }
 
 fn coord() -> EditCtx {
-    EditCtx {
-        user_id: "coord-zahra".into(),
-        role: Role::Coordinator,
-        now_ms: 1_700_000_100_000,
-    }
+    EditCtx::new("coord-zahra", Role::Coordinator, 1_700_000_100_000)
 }
 
 fn new_case() -> CaseDoc {
