@@ -272,16 +272,7 @@ fn rows(
     let mut most = 0u64;
     for c in columns {
         let n = if c.deflated() {
-            let mut out = Vec::new();
-            let cap = *inflate_budget;
-            flate2::read::DeflateDecoder::new(c.data)
-                .take(cap.saturating_add(1))
-                .read_to_end(&mut out)
-                .map_err(|_| corrupt("deflated column"))?;
-            if out.len() as u64 > cap {
-                return Err(over("inflated document bytes", MAX_INFLATED_DOC_BYTES));
-            }
-            *inflate_budget -= out.len() as u64;
+            let out = inflate_column(c.data, inflate_budget)?;
             items(&out, c.col_type(), what, limit)?
         } else {
             items(c.data, c.col_type(), what, limit)?
@@ -289,6 +280,23 @@ fn rows(
         most = most.max(n);
     }
     Ok(most)
+}
+
+/// Inflates one deflated column, at most `budget` bytes (what is left of the document's
+/// [`MAX_INFLATED_DOC_BYTES`]), which it lowers by what came out: a deflate bomb stops at
+/// the budget, before it allocates more.
+fn inflate_column(data: &[u8], budget: &mut u64) -> Result<Vec<u8>, CaseError> {
+    let mut out = Vec::new();
+    let cap = *budget;
+    flate2::read::DeflateDecoder::new(data)
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|_| corrupt("deflated column"))?;
+    if out.len() as u64 > cap {
+        return Err(over("inflated document bytes", MAX_INFLATED_DOC_BYTES));
+    }
+    *budget -= out.len() as u64;
+    Ok(out)
 }
 
 /// A chunk's header: its type and its data.

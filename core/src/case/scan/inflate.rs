@@ -13,13 +13,12 @@
 //! [`MAX_INFLATED_DOC_BYTES`]: crate::protocol::MAX_INFLATED_DOC_BYTES
 
 use std::borrow::Cow;
-use std::io::Read;
 
 use sha2::{Digest, Sha256};
 
 use super::{
-    actors, chunk, column_data, column_meta, corrupt, hashes, over, CaseError, Column, Reader,
-    CHUNK_DOCUMENT, DEFLATE_BIT, MAGIC,
+    actors, chunk, column_data, column_meta, corrupt, hashes, inflate_column, CaseError, Column,
+    Reader, CHUNK_DOCUMENT, DEFLATE_BIT, MAGIC,
 };
 use crate::protocol::MAX_INFLATED_DOC_BYTES;
 
@@ -98,16 +97,7 @@ fn inflate_columns<'a>(
             if !c.deflated() {
                 return Ok((c.spec, Cow::Borrowed(c.data)));
             }
-            let mut out = Vec::new();
-            let cap = *budget;
-            flate2::read::DeflateDecoder::new(c.data)
-                .take(cap.saturating_add(1))
-                .read_to_end(&mut out)
-                .map_err(|_| corrupt("deflated column"))?;
-            if out.len() as u64 > cap {
-                return Err(over("inflated document bytes", MAX_INFLATED_DOC_BYTES));
-            }
-            *budget -= out.len() as u64;
+            let out = inflate_column(c.data, budget)?;
             Ok((c.spec & !DEFLATE_BIT, Cow::Owned(out)))
         })
         .collect()
