@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}", get(cases::get_case))
         .route("/v1/cases/{id}/history", get(cases::history))
         .route("/v1/cases/{id}/erase", post(cases::erase))
-        .merge(crate::web::router());
+        .merge(crate::web::router(&state));
     contract::speak_json(routes, &state)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

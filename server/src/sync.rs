@@ -140,7 +140,14 @@ pub struct SyncEngine {
     /// dashboard edits, cases created by the API) holds it, so sequence numbers are
     /// committed in order.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// Called with a case id when the engine forgets an erased case
+    /// ([`SyncEngine::forget_doc`]), so other in-memory copies (the dashboard's read model)
+    /// drop it at once too.
+    forget_listeners: Arc<Mutex<Vec<ForgetListener>>>,
 }
+
+/// See [`SyncEngine::on_forget`].
+pub type ForgetListener = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl std::fmt::Debug for SyncEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -160,8 +167,19 @@ impl SyncEngine {
                 settings.max_concurrent_syncs.max(1),
             )),
             writer: Arc::default(),
+            forget_listeners: Arc::default(),
             settings,
         }
+    }
+
+    /// Registers `f`, called with the id of every case the engine forgets because it was
+    /// erased: a cache of case content outside the engine registers here so the content
+    /// leaves memory with the erasure, not at its next refresh.
+    pub fn on_forget(&self, f: ForgetListener) {
+        self.forget_listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(f);
     }
 
     /// Waits for a turn to work on a sync request (at most `max_concurrent_syncs` at

@@ -63,9 +63,19 @@ pub struct Web {
     pub cache: data::CaseCache,
 }
 
+/// An erased case leaves `web`'s read model when the engine forgets it (the erase route
+/// calls [`crate::sync::SyncEngine::forget_doc`]), not at the model's next refresh.
+fn drop_erased_with_the_engine(state: &AppState, web: &Arc<Web>) {
+    let read_model = web.clone();
+    state
+        .engine
+        .on_forget(Arc::new(move |id: &str| read_model.cache.forget(id)));
+}
+
 /// The dashboard's routes, to merge into the application's router.
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     let web = Arc::new(Web::default());
+    drop_erased_with_the_engine(state, &web);
     Router::new()
         .route("/", get(pages::root))
         .route("/login", get(session::login_page).post(session::login))

@@ -16,7 +16,7 @@
 //! (the dashboard's reads do not push the cases being synced out of that cache).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use casesync_core::case::{Case, CaseDoc, Conflict};
 use chrono::NaiveDate;
@@ -98,6 +98,20 @@ fn under(key: &ScopeKey, case: &Case) -> bool {
 }
 
 impl CaseCache {
+    /// Drops case `id` from every scope (it was erased).
+    pub fn forget(&self, id: &str) {
+        let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        for scope in scopes.values_mut() {
+            scope.docs.remove(id);
+        }
+    }
+
+    /// Whether case `id` is held in any scope.
+    pub fn holds(&self, id: &str) -> bool {
+        let scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
+        scopes.values().any(|s| s.docs.contains_key(id))
+    }
+
     fn refresh(
         &self,
         engine: &SyncEngine,

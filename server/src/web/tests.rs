@@ -211,3 +211,29 @@ fn all_cases(st: &AppState) -> Vec<casesync_core::case::Case> {
         })
         .collect()
 }
+
+/// An erased case leaves the dashboard's read model with the erasure (the content must
+/// not stay in memory once its key is destroyed), not at the model's next refresh.
+#[tokio::test]
+async fn an_erased_case_leaves_the_read_model_at_once() {
+    let d = demo_app().await;
+    let web = Arc::new(super::Web::default());
+    super::drop_erased_with_the_engine(&d.st, &web);
+    let coord = d.st.store.user("coord").expect("read").expect("coord");
+    let (st, w) = (d.st.clone(), web.clone());
+    let id = tokio::task::spawn_blocking(move || {
+        let cases = w.cache.cases_for(&st.engine, &coord).expect("cases");
+        let id = cases.first().expect("a case").case.id.clone();
+        assert!(w.cache.holds(&id));
+        // What the erase route does.
+        st.store.erase(&id).expect("erase");
+        st.engine.forget_doc(&id);
+        id
+    })
+    .await
+    .expect("task");
+    assert!(
+        !web.cache.holds(&id),
+        "the read model still holds the erased case"
+    );
+}

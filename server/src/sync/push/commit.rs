@@ -90,5 +90,13 @@ impl SyncEngine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
+        let listeners = self
+            .forget_listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for f in listeners {
+            f(id);
+        }
     }
 }
