@@ -238,7 +238,8 @@ impl SyncEngine {
     }
 
     /// Snapshots of the documents in scope at `start_seq` and now, by id after
-    /// `after_doc`. Returns the last id sent if the page filled up, `None` when done.
+    /// `after_doc`. Returns where the next page resumes if this one filled up (the last id
+    /// sent, or `after_doc` if none fitted), `None` when done.
     fn initial(
         &self,
         user: &UserRecord,
@@ -274,7 +275,9 @@ impl SyncEngine {
             let doc = snapshot(doc);
             if !b.fits_snapshot(cost, doc.len()) {
                 b.page.remaining_estimate = total - i as u64;
-                return Ok(last);
+                // Nothing sent yet (the page is full of removals): resume where this page
+                // began, never report the phase as done.
+                return Ok(Some(last.unwrap_or_else(|| after_doc.to_owned())));
             }
             b.bytes += cost;
             b.page.docs.push(DocUpdate {

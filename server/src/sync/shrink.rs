@@ -234,7 +234,9 @@ impl SyncEngine {
             if !readable_now && held_maybe && !listed.contains(&id) {
                 if !b.fits(id.len() + ENTRY_OVERHEAD) {
                     b.page.remaining_estimate = total - i as u64;
-                    return Ok(last);
+                    // Nothing passed yet: resume where this page began (`None` would
+                    // end the phase with these removals unsent).
+                    return Ok(Some(last.unwrap_or_else(|| after_doc.to_owned())));
                 }
                 b.bytes += id.len() + ENTRY_OVERHEAD;
                 b.page.removed.push(id.clone());

@@ -69,7 +69,7 @@ impl<'a> Sim<'a> {
                 self.stats.served += 1;
                 let r = &served.response;
                 self.note(format!(
-                    "server answers req#{id}{} of {}: {} acked, {} refused{}, {} docs, {} removed{}{}",
+                    "server answers req#{id}{} of {}: {} acked, {} refused{}, {} docs, {} removed{}{}{}",
                     if orphan { " (dup)" } else { "" },
                     self.name(p.device),
                     r.acked.len(),
@@ -79,6 +79,7 @@ impl<'a> Sim<'a> {
                     r.removed.len(),
                     if r.more { ", more" } else { "" },
                     if r.wipe { ", WIPE" } else { "" },
+                    page_items(r),
                 ));
                 if !orphan {
                     self.net.send(Packet {
@@ -186,6 +187,21 @@ impl<'a> Sim<'a> {
 }
 
 /// The refusals of a response, for the trace.
+/// The page's documents (`id:S` a snapshot, `id:Cn` n changes) and removals, for the
+/// step log.
+pub(super) fn page_items(r: &casesync_core::protocol::SyncResponse) -> String {
+    use casesync_core::protocol::DocBody;
+    let docs: Vec<String> = r
+        .docs
+        .iter()
+        .map(|d| match &d.body {
+            DocBody::Changes(cs) => format!("{}:C{}", d.doc_id, cs.len()),
+            DocBody::Snapshot { .. } => format!("{}:S", d.doc_id),
+        })
+        .collect();
+    format!(" {{{}; -{}}}", docs.join(" "), r.removed.join(" -"))
+}
+
 pub(super) fn refusals(r: &casesync_core::protocol::SyncResponse) -> String {
     if r.refused.is_empty() {
         return String::new();

@@ -74,7 +74,7 @@ impl<'a> Sim<'a> {
             let r = &served.response;
             moved |= !r.docs.is_empty() || !r.removed.is_empty() || !r.acked.is_empty() || r.wipe;
             self.note(format!(
-                "{} quiet sync req#{id}: {} acked, {} refused{}, {} docs, {} removed{}",
+                "{} quiet sync req#{id}: {} acked, {} refused{}, {} docs, {} removed{}{}",
                 self.name(d),
                 r.acked.len(),
                 r.refused.len(),
@@ -82,6 +82,7 @@ impl<'a> Sim<'a> {
                 r.docs.len(),
                 r.removed.len(),
                 if r.wipe { ", WIPE" } else { "" },
+                super::exchange::page_items(r),
             ));
             // `receive` sends the next request itself on `Continue`: take it back out.
             self.receive(d, id, &served.bytes)?;
