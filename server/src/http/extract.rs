@@ -27,18 +27,27 @@ impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let mut all = parts.headers.get_all(header::AUTHORIZATION).iter();
-        let first = all.next().ok_or(AppError::Unauthorized)?;
-        if all.next().is_some() {
-            return Err(AppError::AmbiguousCredentials);
-        }
-        let value = first.to_str().map_err(|_| AppError::Unauthorized)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .ok_or(AppError::Unauthorized)?;
-        state.auth.authenticate(token.trim()).map(AuthUser)
+        let token = bearer_token(&parts.headers)?;
+        state.auth.authenticate(token).map(AuthUser)
     }
+}
+
+/// The token of the request's one `Authorization: Bearer <token>` header (trimmed):
+/// `Unauthorized` without one, `AmbiguousCredentials` with more than one `Authorization`
+/// header, whatever they hold (taking the first, or the last, would let a proxy and the
+/// server disagree about who called).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Result<&str, AppError> {
+    let mut all = headers.get_all(header::AUTHORIZATION).iter();
+    let first = all.next().ok_or(AppError::Unauthorized)?;
+    if all.next().is_some() {
+        return Err(AppError::AmbiguousCredentials);
+    }
+    let value = first.to_str().map_err(|_| AppError::Unauthorized)?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or(AppError::Unauthorized)
 }
 
 /// A JSON body whose rejections are [`AppError`]s.

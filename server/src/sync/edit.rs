@@ -64,14 +64,7 @@ impl SyncEngine {
         }
         // The loaded copy the pushes keep, if it is current; it goes back to the cache
         // only once the edit is committed (a refused edit leaves it changed: dropped).
-        let mut doc = match self.cached_doc(id, &rec) {
-            Some(doc) => doc,
-            None => {
-                let bytes = self.store.doc_bytes(id)?.ok_or(EditRefused::NotFound)?;
-                CaseDoc::load(&bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
-            }
-        };
+        let mut doc = self.take_or_load(id, &rec)?.ok_or(EditRefused::NotFound)?;
         let heads = doc.heads();
         let facts = doc.facts();
         doc.set_actor(device_actor(device_id));

@@ -249,14 +249,9 @@ impl SyncEngine {
                 )))
             }
             Some(r) => {
-                let doc = match self.cached_doc(id, r) {
-                    Some(doc) => doc,
-                    None => {
-                        let bytes = self.store.doc_bytes(id)?.unwrap_or_default();
-                        CaseDoc::load(&bytes)
-                            .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))?
-                    }
-                };
+                let doc = self
+                    .take_or_load(id, r)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("stored case {id}: no document")))?;
                 // Write scope through a routing or scope the user no longer has ends
                 // once this device was told to remove the case, after a grace window
                 // for the edits it recorded before (docs/DESIGN.md §5.3).

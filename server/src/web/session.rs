@@ -37,6 +37,7 @@ use sha2::{Digest, Sha256};
 use super::error::WebError;
 use super::i18n::{Lang, Tr};
 use super::Web;
+use crate::auth::same_secret;
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
 use crate::now_ms;
@@ -99,16 +100,6 @@ pub fn random_token() -> String {
     let mut b = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
     URL_SAFE_NO_PAD.encode(b)
-}
-
-/// Compares two secrets in time independent of where they differ.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && !a.is_empty()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 impl Sessions {

@@ -74,6 +74,24 @@ impl SyncEngine {
         cache.take(id, rec)
     }
 
+    /// Case `id` as of record `rec`: the cache's loaded copy, taken out, else loaded from
+    /// the store (`None` if the store holds no document for it).
+    pub(crate) fn take_or_load(
+        &self,
+        id: &str,
+        rec: &DocRecord,
+    ) -> Result<Option<CaseDoc>, StoreError> {
+        if let Some(doc) = self.cached_doc(id, rec) {
+            return Ok(Some(doc));
+        }
+        let Some(bytes) = self.store.doc_bytes(id)? else {
+            return Ok(None);
+        };
+        CaseDoc::load(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt(format!("stored case {id}: {e}")))
+    }
+
     /// Keeps the loaded document `id`, whose stored record is now `rec`.
     pub(crate) fn cache_doc(&self, id: &str, rec: DocRecord, doc: CaseDoc) {
         let mut cache = self
