@@ -40,7 +40,9 @@ use automerge::ActorId;
 
 use crate::case::{actor_belongs_to, validate_case_id, CaseDoc, CaseError, CaseSummary, IdSource};
 
-pub use backend::{Backend, BatchOp, KeyValues, MemoryBackend, SledBackend};
+pub use backend::{
+    open_sled, Backend, BatchOp, KeyValues, MemoryBackend, SledBackend, SLED_LOCK_WAIT,
+};
 pub use batch::StoreBatch;
 pub use listing::{Listing, SummaryFilter};
 #[cfg(test)]

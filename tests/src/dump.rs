@@ -21,7 +21,8 @@ pub type SledDump = BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>>;
 /// Dumps every tree of the sled database in `path`. The server must be stopped (sled
 /// locks the directory and caches writes).
 pub fn sled_dump(path: &Path) -> Result<SledDump> {
-    let db = sled::open(path).with_context(|| format!("open sled {}", path.display()))?;
+    let db = casesync_core::store::open_sled(&sled::Config::new().path(path))
+        .with_context(|| format!("open sled {}", path.display()))?;
     let mut out = SledDump::new();
     for name in db.tree_names() {
         let tree = db.open_tree(&name)?;

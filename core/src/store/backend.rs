@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use super::StoreError;
 
@@ -137,10 +138,42 @@ fn sled_err(e: sled::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// How long opening a sled database waits for its file lock to be let go: dropping a
+/// `sled::Db` returns before sled's background threads have closed the lock file
+/// (sled issues #1234, #1289), so a store closed and opened again at once in one
+/// process (a phone app reopening its store, a wipe, a restart in a test) would fail
+/// with "could not acquire lock". A database another process holds still fails, after
+/// this wait.
+pub const SLED_LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// How often the lock is tried again within [`SLED_LOCK_WAIT`].
+const SLED_LOCK_RETRY: Duration = Duration::from_millis(20);
+
+/// Opens the sled database `config` describes, waiting up to [`SLED_LOCK_WAIT`] for its
+/// file lock; any other error is returned at once. Every sled database of casesync (the
+/// phone's and the server's) is opened here.
+pub fn open_sled(config: &sled::Config) -> Result<sled::Db, sled::Error> {
+    let deadline = Instant::now() + SLED_LOCK_WAIT;
+    loop {
+        match config.open() {
+            Err(e) if is_lock_held(&e) && Instant::now() < deadline => {
+                std::thread::sleep(SLED_LOCK_RETRY);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `e` is sled saying another handle holds the database's file lock (sled 0.34
+/// reports it as an `Other` I/O error with this sentence).
+fn is_lock_held(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().starts_with("could not acquire lock"))
+}
+
 impl SledBackend {
     /// Opens (or creates) the sled database in directory `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).open().map_err(sled_err)?;
+        let db = open_sled(&sled::Config::new().path(path)).map_err(sled_err)?;
         Ok(Self {
             db: Arc::new(RwLock::new(db)),
             path: path.to_path_buf(),
@@ -209,10 +242,7 @@ impl Backend for SledBackend {
                 )))
             }
         }
-        *db = sled::Config::new()
-            .path(&self.path)
-            .open()
-            .map_err(sled_err)?;
+        *db = open_sled(&sled::Config::new().path(&self.path)).map_err(sled_err)?;
         Ok(())
     }
 }

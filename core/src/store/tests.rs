@@ -310,3 +310,36 @@ fn error_messages_carry_no_case_content() {
     let msg = store.load_case("bn-1").expect_err("corrupt").to_string();
     assert_eq!(msg, "the stored record of case bn-1 is unreadable");
 }
+
+/// sled lets go of its file lock a moment after the last handle is dropped (its
+/// background threads close it): a store opened again at once in the same process waits
+/// for it instead of failing (CI saw "could not acquire lock" on a reopen).
+#[test]
+fn a_store_reopened_while_its_lock_is_let_go_opens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let first = SledBackend::open(&path).expect("create");
+    // The lock is still held when the second open starts, and let go 200 ms later.
+    let holder = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(first);
+    });
+    let second = SledBackend::open(&path).expect("opens once the first handle lets go");
+    holder.join().expect("holder");
+    second
+        .apply(vec![BatchOp::Put(b"k".to_vec(), b"v".to_vec())])
+        .expect("write");
+}
+
+/// A store another handle keeps open is refused after [`SLED_LOCK_WAIT`], not waited on
+/// forever.
+#[test]
+fn a_store_held_open_elsewhere_is_refused_after_the_wait() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    let _held = SledBackend::open(&path).expect("create");
+    let start = std::time::Instant::now();
+    let err = SledBackend::open(&path).expect_err("held");
+    assert!(err.to_string().contains("could not acquire lock"), "{err}");
+    assert!(start.elapsed() >= SLED_LOCK_WAIT);
+}

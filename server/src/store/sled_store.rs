@@ -126,11 +126,10 @@ impl SledStorage {
         cache_bytes: u64,
         master: MasterKey,
     ) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(db_err)?;
+        let db = casesync_core::store::open_sled(
+            &sled::Config::new().path(path).cache_capacity(cache_bytes),
+        )
+        .map_err(db_err)?;
         let dir = path.join("keys");
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::Key(e.to_string()))?;
         Self::from_db(db, KeyFiles::Dir(dir), master)
