@@ -1,13 +1,21 @@
 //! Embeds the dashboard's locales: every folder `locales/<lang>/` with its `*.ftl` files
 //! becomes an entry of `LOCALE_SOURCES` (in `$OUT_DIR/locales.rs`, included by
 //! `src/web/i18n.rs`). Adding a language is adding a folder; no Rust changes.
+//!
+//! No absolute path is written down: `rerun-if-changed` gets paths relative to the
+//! package, and the generated `include_str!`s start from `CARGO_MANIFEST_DIR` when the
+//! crate compiles. With absolute paths, a `target/` copied to another checkout (a
+//! worktree, a CI clone) kept reading the first checkout's `.ftl` files, and a key added
+//! in the second was "missing".
 
 use std::fmt::Write;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
-    println!("cargo:rerun-if-changed={}", root.display());
+    // Read when the script runs (cargo sets it), not when it was compiled.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("locales");
+    println!("cargo:rerun-if-changed=locales");
     let mut langs: Vec<_> = std::fs::read_dir(&root)
         .expect("server/locales exists")
         .filter_map(Result::ok)
@@ -20,7 +28,8 @@ fn main() {
     );
     for lang in langs {
         let dir = lang.path();
-        println!("cargo:rerun-if-changed={}", dir.display());
+        let name = lang.file_name().to_string_lossy().into_owned();
+        println!("cargo:rerun-if-changed=locales/{name}");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .expect("locale folder readable")
             .filter_map(Result::ok)
@@ -28,16 +37,18 @@ fn main() {
             .filter(|p| p.extension().is_some_and(|x| x == "ftl"))
             .collect();
         files.sort();
-        let name = lang.file_name().to_string_lossy().into_owned();
         let _ = write!(out, "    ({name:?}, &[");
         for f in files {
-            println!("cargo:rerun-if-changed={}", f.display());
-            let file = f.file_name().map(|n| n.to_string_lossy().into_owned());
+            let file = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let rel = format!("locales/{name}/{file}");
+            println!("cargo:rerun-if-changed={rel}");
             let _ = write!(
                 out,
-                "({:?}, include_str!({:?})), ",
-                file.unwrap_or_default(),
-                f.display().to_string()
+                "({file:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {:?}))), ",
+                format!("/{rel}")
             );
         }
         out.push_str("]),\n");

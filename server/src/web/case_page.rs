@@ -10,6 +10,7 @@ use super::case_list::{case_row, conflict_rows, CaseRow, ConflictRow};
 use super::data::{self, Loaded};
 use super::error::WebError;
 use super::fmt::Fmt;
+use super::i18n::Tr;
 use super::pages::html;
 use super::session::Signed;
 use super::view::Chrome;
@@ -153,7 +154,7 @@ pub async fn case_page(
     let history = history
         .into_iter()
         .rev()
-        .map(|h| hist_row(h, &fm))
+        .map(|h| hist_row(h, &fm, &t))
         .collect();
     html(&CaseView {
         c: Chrome::new(
@@ -182,7 +183,7 @@ pub async fn case_page(
 }
 
 /// A timeline row of a change.
-pub fn hist_row(h: AuditedEntry, f: &Fmt) -> HistRow {
+pub fn hist_row(h: AuditedEntry, f: &Fmt, t: &Tr) -> HistRow {
     let claimed_when = f.ms(h.claimed.time_ms);
     let (when, user, device) = match h.server {
         Some(a) => (f.ms(a.received_ms), a.user_id, a.device_id),
@@ -196,7 +197,7 @@ pub fn hist_row(h: AuditedEntry, f: &Fmt) -> HistRow {
         claimed_user: h.claimed.user,
         claimed_when,
         summary: h.claimed.summary,
-        fields: compact_fields(&h.claimed.fields),
+        fields: compact_fields(&h.claimed.fields, |name| t.field(name)),
     }
 }
 
@@ -229,9 +230,10 @@ fn is_entry_id(seg: &str) -> bool {
     seg.len() >= 8 && seg.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The fields a change touched, grouped by their section, entry ids left out:
-/// `visits.1f2e…9a.notes` and `visits.1f2e…9a.date` read `visits: date, notes`.
-pub fn compact_fields(fields: &[String]) -> String {
+/// The fields a change touched, grouped by their section, entry ids left out, each name
+/// shown by `label`: `visits.1f2e…9a.notes` and `visits.1f2e…9a.date` read
+/// `visits: date, notes` (in English: `Visits: Date, Notes`).
+pub fn compact_fields(fields: &[String], label: impl Fn(&str) -> String) -> String {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for f in fields {
         let segs: Vec<&str> = f.split('.').filter(|s| !is_entry_id(s)).collect();
@@ -257,9 +259,10 @@ pub fn compact_fields(fields: &[String]) -> String {
         .into_iter()
         .map(|(s, leaves)| {
             if leaves.is_empty() {
-                s
+                label(&s)
             } else {
-                format!("{s}: {}", leaves.join(", "))
+                let leaves: Vec<String> = leaves.iter().map(|l| label(l.as_str())).collect();
+                format!("{}: {}", label(&s), leaves.join(", "))
             }
         })
         .collect::<Vec<_>>()
@@ -283,7 +286,7 @@ mod tests {
         .map(|s| (*s).to_owned())
         .collect();
         assert_eq!(
-            compact_fields(&f),
+            compact_fields(&f, str::to_owned),
             "stage; visits: date, notes; closure: known, date"
         );
     }

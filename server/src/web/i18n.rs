@@ -389,6 +389,17 @@ impl Tr {
         self.lookup(key, Some(&args))
     }
 
+    /// The label of a document field name as the timeline shows it (`field-next_visit_date`);
+    /// a name with no label (a key of `assessment.extra`, a newer app's field) as written.
+    pub fn field(&self, name: &str) -> String {
+        let key = format!("field-{name}");
+        if self.has(&key) {
+            self.get(&key)
+        } else {
+            name.to_owned()
+        }
+    }
+
     /// The localised name of a stable enum value: `prefix-value` (e.g. `stage-intake`).
     pub fn term(&self, prefix: &str, value: &str) -> String {
         self.get(&format!("{prefix}-{value}"))

@@ -227,3 +227,69 @@ fn a_regional_locale_falls_back_to_its_language_then_english() {
         assert!(chain.len() <= 2, "{}: {chain:?}", l.code());
     }
 }
+
+/// The document's field names, read from the core's model (field names there are the
+/// document keys): every `pub name:` of the structs a case document holds.
+fn core_field_names() -> Vec<String> {
+    let src = include_str!("../../../../core/src/case/model.rs");
+    let documented = [
+        "HouseholdMember",
+        "Client",
+        "Consent",
+        "Intake",
+        "Assessment",
+        "Goal",
+        "Plan",
+        "Referral",
+        "Visit",
+        "Closure",
+        "Evaluation",
+        "Case",
+    ];
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in src.lines() {
+        if let Some(rest) = line.strip_prefix("pub struct ") {
+            let name = rest.split([' ', '{']).next().unwrap_or("");
+            inside = documented.contains(&name);
+        } else if line.starts_with('}') {
+            inside = false;
+        } else if inside {
+            if let Some(field) = line.trim().strip_prefix("pub ") {
+                if let Some((name, _)) = field.split_once(':') {
+                    out.push(name.to_owned());
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_field_of_a_case_has_a_timeline_label_in_every_language() {
+    let names = core_field_names();
+    assert!(names.len() >= 60, "{names:?}");
+    for l in Lang::all() {
+        let t = Tr::new(l);
+        for n in &names {
+            assert!(t.has(&format!("field-{n}")), "{} lacks field-{n}", l.code());
+        }
+    }
+    let f: Vec<String> = [
+        "visits.533132de495ba7aa.next_visit_date",
+        "visits.533132de495ba7aa.notes",
+        "stage",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let shown = |code: &str| {
+        let t = Tr::new(lang(code));
+        crate::web::case_page::compact_fields(&f, |n| t.field(n))
+    };
+    assert_eq!(shown("en"), "Visits: Next visit, Notes; Stage");
+    assert_eq!(shown("bn"), "পরিদর্শন: পরের পরিদর্শন, নোট; ধাপ");
+    assert_eq!(shown("fa"), "ملاقات‌ها: ملاقات بعدی, یادداشت; مرحله");
+    // A key of assessment.extra (the programme's own) is shown as written.
+    assert_eq!(Tr::new(lang("th")).field("literacy"), "literacy");
+}
