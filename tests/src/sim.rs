@@ -27,7 +27,12 @@
 //!    (an edit made before the user lost the district or sensitive access is
 //!    acknowledged before the case leaves the phone), unless the case was erased or the
 //!    device was revoked or its user disabled (such a phone's unsent edits are lost by
-//!    design; what the server acknowledged from it is covered by 2);
+//!    design; what the server acknowledged from it is covered by 2), or its worker
+//!    discarded it: in the quiet phase the honest app discards edits the server refused
+//!    for a permission the user no longer holds (`RestrictedField`, `OutOfScope`: a
+//!    coordinator un-marked a case sensitive offline, then lost sensitive access), which
+//!    nothing else can resolve; what the server never accepted is then dropped by the
+//!    worker's choice (DESIGN §4.3);
 //! 4. no device ever holds a case its user could never read under any scope they had
 //!    (checked after every response), so the CHW of the other district sees nothing of
 //!    this one;

@@ -193,11 +193,12 @@ impl<'a> Sim<'a> {
             }
         }
         // 3. Nothing recorded on a device is lost (but on a revoked one, or one of a
-        // disabled user).
-        for entry in &self.ledger.entries {
+        // disabled user, or what its worker discarded after a refusal).
+        for (i, entry) in self.ledger.entries.iter().enumerate() {
             if self.revoked.contains(&entry.device)
                 || self.disabled.contains(&entry.device)
                 || self.server.erased.contains(&entry.case)
+                || self.ledger.discarded(i)
             {
                 continue;
             }

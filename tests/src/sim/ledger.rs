@@ -40,6 +40,25 @@ pub struct Entry {
     pub item: Item,
     /// Step at which it was recorded.
     pub step: usize,
+    /// Sequence number of the device's change that recorded it (what a discard of the
+    /// device's unacknowledged changes drops).
+    pub seq: u64,
+}
+
+/// The worker discarded their refused edits of a case (the app's "discard" after a
+/// refusal that cannot resolve itself, e.g. a permission lost): what they recorded on
+/// it and the server never accepted is gone by their choice, not lost.
+#[derive(Debug, Clone)]
+pub struct Discard {
+    /// Device slot.
+    pub device: usize,
+    /// Case id.
+    pub case: String,
+    /// The device's acknowledged sequence number at the discard (changes above it were
+    /// dropped).
+    pub acked: u64,
+    /// Entries before this index were recorded before the discard.
+    pub before: usize,
 }
 
 /// Everything recorded in a run, in order.
@@ -51,11 +70,13 @@ pub struct Ledger {
     pub cases: Vec<String>,
     /// Household members removed by someone (legitimately absent).
     pub removed_household: BTreeSet<String>,
+    /// Refused edits the workers discarded.
+    pub discards: Vec<Discard>,
 }
 
 impl Ledger {
     /// Records an item.
-    pub fn record(&mut self, device: usize, case: &str, item: Item, step: usize) {
+    pub fn record(&mut self, device: usize, case: &str, item: Item, step: usize, seq: u64) {
         if item == Item::Case {
             self.cases.push(case.to_owned());
         }
@@ -64,7 +85,29 @@ impl Ledger {
             case: case.to_owned(),
             item,
             step,
+            seq,
         });
+    }
+
+    /// Device `device` discarded its changes to `case` above `acked`.
+    pub fn discard(&mut self, device: usize, case: &str, acked: u64) {
+        self.discards.push(Discard {
+            device,
+            case: case.to_owned(),
+            acked,
+            before: self.entries.len(),
+        });
+    }
+
+    /// Whether entry `i` was dropped by a discard (recorded before it, by that device,
+    /// on that case, in a change the server never acknowledged).
+    pub fn discarded(&self, i: usize) -> bool {
+        let Some(entry) = self.entries.get(i) else {
+            return false;
+        };
+        self.discards.iter().any(|x| {
+            i < x.before && x.device == entry.device && x.case == entry.case && entry.seq > x.acked
+        })
     }
 
     /// Ids of items of one kind in `case`, in the order they were recorded.

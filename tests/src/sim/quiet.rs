@@ -3,8 +3,10 @@
 
 use rand::Rng;
 
+use casesync_core::protocol::RefusalCode;
+
 use super::exchange::refusals;
-use super::{Failure, Payload, Sim, Status, MAX_QUIET_ROUNDS, MAX_TRIPS, R};
+use super::{e, Failure, Payload, Sim, Status, MAX_QUIET_ROUNDS, MAX_TRIPS, R};
 
 impl<'a> Sim<'a> {
     /// Heals every link, delivers everything in flight, times out whatever was lost,
@@ -40,6 +42,7 @@ impl<'a> Sim<'a> {
             let mut moved = false;
             for d in 0..self.devices.len() {
                 moved |= self.sync_direct(d)?;
+                moved |= self.discard_lost_permissions(d)?;
             }
             self.note(format!("quiet round {round}: moved {moved}"));
             if !moved {
@@ -49,6 +52,44 @@ impl<'a> Sim<'a> {
         Err(format!(
             "still moving after {MAX_QUIET_ROUNDS} rounds of sync"
         ))
+    }
+
+    /// The honest app lists device `d`'s refused edits, and its worker discards those
+    /// refused for a permission they do not hold (nothing they can do makes the server
+    /// take them; DESIGN §4.3): the case goes back to the server's copy, or leaves the
+    /// phone when it has left their scope. Returns whether anything was discarded.
+    fn discard_lost_permissions(&mut self, d: usize) -> R<bool> {
+        let dev = self.dev(d)?;
+        if dev.status == Status::Wiped {
+            return Ok(false);
+        }
+        let mut discarded = Vec::new();
+        for r in dev.store.refused().map_err(e)? {
+            if !matches!(
+                r.code,
+                RefusalCode::RestrictedField | RefusalCode::OutOfScope
+            ) {
+                continue;
+            }
+            let acked = dev.store.acked_seq(&r.case_id).map_err(e)?;
+            let done = dev.store.discard_refused(&r.case_id).map_err(e)?;
+            discarded.push((r.case_id, r.code, acked, done));
+        }
+        let any = !discarded.is_empty();
+        for (case, code, acked, done) in discarded {
+            self.ledger.discard(d, &case, acked);
+            self.note(format!(
+                "{} discards its refused edits of {case} ({code:?}): {} changes dropped{}",
+                self.name(d),
+                done.changes,
+                if done.case_removed {
+                    ", case removed"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok(any)
     }
 
     /// Device `d` syncs to the end over a perfect link. Returns whether anything moved.

@@ -132,15 +132,16 @@ impl<'a> Sim<'a> {
             client_name: ops::phrase(&mut rng),
         };
         let actor = store.actor(&dev_id).map_err(e)?;
-        let mut doc = CaseDoc::create(&ctx, actor, &new).map_err(e)?;
+        let mut doc = CaseDoc::create(&ctx, actor.clone(), &new).map_err(e)?;
         store.save_local(&mut doc).map_err(e)?;
+        let seq = doc.own_changes_after(&actor, 0).1;
         self.stats.edits += 1;
         let line = format!(
             "{} creates {id} for {assigned_to}{}",
             self.name(d),
             if new.sensitive { " (sensitive)" } else { "" }
         );
-        self.ledger.record(d, &id, Item::Case, self.step);
+        self.ledger.record(d, &id, Item::Case, self.step, seq);
         self.note(line);
         Ok(())
     }
@@ -149,7 +150,8 @@ impl<'a> Sim<'a> {
     pub fn edit(&mut self, d: usize, case: &str, kind: EditKind, rng: &mut StdRng) -> R<()> {
         let dev = self.dev(d)?;
         let mut doc = dev.store.load_case(case).map_err(e)?;
-        doc.set_actor(dev.store.actor(&dev.id).map_err(e)?);
+        let actor = dev.store.actor(&dev.id).map_err(e)?;
+        doc.set_actor(actor.clone());
         let ctx = dev.ctx(self.now_ms());
         let env = ops::EditEnv {
             ctx: &ctx,
@@ -161,6 +163,7 @@ impl<'a> Sim<'a> {
         match ops::apply(&mut doc, case, kind, rng, &env) {
             Ok((what, items)) => {
                 dev.store.save_local(&mut doc).map_err(e)?;
+                let seq = doc.own_changes_after(&actor, 0).1;
                 self.stats.edits += 1;
                 if kind == EditKind::RemoveHousehold {
                     if let Some(id) = what.split(' ').nth(1) {
@@ -168,7 +171,7 @@ impl<'a> Sim<'a> {
                     }
                 }
                 for item in items {
-                    self.ledger.record(d, case, item, self.step);
+                    self.ledger.record(d, case, item, self.step, seq);
                 }
                 self.note(format!("{} edits {case}: {what}", self.name(d)));
             }
