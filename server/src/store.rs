@@ -145,6 +145,15 @@ pub struct Routing {
 }
 
 impl Routing {
+    /// No routing: no district, no assignee, not sensitive (an erased case's tombstone).
+    pub fn none() -> Routing {
+        Routing {
+            district: String::new(),
+            assigned_to: String::new(),
+            sensitive: false,
+        }
+    }
+
     /// The scope keys this routing is indexed under.
     pub fn scope_keys(&self) -> [ScopeKey; 2] {
         [
@@ -226,6 +235,26 @@ impl DocRecord {
             .rev()
             .find(|(s, _)| *s <= seq)
             .map(|(_, r)| r)
+    }
+
+    /// What an erasure keeps of the record (issue #14): the id, that it was erased, and
+    /// when it appeared — what the protocol needs to refuse the case's edits and to tell
+    /// devices to remove it. No routing (district, assignee, sensitivity) and no routing
+    /// history: a device learns of the erasure from the `Erased` log entry under its own
+    /// scope keys (or from pushing the case), whatever the case's routing was, so the
+    /// tombstone need not say who held it. One definition for both stores.
+    pub fn into_tombstone(self) -> DocRecord {
+        DocRecord {
+            doc_id: self.doc_id,
+            routing: Routing::none(),
+            history: Vec::new(),
+            erased: true,
+            created_seq: self.created_seq,
+            summary: None,
+            tail_changes: 0,
+            tail_bytes: 0,
+            snapshot_bytes: 0,
+        }
     }
 
     /// Estimated saved size (snapshot plus changes since).

@@ -454,6 +454,9 @@ fn erasure_leaves_only_a_tombstone(s: &dyn Storage) {
     let rec = s.doc("case-e").expect("doc").expect("tombstone");
     assert!(rec.erased);
     assert_eq!(rec.summary, None);
+    // Only what the protocol needs: no district, assignee, sensitivity or history.
+    assert_eq!(rec.routing, Routing::none());
+    assert!(rec.history.is_empty());
     assert_eq!(s.doc_bytes("case-e").expect("bytes"), None);
     assert_eq!(s.change_at("case-e", 1).expect("change"), None);
     for key in [district(), user_key("chw1")] {

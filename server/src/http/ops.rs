@@ -58,6 +58,11 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             .count();
         metrics::gauge!("casesync_active_devices").set(active as f64);
     }
+    for (op, label) in crate::store::seal::clock::OPS {
+        let (ns, n) = crate::store::seal::clock::total(op);
+        metrics::gauge!("casesync_sealing_seconds_total", "op" => label).set(ns as f64 / 1e9);
+        metrics::gauge!("casesync_sealing_ops_total", "op" => label).set(n as f64);
+    }
     let body = st.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ([("content-type", "text/plain; version=0.0.4")], body).into_response()
 }

@@ -228,6 +228,55 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .map_err(|e| StoreError::Key(format!("{}: {e}", path.display())))
 }
 
+/// Time this process spent on sealing at rest, so its cost can be read beside the
+/// server's CPU time (`/metrics`: `casesync_sealing_seconds_total{op}` and
+/// `casesync_sealing_ops_total{op}`; load-bench prints µs per sync). Relaxed atomics:
+/// two clock reads and two additions per operation.
+pub mod clock {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::time::Instant;
+
+    /// What is timed.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Op {
+        /// Sealing a record (change, snapshot, summary).
+        Seal = 0,
+        /// Opening a record.
+        Open = 1,
+        /// Writing a case key to the key table (sled: a file, its fsync and the
+        /// directory's).
+        KeyWrite = 2,
+    }
+
+    /// Every [`Op`] with its metric label.
+    pub const OPS: [(Op, &str); 3] = [
+        (Op::Seal, "seal"),
+        (Op::Open, "open"),
+        (Op::KeyWrite, "key_write"),
+    ];
+
+    static NANOS: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+    static COUNT: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+
+    /// Runs `f`, adding its time to `op`'s total.
+    pub fn timed<T>(op: Op, f: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = f();
+        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        NANOS[op as usize].fetch_add(ns, Relaxed);
+        COUNT[op as usize].fetch_add(1, Relaxed);
+        out
+    }
+
+    /// `(nanoseconds, operations)` spent on `op` since the process started.
+    pub fn total(op: Op) -> (u64, u64) {
+        (
+            NANOS[op as usize].load(Relaxed),
+            COUNT[op as usize].load(Relaxed),
+        )
+    }
+}
+
 /// A case's data key, unwrapped: seals and opens its records.
 #[derive(Clone)]
 pub struct CaseKey(Arc<Sealer>);
@@ -246,20 +295,24 @@ impl CaseKey {
 
     /// `plain`, sealed as the record at `place` of case `doc_id`.
     pub fn seal(&self, doc_id: &str, place: Place, plain: &[u8]) -> Result<Vec<u8>, StoreError> {
-        Ok(mark(
-            self.0.seal(&aad(doc_id, place), plain).map_err(seal_err)?,
-        ))
+        clock::timed(clock::Op::Seal, || {
+            Ok(mark(
+                self.0.seal(&aad(doc_id, place), plain).map_err(seal_err)?,
+            ))
+        })
     }
 
     /// The plaintext of the record at `place` of case `doc_id`; an error if it is not
     /// sealed, was sealed for another case or place, or was altered.
     pub fn open(&self, doc_id: &str, place: Place, sealed: &[u8]) -> Result<Vec<u8>, StoreError> {
-        sealed
-            .strip_prefix(SEALED_MARK.as_slice())
-            .and_then(|inner| self.0.open(&aad(doc_id, place), inner))
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("a sealed record of case {doc_id} does not open"))
-            })
+        clock::timed(clock::Op::Open, || {
+            sealed
+                .strip_prefix(SEALED_MARK.as_slice())
+                .and_then(|inner| self.0.open(&aad(doc_id, place), inner))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("a sealed record of case {doc_id} does not open"))
+                })
+        })
     }
 }
 
@@ -331,14 +384,14 @@ impl KeyFiles {
     /// Stores the wrapped key of `doc_id` durably (written aside, then renamed).
     pub fn put(&self, doc_id: &str, wrapped: &[u8]) -> Result<(), StoreError> {
         match self {
-            KeyFiles::Dir(dir) => {
+            KeyFiles::Dir(dir) => clock::timed(clock::Op::KeyWrite, || {
                 let path = Self::file(dir, doc_id);
                 let tmp = path.with_extension("new");
                 let _ = std::fs::remove_file(&tmp);
                 write_new_file(&tmp, wrapped)?;
                 std::fs::rename(&tmp, &path).map_err(|e| StoreError::Key(e.to_string()))?;
                 sync_dir(dir)
-            }
+            }),
             KeyFiles::Memory(m) => {
                 m.lock()
                     .unwrap_or_else(PoisonError::into_inner)

@@ -161,6 +161,7 @@ impl SledStorage {
         store.finish_unfinished()?;
         store.finish_erasures()?;
         upgrade::seal_forward(&store)?;
+        upgrade::tombstones_forward(&store)?;
         Ok(store)
     }
 

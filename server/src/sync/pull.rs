@@ -373,7 +373,10 @@ impl SyncEngine {
                         });
                         Decision::Done
                     }
-                    (true, false) | (false, false) if then || seen_since => {
+                    // An erased case keeps no routing (`DocRecord::into_tombstone`): its
+                    // entry under one of this device's scope keys is what says the device
+                    // may hold it. Listing it to one that never did is harmless.
+                    (true, false) | (false, false) if then || seen_since || rec.erased => {
                         if !b.fits(0) {
                             return Ok(self.stop(b, &entries[i..], covered));
                         }

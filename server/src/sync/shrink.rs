@@ -221,16 +221,18 @@ impl SyncEngine {
             };
             let readable_now = !rec.erased && can_read(user, &rec.routing);
             // Routings in force at `since` and after: what the device may have been given.
-            let held_maybe = rec
-                .routing_at(since)
-                .into_iter()
-                .chain(
-                    rec.history
-                        .iter()
-                        .filter(|(s, _)| *s > since)
-                        .map(|(_, r)| r),
-                )
-                .any(|r| old.iter().any(|u| can_read(u, r)));
+            // An erased case keeps no routing; that the old scope listed it is enough.
+            let held_maybe = rec.erased
+                || rec
+                    .routing_at(since)
+                    .into_iter()
+                    .chain(
+                        rec.history
+                            .iter()
+                            .filter(|(s, _)| *s > since)
+                            .map(|(_, r)| r),
+                    )
+                    .any(|r| old.iter().any(|u| can_read(u, r)));
             if !readable_now && held_maybe && !listed.contains(&id) {
                 if !b.fits(id.len() + ENTRY_OVERHEAD) {
                     b.page.remaining_estimate = total - i as u64;

@@ -441,6 +441,77 @@ fn erased_cases_leave_every_device() {
 }
 
 #[test]
+fn an_erased_case_keeps_a_tombstone_that_names_nobody_and_still_leaves_every_phone() {
+    let w = world();
+    let chw1 = user("chw1", Role::Chw, false);
+    let chw2 = user("chw2", Role::Chw, false);
+    w.store.put_user(&chw2).expect("user");
+    let coord = user("coord", Role::Coordinator, true);
+    let mut laptop = create(&coord, "laptop", "case-1", "زهرا حسینی", "chw1", true);
+    let r = w.sync(
+        &coord,
+        "laptop",
+        &[],
+        push("case-1", all_changes(&mut laptop)),
+    );
+    let coord_cursor = r.cursor;
+    // chw1 holds the case; it is moved to chw2 while chw1's phone is away (its cursor
+    // is from before the move), and chw2 gets it.
+    let mut c1 = Vec::new();
+    assert_eq!(w.pull_all(&chw1, "phone-1", &mut c1, 0)[0].docs.len(), 1);
+    let h = laptop.heads();
+    laptop.reassign(&ctx(&coord), "chw2").expect("reassign");
+    let r = w.sync(
+        &coord,
+        "laptop",
+        &coord_cursor,
+        push("case-1", raw(laptop.changes_since(&h))),
+    );
+    assert!(r.refused.is_empty(), "{:?}", r.refused);
+    let coord_cursor = r.cursor;
+    let mut c2 = Vec::new();
+    assert_eq!(w.pull_all(&chw2, "phone-2", &mut c2, 0)[0].docs.len(), 1);
+
+    assert!(w.store.erase("case-1").expect("erase").is_some());
+    let tomb = w.store.doc("case-1").expect("doc").expect("tombstone");
+    assert!(tomb.erased);
+    assert_eq!(
+        tomb.routing,
+        Routing::none(),
+        "no district, assignee or sensitivity"
+    );
+    assert!(tomb.history.is_empty(), "no routing history");
+    assert!(tomb.summary.is_none());
+
+    // Every phone that may hold it is told to remove it: the old assignee from before
+    // the move, the new one, the coordinator.
+    for (u, device, cursor) in [
+        (&chw1, "phone-1", &c1),
+        (&chw2, "phone-2", &c2),
+        (&coord, "laptop", &coord_cursor),
+    ] {
+        let r = w.sync(u, device, cursor, vec![]);
+        assert_eq!(r.removed, vec!["case-1".to_string()], "{device}");
+        assert!(r.docs.is_empty(), "{device}");
+    }
+    // A push to it is still refused as erased, and a fresh phone gets nothing.
+    let h = laptop.heads();
+    laptop.add_visit(&ctx(&coord), &visit("x")).expect("visit");
+    let r = w.sync(
+        &coord,
+        "laptop",
+        &coord_cursor,
+        push("case-1", raw(laptop.changes_since(&h))),
+    );
+    assert_eq!(r.refused[0].code, RefusalCode::Erased);
+    let mut fresh = Vec::new();
+    assert!(w
+        .pull_all(&chw2, "phone-3", &mut fresh, 0)
+        .iter()
+        .all(|p| p.docs.is_empty()));
+}
+
+#[test]
 fn sensitive_cases_and_admins() {
     let w = world();
     let chw = user("chw1", Role::Chw, false);

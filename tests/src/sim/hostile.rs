@@ -10,7 +10,11 @@
 //!   case closed without a closure record;
 //! * the worker of the other district ([`OUTSIDER`](super::OUTSIDER)), never assigned
 //!   the team's cases, writes a visit note into one (out of scope, like a previous
-//!   assignee whose window ended).
+//!   assignee whose window ended);
+//! * a previous assignee of a reassigned case, from a second app ("<chw>-forge", a
+//!   device never told to remove it, so inside the write window that keeps offline
+//!   edits), assigns the case back to themselves: a restricted field, refused whatever
+//!   the window.
 //!
 //! Each attacker's request also pulls (from an empty cursor): what it receives is
 //! checked against its read scope at the time of the pull in `SimServer::serve`.
@@ -42,17 +46,20 @@ enum Attack {
     Stage,
     /// The other district's worker: a note written into a case of the team.
     Outsider,
+    /// A previous assignee: the case assigned back to themselves.
+    Former,
 }
 
 impl Sim<'_> {
     /// One hostile push on case number `a` (of those the server acknowledged), the
     /// attack chosen by `param`.
     pub(super) fn hostile(&mut self, a: usize, param: u64) -> R<()> {
-        let attack = match param % 4 {
+        let attack = match param % 5 {
             0 => Attack::Unmark,
             1 => Attack::Move,
             2 => Attack::Stage,
-            _ => Attack::Outsider,
+            3 => Attack::Outsider,
+            _ => Attack::Former,
         };
         let ids: Vec<String> = self
             .server
@@ -93,6 +100,24 @@ impl Sim<'_> {
                 return Ok(())
             }
             Attack::Outsider => (OUTSIDER.to_owned(), format!("{OUTSIDER}-forge")),
+            Attack::Former => {
+                let mut former = None;
+                for (_, r) in &rec.history {
+                    if r.assigned_to == rec.routing.assigned_to || r.assigned_to == OUTSIDER {
+                        continue;
+                    }
+                    let user = self.server.store().user(&r.assigned_to).map_err(e)?;
+                    if user.is_some_and(|u| u.role == Role::Chw && !u.disabled) {
+                        former = Some(r.assigned_to.clone());
+                        break;
+                    }
+                }
+                let Some(who) = former else {
+                    return Ok(());
+                };
+                let device = format!("{who}-forge");
+                (who, device)
+            }
         };
         if self.server.store().device(&device).map_err(e)?.is_none() {
             if let Err(x) = self.server.login(&user_id, &device) {
@@ -132,6 +157,10 @@ impl Sim<'_> {
             Attack::Outsider => {
                 am.put(ROOT, "stage", Stage::Intake.as_str()).map_err(e)?;
                 "writes into"
+            }
+            Attack::Former => {
+                am.put(ROOT, "assigned_to", user_id.as_str()).map_err(e)?;
+                "(a previous assignee) assigns back to themselves"
             }
         };
         am.commit();

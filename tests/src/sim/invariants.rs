@@ -30,7 +30,8 @@ impl<'a> Sim<'a> {
             match self.server.doc(&id)? {
                 Some(rec) => {
                     let readable = |r| scopes.iter().any(|u| can_read(u, r));
-                    if !own && !rec.history.iter().any(|(_, r)| readable(r)) {
+                    let history = self.server.routing_history(&rec);
+                    if !own && !history.iter().any(|(_, r)| readable(r)) {
                         return Err(format!(
                             "LEAK: {} ({}) holds {id}, which {} could never read (routing now {:?})",
                             self.name(d),

@@ -12,7 +12,7 @@ use casesync_core::protocol::{decode_request, DocBody, SyncResponse};
 use casesync_server::auth::{Auth, Authenticated, TokenResponse};
 use casesync_server::config::Settings;
 use casesync_server::error::AppError;
-use casesync_server::store::{DocRecord, SledStorage, Storage, UserRecord};
+use casesync_server::store::{DocRecord, Routing, SledStorage, Storage, UserRecord};
 use casesync_server::sync::scope::can_read;
 use casesync_server::sync::SyncEngine;
 
@@ -37,6 +37,9 @@ pub struct SimServer {
     pub acked: BTreeMap<String, BTreeSet<Hash>>,
     /// Cases erased so far.
     pub erased: BTreeSet<String>,
+    /// The routing history each erased case had (its tombstone keeps none): what the
+    /// checks judge a device's copy by until the removal reaches it.
+    erased_history: BTreeMap<String, Vec<(u64, Routing)>>,
 }
 
 /// What one request did on the server.
@@ -75,6 +78,7 @@ impl SimServer {
             password_hash,
             acked: BTreeMap::new(),
             erased: BTreeSet::new(),
+            erased_history: BTreeMap::new(),
         })
     }
 
@@ -147,12 +151,24 @@ impl SimServer {
 
     /// Erases a case (consent withdrawn), as `POST /v1/cases/{id}/erase` does.
     pub fn erase(&mut self, doc_id: &str) -> Result<bool, String> {
+        let history = self.store.doc(doc_id).map_err(err)?.map(|r| r.history);
         let seq = self.store.erase(doc_id).map_err(err)?;
         self.store.flush().map_err(err)?;
         if seq.is_some() {
             self.erased.insert(doc_id.to_owned());
+            self.erased_history
+                .insert(doc_id.to_owned(), history.unwrap_or_default());
         }
         Ok(seq.is_some())
+    }
+
+    /// The routing history of case `id`: the stored record's, or for an erased case the
+    /// one it had when it was erased.
+    pub fn routing_history<'r>(&'r self, rec: &'r DocRecord) -> &'r [(u64, Routing)] {
+        match self.erased_history.get(&rec.doc_id) {
+            Some(h) if rec.erased => h,
+            _ => &rec.history,
+        }
     }
 
     /// Compacts documents with at least `min_changes` changes since their snapshot.

@@ -377,12 +377,22 @@ fn erase_tx(tx: &mut Tx<'_>, keys: &Keys, id: &str) -> Result<Option<u64>, TxErr
         log.push(&k, seq, LogKind::Erased);
     }
     log.insert(tx, id)?;
+    let tomb = rec.into_tombstone();
+    let history = serde_json::to_value(&tomb.history).map_err(corrupt)?;
     tx.exec(
         "UPDATE docs SET erased = true, summary = NULL, summary_sealed = NULL,
+             district = $3, assigned_to = $4, sensitive = $5, history = $6,
              tail_changes = 0, tail_bytes = 0,
              snapshot_bytes = 0, head_seq = $2
          WHERE doc_id = $1",
-        &[&id, &seq],
+        &[
+            &id,
+            &seq,
+            &tomb.routing.district,
+            &tomb.routing.assigned_to,
+            &tomb.routing.sensitive,
+            &history,
+        ],
     )?;
     Ok(Some(u64_of(seq)?))
 }

@@ -40,6 +40,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sealed_content",
         sql: include_str!("../../../migrations/0003_sealed_content.sql"),
     },
+    Migration {
+        version: 4,
+        name: "tombstones",
+        sql: include_str!("../../../migrations/0004_tombstones.sql"),
+    },
 ];
 
 /// Advisory lock key of the migration transaction ("casesync" in ASCII, truncated).

@@ -316,3 +316,31 @@ fn another_master_key_is_refused_at_open() {
         SledStorage::open_keyed(dir.path(), 1 << 20, MasterKey::generate()).expect_err("refused");
     assert!(matches!(err, StoreError::Key(_)), "{err}");
 }
+
+#[test]
+fn a_tombstone_written_by_an_older_version_is_reduced_when_the_store_opens() {
+    let dir = tempfile::tempdir().expect("dir");
+    {
+        let store = SledStorage::open(dir.path()).expect("open");
+        let commit = commit_of("c1", "ফাতেমা খাতুন");
+        let routing = commit.routing.clone();
+        store.commit(commit).expect("commit");
+        store.erase("c1").expect("erase").expect("live case");
+        // Rewritten as the previous version left it: routing and history kept.
+        let mut old = store.doc("c1").expect("doc").expect("tombstone");
+        old.routing = routing.clone();
+        old.history = vec![(1, routing)];
+        store
+            .tree
+            .insert(key("d", "c1"), enc(&old).expect("enc"))
+            .expect("put");
+        store.tree.remove(b"m/tombstones").expect("rm");
+        store.db.flush().expect("flush");
+    }
+    let store = SledStorage::open(dir.path()).expect("reopen");
+    let tomb = store.doc("c1").expect("doc").expect("tombstone");
+    assert!(tomb.erased);
+    assert_eq!(tomb.routing, Routing::none());
+    assert!(tomb.history.is_empty());
+    assert_eq!(store.erase("c1").expect("erase again"), None);
+}

@@ -13,6 +13,8 @@ use crate::store::{DocRecord, StoreError, StoredChange};
 const SEALED_META: &[u8] = b"m/at-rest";
 /// The master key's check value.
 const MASTER_CHECK: &[u8] = b"m/master-check";
+/// Set once every tombstone is reduced to what the protocol needs.
+const TOMBSTONES_META: &[u8] = b"m/tombstones";
 
 /// Checks the master key, then seals what an older version stored in plaintext.
 pub(super) fn seal_forward(store: &SledStorage) -> Result<(), StoreError> {
@@ -81,6 +83,37 @@ pub(super) fn seal_forward(store: &SledStorage) -> Result<(), StoreError> {
             cases = sealed,
             "sealed the content of cases stored by an older version; its plaintext stays \
              in sled's older log segments until sled reuses them (docs/DEPLOYMENT.md)"
+        );
+    }
+    Ok(())
+}
+
+/// Reduces the tombstones an older version wrote (which kept the erased case's district,
+/// assignee, sensitivity and routing history) to [`DocRecord::into_tombstone`], once.
+pub(super) fn tombstones_forward(store: &SledStorage) -> Result<(), StoreError> {
+    if store.tree.get(TOMBSTONES_META).map_err(db_err)?.is_some() {
+        return Ok(());
+    }
+    let mut guard = store.lock_writes()?;
+    let mut set = WriteSet::default();
+    for kv in store.tree.scan_prefix(b"d/") {
+        let (k, v) = kv.map_err(db_err)?;
+        let rec: DocRecord = dec(&v)?;
+        if rec.erased {
+            let tomb = rec.clone().into_tombstone();
+            if tomb != rec {
+                set.insert(k.to_vec(), enc(&tomb)?);
+            }
+        }
+    }
+    let reduced = set.ops.len();
+    set.insert(TOMBSTONES_META.to_vec(), &b"v1"[..]);
+    store.apply(&mut guard, &set)?;
+    store.db.flush().map_err(db_err)?;
+    if reduced > 0 {
+        tracing::info!(
+            tombstones = reduced,
+            "reduced tombstones written by an older version"
         );
     }
     Ok(())

@@ -190,20 +190,15 @@ impl SledStorage {
     /// never takes part of the content for all of it.
     pub(super) fn plan_erase(&self, doc_id: &str) -> Result<Option<(WriteSet, u64)>, StoreError> {
         let dk = key("d", doc_id);
-        let Some(mut rec): Option<DocRecord> = self.get(&dk)? else {
+        let Some(rec): Option<DocRecord> = self.get(&dk)? else {
             return Ok(None);
         };
         if rec.erased {
             return Ok(None);
         }
         let scopes = rec.routing.scope_keys();
-        rec.erased = true;
-        rec.summary = None;
-        rec.tail_changes = 0;
-        rec.tail_bytes = 0;
-        rec.snapshot_bytes = 0;
         let mut set = WriteSet::default();
-        set.insert(dk, enc(&rec)?);
+        set.insert(dk, enc(&rec.into_tombstone())?);
         let start = seq_key("c", doc_id, 0);
         let end = seq_key("c", doc_id, u64::MAX);
         for kv in self.tree.range(start..=end) {

@@ -102,6 +102,8 @@ pub(crate) const TARGET_NOOP_RATE: f64 = 1_000.0;
 pub(crate) const TARGET_CHANGES_RATE: f64 = 300.0;
 /// Pause after a failed sync, so a failing server is not hammered in a tight loop.
 pub(crate) const ERROR_BACKOFF: Duration = Duration::from_millis(50);
+/// The `/metrics` token of the server the bench starts (read for the sealing column).
+const METRICS_TOKEN: &str = "load-bench-metrics";
 /// Every n-th device belongs to a coordinator (when there are coordinators).
 pub(crate) const COORDINATOR_EVERY: usize = 20;
 
@@ -212,7 +214,11 @@ async fn main() -> Result<()> {
             let caseload = source.describe_why(why.as_deref());
             eprintln!("load-bench: caseload: {caseload}");
             let users = own_users(&args);
-            let s = ServerProc::start(&dir.path().join("server"), &users)?;
+            let s = ServerProc::start_with_env(
+                &dir.path().join("server"),
+                &users,
+                &[("CASESYNC_METRICS_TOKEN", METRICS_TOKEN)],
+            )?;
             let url = s.url.clone();
             let n = import_cases(&source, &http, &url, &users, args.cases_per_chw.max(1))
                 .await
@@ -303,6 +309,7 @@ async fn main() -> Result<()> {
             args.full_devices,
             server_pid,
             args.timeline,
+            server.as_ref().map(|_| METRICS_TOKEN),
         )
         .await?;
         reports.push(r);

@@ -130,10 +130,15 @@ pub(crate) async fn run_phase(
     full: bool,
     server_pid: Option<u32>,
     timeline: u64,
+    metrics_token: Option<&str>,
 ) -> Result<PhaseReport> {
     let n = devices.len();
     let interval = (rate > 0.0).then(|| Duration::from_secs_f64(n as f64 / rate));
     let begin = Instant::now();
+    let sealing_before = match metrics_token {
+        Some(t) => sealing_seconds(http, url, t).await,
+        None => None,
+    };
     let cpu_before = server_pid.and_then(cpu_ms);
     let end = begin + Duration::from_secs(seconds);
     let plan = PhasePlan {
@@ -179,6 +184,13 @@ pub(crate) async fn run_phase(
     let cpu = cpu_before
         .zip(server_pid.and_then(cpu_ms))
         .map(|(a, b)| (b - a) / all.len().max(1) as f64);
+    let sealing_after = match metrics_token {
+        Some(t) => sealing_seconds(http, url, t).await,
+        None => None,
+    };
+    let sealing = sealing_before
+        .zip(sealing_after)
+        .map(|(a, b)| (b - a) * 1e6 / all.len().max(1) as f64);
     if let Some(e) = first_error {
         eprintln!("{} (rate {rate}): first error: {e}", phase.name());
     }
@@ -212,6 +224,7 @@ pub(crate) async fn run_phase(
         errors,
         server_peak_rss_kib: server_pid.and_then(peak_rss_kib),
         server_cpu_ms_per_sync: cpu,
+        sealing_us_per_sync: sealing,
         by_role: [role("coordinators", &coord), role("workers", &workers)],
         timeline: timeline_of(&timed, timeline),
     })

@@ -33,6 +33,10 @@ pub(crate) struct PhaseReport {
     /// Server CPU time (user + system) spent during the phase per sync, in ms: unlike
     /// throughput, it does not depend on what else the machine runs.
     pub(crate) server_cpu_ms_per_sync: Option<f64>,
+    /// Server time spent sealing and opening case content and writing case keys during
+    /// the phase, per sync, in µs (the server's `casesync_sealing_seconds_total`): the
+    /// share of the CPU column that sealing at rest costs (#14).
+    pub(crate) sealing_us_per_sync: Option<f64>,
     /// Syncs, p50 and p99 (ms) of coordinators' devices and of workers' devices.
     pub(crate) by_role: [(&'static str, u64, f64, f64); 2],
     /// Per `--timeline` seconds: first second, syncs begun, their p99 (ms).
@@ -110,6 +114,7 @@ pub(crate) fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) 
                     "errors": r.errors,
                     "server_peak_rss_kib": r.server_peak_rss_kib,
                     "server_cpu_ms_per_sync": r.server_cpu_ms_per_sync,
+                    "sealing_us_per_sync": r.sealing_us_per_sync,
                     "by_role": r.by_role.iter().map(|(name, n, p50, p99)| serde_json::json!({
                         "role": name, "syncs": n, "p50_ms": p50, "p99_ms": p99,
                     })).collect::<Vec<_>>(),
@@ -120,7 +125,7 @@ pub(crate) fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) 
     }
     println!("load-bench on the {caseload}");
     println!(
-        "{:<16} {:>7} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>14} {:>12}",
+        "{:<16} {:>7} {:>8} {:>11} {:>9} {:>9} {:>9} {:>9} {:>7} {:>14} {:>12} {:>14}",
         "phase",
         "devices",
         "syncs",
@@ -131,7 +136,8 @@ pub(crate) fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) 
         "p99 ms",
         "errors",
         "server peak RSS",
-        "CPU ms/sync"
+        "CPU ms/sync",
+        "sealing µs/sync"
     );
     for r in reports {
         let rss = r.server_peak_rss_kib.map_or_else(
@@ -141,8 +147,11 @@ pub(crate) fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) 
         let cpu = r
             .server_cpu_ms_per_sync
             .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.2}"));
+        let sealing = r
+            .sealing_us_per_sync
+            .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.1}"));
         println!(
-            "{:<16} {:>7} {:>8} {:>11} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>14} {:>12}",
+            "{:<16} {:>7} {:>8} {:>11} {:>9.1} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>14} {:>12} {:>14}",
             r.phase,
             r.devices,
             r.syncs,
@@ -153,7 +162,8 @@ pub(crate) fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) 
             r.p99_ms,
             r.errors,
             rss,
-            cpu
+            cpu,
+            sealing
         );
     }
     for r in reports {
@@ -180,4 +190,28 @@ pub(crate) fn print_report(reports: &[PhaseReport], json: bool, caseload: &str) 
     for r in reports {
         println!("{}: errors: {}", r.phase, r.errors);
     }
+}
+
+/// The server's total sealing time in seconds (`casesync_sealing_seconds_total`, every
+/// op), read from `/metrics` with its bearer token; `None` if it cannot be read.
+pub(crate) async fn sealing_seconds(http: &reqwest::Client, url: &str, token: &str) -> Option<f64> {
+    let body = http
+        .get(format!("{url}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let mut total = None;
+    for line in body.lines() {
+        if line.starts_with("casesync_sealing_seconds_total") {
+            let v: f64 = line.rsplit(' ').next()?.parse().ok()?;
+            *total.get_or_insert(0.0) += v;
+        }
+    }
+    total
 }
