@@ -151,7 +151,7 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
     }
     done(&stale, &server.url).await?;
     done(&ahead, &server.url).await?;
-    let total = ids(&ahead)?.len();
+    let total = ids(&ahead.store)?.len();
     assert_eq!(total, 2 * CASES_PER_CHW);
 
     // Edits before the backup, synced: acknowledged.
@@ -166,7 +166,7 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
     done(&a, &server.url).await?;
     done(&b, &server.url).await?;
     done(&ahead, &server.url).await?;
-    let all_ids = ids(&ahead)?;
+    let all_ids = ids(&ahead.store)?;
     let mut acked = changes_of(&a.store, &all_ids)?;
     acked.extend(changes_of(&b.store, &all_ids)?);
 
@@ -445,7 +445,7 @@ async fn postgres_pg_dump_and_pg_restore_with_the_counter_jump() -> Result<()> {
     }
     done(&a, &server.url).await?;
     done(&ahead, &server.url).await?;
-    let all = ids(&ahead)?;
+    let all = ids(&ahead.store)?;
     let acked = changes_of(&a.store, &all)?;
 
     let dump = dir.path().join("casesync.dump");

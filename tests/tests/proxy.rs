@@ -229,7 +229,7 @@ async fn a_device_syncs_through_nginx_and_bodies_up_to_the_servers_limit_pass() 
     let (p, step) = tablet.sync().await?;
     assert_eq!(step, Step::Done);
     assert_eq!(p.docs_received, names.len() as u64);
-    assert_eq!(tablet.case("p2")?.client_name, names[2]);
+    assert_eq!(tablet.case("p2")?.client.name, names[2]);
 
     // A body above nginx's default limit (1 MiB) reaches the server, which judges it
     // (not a sync request: 400 with the JSON error body, not nginx's 413 page).
