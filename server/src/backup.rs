@@ -130,10 +130,7 @@ impl Drop for ControlSocket {
 
 /// Binds the socket in a new owner-only directory, makes it 0600, then moves it to
 /// `path`: it is never reachable with wider permissions.
-fn bind_private(
-    data: &Path,
-    path: &Path,
-) -> Result<std::os::unix::net::UnixListener, BackupError> {
+fn bind_private(data: &Path, path: &Path) -> Result<std::os::unix::net::UnixListener, BackupError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let dir = data.join(format!(".control-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

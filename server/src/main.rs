@@ -564,7 +564,10 @@ fn run_backup(at: &StoreLocation, a: &casesync_server::backup::BackupArgs) -> an
         info.key_files
     );
     if let Some(k) = &a.keys_to {
-        println!("master key copied to {} (keep it apart from the backup)", k.display());
+        println!(
+            "master key copied to {} (keep it apart from the backup)",
+            k.display()
+        );
     }
     Ok(())
 }

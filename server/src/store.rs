@@ -15,7 +15,8 @@ mod sled_store;
 pub use postgres::PgStorage;
 pub use seal::MasterKey;
 pub use sled_store::export::{
-    prepare_empty_dir, read_manifest, restore as restore_sled, BackupInfo, RestoreMark, RESTORE_SEQ_GAP,
+    prepare_empty_dir, read_manifest, restore as restore_sled, BackupInfo, RestoreMark,
+    RESTORE_SEQ_GAP,
 };
 pub use sled_store::SledStorage;
 

@@ -112,7 +112,11 @@ async fn done(dev: &Device, url: &str) -> Result<casesync_core::sync::SyncProgre
 }
 
 /// Every case the coordinator of a fresh device receives from `url`.
-async fn everything(url: &str, spec: &UserSpec, device_id: &str) -> Result<BTreeMap<String, CaseDoc>> {
+async fn everything(
+    url: &str,
+    spec: &UserSpec,
+    device_id: &str,
+) -> Result<BTreeMap<String, CaseDoc>> {
     let http = http_client();
     let t = login(&http, url, &spec.username, &spec.password, device_id).await?;
     pull_all(&http, url, &t.access_token, device_id).await
@@ -130,7 +134,9 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
     );
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("control.sock"))?.permissions().mode();
+        let mode = std::fs::metadata(data.join("control.sock"))?
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "control socket is owner-only");
     }
     let (coord, chw1, chw2) = (&users[0], &users[1], &users[2]);
@@ -144,7 +150,10 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
     for (dev, who) in [(&a, "chw1"), (&b, "chw2")] {
         for i in 0..CASES_PER_CHW {
             let id = format!("{who}-case-{i:02}");
-            dev.create(&new_case(&id, D, who, NAMES[n % NAMES.len()], i % 5 == 0), 1_000)?;
+            dev.create(
+                &new_case(&id, D, who, NAMES[n % NAMES.len()], i % 5 == 0),
+                1_000,
+            )?;
             n += 1;
         }
         done(dev, &server.url).await?;
@@ -190,12 +199,16 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
     let mut round = 0;
     while !job.is_finished() || round < 3 {
         let i = 4 + round % 4;
-        a.edit(&format!("chw1-case-{i:02}"), 3_000 + round as i64, |d, c| {
-            d.add_visit(c, &visit(format!("Lần thăm {round}")))
-        })?;
-        b.edit(&format!("chw2-case-{i:02}"), 3_000 + round as i64, |d, c| {
-            d.add_visit(c, &visit(format!("ملاقات {round}")))
-        })?;
+        a.edit(
+            &format!("chw1-case-{i:02}"),
+            3_000 + round as i64,
+            |d, c| d.add_visit(c, &visit(format!("Lần thăm {round}"))),
+        )?;
+        b.edit(
+            &format!("chw2-case-{i:02}"),
+            3_000 + round as i64,
+            |d, c| d.add_visit(c, &visit(format!("ملاقات {round}"))),
+        )?;
         let (pa, pb) = tokio::join!(a.sync(), b.sync());
         let (pa, pb) = (pa?, pb?);
         assert_eq!((pa.1, pb.1), (Step::Done, Step::Done));
@@ -217,11 +230,16 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
     );
 
     // After the backup, until the server is lost: acknowledged by the old server only.
-    a.edit("chw1-case-11", 4_000, |d, c| d.add_visit(c, &visit("ہفتے بعد")))?;
+    a.edit("chw1-case-11", 4_000, |d, c| {
+        d.add_visit(c, &visit("ہفتے بعد"))
+    })?;
     done(&a, &server.url).await?;
     let ahead_final = done(&ahead, &server.url).await?;
     assert!(ahead_final.docs_received >= 1);
-    assert_eq!(server.terminate(std::time::Duration::from_secs(20))?.code(), Some(0));
+    assert_eq!(
+        server.terminate(std::time::Duration::from_secs(20))?.code(),
+        Some(0)
+    );
     assert!(!data.join("control.sock").exists(), "removed at shutdown");
 
     // Restore into a new directory; a new server on it.
@@ -238,7 +256,10 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
         &[],
     )?)?;
     assert!(
-        said.contains(&format!("continuing after {}", backup_seq + RESTORE_SEQ_GAP)),
+        said.contains(&format!(
+            "continuing after {}",
+            backup_seq + RESTORE_SEQ_GAP
+        )),
         "{said}"
     );
     let server2 = ServerProc::serve(&restored)?;
@@ -253,7 +274,10 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
             missing.push(id.clone());
         }
     }
-    assert!(missing.is_empty(), "acknowledged before the backup, lost: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "acknowledged before the backup, lost: {missing:?}"
+    );
 
     // Devices resume without a full re-download.
     let stale_p = done(&stale, &server2.url).await?;
@@ -279,8 +303,13 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
 
     // New work on the restored server reaches the tablet whose cursor is ahead of the
     // backup: the counter jumped past every cursor, so none skips it.
-    b.create(&new_case("chw2-case-new", D, "chw2", "Trần Thị Mai", false), 5_000)?;
-    b.edit("chw2-case-00", 5_000, |d, c| d.add_visit(c, &visit("بعد از بازیابی")))?;
+    b.create(
+        &new_case("chw2-case-new", D, "chw2", "Trần Thị Mai", false),
+        5_000,
+    )?;
+    b.edit("chw2-case-00", 5_000, |d, c| {
+        d.add_visit(c, &visit("بعد از بازیابی"))
+    })?;
     done(&b, &server2.url).await?;
     let ahead_p = done(&ahead, &server2.url).await?;
     assert_eq!(ahead_p.docs_received, 2, "the new case and the new visit");
@@ -310,7 +339,11 @@ fn a_backup_of_a_stopped_store_restores_entry_for_entry() -> Result<()> {
     let full = dir.path().join("full");
     std::fs::create_dir_all(&full)?;
     std::fs::write(full.join("x"), b"x")?;
-    let err = refused(cli(&["backup", "--to", full.to_str().unwrap_or_default()], &data, &[])?)?;
+    let err = refused(cli(
+        &["backup", "--to", full.to_str().unwrap_or_default()],
+        &data,
+        &[],
+    )?)?;
     assert!(err.contains("not empty"), "{err}");
     let backup = dir.path().join("backup");
     let inside = backup.join("key");
@@ -327,13 +360,21 @@ fn a_backup_of_a_stopped_store_restores_entry_for_entry() -> Result<()> {
     )?)?;
     assert!(err.contains("apart"), "{err}");
     let err = refused(cli(
-        &["backup", "--to", dir.path().join("b0").to_str().unwrap_or_default()],
+        &[
+            "backup",
+            "--to",
+            dir.path().join("b0").to_str().unwrap_or_default(),
+        ],
         &dir.path().join("nothing-here"),
         &[],
     )?)?;
     assert!(err.contains("no store"), "{err}");
 
-    let said = ok(cli(&["backup", "--to", backup.to_str().unwrap_or_default()], &data, &[])?)?;
+    let said = ok(cli(
+        &["backup", "--to", backup.to_str().unwrap_or_default()],
+        &data,
+        &[],
+    )?)?;
     assert!(said.contains("from the stopped store"), "{said}");
     let key = std::fs::read_to_string(data.join("master.key"))?;
     let key = key.trim();
@@ -475,7 +516,10 @@ async fn postgres_pg_dump_and_pg_restore_with_the_counter_jump() -> Result<()> {
     assert_eq!(served.len(), NAMES.len());
     for (id, h) in &acked {
         let mut doc = served.get(id).context("restored")?.clone();
-        assert!(doc.automerge().get_change_by_hash(h).is_some(), "{id} lost a change");
+        assert!(
+            doc.automerge().get_change_by_hash(h).is_some(),
+            "{id} lost a change"
+        );
     }
     assert_eq!(done(&ahead, &server2.url).await?.docs_received, 0);
     a.create(&new_case("pg-new", D, "chw1", "Trần Văn Nam", false), 3_000)?;

@@ -64,7 +64,9 @@ impl Nginx {
         let user = if is_root() { "user root root;" } else { "" };
         for attempt in 0..3 {
             // A free port now (nginx does not report a port 0 it was given).
-            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
             let d = dir.display();
             let conf = format!(
                 "{user}
@@ -244,7 +246,10 @@ async fn a_device_syncs_through_nginx_and_bodies_up_to_the_servers_limit_pass() 
     let status = r.status().as_u16();
     let body = r.text().await?;
     assert_ne!(status, 413, "{body}");
-    assert!(body.contains("\"code\""), "the server's answer: {status} {body}");
+    assert!(
+        body.contains("\"code\""),
+        "the server's answer: {status} {body}"
+    );
     // A body over the server's limit is answered by the server (JSON), not nginx.
     let http = http_client();
     let r = http
@@ -261,10 +266,16 @@ async fn a_device_syncs_through_nginx_and_bodies_up_to_the_servers_limit_pass() 
 }
 
 /// One API login from `http`: the status and error code.
-async fn api_login(http: &reqwest::Client, url: &str, user: &str, pw: &str, xff: Option<&str>) -> Result<(u16, String)> {
-    let mut rb = http.post(format!("{url}/v1/auth/login")).json(
-        &serde_json::json!({"username": user, "password": pw, "device_id": "proxy-test"}),
-    );
+async fn api_login(
+    http: &reqwest::Client,
+    url: &str,
+    user: &str,
+    pw: &str,
+    xff: Option<&str>,
+) -> Result<(u16, String)> {
+    let mut rb = http
+        .post(format!("{url}/v1/auth/login"))
+        .json(&serde_json::json!({"username": user, "password": pw, "device_id": "proxy-test"}));
     if let Some(f) = xff {
         rb = rb.header("x-forwarded-for", f);
     }
@@ -301,7 +312,10 @@ async fn throttling_through_nginx_sees_each_clients_own_address() -> Result<()> 
         "another client behind the same nginx logs in: the server told them apart"
     );
     let log = w.nginx.access_log();
-    assert!(log.contains("127.0.0.2") && log.contains("127.0.0.3"), "{log}");
+    assert!(
+        log.contains("127.0.0.2") && log.contains("127.0.0.3"),
+        "{log}"
+    );
     Ok(())
 }
 
@@ -333,7 +347,10 @@ async fn a_dashboard_sign_in_through_nginx() -> Result<()> {
         .await?;
     assert_eq!(overview.status().as_u16(), 200);
     let html = overview.text().await?;
-    assert!(html.contains(D), "the overview of the coordinator's district");
+    assert!(
+        html.contains(D),
+        "the overview of the coordinator's district"
+    );
     Ok(())
 }
 

@@ -61,8 +61,8 @@ use serde::{de::DeserializeOwned, Serialize};
 use self::write_set::{dec, dec_device, enc, key, seq_key, seq_suffix, WriteSet};
 use super::seal::{KeyCache, KeyFiles, MasterKey, Place, SEAL_OVERHEAD};
 use super::{
-    BackupInfo, ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
-    LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    BackupInfo, ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump,
+    Hash, LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";

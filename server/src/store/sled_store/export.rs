@@ -155,7 +155,11 @@ fn read_part(r: &mut impl Read, at_key: bool) -> Result<Option<Vec<u8>>, StoreEr
     while got < len.len() {
         match r.read(&mut len[got..]) {
             Ok(0) if got == 0 && at_key => return Ok(None),
-            Ok(0) => return Err(StoreError::Corrupt("the backup's data file is cut short".into())),
+            Ok(0) => {
+                return Err(StoreError::Corrupt(
+                    "the backup's data file is cut short".into(),
+                ))
+            }
             Ok(n) => got += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(StoreError::Db(e.to_string())),
@@ -206,8 +210,7 @@ fn copy_key_files(from: &Path, to: &Path) -> Result<u64, StoreError> {
 
 fn write_manifest(dir: &Path, info: &BackupInfo) -> Result<(), StoreError> {
     let tmp = dir.join(format!("{MANIFEST_FILE}.new"));
-    let text =
-        serde_json::to_vec_pretty(info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let text = serde_json::to_vec_pretty(info).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     std::fs::write(&tmp, text).map_err(io(&tmp))?;
     sync_file(&tmp)?;
     let path = dir.join(MANIFEST_FILE);
@@ -367,9 +370,8 @@ pub fn restore(
         let mut r = BufReader::new(std::fs::File::open(&path).map_err(io(&path))?);
         let mut entries = 0u64;
         while let Some(k) = read_part(&mut r, true)? {
-            let v = read_part(&mut r, false)?.ok_or_else(|| {
-                StoreError::Corrupt("the backup's data file is cut short".into())
-            })?;
+            let v = read_part(&mut r, false)?
+                .ok_or_else(|| StoreError::Corrupt("the backup's data file is cut short".into()))?;
             tree.insert(k, v).map_err(db_err)?;
             entries += 1;
         }
