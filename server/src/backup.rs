@@ -32,6 +32,8 @@ pub const CONTROL_SOCKET_NAME: &str = "control.sock";
 pub const MAX_CONTROL_REQUEST_BYTES: u64 = 16 * 1024;
 /// Longest wait for a connection's request line.
 pub const CONTROL_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pause after a failed accept on the control socket (e.g. out of file descriptors).
+pub const CONTROL_ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Longest answer line the CLI reads.
 pub const MAX_CONTROL_REPLY_BYTES: u64 = 64 * 1024;
 
@@ -107,6 +109,7 @@ impl ControlSocket {
         let task = tokio::spawn(async move {
             loop {
                 let Ok((conn, _)) = listener.accept().await else {
+                    tokio::time::sleep(CONTROL_ACCEPT_RETRY).await;
                     continue;
                 };
                 tokio::spawn(answer(conn, store.clone(), busy.clone()));
@@ -132,14 +135,15 @@ impl Drop for ControlSocket {
 /// `path`: it is never reachable with wider permissions.
 fn bind_private(data: &Path, path: &Path) -> Result<std::os::unix::net::UnixListener, BackupError> {
     use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let dir = data.join(format!(".control-{}", std::process::id()));
+    // Short names: a socket path is at most 107 bytes.
+    let dir = data.join(format!(".c{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .map_err(io_err(&dir))?;
     let made = (|| {
-        let tmp = dir.join(CONTROL_SOCKET_NAME);
+        let tmp = dir.join("s");
         let l = std::os::unix::net::UnixListener::bind(&tmp).map_err(io_err(&tmp))?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
             .map_err(io_err(&tmp))?;
@@ -374,15 +378,15 @@ pub fn run_backup(
 fn ask_server(socket: &Path, to: &Path) -> Result<Option<BackupInfo>, BackupError> {
     let mut conn = match std::os::unix::net::UnixStream::connect(socket) {
         Ok(c) => c,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            return Ok(None)
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            return Err(BackupError::Refused(format!(
+                "{}: permission denied: run `backup` as the server's user",
+                socket.display()
+            )))
         }
-        Err(e) => return Err(io_err(socket)(e)),
+        // No server (or none reachable by socket): the store is opened directly, which
+        // a running server's lock refuses with its own message.
+        Err(_) => return Ok(None),
     };
     let mut line = serde_json::to_vec(&ControlRequest::Backup { to: to.to_owned() })
         .map_err(|e| BackupError::Io(e.to_string()))?;

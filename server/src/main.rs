@@ -336,11 +336,16 @@ async fn run_serve(at: &StoreLocation, a: &ServeArgs) -> anyhow::Result<()> {
     tracing::info!(store = %at.describe(), "store opened");
     let state = AppState::new(store, settings(a)?)?;
     // sled: `backup` asks through this socket (removed when it drops, at shutdown).
+    // Without it (e.g. a data path too long for a socket) the server still serves.
     let _control = match at {
-        StoreLocation::Sled { dir, .. } => Some(casesync_server::backup::ControlSocket::start(
+        StoreLocation::Sled { dir, .. } => casesync_server::backup::ControlSocket::start(
             dir,
             state.store.clone(),
-        )?),
+        )
+        .map_err(
+            |e| tracing::warn!(error = %e, "no control socket: `backup` needs the server stopped"),
+        )
+        .ok(),
         StoreLocation::Postgres { .. } => None,
     };
     let listener = tokio::net::TcpListener::bind(&a.listen).await?;

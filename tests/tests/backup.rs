@@ -321,7 +321,9 @@ async fn a_backup_of_a_running_server_restores_and_devices_resume() -> Result<()
     // The gap that is still open (docs/DESIGN.md §6.3): the visit acknowledged after
     // the backup is lost, the phone does not send it again, and its next edit of that
     // case depends on it: refused and parked, nothing stored.
-    a.edit("chw1-case-11", 6_000, |d, c| d.add_visit(c, &visit("Lần sau")))?;
+    a.edit("chw1-case-11", 6_000, |d, c| {
+        d.add_visit(c, &visit("Lần sau"))
+    })?;
     let (p, _) = a.sync_via(&server2.url).await?;
     assert!(
         p.refused

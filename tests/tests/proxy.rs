@@ -311,10 +311,16 @@ async fn throttling_through_nginx_sees_each_clients_own_address() -> Result<()> 
         200,
         "another client behind the same nginx logs in: the server told them apart"
     );
-    let log = w.nginx.access_log();
+    // nginx logs a request after answering it: wait for the line.
+    let deadline = Instant::now() + NGINX_START;
+    let mut log = w.nginx.access_log();
+    while !(log.contains("127.0.0.2") && log.contains("127.0.0.3")) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        log = w.nginx.access_log();
+    }
     assert!(
         log.contains("127.0.0.2") && log.contains("127.0.0.3"),
-        "{log}"
+        "nginx saw both clients: {log}"
     );
     Ok(())
 }

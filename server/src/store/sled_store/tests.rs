@@ -326,8 +326,8 @@ fn backups_taken_during_commits_are_states_between_two_commits() {
     use crate::store::{restore_sled, RESTORE_SEQ_GAP};
     let dir = tempfile::tempdir().expect("tempdir");
     let master = MasterKey::generate();
-    let store = SledStorage::open_keyed(&dir.path().join("live"), 1 << 20, master.clone())
-        .expect("store");
+    let store =
+        SledStorage::open_keyed(&dir.path().join("live"), 1 << 20, master.clone()).expect("store");
     let writer = store.clone();
     let names = ["রহিমা খাতুন", "زهرا احمدی", "สมชาย จันทร์เพ็ญ", "Nguyễn Thị Hoa"];
     let commits = std::thread::spawn(move || {
@@ -349,13 +349,24 @@ fn backups_taken_during_commits_are_states_between_two_commits() {
         let log = back
             .log(&ScopeKey::District("d1".into()), 0, u64::MAX)
             .expect("log");
-        assert_eq!(log.last().map_or(0, |e| e.seq), info.last_seq, "counter and log agree");
+        assert_eq!(
+            log.last().map_or(0, |e| e.seq),
+            info.last_seq,
+            "counter and log agree"
+        );
         for e in &log {
             if let LogKind::Change(h) = e.kind {
-                let ch = back.change_at(&e.doc_id, e.seq).expect("read").expect("change");
+                let ch = back
+                    .change_at(&e.doc_id, e.seq)
+                    .expect("read")
+                    .expect("change");
                 assert_eq!(ch.hash, h);
             }
-            assert!(back.doc_bytes(&e.doc_id).expect("read").is_some(), "{} whole", e.doc_id);
+            assert!(
+                back.doc_bytes(&e.doc_id).expect("read").is_some(),
+                "{} whole",
+                e.doc_id
+            );
         }
         seen.push(info.last_seq);
         drop(back);
