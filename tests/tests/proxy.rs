@@ -125,7 +125,12 @@ http {{
                     });
                 }
                 if Instant::now() > deadline {
-                    let _ = child.kill();
+                    // Stopped as on drop (its workers with it).
+                    drop(Nginx {
+                        child,
+                        url,
+                        dir: dir.to_path_buf(),
+                    });
                     bail!("nginx did not listen within {NGINX_START:?}");
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -141,7 +146,19 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// SIGTERM to the master, which stops its workers (SIGKILL would leave them running,
+    /// orphaned, on the port); SIGKILL only if it has not exited in time.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + NGINX_START;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
