@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod backup;
 pub mod client_ip;
 pub mod config;
 pub mod demo;

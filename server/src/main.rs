@@ -81,6 +81,11 @@ enum Cmd {
     /// Manage devices.
     #[command(subcommand)]
     Device(DeviceCmd),
+    /// Write a consistent copy of the sled store (through the running server if one
+    /// runs); never the master key (see `--keys-to`).
+    Backup(casesync_server::backup::BackupArgs),
+    /// Restore a backup into the `--data` directory (new or empty).
+    Restore(casesync_server::backup::RestoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -330,6 +335,19 @@ async fn run_serve(at: &StoreLocation, a: &ServeArgs) -> anyhow::Result<()> {
     let store = tokio::task::spawn_blocking(move || open(&at2)).await??;
     tracing::info!(store = %at.describe(), "store opened");
     let state = AppState::new(store, settings(a)?)?;
+    // sled: `backup` asks through this socket (removed when it drops, at shutdown).
+    // Without it (e.g. a data path too long for a socket) the server still serves.
+    let _control = match at {
+        StoreLocation::Sled { dir, .. } => casesync_server::backup::ControlSocket::start(
+            dir,
+            state.store.clone(),
+        )
+        .map_err(
+            |e| tracing::warn!(error = %e, "no control socket: `backup` needs the server stopped"),
+        )
+        .ok(),
+        StoreLocation::Postgres { .. } => None,
+    };
     let listener = tokio::net::TcpListener::bind(&a.listen).await?;
     let addr = listener.local_addr()?;
     if a.demo && !addr.ip().is_loopback() && !a.demo_public {
@@ -536,6 +554,40 @@ fn run_device(at: &StoreLocation, cmd: DeviceCmd) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn run_backup(at: &StoreLocation, a: &casesync_server::backup::BackupArgs) -> anyhow::Result<()> {
+    let (info, route) = casesync_server::backup::run_backup(at, a)?;
+    let by = match route {
+        casesync_server::backup::BackupRoute::Server => "by the running server",
+        casesync_server::backup::BackupRoute::Direct => "from the stopped store",
+    };
+    println!(
+        "backup written to {} {by}: sequence number {}, {} entries, {} bytes, {} case keys",
+        a.to.display(),
+        info.last_seq,
+        info.entries,
+        info.bytes,
+        info.key_files
+    );
+    if let Some(k) = &a.keys_to {
+        println!(
+            "master key copied to {} (keep it apart from the backup)",
+            k.display()
+        );
+    }
+    Ok(())
+}
+
+fn run_restore(at: &StoreLocation, a: &casesync_server::backup::RestoreArgs) -> anyhow::Result<()> {
+    let mark = casesync_server::backup::run_restore(at, a)?;
+    println!(
+        "restored into {}: the backup's sequence number {}, continuing after {}",
+        at.describe(),
+        mark.backup_seq,
+        mark.restored_seq
+    );
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
@@ -559,6 +611,8 @@ fn main() -> std::process::ExitCode {
             .and_then(|rt| rt.block_on(run_serve(&at, &a))),
         Cmd::User(c) => run_user(&at, c),
         Cmd::Device(c) => run_device(&at, c),
+        Cmd::Backup(a) => run_backup(&at, &a),
+        Cmd::Restore(a) => run_restore(&at, &a),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -14,6 +14,10 @@ mod sled_store;
 
 pub use postgres::PgStorage;
 pub use seal::MasterKey;
+pub use sled_store::export::{
+    prepare_empty_dir, read_manifest, restore as restore_sled, BackupInfo, RestoreMark,
+    RESTORE_SEQ_GAP,
+};
 pub use sled_store::SledStorage;
 
 use casesync_core::case::{CaseSummary, Role};
@@ -391,6 +395,17 @@ pub trait Storage: Send + Sync + 'static {
     fn docs_to_compact(&self, min_changes: u32) -> Result<Vec<String>, StoreError>;
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+    /// Writes a consistent copy of the store into directory `to` (new or empty): a state
+    /// the store was in between two commits. sled only: PostgreSQL is backed up with
+    /// `pg_dump` (docs/DEPLOYMENT.md), and this refuses.
+    fn backup(&self, to: &std::path::Path) -> Result<BackupInfo, StoreError> {
+        let _ = to;
+        Err(StoreError::Db(
+            "this store has no built-in backup: back PostgreSQL up with pg_dump \
+             (docs/DEPLOYMENT.md)"
+                .into(),
+        ))
+    }
     /// Every stored key and value (for tests and diagnostics).
     fn dump(&self) -> Result<Dump, StoreError>;
 }

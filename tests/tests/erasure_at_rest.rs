@@ -60,7 +60,8 @@ fn plaintext_in(dir: &Path, needles: &[&str]) -> Vec<(PathBuf, String)> {
         if p.is_dir() {
             let entries = std::fs::read_dir(&p).expect("list a directory");
             stack.extend(entries.flatten().map(|e| e.path()));
-        } else {
+        } else if p.is_file() {
+            // (Not the running server's control socket.)
             let bytes = std::fs::read(&p).expect("read a file");
             for (name, form) in &forms {
                 if bytes.windows(form.len()).any(|w| w == form.as_slice()) {
@@ -135,7 +136,7 @@ fn copy_dir(from: &Path, to: &Path, skip: &str) {
         let (src, dst) = (e.path(), to.join(&name));
         if src.is_dir() {
             copy_dir(&src, &dst, "");
-        } else {
+        } else if src.is_file() {
             std::fs::copy(&src, &dst).expect("copy");
         }
     }

@@ -45,6 +45,7 @@
 //! flush runs wait for it and return without flushing again if it covered their writes
 //! (many requests' writes made durable by one fsync).
 
+pub mod export;
 mod keys;
 #[cfg(test)]
 mod tests;
@@ -60,8 +61,8 @@ use serde::{de::DeserializeOwned, Serialize};
 use self::write_set::{dec, dec_device, enc, key, seq_key, seq_suffix, WriteSet};
 use super::seal::{KeyCache, KeyFiles, MasterKey, Place, SEAL_OVERHEAD};
 use super::{
-    ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump, Hash,
-    LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
+    BackupInfo, ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump,
+    Hash, LogEntry, LogKind, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
 const SEQ_KEY: &[u8] = b"m/seq";
@@ -561,6 +562,10 @@ impl Storage for SledStorage {
         self.db.flush().map_err(db_err)?;
         *flushed = covers;
         Ok(())
+    }
+
+    fn backup(&self, to: &Path) -> Result<BackupInfo, StoreError> {
+        self.export_to(to)
     }
 
     fn dump(&self) -> Result<Dump, StoreError> {

@@ -343,4 +343,62 @@ fn a_tombstone_written_by_an_older_version_is_reduced_when_the_store_opens() {
     assert_eq!(tomb.routing, Routing::none());
     assert!(tomb.history.is_empty());
     assert_eq!(store.erase("c1").expect("erase again"), None);
+
+/// Backups taken while another thread commits are each a state between two commits:
+/// the restored counter is the backup's plus the gap, every log entry up to the
+/// backup's number is there and none beyond it, and every change the log names is
+/// stored and every case it names reads whole.
+#[test]
+fn backups_taken_during_commits_are_states_between_two_commits() {
+    use crate::store::{restore_sled, RESTORE_SEQ_GAP};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let master = MasterKey::generate();
+    let store =
+        SledStorage::open_keyed(&dir.path().join("live"), 1 << 20, master.clone()).expect("store");
+    let writer = store.clone();
+    let names = ["রহিমা খাতুন", "زهرا احمدی", "สมชาย จันทร์เพ็ญ", "Nguyễn Thị Hoa"];
+    let commits = std::thread::spawn(move || {
+        for i in 0..200 {
+            writer
+                .commit(commit_of(&format!("c{i:03}"), names[i % names.len()]))
+                .expect("commit");
+        }
+    });
+    let mut seen = Vec::new();
+    for b in 0..4 {
+        let to = dir.path().join(format!("backup-{b}"));
+        let info = store.backup(&to).expect("backup");
+        let data = dir.path().join(format!("restored-{b}"));
+        let mark = restore_sled(&to, &data, &master, 1 << 20).expect("restore");
+        assert_eq!(mark.restored_seq, info.last_seq + RESTORE_SEQ_GAP);
+        let back = SledStorage::open_keyed(&data, 1 << 20, master.clone()).expect("open");
+        assert_eq!(back.last_seq().expect("seq"), mark.restored_seq);
+        let log = back
+            .log(&ScopeKey::District("d1".into()), 0, u64::MAX)
+            .expect("log");
+        assert_eq!(
+            log.last().map_or(0, |e| e.seq),
+            info.last_seq,
+            "counter and log agree"
+        );
+        for e in &log {
+            if let LogKind::Change(h) = e.kind {
+                let ch = back
+                    .change_at(&e.doc_id, e.seq)
+                    .expect("read")
+                    .expect("change");
+                assert_eq!(ch.hash, h);
+            }
+            assert!(
+                back.doc_bytes(&e.doc_id).expect("read").is_some(),
+                "{} whole",
+                e.doc_id
+            );
+        }
+        seen.push(info.last_seq);
+        drop(back);
+    }
+    commits.join().expect("commits");
+    eprintln!("backups at sequence numbers {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
 }
