@@ -343,6 +343,7 @@ fn a_tombstone_written_by_an_older_version_is_reduced_when_the_store_opens() {
     assert_eq!(tomb.routing, Routing::none());
     assert!(tomb.history.is_empty());
     assert_eq!(store.erase("c1").expect("erase again"), None);
+}
 
 /// Backups taken while another thread commits are each a state between two commits:
 /// the restored counter is the backup's plus the gap, every log entry up to the
