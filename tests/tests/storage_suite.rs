@@ -600,6 +600,7 @@ fn scope_changes_and_disabling_are_stored(s: &dyn Storage) {
         password_hash: String::new(),
         disabled: false,
         created_ms: 5,
+        must_change_password: false,
     };
     s.put_user(&coord).expect("put user");
     let device = |id: &str, user: &str| DeviceRecord {

@@ -22,6 +22,7 @@ login-submit = Sign in
 login-failed = Wrong username or password.
 login-limited = Too many failed attempts. Try again later.
 login-disabled = This account is disabled.
+login-password-change = An administrator reset this password: it must be changed before you can sign in.
 login-expired = The sign-in form expired. Please try again.
 
 overview-title = District overview

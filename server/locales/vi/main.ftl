@@ -22,6 +22,7 @@ login-submit = Đăng nhập
 login-failed = Sai tên đăng nhập hoặc mật khẩu.
 login-limited = Thử sai quá nhiều lần. Vui lòng thử lại sau.
 login-disabled = Tài khoản này đã bị khóa.
+login-password-change = Quản trị viên đã đặt lại mật khẩu này: bạn cần đổi mật khẩu trước khi đăng nhập.
 login-expired = Biểu mẫu đăng nhập đã hết hạn. Vui lòng thử lại.
 
 overview-title = Tổng quan huyện
