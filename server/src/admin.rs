@@ -5,8 +5,9 @@
 //! nothing stored; each can be repeated (a 2G retry) with the same outcome.
 //!
 //! The caller serializes the acts with logins and token rotations: on a running server
-//! the API holds [`crate::auth::Auth::records_lock`] around each; the CLI on the store
-//! holds the store itself (sled's file lock).
+//! the API and the dashboard run each through [`run`] (under
+//! [`crate::auth::Auth::records_lock`]); the CLI on the store holds the store itself
+//! (sled's file lock).
 
 pub mod import;
 
@@ -18,12 +19,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, check_districts, check_password, hash_password, valid_username};
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::store::{DeviceRecord, Storage, UserRecord};
 
 /// Most districts of one user.
 pub const MAX_DISTRICTS_PER_USER: usize = 64;
 /// Largest body of an admin API request other than an import, bytes.
 pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
+
+/// Runs an act on a running server (the admin API's and the dashboard's way): on a
+/// blocking thread (acts hash passwords), holding the auth records lock
+/// ([`crate::auth::Auth::records_lock`]) so no login or token rotation interleaves.
+pub async fn run<T: Send + 'static>(
+    st: &AppState,
+    act: impl FnOnce(&dyn Storage) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let guard = st.auth.records_lock().lock_owned().await;
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let _g = guard;
+        act(store.as_ref())
+    })
+    .await?
+}
 
 /// A user as the admin API shows it (no password hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

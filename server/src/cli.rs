@@ -140,6 +140,13 @@ enum UserCmd {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// A user changes their own password on a running server (after a reset: the
+    /// temporary one, then the new one, each on its own line of standard input). Needs
+    /// --server, not --admin.
+    ChangePassword {
+        /// Login name.
+        username: String,
+    },
     /// Add users from a CSV file: a header row `user,role,districts,sensitive,password`
     /// (districts `;`-separated), one user a line. Any problem refuses the whole file.
     Import {
@@ -310,6 +317,18 @@ fn fmt_ms(ms: Option<i64>) -> String {
 
 /// `casesync-server user ...`.
 pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
+    if let UserCmd::ChangePassword { username } = &args.cmd {
+        let url = args
+            .target
+            .server
+            .as_deref()
+            .context("change-password needs --server (the running server)")?;
+        let old = stdin_line()?;
+        let new = stdin_line()?;
+        remote::change_password(url, username, &old, &new)?;
+        println!("user {username}: password changed");
+        return Ok(());
+    }
     let admin = Admin::open(at, &args.target)?;
     match args.cmd {
         UserCmd::Add {
@@ -416,6 +435,7 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
             }
             println!("user {username}: password reset; they must change it at their next login");
         }
+        UserCmd::ChangePassword { .. } => {}
         UserCmd::Import { file, dry_run } => {
             let meta = std::fs::metadata(&file).with_context(|| file.display().to_string())?;
             if meta.len() > import::MAX_IMPORT_BYTES as u64 {

@@ -89,9 +89,12 @@ fn parse_sensitive(s: &str) -> Option<bool> {
     }
 }
 
+/// The users of an import file that passed every check, each with its line.
+pub type Lines = Vec<(u64, NewUser)>;
+
 /// The users of an import file, each with its line, and every problem found. Errors
 /// only for what makes the file unreadable as a whole (size, row count, header).
-pub fn parse(bytes: &[u8]) -> Result<(Vec<(u64, NewUser)>, Vec<Problem>), AppError> {
+pub fn parse(bytes: &[u8]) -> Result<(Lines, Vec<Problem>), AppError> {
     check_bounds(bytes)?;
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new()

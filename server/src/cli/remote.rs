@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use casesync_core::protocol::{ErrorBody, LoginRequest, TokenResponse};
+use casesync_core::protocol::{ErrorBody, LoginRequest, PasswordChangeRequest, TokenResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -28,9 +28,21 @@ fn cli_device(admin: &str) -> String {
     format!("casesync-cli-{admin}")
 }
 
+/// `POST /v1/auth/password` at `base`: `username` changes `old` to `new` (no sign-in).
+pub fn change_password(base: &str, username: &str, old: &str, new: &str) -> anyhow::Result<()> {
+    let c = Client::connect(base)?;
+    let body = PasswordChangeRequest {
+        username: username.to_owned(),
+        old_password: old.to_owned(),
+        new_password: new.to_owned(),
+    };
+    let _: serde_json::Value = c.post_json("/v1/auth/password", &body)?;
+    Ok(())
+}
+
 impl Client {
-    /// Signs `admin` in at `base` (`http://host:port` or `https://...`).
-    pub fn login(base: &str, admin: &str, password: &str) -> anyhow::Result<Self> {
+    /// A connection to `base` (`http://host:port` or `https://...`), not signed in.
+    fn connect(base: &str) -> anyhow::Result<Self> {
         let base = base.trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("--server {base}: give an http:// or https:// URL");
@@ -39,11 +51,16 @@ impl Client {
             .timeout_connect(CONNECT_TIMEOUT)
             .timeout_read(READ_TIMEOUT)
             .build();
-        let mut c = Client {
+        Ok(Client {
             base,
             agent,
             token: String::new(),
-        };
+        })
+    }
+
+    /// Signs `admin` in at `base` (`http://host:port` or `https://...`).
+    pub fn login(base: &str, admin: &str, password: &str) -> anyhow::Result<Self> {
+        let mut c = Client::connect(base)?;
         let login = LoginRequest {
             username: admin.to_owned(),
             password: password.to_owned(),

@@ -34,7 +34,6 @@ use crate::admin::{
 use crate::auth::Authenticated;
 use crate::client_ip::ClientIp;
 use crate::error::AppError;
-use crate::store::Storage;
 
 /// The caller may administer: an active device of a user of role admin.
 fn admin_only(who: &Authenticated) -> Result<(), AppError> {
@@ -45,20 +44,6 @@ fn admin_only(who: &Authenticated) -> Result<(), AppError> {
         return Err(AppError::Forbidden("administrators only"));
     }
     Ok(())
-}
-
-/// Runs an act on a blocking thread, holding the auth records lock.
-async fn act<T: Send + 'static>(
-    st: &AppState,
-    f: impl FnOnce(&dyn Storage) -> Result<T, AppError> + Send + 'static,
-) -> Result<T, AppError> {
-    let guard = st.auth.records_lock().lock_owned().await;
-    let store = st.store.clone();
-    tokio::task::spawn_blocking(move || {
-        let _g = guard;
-        f(store.as_ref())
-    })
-    .await?
 }
 
 /// The body, at most `max` bytes, of content type `ctype`.
@@ -102,7 +87,7 @@ pub async fn list_users(
     AuthUser(who): AuthUser,
 ) -> Result<Json<Vec<UserView>>, AppError> {
     admin_only(&who)?;
-    act(&st, admin::list_users).await.map(Json)
+    admin::run(&st, admin::list_users).await.map(Json)
 }
 
 /// `POST /v1/admin/users`.
@@ -114,7 +99,7 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<Created>), AppError> {
     admin_only(&who)?;
     let new: NewUser = json_body(&st, &headers, body).await?;
-    let created = act(&st, move |s| admin::create_user(s, &new)).await?;
+    let created = admin::run(&st, move |s| admin::create_user(s, &new)).await?;
     let status = if created.created {
         StatusCode::CREATED
     } else {
@@ -141,7 +126,7 @@ pub async fn import_users(
 ) -> Result<Json<ImportReport>, AppError> {
     admin_only(&who)?;
     let bytes = bounded_body(&st, &headers, body, "text/csv", MAX_IMPORT_BYTES).await?;
-    act(&st, move |s| import::import_users(s, &bytes, q.dry_run))
+    admin::run(&st, move |s| import::import_users(s, &bytes, q.dry_run))
         .await
         .map(Json)
 }
@@ -157,7 +142,7 @@ pub async fn edit_user(
     admin_only(&who)?;
     let edit: UserEdit = json_body(&st, &headers, body).await?;
     let by = who.user.user_id.clone();
-    act(&st, move |s| admin::edit_user(s, &id, &edit, Some(&by)))
+    admin::run(&st, move |s| admin::edit_user(s, &id, &edit, Some(&by)))
         .await
         .map(Json)
 }
@@ -172,7 +157,7 @@ pub async fn reset_password(
 ) -> Result<Json<UserView>, AppError> {
     admin_only(&who)?;
     let reset: PasswordReset = json_body(&st, &headers, body).await?;
-    act(&st, move |s| {
+    admin::run(&st, move |s| {
         admin::reset_password(s, &id, &reset.temporary_password)
     })
     .await
@@ -185,7 +170,7 @@ pub async fn list_devices(
     AuthUser(who): AuthUser,
 ) -> Result<Json<Vec<DeviceView>>, AppError> {
     admin_only(&who)?;
-    act(&st, admin::list_devices).await.map(Json)
+    admin::run(&st, admin::list_devices).await.map(Json)
 }
 
 /// `POST /v1/admin/devices/{id}/revoke`.
@@ -195,7 +180,7 @@ pub async fn revoke_device(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<DeviceView>, AppError> {
     admin_only(&who)?;
-    act(&st, move |s| admin::revoke_device(s, &id))
+    admin::run(&st, move |s| admin::revoke_device(s, &id))
         .await
         .map(Json)
 }
@@ -207,7 +192,7 @@ pub async fn unrevoke_device(
     PathParam(id): PathParam<String>,
 ) -> Result<Json<DeviceView>, AppError> {
     admin_only(&who)?;
-    act(&st, move |s| admin::unrevoke_device(s, &id))
+    admin::run(&st, move |s| admin::unrevoke_device(s, &id))
         .await
         .map(Json)
 }
