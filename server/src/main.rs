@@ -196,7 +196,7 @@ struct ServeArgs {
 fn open(at: &StoreLocation) -> anyhow::Result<Arc<dyn Storage>> {
     at.open().map_err(|e| match at {
         StoreLocation::Sled { .. } => anyhow::anyhow!(
-            "cannot open the {} (is a server running on it?): {e}",
+            "cannot open the {} (is a server running on it? then give --server URL --admin NAME): {e}",
             at.describe()
         ),
         StoreLocation::Postgres { .. } => {
