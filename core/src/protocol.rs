@@ -34,7 +34,9 @@ mod error;
 mod limits;
 mod messages;
 
-pub use auth::{ErrorBody, ErrorCode, LoginRequest, RefreshRequest, TokenResponse};
+pub use auth::{
+    ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, RefreshRequest, TokenResponse,
+};
 pub use codec::{
     decode_request, decode_response, encode_request, encode_response, encoded_len_hint,
     COMPRESSION_NONE, COMPRESSION_ZSTD, HEADER_LEN, MAGIC, ZSTD_LEVEL, ZSTD_WINDOW_LOG_MAX,

@@ -105,8 +105,9 @@ pub struct Auth {
     keys: JwtKeys,
     settings: Settings,
     throttle: LoginThrottle,
-    /// Serializes device record updates (login, refresh, revocation).
-    devices: tokio::sync::Mutex<()>,
+    /// Serializes device record updates (login, refresh, revocation) and the
+    /// administrator's acts on users and devices (`crate::admin`).
+    devices: Arc<tokio::sync::Mutex<()>>,
     dummy_hash: String,
     /// Derives a refresh token's successor (see [`Auth::successor`]); from the secret.
     successor_key: [u8; 32],
@@ -142,7 +143,7 @@ impl Auth {
                 pair_window: settings.login_pair_window,
                 max_delay: settings.login_max_delay,
             }),
-            devices: tokio::sync::Mutex::new(()),
+            devices: Arc::new(tokio::sync::Mutex::new(())),
             dummy_hash: hash_password("not a real password").unwrap_or_default(),
             store,
             settings,
@@ -152,6 +153,13 @@ impl Auth {
     /// The token keys.
     pub fn keys(&self) -> &JwtKeys {
         &self.keys
+    }
+
+    /// The lock that serializes device record updates: an administrator's act on users
+    /// and devices holds it (owned, so it can be held on a blocking thread), so it never
+    /// interleaves with a login or a rotation of the same records.
+    pub fn records_lock(&self) -> Arc<tokio::sync::Mutex<()>> {
+        self.devices.clone()
     }
 
     /// Logs `username` in on `device_id` (binding the device at first login), from the
@@ -217,6 +225,11 @@ impl Auth {
             });
         }
         self.throttle.succeeded(&attempt);
+        if user.must_change_password {
+            metrics::counter!("casesync_logins_total", "result" => "password_change_required")
+                .increment(1);
+            return Err(AppError::PasswordChangeRequired);
+        }
         let _g = self.devices.lock().await;
         let now = now_ms();
         let mut device = match self.store.device(device_id)? {
@@ -247,6 +260,81 @@ impl Auth {
         metrics::counter!("casesync_logins_total", "result" => "ok").increment(1);
         tracing::info!(user = %user.user_id, device = %device_id, "login");
         Ok(out)
+    }
+
+    /// A user changes their own password (`POST /v1/auth/password`): `old` must be the
+    /// current one (a temporary one after an administrator's reset), checked through
+    /// the login throttle like a login from `ip`; `new` follows the password rules
+    /// ([`check_password`]) and differs from `old`. Clears `must_change_password`.
+    /// Repeating the call after it succeeded (its answer was lost) with the same
+    /// passwords succeeds again: `new` is then the current password.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        old: &str,
+        new: &str,
+        ip: &str,
+    ) -> Result<(), AppError> {
+        check_password(new)?;
+        let account = valid_username(username).then(|| username.to_ascii_lowercase());
+        let attempt = match self.throttle.begin(account.as_deref(), ip) {
+            Ok(a) => a,
+            Err(wait) => {
+                return Err(AppError::RateLimited {
+                    retry_after_secs: wait.as_secs_f64().ceil() as u64,
+                })
+            }
+        };
+        if !attempt.delay.is_zero() {
+            tokio::time::sleep(attempt.delay).await;
+        }
+        let user = match &account {
+            Some(_) => self.store.user(username)?,
+            None => None,
+        };
+        let hash = user
+            .as_ref()
+            .map_or(self.dummy_hash.clone(), |u| u.password_hash.clone());
+        let old_ok = password::verify_password_queued(old.to_owned(), hash.clone()).await;
+        let user = match user {
+            Some(u) if old_ok => u,
+            Some(u) if !u.must_change_password => {
+                // A retry of a change already made: the new password is current.
+                if password::verify_password_queued(new.to_owned(), hash).await {
+                    self.throttle.succeeded(&attempt);
+                    return Ok(());
+                }
+                return Err(AppError::BadCredentials);
+            }
+            _ => return Err(AppError::BadCredentials),
+        };
+        if user.disabled {
+            return Err(AppError::UserDisabled);
+        }
+        self.throttle.succeeded(&attempt);
+        if old == new {
+            return Err(AppError::BadRequest(
+                "new_password: must differ from the old one".into(),
+            ));
+        }
+        let new_hash = hash_password(new).map_err(AppError::Internal)?;
+        let _g = self.devices.lock().await;
+        // Read again under the lock: an administrator may have acted meanwhile.
+        let mut current = self
+            .store
+            .user(&user.user_id)?
+            .ok_or(AppError::BadCredentials)?;
+        if current.password_hash != user.password_hash {
+            return Err(AppError::Conflict(
+                "the password was changed meanwhile; sign in again".into(),
+            ));
+        }
+        current.password_hash = new_hash;
+        current.must_change_password = false;
+        self.store.put_user(&current)?;
+        self.store.flush()?;
+        tracing::info!(user = %current.user_id, "password changed");
+        Ok(())
     }
 
     /// Rotates a refresh token: see [`Auth::refresh_at`] (now).
@@ -338,6 +426,7 @@ impl Auth {
     fn refresh_user(&self, device: &DeviceRecord) -> Result<UserRecord, AppError> {
         match self.store.user(&device.user_id)? {
             Some(u) if u.disabled => Err(AppError::UserDisabled),
+            Some(u) if u.must_change_password => Err(AppError::PasswordChangeRequired),
             Some(u) => Ok(u),
             None => Err(AppError::InvalidToken),
         }
@@ -439,7 +528,28 @@ pub fn revoke_device(store: &dyn Storage, device_id: &str) -> Result<bool, AppEr
     Ok(true)
 }
 
-fn check_districts(districts: &[String]) -> Result<(), AppError> {
+/// Fewest characters of a password.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Most bytes of a password (argon2 takes any length; a bound keeps a request's cost
+/// bounded).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
+/// The password rules: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_BYTES`], no control
+/// characters.
+pub fn check_password(password: &str) -> Result<(), AppError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS
+        || password.len() > MAX_PASSWORD_BYTES
+        || password.chars().any(char::is_control)
+    {
+        return Err(AppError::BadRequest(format!(
+            "password: at least {MIN_PASSWORD_CHARS} characters, at most {MAX_PASSWORD_BYTES} bytes, no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a district list's entries (1 to 200 characters, no control characters).
+pub fn check_districts(districts: &[String]) -> Result<(), AppError> {
     if districts
         .iter()
         .any(|d| d.trim().is_empty() || d.chars().any(char::is_control) || d.len() > 200)
@@ -509,11 +619,7 @@ pub fn create_user(
             "username: 1 to 64 of A-Z a-z 0-9 _ . -".into(),
         ));
     }
-    if password.chars().count() < 8 {
-        return Err(AppError::BadRequest(
-            "password: at least 8 characters".into(),
-        ));
-    }
+    check_password(password)?;
     check_districts(districts)?;
     if store.user(username)?.is_some() {
         return Err(AppError::Conflict(format!("user {username} exists")));
@@ -526,6 +632,7 @@ pub fn create_user(
         password_hash: hash_password(password).map_err(AppError::Internal)?,
         disabled: false,
         created_ms: now_ms(),
+        must_change_password: false,
     };
     store.put_user(&user)?;
     store.flush()?;

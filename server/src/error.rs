@@ -32,6 +32,11 @@ pub enum AppError {
     /// revoked and keeps its data.
     #[error("refresh token already used; sign in again with your password")]
     RefreshReused,
+    /// The password is a temporary one an administrator set: the user must change it
+    /// (`POST /v1/auth/password`) before logging in or refreshing (403
+    /// `password_change_required`).
+    #[error("this password was reset by an administrator; change it before signing in")]
+    PasswordChangeRequired,
     /// The refresh token expired (401 `refresh_expired`).
     #[error("refresh token expired; log in again")]
     RefreshExpired,
@@ -117,6 +122,7 @@ impl AppError {
             DeviceTaken => (StatusCode::FORBIDDEN, C::DeviceTaken),
             RefreshReused => (StatusCode::UNAUTHORIZED, C::RefreshReused),
             RefreshExpired => (StatusCode::UNAUTHORIZED, C::RefreshExpired),
+            PasswordChangeRequired => (StatusCode::FORBIDDEN, C::PasswordChangeRequired),
             Unauthorized => (StatusCode::UNAUTHORIZED, C::Unauthorized),
             AmbiguousCredentials => (StatusCode::UNAUTHORIZED, C::AmbiguousCredentials),
             InvalidToken => (StatusCode::UNAUTHORIZED, C::InvalidToken),

@@ -1,6 +1,7 @@
 //! The HTTP API (see `server/README.md` for the contract): routes and the server loop
 //! with inactivity timeouts. The state the handlers share is [`crate::state`].
 
+mod admin_routes;
 mod auth_routes;
 mod cases;
 pub(crate) mod contract;
@@ -30,6 +31,26 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics_with_token))
         .route("/v1/auth/login", post(auth_routes::login))
         .route("/v1/auth/refresh", post(auth_routes::refresh))
+        .route("/v1/auth/password", post(admin_routes::change_password))
+        .route(
+            "/v1/admin/users",
+            get(admin_routes::list_users).post(admin_routes::create_user),
+        )
+        .route("/v1/admin/import/users", post(admin_routes::import_users))
+        .route("/v1/admin/users/{id}", post(admin_routes::edit_user))
+        .route(
+            "/v1/admin/users/{id}/password",
+            post(admin_routes::reset_password),
+        )
+        .route("/v1/admin/devices", get(admin_routes::list_devices))
+        .route(
+            "/v1/admin/devices/{id}/revoke",
+            post(admin_routes::revoke_device),
+        )
+        .route(
+            "/v1/admin/devices/{id}/unrevoke",
+            post(admin_routes::unrevoke_device),
+        )
         .route("/v1/sync", post(sync_route::sync))
         .route("/v1/cases", post(cases::create))
         .route("/v1/cases/import", post(cases::import))

@@ -1,16 +1,16 @@
 //! `casesync-server`: serve the sync API, manage users and devices.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use casesync_core::case::Role;
-use casesync_server::auth::{create_user, disable_user, revoke_device, set_scope};
 use casesync_server::config::{Settings, StoreLocation};
 use casesync_server::store::Storage;
 use casesync_server::{demo, serve_metrics, serve_until, AppState};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+mod cli;
 
 /// mimalloc instead of the system allocator: a push allocates much (Automerge, sled,
 /// postcard, zstd) and glibc's malloc and free were ~15 % of the server's CPU under load.
@@ -75,12 +75,10 @@ fn init_logs(format: LogFormat) {
 enum Cmd {
     /// Serve the HTTP API.
     Serve(Box<ServeArgs>),
-    /// Manage users.
-    #[command(subcommand)]
-    User(UserCmd),
-    /// Manage devices.
-    #[command(subcommand)]
-    Device(DeviceCmd),
+    /// Manage users (on a running server with --server, else on the store).
+    User(cli::UserArgs),
+    /// Manage devices (on a running server with --server, else on the store).
+    Device(cli::DeviceArgs),
     /// Write a consistent copy of the sled store (through the running server if one
     /// runs); never the master key (see `--keys-to`).
     Backup(casesync_server::backup::BackupArgs),
@@ -200,78 +198,10 @@ struct ServeArgs {
     max_concurrent_syncs: Option<usize>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum RoleArg {
-    Chw,
-    Coordinator,
-    Admin,
-}
-
-#[derive(Debug, Subcommand)]
-enum UserCmd {
-    /// Add a user.
-    Add {
-        /// Login name (also the user id).
-        username: String,
-        /// Role.
-        #[arg(long, value_enum)]
-        role: RoleArg,
-        /// District (repeatable).
-        #[arg(long = "district")]
-        districts: Vec<String>,
-        /// Coordinators: may see sensitive cases.
-        #[arg(long)]
-        sensitive_access: bool,
-        /// Read the password from the first line of standard input.
-        #[arg(long, conflicts_with = "password")]
-        password_stdin: bool,
-        /// The password (visible in the process list: prefer --password-stdin).
-        #[arg(long)]
-        password: Option<String>,
-    },
-    /// List users.
-    List,
-    /// Disable a user: no more logins; every device of theirs is revoked and told to
-    /// wipe at its next contact.
-    Disable {
-        /// Login name.
-        username: String,
-    },
-    /// Replace a user's districts (cases of a district taken away leave their devices
-    /// at the next sync, after the edits made there before are acknowledged).
-    SetDistricts {
-        /// Login name.
-        username: String,
-        /// District (repeatable).
-        #[arg(long = "district", required = true)]
-        districts: Vec<String>,
-    },
-    /// Grant (`true`) or take away (`false`) a coordinator's sensitive access (taken
-    /// away: the sensitive cases leave their devices at the next sync).
-    SetSensitive {
-        /// Login name.
-        username: String,
-        /// Sensitive access from now on.
-        #[arg(action = clap::ArgAction::Set)]
-        access: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum DeviceCmd {
-    /// List devices.
-    List,
-    /// Revoke a device (lost phone): it is told to wipe at its next sync.
-    Revoke {
-        /// Device id.
-        device_id: String,
-    },
-}
-
 fn open(at: &StoreLocation) -> anyhow::Result<Arc<dyn Storage>> {
     at.open().map_err(|e| match at {
         StoreLocation::Sled { .. } => anyhow::anyhow!(
-            "cannot open the {} (is a server running on it?): {e}",
+            "cannot open the {} (is a server running on it? then give --server URL --admin NAME): {e}",
             at.describe()
         ),
         StoreLocation::Postgres { .. } => {
@@ -322,11 +252,6 @@ fn settings(a: &ServeArgs) -> anyhow::Result<Settings> {
 
 fn parse_header_name(s: &str) -> Result<axum::http::HeaderName, String> {
     axum::http::HeaderName::from_bytes(s.trim().as_bytes()).map_err(|e| e.to_string())
-}
-
-fn fmt_ms(ms: Option<i64>) -> String {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 async fn run_serve(at: &StoreLocation, a: &ServeArgs) -> anyhow::Result<()> {
@@ -442,118 +367,6 @@ async fn shutdown_signal() -> anyhow::Result<&'static str> {
     }
 }
 
-fn run_user(at: &StoreLocation, cmd: UserCmd) -> anyhow::Result<()> {
-    let store = open(at)?;
-    match cmd {
-        UserCmd::Add {
-            username,
-            role,
-            districts,
-            sensitive_access,
-            password_stdin,
-            password,
-        } => {
-            let password = match (password_stdin, password) {
-                (true, _) => {
-                    let mut line = String::new();
-                    std::io::stdin().lock().read_line(&mut line)?;
-                    line.trim_end_matches(['\r', '\n']).to_owned()
-                }
-                (false, Some(p)) => p,
-                (false, None) => anyhow::bail!("give --password-stdin or --password"),
-            };
-            let role = match role {
-                RoleArg::Chw => Role::Chw,
-                RoleArg::Coordinator => Role::Coordinator,
-                RoleArg::Admin => Role::Admin,
-            };
-            if role != Role::Admin && districts.is_empty() {
-                anyhow::bail!("a {role} needs at least one --district");
-            }
-            create_user(
-                store.as_ref(),
-                &username,
-                role,
-                &districts,
-                sensitive_access,
-                &password,
-            )
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("user {username} added ({role})");
-        }
-        UserCmd::List => {
-            println!(
-                "{:<20} {:<12} {:<9} {:<9} districts",
-                "user", "role", "sensitive", "disabled"
-            );
-            for u in store.users()? {
-                println!(
-                    "{:<20} {:<12} {:<9} {:<9} {}",
-                    u.user_id,
-                    u.role.as_str(),
-                    u.sensitive_access,
-                    u.disabled,
-                    u.districts.join(",")
-                );
-            }
-        }
-        UserCmd::Disable { username } => {
-            disable_user(store.as_ref(), &username)
-                .map_err(|e| anyhow::anyhow!("user {username}: {e}"))?;
-            println!("user {username} disabled; their devices will be told to wipe");
-        }
-        UserCmd::SetDistricts {
-            username,
-            districts,
-        } => {
-            let u = store
-                .user(&username)?
-                .ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
-            set_scope(store.as_ref(), &username, &districts, u.sensitive_access)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("user {username}: districts {}", districts.join(","));
-        }
-        UserCmd::SetSensitive { username, access } => {
-            let u = store
-                .user(&username)?
-                .ok_or_else(|| anyhow::anyhow!("no user {username}"))?;
-            set_scope(store.as_ref(), &username, &u.districts, access)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("user {username}: sensitive access {access}");
-        }
-    }
-    Ok(())
-}
-
-fn run_device(at: &StoreLocation, cmd: DeviceCmd) -> anyhow::Result<()> {
-    let store = open(at)?;
-    match cmd {
-        DeviceCmd::List => {
-            println!(
-                "{:<40} {:<20} {:<8} {:<20} last sync",
-                "device", "user", "revoked", "first login"
-            );
-            for d in store.devices()? {
-                println!(
-                    "{:<40} {:<20} {:<8} {:<20} {}",
-                    d.device_id,
-                    d.user_id,
-                    d.revoked,
-                    fmt_ms(Some(d.created_ms)),
-                    fmt_ms(d.last_sync_ms)
-                );
-            }
-        }
-        DeviceCmd::Revoke { device_id } => {
-            if !revoke_device(store.as_ref(), &device_id).map_err(|e| anyhow::anyhow!("{e}"))? {
-                anyhow::bail!("no device {device_id}");
-            }
-            println!("device {device_id} revoked; it will be told to wipe at its next sync");
-        }
-    }
-    Ok(())
-}
-
 fn run_backup(at: &StoreLocation, a: &casesync_server::backup::BackupArgs) -> anyhow::Result<()> {
     let (info, route) = casesync_server::backup::run_backup(at, a)?;
     let by = match route {
@@ -609,8 +422,8 @@ fn main() -> std::process::ExitCode {
             .build()
             .map_err(anyhow::Error::from)
             .and_then(|rt| rt.block_on(run_serve(&at, &a))),
-        Cmd::User(c) => run_user(&at, c),
-        Cmd::Device(c) => run_device(&at, c),
+        Cmd::User(c) => cli::run_user(&at, c),
+        Cmd::Device(c) => cli::run_device(&at, c),
         Cmd::Backup(a) => run_backup(&at, &a),
         Cmd::Restore(a) => run_restore(&at, &a),
     };

@@ -64,6 +64,40 @@ pub struct UserRecord {
     pub disabled: bool,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: i64,
+    /// An administrator set a temporary password (`admin::reset_password`): login and
+    /// refresh answer `password_change_required` until the user changes it through
+    /// `POST /v1/auth/password`.
+    #[serde(default)]
+    pub must_change_password: bool,
+}
+
+/// [`UserRecord`] as stored before password resets (no `must_change_password`): the
+/// sled store's records are positional (postcard), so a record written by that version
+/// is read through this layout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UserRecordV1 {
+    pub(crate) user_id: String,
+    pub(crate) role: Role,
+    pub(crate) districts: Vec<String>,
+    pub(crate) sensitive_access: bool,
+    pub(crate) password_hash: String,
+    pub(crate) disabled: bool,
+    pub(crate) created_ms: i64,
+}
+
+impl From<UserRecordV1> for UserRecord {
+    fn from(u: UserRecordV1) -> Self {
+        UserRecord {
+            user_id: u.user_id,
+            role: u.role,
+            districts: u.districts,
+            sensitive_access: u.sensitive_access,
+            password_hash: u.password_hash,
+            disabled: u.disabled,
+            created_ms: u.created_ms,
+            must_change_password: false,
+        }
+    }
 }
 
 /// A device bound to a user.

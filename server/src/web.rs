@@ -14,6 +14,8 @@
 //! | `POST /dashboard/cases/{id}/{reassign,close,resolve,acknowledge}` | coordinator | case changes |
 //! | `GET /dashboard/export/{cases,indicators}.csv` | coordinator | CSV exports |
 //! | `GET /dashboard/admin` | admin | users and devices, no case content |
+//! | `POST /dashboard/admin/users[/{id}/{scope,disable,enable,password}]` | admin | add and edit users ([`crate::admin`]) |
+//! | `POST /dashboard/admin/devices/{id}/{revoke,unrevoke}` | admin | revoke, un-revoke a device |
 //!
 //! Access follows the API's read scope ([`crate::sync::scope::can_read`]): a coordinator
 //! sees the cases of their districts (sensitive ones only with sensitive access), a CHW
@@ -24,6 +26,7 @@
 //! device at its next sync.
 
 mod actions;
+mod admin_actions;
 mod case_list;
 mod case_page;
 mod charts;
@@ -103,8 +106,42 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(export::indicators_csv),
         )
         .route("/dashboard/admin", get(pages::admin))
+        .merge(admin_forms())
         .layer(middleware::from_fn(decorate))
         .layer(Extension(web))
+}
+
+/// The admin page's forms, each body at most [`crate::admin::MAX_ADMIN_BODY_BYTES`].
+fn admin_forms() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard/admin/users", post(admin_actions::create_user))
+        .route(
+            "/dashboard/admin/users/{id}/scope",
+            post(admin_actions::set_scope),
+        )
+        .route(
+            "/dashboard/admin/users/{id}/disable",
+            post(admin_actions::disable_user),
+        )
+        .route(
+            "/dashboard/admin/users/{id}/enable",
+            post(admin_actions::enable_user),
+        )
+        .route(
+            "/dashboard/admin/users/{id}/password",
+            post(admin_actions::reset_password),
+        )
+        .route(
+            "/dashboard/admin/devices/{id}/revoke",
+            post(admin_actions::revoke_device),
+        )
+        .route(
+            "/dashboard/admin/devices/{id}/unrevoke",
+            post(admin_actions::unrevoke_device),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::admin::MAX_ADMIN_BODY_BYTES,
+        ))
 }
 
 /// The language cookie's name.

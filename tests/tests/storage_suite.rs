@@ -107,10 +107,18 @@ fn meta_users_and_devices(s: &dyn Storage) {
             password_hash: "$argon2id$v=19$...".into(),
             disabled: false,
             created_ms: 5,
+            must_change_password: id == "zara",
         })
         .expect("put user");
     }
+    assert!(
+        s.user("zara")
+            .expect("user")
+            .expect("exists")
+            .must_change_password
+    );
     let mut u = s.user("amin").expect("user").expect("exists");
+    assert!(!u.must_change_password);
     assert_eq!(u.districts, vec![D.to_string(), "khulna".into()]);
     u.disabled = true;
     s.put_user(&u).expect("update");
@@ -603,6 +611,7 @@ fn scope_changes_and_disabling_are_stored(s: &dyn Storage) {
         password_hash: String::new(),
         disabled: false,
         created_ms: 5,
+        must_change_password: false,
     };
     s.put_user(&coord).expect("put user");
     let device = |id: &str, user: &str| DeviceRecord {

@@ -42,6 +42,7 @@ fn user(id: &str, role: Role, district: &str) -> UserRecord {
         password_hash: String::new(),
         disabled: false,
         created_ms: 0,
+        must_change_password: false,
     }
 }
 

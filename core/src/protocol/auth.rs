@@ -27,6 +27,19 @@ pub struct RefreshRequest {
     pub device_id: String,
 }
 
+/// Body of `POST /v1/auth/password`: a user changes their own password (after an
+/// administrator's reset, the only way back to a login).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChangeRequest {
+    /// Login name.
+    pub username: String,
+    /// The current (maybe temporary) password.
+    pub old_password: String,
+    /// The new password (the same rules as any password: at least 8 characters, not
+    /// the old one).
+    pub new_password: String,
+}
+
 /// What login and refresh return.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
@@ -140,6 +153,9 @@ error_codes! {
     Unavailable = "unavailable",
     /// Any other 4xx the framework produced.
     Refused = "refused",
+    /// The password is a temporary one an administrator set: change it
+    /// (`POST /v1/auth/password`) before logging in (403).
+    PasswordChangeRequired = "password_change_required",
 }
 
 impl std::fmt::Display for ErrorCode {

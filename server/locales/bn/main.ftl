@@ -22,6 +22,7 @@ login-submit = সাইন ইন
 login-failed = ব্যবহারকারীর নাম বা পাসওয়ার্ড ভুল।
 login-limited = অনেকবার ভুল চেষ্টা হয়েছে। পরে আবার চেষ্টা করুন।
 login-disabled = এই অ্যাকাউন্টটি নিষ্ক্রিয়।
+login-password-change = একজন প্রশাসক এই পাসওয়ার্ডটি নতুন করে দিয়েছেন: সাইন ইন করার আগে এটি বদলাতে হবে।
 login-expired = সাইন ইন ফর্মের মেয়াদ শেষ। আবার চেষ্টা করুন।
 
 overview-title = জেলার সারসংক্ষেপ
@@ -145,6 +146,18 @@ admin-revoked = বাতিল
 admin-created = প্রথম লগইন
 admin-yes = হ্যাঁ
 admin-no = না
+admin-must-change = পাসওয়ার্ড বদলাতে হবে
+admin-actions = কাজ
+admin-save = সংরক্ষণ
+admin-temporary-password = অস্থায়ী পাসওয়ার্ড
+admin-reset-password = পাসওয়ার্ড রিসেট
+admin-enable = সক্রিয় করুন
+admin-disable = নিষ্ক্রিয় করুন
+admin-add-user = ব্যবহারকারী যোগ করুন
+admin-password = পাসওয়ার্ড
+admin-add = যোগ করুন
+admin-revoke = বাতিল করুন (হারানো ফোন: পরের সিঙ্কে মুছে যাবে)
+admin-unrevoke = বাতিল ফিরিয়ে নিন
 
 error-title = একটি সমস্যা হয়েছে
 error-forbidden = এই পৃষ্ঠা দেখার অনুমতি আপনার নেই।

@@ -22,6 +22,7 @@ login-submit = Sign in
 login-failed = Wrong username or password.
 login-limited = Too many failed attempts. Try again later.
 login-disabled = This account is disabled.
+login-password-change = An administrator reset this password: it must be changed before you can sign in.
 login-expired = The sign-in form expired. Please try again.
 
 overview-title = District overview
@@ -148,6 +149,18 @@ admin-revoked = Revoked
 admin-created = First login
 admin-yes = yes
 admin-no = no
+admin-must-change = Must change password
+admin-actions = Actions
+admin-save = Save
+admin-temporary-password = Temporary password
+admin-reset-password = Reset password
+admin-enable = Enable
+admin-disable = Disable
+admin-add-user = Add a user
+admin-password = Password
+admin-add = Add
+admin-revoke = Revoke (lost phone: wiped at its next sync)
+admin-unrevoke = Un-revoke
 
 error-title = Something went wrong
 error-forbidden = You do not have access to this page.

@@ -22,6 +22,7 @@ login-submit = ورود
 login-failed = نام کاربری یا گذرواژه نادرست است.
 login-limited = تلاش‌های ناموفق زیاد بود. بعداً دوباره امتحان کنید.
 login-disabled = این حساب غیرفعال است.
+login-password-change = یک مدیر این گذرواژه را بازنشانی کرده است: پیش از ورود باید آن را تغییر دهید.
 login-expired = فرم ورود منقضی شد. لطفاً دوباره امتحان کنید.
 
 overview-title = نمای کلی منطقه
@@ -148,6 +149,18 @@ admin-revoked = باطل‌شده
 admin-created = اولین ورود
 admin-yes = بله
 admin-no = خیر
+admin-must-change = باید گذرواژه را تغییر دهد
+admin-actions = کارها
+admin-save = ذخیره
+admin-temporary-password = گذرواژهٔ موقت
+admin-reset-password = بازنشانی گذرواژه
+admin-enable = فعال‌سازی
+admin-disable = غیرفعال‌سازی
+admin-add-user = افزودن کاربر
+admin-password = گذرواژه
+admin-add = افزودن
+admin-revoke = لغو (تلفن گم‌شده: در همگام‌سازی بعدی پاک می‌شود)
+admin-unrevoke = بازگرداندن لغو
 
 error-title = مشکلی پیش آمد
 error-forbidden = به این صفحه دسترسی ندارید.

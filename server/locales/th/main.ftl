@@ -22,6 +22,7 @@ login-submit = เข้าสู่ระบบ
 login-failed = ชื่อผู้ใช้หรือรหัสผ่านไม่ถูกต้อง
 login-limited = ลองผิดหลายครั้งเกินไป โปรดลองใหม่ภายหลัง
 login-disabled = บัญชีนี้ถูกปิดใช้งาน
+login-password-change = ผู้ดูแลระบบได้รีเซ็ตรหัสผ่านนี้ ต้องเปลี่ยนรหัสผ่านก่อนจึงจะเข้าสู่ระบบได้
 login-expired = แบบฟอร์มเข้าสู่ระบบหมดอายุ โปรดลองอีกครั้ง
 
 overview-title = ภาพรวมอำเภอ
@@ -148,6 +149,18 @@ admin-revoked = เพิกถอนแล้ว
 admin-created = เข้าสู่ระบบครั้งแรก
 admin-yes = ใช่
 admin-no = ไม่
+admin-must-change = ต้องเปลี่ยนรหัสผ่าน
+admin-actions = การดำเนินการ
+admin-save = บันทึก
+admin-temporary-password = รหัสผ่านชั่วคราว
+admin-reset-password = รีเซ็ตรหัสผ่าน
+admin-enable = เปิดใช้งาน
+admin-disable = ปิดใช้งาน
+admin-add-user = เพิ่มผู้ใช้
+admin-password = รหัสผ่าน
+admin-add = เพิ่ม
+admin-revoke = เพิกถอน (โทรศัพท์หาย: ข้อมูลจะถูกลบเมื่อซิงค์ครั้งถัดไป)
+admin-unrevoke = ยกเลิกการเพิกถอน
 
 error-title = เกิดข้อผิดพลาด
 error-forbidden = คุณไม่มีสิทธิ์เข้าหน้านี้

@@ -22,6 +22,7 @@ login-submit = Đăng nhập
 login-failed = Sai tên đăng nhập hoặc mật khẩu.
 login-limited = Thử sai quá nhiều lần. Vui lòng thử lại sau.
 login-disabled = Tài khoản này đã bị khóa.
+login-password-change = Quản trị viên đã đặt lại mật khẩu này: bạn cần đổi mật khẩu trước khi đăng nhập.
 login-expired = Biểu mẫu đăng nhập đã hết hạn. Vui lòng thử lại.
 
 overview-title = Tổng quan huyện
@@ -147,6 +148,18 @@ admin-revoked = Đã thu hồi
 admin-created = Đăng nhập lần đầu
 admin-yes = có
 admin-no = không
+admin-must-change = Phải đổi mật khẩu
+admin-actions = Thao tác
+admin-save = Lưu
+admin-temporary-password = Mật khẩu tạm thời
+admin-reset-password = Đặt lại mật khẩu
+admin-enable = Mở khóa
+admin-disable = Khóa
+admin-add-user = Thêm người dùng
+admin-password = Mật khẩu
+admin-add = Thêm
+admin-revoke = Thu hồi (mất điện thoại: dữ liệu bị xóa ở lần đồng bộ tới)
+admin-unrevoke = Hủy thu hồi
 
 error-title = Đã xảy ra lỗi
 error-forbidden = Bạn không có quyền vào trang này.

@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use self::write_set::{dec, dec_device, enc, key, seq_key, seq_suffix, WriteSet};
+use self::write_set::{dec, dec_device, dec_user, enc, key, seq_key, seq_suffix, WriteSet};
 use super::seal::{KeyCache, KeyFiles, MasterKey, Place, SEAL_OVERHEAD};
 use super::{
     BackupInfo, ChangeAudit, CommitOutcome, Compacted, DeviceRecord, DocCommit, DocRecord, Dump,
@@ -234,12 +234,6 @@ impl SledStorage {
         }
     }
 
-    fn put<T: Serialize>(&self, k: &[u8], v: &T) -> Result<(), StoreError> {
-        self.tree.insert(k, enc(v)?).map_err(db_err)?;
-        self.wrote();
-        Ok(())
-    }
-
     fn all<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
         self.tree
             .scan_prefix(prefix.as_bytes())
@@ -248,6 +242,12 @@ impl SledStorage {
                 dec(&v)
             })
             .collect()
+    }
+
+    fn put<T: Serialize>(&self, k: &[u8], v: &T) -> Result<(), StoreError> {
+        self.tree.insert(k, enc(v)?).map_err(db_err)?;
+        self.wrote();
+        Ok(())
     }
 }
 
@@ -276,7 +276,10 @@ impl Storage for SledStorage {
     }
 
     fn user(&self, user_id: &str) -> Result<Option<UserRecord>, StoreError> {
-        self.get(&key("u", user_id))
+        match self.tree.get(key("u", user_id)).map_err(db_err)? {
+            Some(v) => dec_user(&v).map(Some),
+            None => Ok(None),
+        }
     }
 
     fn put_user(&self, user: &UserRecord) -> Result<(), StoreError> {
@@ -284,7 +287,10 @@ impl Storage for SledStorage {
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        self.all("u/")
+        self.tree
+            .scan_prefix(b"u/")
+            .map(|kv| dec_user(&kv.map_err(db_err)?.1))
+            .collect()
     }
 
     fn device(&self, device_id: &str) -> Result<Option<DeviceRecord>, StoreError> {

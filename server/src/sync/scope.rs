@@ -335,6 +335,7 @@ mod tests {
             password_hash: String::new(),
             disabled: false,
             created_ms: 0,
+            must_change_password: false,
         }
     }
 

@@ -38,6 +38,7 @@ fn user(id: &str, role: Role, sensitive: bool) -> UserRecord {
         password_hash: String::new(),
         disabled: false,
         created_ms: 0,
+        must_change_password: false,
     }
 }
 

@@ -316,12 +316,16 @@ pub async fn chws(State(st): State<AppState>, s: Signed) -> Result<Response, Web
 pub struct UserRow {
     /// The record.
     pub u: UserRecord,
+    /// The user id as a path segment (percent-encoded) of the row's forms.
+    pub path: String,
 }
 
 /// A device row of the admin page.
 pub struct DeviceRow {
     /// Device id.
     pub id: String,
+    /// The device id as a path segment (percent-encoded) of the row's forms.
+    pub path: String,
     /// User.
     pub user: String,
     /// Revoked.
@@ -340,7 +344,8 @@ struct AdminView {
     devices: Vec<DeviceRow>,
 }
 
-/// `GET /dashboard/admin`: users and devices (admins; no case content).
+/// `GET /dashboard/admin`: users and devices (admins; no case content), with the forms
+/// of `admin_actions`.
 pub async fn admin(State(st): State<AppState>, s: Signed) -> Result<Response, WebError> {
     if s.user.role != Role::Admin {
         return Err(WebError::Forbidden);
@@ -350,13 +355,17 @@ pub async fn admin(State(st): State<AppState>, s: Signed) -> Result<Response, We
         .store
         .users()?
         .into_iter()
-        .map(|u| UserRow { u })
+        .map(|u| UserRow {
+            path: super::data::percent(&u.user_id),
+            u,
+        })
         .collect();
     let devices = st
         .store
         .devices()?
         .into_iter()
         .map(|d| DeviceRow {
+            path: super::data::percent(&d.device_id),
             id: d.device_id,
             user: d.user_id,
             revoked: d.revoked,

@@ -443,6 +443,9 @@ pub async fn login(
                 AppError::BadCredentials => (StatusCode::UNAUTHORIZED, "login-failed"),
                 AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "login-limited"),
                 AppError::UserDisabled => (StatusCode::FORBIDDEN, "login-disabled"),
+                AppError::PasswordChangeRequired => {
+                    (StatusCode::FORBIDDEN, "login-password-change")
+                }
                 AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "login-failed"),
                 other => return WebError::from(other).into_response(),
             };

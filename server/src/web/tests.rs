@@ -4,6 +4,7 @@
 //! the charts, actions that become ordinary case changes, search, CSV, languages, sizes).
 
 mod access;
+mod admin_forms;
 mod pages;
 
 use std::sync::Arc;

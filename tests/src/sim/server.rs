@@ -103,6 +103,7 @@ impl SimServer {
             password_hash: self.password_hash.clone(),
             disabled: false,
             created_ms: 0,
+            must_change_password: false,
         };
         self.store.put_user(&user).map_err(err)?;
         Ok(user)

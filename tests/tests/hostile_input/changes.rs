@@ -95,6 +95,7 @@ fn a_change_that_does_not_survive_a_re_save_is_refused() {
         password_hash: String::new(),
         disabled: false,
         created_ms: 0,
+        must_change_password: false,
     };
     let req = sync_request(
         "fuzz-phone",

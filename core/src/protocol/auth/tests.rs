@@ -12,7 +12,8 @@ fn the_error_codes_are_pinned() {
          refresh_expired unauthorized ambiguous_credentials invalid_token rate_limited \
          forbidden device_mismatch not_found method_not_allowed conflict bad_message \
          unsupported_version bad_cursor bad_request invalid_case unsupported_media_type \
-         payload_too_large request_timeout internal unavailable refused"
+         payload_too_large request_timeout internal unavailable refused \
+         password_change_required"
     );
     for c in ErrorCode::ALL {
         let json = serde_json::to_string(c).expect("json");
@@ -46,6 +47,15 @@ fn the_auth_messages_are_pinned() {
     assert_eq!(
         serde_json::to_string(&refresh).expect("json"),
         r#"{"refresh_token":"r1","device_id":"device-1"}"#
+    );
+    let change = PasswordChangeRequest {
+        username: "somchai".into(),
+        old_password: "ชั่วคราว-123".into(),
+        new_password: "mật-khẩu-mới".into(),
+    };
+    assert_eq!(
+        serde_json::to_string(&change).expect("json"),
+        r#"{"username":"somchai","old_password":"ชั่วคราว-123","new_password":"mật-khẩu-mới"}"#
     );
     let tokens = TokenResponse {
         access_token: "a".into(),

@@ -1,7 +1,7 @@
 //! Crash recovery of multi-key writes, old record layouts, sealing at rest.
 
 use super::*;
-use crate::store::{DeviceRecordV1, Routing};
+use crate::store::{DeviceRecordV1, Routing, UserRecordV1};
 use casesync_core::case::{device_actor, CaseDoc, EditCtx, NewCase, Role};
 
 fn commit_of(id: &str, name: &str) -> DocCommit {
@@ -64,6 +64,32 @@ fn device_records_written_before_refresh_grace_are_still_read() {
     now.rotated_ms = 11;
     store.put_device(&now).expect("put");
     assert_eq!(store.device("phone-1").expect("read"), Some(now));
+}
+
+#[test]
+fn user_records_written_before_password_resets_are_still_read() {
+    let store = SledStorage::temporary().expect("store");
+    let old = UserRecordV1 {
+        user_id: "nasrin".into(),
+        role: Role::Coordinator,
+        districts: vec!["সিলেট".into()],
+        sensitive_access: true,
+        password_hash: "$argon2id$old".into(),
+        disabled: false,
+        created_ms: 5,
+    };
+    store
+        .tree
+        .insert(key("u", "nasrin"), enc(&old).expect("enc"))
+        .expect("old record");
+    let read = store.user("nasrin").expect("read").expect("present");
+    assert_eq!(read, UserRecord::from(old));
+    assert!(!read.must_change_password);
+    assert_eq!(store.users().expect("all"), vec![read.clone()]);
+    let mut now = read;
+    now.must_change_password = true;
+    store.put_user(&now).expect("put");
+    assert_eq!(store.user("nasrin").expect("read"), Some(now));
 }
 
 /// Stores the intent of `set` and only its first `n` writes, as a crash would

@@ -10,7 +10,7 @@ use crate::store::plan::{new_record, plan_commit};
 use crate::store::seal::{CaseKey, Place};
 use crate::store::{
     CaseSummary, CommitOutcome, DeviceRecord, DeviceRecordV1, DocCommit, DocRecord, Hash, LogKind,
-    ScopeKey, Storage, StoreError, StoredChange,
+    ScopeKey, Storage, StoreError, StoredChange, UserRecord, UserRecordV1,
 };
 
 /// A multi-key write: puts (`Some`) and removals (`None`), made in order (see the
@@ -45,6 +45,17 @@ pub(super) fn dec_device(b: &[u8]) -> Result<DeviceRecord, StoreError> {
         Ok(d) => Ok(d),
         Err(_) => postcard::from_bytes::<DeviceRecordV1>(b)
             .map(DeviceRecord::from)
+            .map_err(|e| StoreError::Corrupt(e.to_string())),
+    }
+}
+
+/// A user record, as written now or by the version before password resets
+/// ([`UserRecordV1`]: the same fields without the trailing new one).
+pub(super) fn dec_user(b: &[u8]) -> Result<UserRecord, StoreError> {
+    match postcard::from_bytes::<UserRecord>(b) {
+        Ok(u) => Ok(u),
+        Err(_) => postcard::from_bytes::<UserRecordV1>(b)
+            .map(UserRecord::from)
             .map_err(|e| StoreError::Corrupt(e.to_string())),
     }
 }

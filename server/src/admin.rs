@@ -1,0 +1,336 @@
+//! The administrator's acts on users and devices, one function per act, shared by the
+//! admin JSON API (`http/admin_routes.rs`, on a running server), the CLI on the store
+//! (`casesync-server user|device ...` without `--server`) and the dashboard. Each act
+//! checks all of its input before it writes anything, so a refused request changes
+//! nothing stored; each can be repeated (a 2G retry) with the same outcome.
+//!
+//! The caller serializes the acts with logins and token rotations: on a running server
+//! the API and the dashboard run each through [`run`] (under
+//! [`crate::auth::Auth::records_lock`]); the CLI on the store holds the store itself
+//! (sled's file lock).
+
+pub mod import;
+
+#[cfg(test)]
+mod tests;
+
+use casesync_core::case::Role;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, check_districts, check_password, hash_password, valid_username};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{DeviceRecord, Storage, UserRecord};
+
+/// Most districts of one user.
+pub const MAX_DISTRICTS_PER_USER: usize = 64;
+/// Largest body of an admin API request other than an import, bytes.
+pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
+
+/// Runs an act on a running server (the admin API's and the dashboard's way): on a
+/// blocking thread (acts hash passwords), holding the auth records lock
+/// ([`crate::auth::Auth::records_lock`]) so no login or token rotation interleaves.
+pub async fn run<T: Send + 'static>(
+    st: &AppState,
+    act: impl FnOnce(&dyn Storage) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let guard = st.auth.records_lock().lock_owned().await;
+    let store = st.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let _g = guard;
+        act(store.as_ref())
+    })
+    .await?
+}
+
+/// A user as the admin API shows it (no password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// Login name (also the user id).
+    pub user_id: String,
+    /// Role.
+    pub role: Role,
+    /// Districts.
+    pub districts: Vec<String>,
+    /// Coordinators: may see sensitive cases of their districts.
+    pub sensitive_access: bool,
+    /// No logins; their devices were revoked.
+    pub disabled: bool,
+    /// A temporary password is set: the user must change it before logging in.
+    pub must_change_password: bool,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
+}
+
+impl From<&UserRecord> for UserView {
+    fn from(u: &UserRecord) -> Self {
+        UserView {
+            user_id: u.user_id.clone(),
+            role: u.role,
+            districts: u.districts.clone(),
+            sensitive_access: u.sensitive_access,
+            disabled: u.disabled,
+            must_change_password: u.must_change_password,
+            created_ms: u.created_ms,
+        }
+    }
+}
+
+/// A device as the admin API shows it (no token hashes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Device id.
+    pub device_id: String,
+    /// The user it is bound to.
+    pub user_id: String,
+    /// Revoked: told to wipe at its next contact.
+    pub revoked: bool,
+    /// First login, ms since the Unix epoch.
+    pub created_ms: i64,
+    /// Last sync, ms since the Unix epoch.
+    pub last_sync_ms: Option<i64>,
+}
+
+impl From<&DeviceRecord> for DeviceView {
+    fn from(d: &DeviceRecord) -> Self {
+        DeviceView {
+            device_id: d.device_id.clone(),
+            user_id: d.user_id.clone(),
+            revoked: d.revoked,
+            created_ms: d.created_ms,
+            last_sync_ms: d.last_sync_ms,
+        }
+    }
+}
+
+/// A user to create (`POST /v1/admin/users`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Login name: 1 to 64 of `A-Z a-z 0-9 _ . -`.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// Districts (at least one for a CHW or a coordinator).
+    #[serde(default)]
+    pub districts: Vec<String>,
+    /// Coordinators: may see sensitive cases.
+    #[serde(default)]
+    pub sensitive_access: bool,
+    /// The first password (the password rules apply).
+    pub password: String,
+}
+
+/// What creating a user did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Created {
+    /// The user as stored.
+    pub user: UserView,
+    /// False: the same user with the same password existed already (a repeated request);
+    /// nothing was written.
+    pub created: bool,
+}
+
+/// Changes to a user (`POST /v1/admin/users/{id}`): absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEdit {
+    /// New districts (the cases of a district taken away leave their devices at the
+    /// next sync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub districts: Option<Vec<String>>,
+    /// New sensitive access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitive_access: Option<bool>,
+    /// `true`: disable (no more logins; every device of theirs is revoked and wipes at
+    /// its next contact). `false`: enable again (their devices stay revoked: each signs
+    /// in afresh after an un-revoke).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+/// A temporary password (`POST /v1/admin/users/{id}/password`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The temporary password the administrator gives the user (the password rules
+    /// apply); the user must change it at the next login.
+    pub temporary_password: String,
+}
+
+/// A district list as stored: every entry valid, at most [`MAX_DISTRICTS_PER_USER`],
+/// duplicates dropped (first kept), at least one unless `role` is admin.
+pub fn checked_districts(role: Role, districts: &[String]) -> Result<Vec<String>, AppError> {
+    if districts.len() > MAX_DISTRICTS_PER_USER {
+        return Err(AppError::BadRequest(format!(
+            "districts: at most {MAX_DISTRICTS_PER_USER}"
+        )));
+    }
+    check_districts(districts)?;
+    if role != Role::Admin && districts.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "a {role} needs at least one district"
+        )));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(districts.len());
+    for d in districts {
+        if !out.contains(d) {
+            out.push(d.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a new user's fields (no store access): the username, the district list
+/// ([`checked_districts`]) and the password rules. The user as it would be stored
+/// (districts deduplicated).
+pub fn check_new_user(new: &NewUser) -> Result<NewUser, AppError> {
+    if !valid_username(&new.username) {
+        return Err(AppError::BadRequest(
+            "username: 1 to 64 of A-Z a-z 0-9 _ . -".into(),
+        ));
+    }
+    let districts = checked_districts(new.role, &new.districts)?;
+    check_password(&new.password)?;
+    Ok(NewUser {
+        districts,
+        ..new.clone()
+    })
+}
+
+/// Every user, by id.
+pub fn list_users(store: &dyn Storage) -> Result<Vec<UserView>, AppError> {
+    Ok(store.users()?.iter().map(UserView::from).collect())
+}
+
+/// Creates a user. The same request again (same role, districts, sensitive access and
+/// password) finds the user and answers `created: false`; any other user of that name
+/// is a conflict (409).
+pub fn create_user(store: &dyn Storage, new: &NewUser) -> Result<Created, AppError> {
+    let new = check_new_user(new)?;
+    if let Some(u) = store.user(&new.username)? {
+        let same = u.role == new.role
+            && u.districts == new.districts
+            && u.sensitive_access == new.sensitive_access
+            && auth::verify_password(&new.password, &u.password_hash);
+        if same {
+            return Ok(Created {
+                user: UserView::from(&u),
+                created: false,
+            });
+        }
+        return Err(AppError::Conflict(format!("user {} exists", new.username)));
+    }
+    let user = auth::create_user(
+        store,
+        &new.username,
+        new.role,
+        &new.districts,
+        new.sensitive_access,
+        &new.password,
+    )?;
+    tracing::info!(user = %user.user_id, role = %user.role, "user created by an administrator");
+    Ok(Created {
+        user: UserView::from(&user),
+        created: true,
+    })
+}
+
+/// Edits a user (see [`UserEdit`]); `by` is the administrator acting, who may not
+/// disable themselves (`None`: the CLI on the store). Every field is checked before
+/// anything is written; a field equal to what is stored writes nothing.
+pub fn edit_user(
+    store: &dyn Storage,
+    username: &str,
+    edit: &UserEdit,
+    by: Option<&str>,
+) -> Result<UserView, AppError> {
+    let user = store.user(username)?.ok_or(AppError::NotFound)?;
+    let districts = match &edit.districts {
+        Some(d) => checked_districts(user.role, d)?,
+        None => user.districts.clone(),
+    };
+    let sensitive = edit.sensitive_access.unwrap_or(user.sensitive_access);
+    if edit.disabled == Some(true) && by == Some(user.user_id.as_str()) {
+        return Err(AppError::Forbidden(
+            "an administrator cannot disable their own account",
+        ));
+    }
+    let mut user = user;
+    if districts != user.districts || sensitive != user.sensitive_access {
+        user = auth::set_scope(store, username, &districts, sensitive)?;
+        tracing::info!(user = %user.user_id, "scope changed by an administrator");
+    }
+    match edit.disabled {
+        Some(true) if !user.disabled => {
+            user = auth::disable_user(store, username)?;
+            tracing::info!(user = %user.user_id, "user disabled by an administrator");
+        }
+        Some(false) if user.disabled => {
+            user.disabled = false;
+            store.put_user(&user)?;
+            store.flush()?;
+            tracing::info!(user = %user.user_id, "user enabled by an administrator");
+        }
+        _ => {}
+    }
+    Ok(UserView::from(&user))
+}
+
+/// Sets a temporary password: the old one stops working at once; login and refresh
+/// answer `password_change_required` until the user changes it
+/// (`POST /v1/auth/password`). Repeating it sets the same temporary password again.
+pub fn reset_password(
+    store: &dyn Storage,
+    username: &str,
+    temporary: &str,
+) -> Result<UserView, AppError> {
+    check_password(temporary)?;
+    let mut user = store.user(username)?.ok_or(AppError::NotFound)?;
+    user.password_hash = hash_password(temporary).map_err(AppError::Internal)?;
+    user.must_change_password = true;
+    store.put_user(&user)?;
+    store.flush()?;
+    tracing::info!(user = %user.user_id, "password reset by an administrator");
+    Ok(UserView::from(&user))
+}
+
+/// Every device, by id.
+pub fn list_devices(store: &dyn Storage) -> Result<Vec<DeviceView>, AppError> {
+    Ok(store.devices()?.iter().map(DeviceView::from).collect())
+}
+
+/// Revokes a device (lost phone): no more tokens; it is told to wipe at its next
+/// contact. Revoking a revoked device again changes nothing. Unknown: 404.
+pub fn revoke_device(store: &dyn Storage, device_id: &str) -> Result<DeviceView, AppError> {
+    let d = store.device(device_id)?.ok_or(AppError::NotFound)?;
+    if !d.revoked {
+        auth::revoke_device(store, device_id)?;
+        tracing::info!(device = %device_id, "device revoked by an administrator");
+    }
+    let d = store.device(device_id)?.ok_or(AppError::NotFound)?;
+    Ok(DeviceView::from(&d))
+}
+
+/// Un-revokes a device (the phone was found): its user may sign in on it again with
+/// their password (its refresh tokens stay void; a phone that already wiped starts
+/// afresh). Refused (409) while its user is disabled. Un-revoking a device that is not
+/// revoked changes nothing. Unknown: 404.
+pub fn unrevoke_device(store: &dyn Storage, device_id: &str) -> Result<DeviceView, AppError> {
+    let mut d = store.device(device_id)?.ok_or(AppError::NotFound)?;
+    if d.revoked {
+        let owner = store.user(&d.user_id)?;
+        if owner.is_none_or(|u| u.disabled) {
+            return Err(AppError::Conflict(format!(
+                "the user of device {device_id} is disabled: enable them first"
+            )));
+        }
+        d.revoked = false;
+        d.refresh_hash = None;
+        d.rotated_hash = None;
+        store.put_device(&d)?;
+        store.flush()?;
+        tracing::info!(device = %device_id, "device un-revoked by an administrator");
+    }
+    Ok(DeviceView::from(&d))
+}
