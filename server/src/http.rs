@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync", post(sync_route::sync))
         .route("/v1/cases", post(cases::create))
         .route("/v1/cases/import", post(cases::import))
+        .route("/v1/cases/import/csv", post(cases::import_csv))
         .route("/v1/cases/{id}", get(cases::get_case))
         .route("/v1/cases/{id}/history", get(cases::history))
         .route("/v1/cases/{id}/erase", post(cases::erase))

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod backup;
+pub mod case_import;
 pub mod client_ip;
 pub mod config;
 pub mod demo;

@@ -1,7 +1,7 @@
 //! Case endpoints for coordinators and tools: read one case as JSON, create, import,
 //! erase (consent withdrawn).
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use casesync_core::case::{device_actor, validate_case_id, Case, CaseDoc, EditCtx, NewCase, Role};
@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use super::extract::{AuthUser, JsonBody, PathParam};
 use super::AppState;
+use crate::admin::import::Problem;
 use crate::auth::Authenticated;
+use crate::case_import::{self, CaseImportReport, CsvImport};
 use crate::error::AppError;
 use crate::history::{audited_history, AuditedEntry};
 use crate::store::{ChangeAudit, DocRecord, Routing};
@@ -185,6 +187,85 @@ pub async fn import(
     let n = store_new(&st, &who, docs).await?;
     tracing::info!(count = n, user = %who.user.user_id, "cases imported");
     Ok((StatusCode::CREATED, Json(json!({ "imported": n }))))
+}
+
+/// Query of a CSV import.
+#[derive(Debug, serde::Deserialize)]
+pub struct ImportQuery {
+    /// Check only; store nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /v1/cases/import/csv[?dry_run=true]`: cases from a CSV text and a column
+/// mapping (`case_import`), coordinators, their districts. Every line is checked as the
+/// JSON import checks a case; a dry run answers every problem by line (200), a real
+/// import with any problem is refused whole (400, the problems listed, nothing stored),
+/// else 201 with the ids stored.
+pub async fn import_csv(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+    Query(q): Query<ImportQuery>,
+    JsonBody(body): JsonBody<CsvImport>,
+) -> Result<(StatusCode, Json<CaseImportReport>), AppError> {
+    active(&who)?;
+    if who.user.role != Role::Coordinator {
+        return Err(AppError::Forbidden("only coordinators import cases"));
+    }
+    let ctx = ctx(&who);
+    let (cases, mut problems) = case_import::parse(&body, &who.user.user_id, crate::now_ms())?;
+    let rows = cases.len() + problems.len();
+    let mut docs = Vec::with_capacity(cases.len());
+    let mut ops = 0u64;
+    for (line, case) in &cases {
+        let mut wrong = |message: String| {
+            problems.push(Problem {
+                line: *line,
+                message,
+            })
+        };
+        if let Err(e) = validate_case_id(&case.id) {
+            wrong(e.to_string());
+            continue;
+        }
+        if let Err(e) = may_create(&st, &who, &case.district, &case.assigned_to, case.sensitive) {
+            wrong(e.to_string());
+            continue;
+        }
+        if st.store.doc(&case.id)?.is_some() {
+            wrong(format!("case {} exists", case.id));
+            continue;
+        }
+        match CaseDoc::import(&ctx, server_actor(&who), case) {
+            Ok(doc) => {
+                ops += doc.op_count();
+                if ops > MAX_OPS_PER_REQUEST {
+                    wrong(format!(
+                        "the import holds more than {MAX_OPS_PER_REQUEST} operations from here \
+                         on: send it in parts"
+                    ));
+                }
+                docs.push(doc);
+            }
+            Err(e) => wrong(e.to_string()),
+        }
+    }
+    let mut report = CaseImportReport::new(q.dry_run, rows, problems);
+    if q.dry_run {
+        return Ok((StatusCode::OK, Json(report)));
+    }
+    if report.problem_count > 0 {
+        return Err(AppError::BadRequest(format!(
+            "import refused, nothing stored ({} problems):\n{}",
+            report.problem_count,
+            report.problems_text()
+        )));
+    }
+    let ids: Vec<String> = docs.iter().filter_map(|d| d.id().ok()).collect();
+    let n = store_new(&st, &who, docs).await?;
+    tracing::info!(count = n, user = %who.user.user_id, "cases imported from CSV");
+    report.imported = ids;
+    Ok((StatusCode::CREATED, Json(report)))
 }
 
 /// `POST /v1/cases/{id}/erase`: removes the case's content (consent withdrawn); every
