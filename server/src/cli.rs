@@ -30,7 +30,7 @@ const TEMP_LEN: usize = 12;
 pub struct Target {
     /// Base URL of a running server (e.g. `http://127.0.0.1:8080`): act through its
     /// admin API instead of opening the store (which the server holds).
-    #[arg(long, global = true, env = "CASESYNC_SERVER")]
+    #[arg(long, global = true, env = "CASESYNC_SERVER_URL")]
     server: Option<String>,
     /// With --server: the administrator to sign in as. The password comes from the
     /// environment variable CASESYNC_ADMIN_PASSWORD or --admin-password-file.
