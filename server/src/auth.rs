@@ -1,6 +1,7 @@
 //! Authentication: passwords (argon2), access tokens (HS256 JWT), rotating refresh
 //! tokens bound to a device, login rate limiting, and user management.
 
+mod accounts;
 mod jwt;
 mod password;
 mod rate_limit;
@@ -11,11 +12,14 @@ mod tests;
 use std::sync::Arc;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use casesync_core::case::Role;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use accounts::{
+    check_districts, check_password, create_user, disable_user, revoke_device, set_scope,
+    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
+};
 pub use jwt::{Claims, JwtKeys};
 pub use password::{hash_password, verify_password};
 pub use rate_limit::{Attempt, LoginThrottle, ThrottlePolicy};
@@ -513,130 +517,6 @@ impl Auth {
         let _g = self.devices.lock().await;
         revoke_device(self.store.as_ref(), device_id)
     }
-}
-
-/// Revokes a device in `store`; false if unknown.
-pub fn revoke_device(store: &dyn Storage, device_id: &str) -> Result<bool, AppError> {
-    let Some(mut d) = store.device(device_id)? else {
-        return Ok(false);
-    };
-    d.revoked = true;
-    d.refresh_hash = None;
-    d.rotated_hash = None;
-    store.put_device(&d)?;
-    store.flush()?;
-    Ok(true)
-}
-
-/// Fewest characters of a password.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Most bytes of a password (argon2 takes any length; a bound keeps a request's cost
-/// bounded).
-pub const MAX_PASSWORD_BYTES: usize = 256;
-
-/// The password rules: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_BYTES`], no control
-/// characters.
-pub fn check_password(password: &str) -> Result<(), AppError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS
-        || password.len() > MAX_PASSWORD_BYTES
-        || password.chars().any(char::is_control)
-    {
-        return Err(AppError::BadRequest(format!(
-            "password: at least {MIN_PASSWORD_CHARS} characters, at most {MAX_PASSWORD_BYTES} bytes, no control characters"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a district list's entries (1 to 200 characters, no control characters).
-pub fn check_districts(districts: &[String]) -> Result<(), AppError> {
-    if districts
-        .iter()
-        .any(|d| d.trim().is_empty() || d.chars().any(char::is_control) || d.len() > 200)
-    {
-        return Err(AppError::BadRequest(
-            "district: 1 to 200 characters, no control characters".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Changes a user's districts and sensitive access (issue #13). The scope they had is
-/// remembered first (`sync::scope::remember_scope`): at their devices' next sync, the
-/// cases it covered and the new one does not are listed as removed, and the edits the
-/// devices made to them before are still accepted.
-pub fn set_scope(
-    store: &dyn Storage,
-    username: &str,
-    districts: &[String],
-    sensitive_access: bool,
-) -> Result<UserRecord, AppError> {
-    check_districts(districts)?;
-    let mut user = store.user(username)?.ok_or(AppError::NotFound)?;
-    if user.role != Role::Admin && districts.is_empty() {
-        return Err(AppError::BadRequest(format!(
-            "a {} needs at least one district",
-            user.role
-        )));
-    }
-    crate::sync::scope::remember_scope(store, &user, now_ms())?;
-    user.districts = districts.to_vec();
-    user.sensitive_access = sensitive_access;
-    store.put_user(&user)?;
-    store.flush()?;
-    Ok(user)
-}
-
-/// Disables a user: no more logins, and every device of theirs is revoked, so each is
-/// told to wipe at its next contact (sync: `wipe`; refresh and the API:
-/// `device_revoked`). Their unsent edits are not accepted, as on a revoked device.
-pub fn disable_user(store: &dyn Storage, username: &str) -> Result<UserRecord, AppError> {
-    let mut user = store.user(username)?.ok_or(AppError::NotFound)?;
-    user.disabled = true;
-    store.put_user(&user)?;
-    for mut d in store.devices()? {
-        if d.user_id == user.user_id && !d.revoked {
-            d.revoked = true;
-            d.refresh_hash = None;
-            store.put_device(&d)?;
-        }
-    }
-    store.flush()?;
-    Ok(user)
-}
-
-/// Creates a user (the user id is the login name).
-pub fn create_user(
-    store: &dyn Storage,
-    username: &str,
-    role: Role,
-    districts: &[String],
-    sensitive_access: bool,
-    password: &str,
-) -> Result<UserRecord, AppError> {
-    if !valid_username(username) {
-        return Err(AppError::BadRequest(
-            "username: 1 to 64 of A-Z a-z 0-9 _ . -".into(),
-        ));
-    }
-    check_password(password)?;
-    check_districts(districts)?;
-    if store.user(username)?.is_some() {
-        return Err(AppError::Conflict(format!("user {username} exists")));
-    }
-    let user = UserRecord {
-        user_id: username.to_owned(),
-        role,
-        districts: districts.to_vec(),
-        sensitive_access,
-        password_hash: hash_password(password).map_err(AppError::Internal)?,
-        disabled: false,
-        created_ms: now_ms(),
-        must_change_password: false,
-    };
-    store.put_user(&user)?;
-    store.flush()?;
-    Ok(user)
 }
 
 /// Whether two secrets are equal (and not empty), in time independent of where they
