@@ -60,6 +60,8 @@ pub struct UserView {
     pub must_change_password: bool,
     /// Creation time, ms since the Unix epoch.
     pub created_ms: i64,
+    /// The user's own time zone for the dashboard; `None`: the deployment's.
+    pub time_zone: Option<String>,
 }
 
 impl From<&UserRecord> for UserView {
@@ -72,6 +74,7 @@ impl From<&UserRecord> for UserView {
             disabled: u.disabled,
             must_change_password: u.must_change_password,
             created_ms: u.created_ms,
+            time_zone: u.time_zone.clone(),
         }
     }
 }
@@ -119,6 +122,10 @@ pub struct NewUser {
     pub sensitive_access: bool,
     /// The first password (the password rules apply).
     pub password: String,
+    /// The user's own time zone for the dashboard (an IANA name such as `Asia/Tehran`);
+    /// absent: the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// What creating a user did.
@@ -147,6 +154,10 @@ pub struct UserEdit {
     /// in afresh after an un-revoke).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    /// The user's own time zone for the dashboard (an IANA name); an empty string goes
+    /// back to the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// A temporary password (`POST /v1/admin/users/{id}/password`).
@@ -181,6 +192,17 @@ pub fn checked_districts(role: Role, districts: &[String]) -> Result<Vec<String>
     Ok(out)
 }
 
+/// A user's time zone as stored: `None` for an empty name (the deployment's zone), the
+/// zone's canonical IANA name otherwise; an unknown name is refused (400).
+pub fn checked_time_zone(name: &str) -> Result<Option<String>, AppError> {
+    if name.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::config::Display::parse_zone(name)
+        .map(|tz| Some(tz.name().to_owned()))
+        .map_err(|e| AppError::BadRequest(format!("time_zone: {e}")))
+}
+
 /// Checks a new user's fields (no store access): the username, the district list
 /// ([`checked_districts`]) and the password rules. The user as it would be stored
 /// (districts deduplicated).
@@ -192,8 +214,13 @@ pub fn check_new_user(new: &NewUser) -> Result<NewUser, AppError> {
     }
     let districts = checked_districts(new.role, &new.districts)?;
     check_password(&new.password)?;
+    let time_zone = match &new.time_zone {
+        Some(z) => checked_time_zone(z)?,
+        None => None,
+    };
     Ok(NewUser {
         districts,
+        time_zone,
         ..new.clone()
     })
 }
@@ -204,24 +231,30 @@ pub fn list_users(store: &dyn Storage) -> Result<Vec<UserView>, AppError> {
 }
 
 /// Creates a user. The same request again (same role, districts, sensitive access and
-/// password) finds the user and answers `created: false`; any other user of that name
-/// is a conflict (409).
+/// password) finds the user and answers `created: false`, setting the time zone asked
+/// for if a first attempt stopped before it; any other user of that name is a conflict
+/// (409).
 pub fn create_user(store: &dyn Storage, new: &NewUser) -> Result<Created, AppError> {
     let new = check_new_user(new)?;
-    if let Some(u) = store.user(&new.username)? {
+    if let Some(mut u) = store.user(&new.username)? {
         let same = u.role == new.role
             && u.districts == new.districts
             && u.sensitive_access == new.sensitive_access
             && auth::verify_password(&new.password, &u.password_hash);
-        if same {
-            return Ok(Created {
-                user: UserView::from(&u),
-                created: false,
-            });
+        if !same {
+            return Err(AppError::Conflict(format!("user {} exists", new.username)));
         }
-        return Err(AppError::Conflict(format!("user {} exists", new.username)));
+        if new.time_zone.is_some() && u.time_zone != new.time_zone {
+            u.time_zone.clone_from(&new.time_zone);
+            store.put_user(&u)?;
+            store.flush()?;
+        }
+        return Ok(Created {
+            user: UserView::from(&u),
+            created: false,
+        });
     }
-    let user = auth::create_user(
+    let mut user = auth::create_user(
         store,
         &new.username,
         new.role,
@@ -229,6 +262,11 @@ pub fn create_user(store: &dyn Storage, new: &NewUser) -> Result<Created, AppErr
         new.sensitive_access,
         &new.password,
     )?;
+    if new.time_zone.is_some() {
+        user.time_zone.clone_from(&new.time_zone);
+        store.put_user(&user)?;
+        store.flush()?;
+    }
     tracing::info!(user = %user.user_id, role = %user.role, "user created by an administrator");
     Ok(Created {
         user: UserView::from(&user),
@@ -251,6 +289,10 @@ pub fn edit_user(
         None => user.districts.clone(),
     };
     let sensitive = edit.sensitive_access.unwrap_or(user.sensitive_access);
+    let zone = match &edit.time_zone {
+        Some(z) => checked_time_zone(z)?,
+        None => user.time_zone.clone(),
+    };
     if edit.disabled == Some(true) && by == Some(user.user_id.as_str()) {
         return Err(AppError::Forbidden(
             "an administrator cannot disable their own account",
@@ -273,6 +315,12 @@ pub fn edit_user(
             tracing::info!(user = %user.user_id, "user enabled by an administrator");
         }
         _ => {}
+    }
+    if zone != user.time_zone {
+        user.time_zone = zone;
+        store.put_user(&user)?;
+        store.flush()?;
+        tracing::info!(user = %user.user_id, "time zone set by an administrator");
     }
     Ok(UserView::from(&user))
 }

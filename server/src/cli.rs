@@ -97,6 +97,10 @@ enum UserCmd {
         /// The password (visible in the process list: prefer --password-stdin).
         #[arg(long)]
         password: Option<String>,
+        /// The user's own time zone for the dashboard (an IANA name such as
+        /// Asia/Tehran); without it, the deployment's.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
     /// List users.
     List,
@@ -129,6 +133,14 @@ enum UserCmd {
         /// Sensitive access from now on.
         #[arg(action = clap::ArgAction::Set)]
         access: bool,
+    },
+    /// Set the time zone a user's dashboard shows times in (an IANA name such as
+    /// Asia/Dhaka); an empty name goes back to the deployment's.
+    SetTimeZone {
+        /// Login name.
+        username: String,
+        /// IANA time zone name, or "" for the deployment's.
+        zone: String,
     },
     /// Set a temporary password (forgotten password): the old one stops working; the
     /// user must change the temporary one at the next login. Without
@@ -338,6 +350,7 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
             sensitive_access,
             password_stdin,
             password,
+            time_zone,
         } => {
             let password = match (password_stdin, password) {
                 (true, _) => stdin_line()?,
@@ -350,6 +363,7 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
                 districts,
                 sensitive_access,
                 password,
+                time_zone,
             };
             let c = admin.create(&new)?;
             if c.created {
@@ -360,17 +374,18 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
         }
         UserCmd::List => {
             println!(
-                "{:<20} {:<12} {:<9} {:<9} {:<11} districts",
-                "user", "role", "sensitive", "disabled", "must-change"
+                "{:<20} {:<12} {:<9} {:<9} {:<11} {:<20} districts",
+                "user", "role", "sensitive", "disabled", "must-change", "time-zone"
             );
             for u in admin.users()? {
                 println!(
-                    "{:<20} {:<12} {:<9} {:<9} {:<11} {}",
+                    "{:<20} {:<12} {:<9} {:<9} {:<11} {:<20} {}",
                     u.user_id,
                     u.role.as_str(),
                     u.sensitive_access,
                     u.disabled,
                     u.must_change_password,
+                    u.time_zone.as_deref().unwrap_or("-"),
                     u.districts.join(",")
                 );
             }
@@ -417,6 +432,17 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
                 .edit(&username, &edit)
                 .with_context(|| format!("user {username}"))?;
             println!("user {username}: sensitive access {access}");
+        }
+        UserCmd::SetTimeZone { username, zone } => {
+            let edit = UserEdit {
+                time_zone: Some(zone),
+                ..UserEdit::default()
+            };
+            let u = admin
+                .edit(&username, &edit)
+                .with_context(|| format!("user {username}"))?;
+            let shown = u.time_zone.as_deref().unwrap_or("the deployment's");
+            println!("user {username}: time zone {shown}");
         }
         UserCmd::ResetPassword {
             username,

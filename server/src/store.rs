@@ -69,6 +69,40 @@ pub struct UserRecord {
     /// `POST /v1/auth/password`.
     #[serde(default)]
     pub must_change_password: bool,
+    /// The user's own time zone (an IANA name, checked when set) for the dashboard's
+    /// times and "today"; `None`: the deployment's (`--time-zone`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// [`UserRecord`] as stored before per-user time zones (no `time_zone`); see
+/// [`UserRecordV1`] for why the layouts are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UserRecordV2 {
+    pub(crate) user_id: String,
+    pub(crate) role: Role,
+    pub(crate) districts: Vec<String>,
+    pub(crate) sensitive_access: bool,
+    pub(crate) password_hash: String,
+    pub(crate) disabled: bool,
+    pub(crate) created_ms: i64,
+    pub(crate) must_change_password: bool,
+}
+
+impl From<UserRecordV2> for UserRecord {
+    fn from(u: UserRecordV2) -> Self {
+        UserRecord {
+            user_id: u.user_id,
+            role: u.role,
+            districts: u.districts,
+            sensitive_access: u.sensitive_access,
+            password_hash: u.password_hash,
+            disabled: u.disabled,
+            created_ms: u.created_ms,
+            must_change_password: u.must_change_password,
+            time_zone: None,
+        }
+    }
 }
 
 /// [`UserRecord`] as stored before password resets (no `must_change_password`): the
@@ -96,6 +130,7 @@ impl From<UserRecordV1> for UserRecord {
             disabled: u.disabled,
             created_ms: u.created_ms,
             must_change_password: false,
+            time_zone: None,
         }
     }
 }

@@ -132,6 +132,10 @@ fn admin_forms() -> Router<AppState> {
             post(admin_actions::reset_password),
         )
         .route(
+            "/dashboard/admin/users/{id}/time-zone",
+            post(admin_actions::set_time_zone),
+        )
+        .route(
             "/dashboard/admin/devices/{id}/revoke",
             post(admin_actions::revoke_device),
         )

@@ -158,6 +158,8 @@ admin-password = পাসওয়ার্ড
 admin-add = যোগ করুন
 admin-revoke = বাতিল করুন (হারানো ফোন: পরের সিঙ্কে মুছে যাবে)
 admin-unrevoke = বাতিল ফিরিয়ে নিন
+admin-time-zone = সময় অঞ্চল
+admin-time-zone-hint = খালি রাখলে: সার্ভারের সময় অঞ্চল
 
 error-title = একটি সমস্যা হয়েছে
 error-forbidden = এই পৃষ্ঠা দেখার অনুমতি আপনার নেই।

@@ -161,6 +161,8 @@ admin-password = Password
 admin-add = Add
 admin-revoke = Revoke (lost phone: wiped at its next sync)
 admin-unrevoke = Un-revoke
+admin-time-zone = Time zone
+admin-time-zone-hint = Empty: the deployment's time zone
 
 error-title = Something went wrong
 error-forbidden = You do not have access to this page.

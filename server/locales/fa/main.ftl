@@ -161,6 +161,8 @@ admin-password = گذرواژه
 admin-add = افزودن
 admin-revoke = لغو (تلفن گم‌شده: در همگام‌سازی بعدی پاک می‌شود)
 admin-unrevoke = بازگرداندن لغو
+admin-time-zone = منطقهٔ زمانی
+admin-time-zone-hint = خالی: منطقهٔ زمانی سامانه
 
 error-title = مشکلی پیش آمد
 error-forbidden = به این صفحه دسترسی ندارید.

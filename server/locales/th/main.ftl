@@ -161,6 +161,8 @@ admin-password = รหัสผ่าน
 admin-add = เพิ่ม
 admin-revoke = เพิกถอน (โทรศัพท์หาย: ข้อมูลจะถูกลบเมื่อซิงค์ครั้งถัดไป)
 admin-unrevoke = ยกเลิกการเพิกถอน
+admin-time-zone = เขตเวลา
+admin-time-zone-hint = เว้นว่าง: เขตเวลาของระบบ
 
 error-title = เกิดข้อผิดพลาด
 error-forbidden = คุณไม่มีสิทธิ์เข้าหน้านี้

@@ -160,6 +160,8 @@ admin-password = Mật khẩu
 admin-add = Thêm
 admin-revoke = Thu hồi (mất điện thoại: dữ liệu bị xóa ở lần đồng bộ tới)
 admin-unrevoke = Hủy thu hồi
+admin-time-zone = Múi giờ
+admin-time-zone-hint = Để trống: múi giờ của hệ thống
 
 error-title = Đã xảy ra lỗi
 error-forbidden = Bạn không có quyền vào trang này.

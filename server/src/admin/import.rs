@@ -173,6 +173,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Lines, Vec<Problem>), AppError> {
                 .collect(),
             sensitive_access: sensitive,
             password: password.to_owned(),
+            time_zone: None,
         };
         match check_new_user(&new) {
             Ok(new) => {
@@ -246,6 +247,7 @@ pub fn import_users(
             disabled: false,
             created_ms: now,
             must_change_password: false,
+            time_zone: None,
         });
     }
     for r in &records {

@@ -17,6 +17,7 @@ fn new_user(name: &str, role: Role, districts: &[&str]) -> NewUser {
         districts: districts.iter().map(|d| d.to_string()).collect(),
         sensitive_access: false,
         password: PW.into(),
+        time_zone: None,
     }
 }
 
@@ -94,8 +95,19 @@ fn an_edit_is_checked_whole_before_anything_is_written() {
         districts: Some(vec![]),
         sensitive_access: Some(true),
         disabled: Some(true),
+        time_zone: Some("Asia/Ho_Chi_Minh".into()),
     };
     assert!(edit_user(&s, "lan", &bad, Some("root")).is_err());
+    // A good scope with an unknown zone: the scope is not written either.
+    let bad_zone = UserEdit {
+        districts: Some(vec!["Đà Nẵng".into()]),
+        time_zone: Some("Asia/Hanoi-City".into()),
+        ..UserEdit::default()
+    };
+    assert!(matches!(
+        edit_user(&s, "lan", &bad_zone, Some("root")),
+        Err(AppError::BadRequest(_))
+    ));
     let own = UserEdit {
         disabled: Some(true),
         ..UserEdit::default()
@@ -114,6 +126,7 @@ fn an_edit_is_checked_whole_before_anything_is_written() {
         districts: Some(vec!["Huế".into()]),
         sensitive_access: Some(false),
         disabled: Some(false),
+        time_zone: Some(String::new()),
     };
     edit_user(&s, "lan", &same, Some("root")).expect("same");
     assert_eq!(dump(&s), before);

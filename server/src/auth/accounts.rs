@@ -127,6 +127,7 @@ pub fn create_user(
         disabled: false,
         created_ms: now_ms(),
         must_change_password: false,
+        time_zone: None,
     };
     store.put_user(&user)?;
     store.flush()?;

@@ -336,6 +336,7 @@ mod tests {
             disabled: false,
             created_ms: 0,
             must_change_password: false,
+            time_zone: None,
         }
     }
 

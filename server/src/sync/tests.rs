@@ -39,6 +39,7 @@ fn user(id: &str, role: Role, sensitive: bool) -> UserRecord {
         disabled: false,
         created_ms: 0,
         must_change_password: false,
+        time_zone: None,
     }
 }
 

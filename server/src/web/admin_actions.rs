@@ -1,5 +1,5 @@
 //! The admin page's forms (POST handlers): add a user, change a user's districts and
-//! sensitive access, disable or enable them, set a temporary password, revoke or
+//! sensitive access and time zone, disable or enable them, set a temporary password, revoke or
 //! un-revoke a device. Each checks the role and the session's CSRF token, then calls the
 //! act of [`crate::admin`] (the same function the admin API and the CLI call) through
 //! [`admin::run`], and returns to the admin page.
@@ -58,6 +58,9 @@ pub struct NewUserForm {
     sensitive: Option<String>,
     #[serde(default)]
     password: String,
+    /// Empty: the deployment's.
+    #[serde(default)]
+    time_zone: String,
 }
 
 /// `POST /dashboard/admin/users`: adds a user.
@@ -75,6 +78,7 @@ pub async fn create_user(
         districts: districts(&f.districts),
         sensitive_access: f.sensitive.is_some(),
         password: f.password,
+        time_zone: Some(f.time_zone),
     };
     admin::run(&st, move |store| admin::create_user(store, &new)).await?;
     Ok(Redirect::to(ADMIN_PAGE))
@@ -103,7 +107,7 @@ pub async fn set_scope(
     let edit = UserEdit {
         districts: Some(districts(&f.districts)),
         sensitive_access: Some(f.sensitive.is_some()),
-        disabled: None,
+        ..UserEdit::default()
     };
     let by = s.user.user_id.clone();
     admin::run(&st, move |store| {
@@ -151,6 +155,37 @@ pub async fn enable_user(
 ) -> Result<Redirect, WebError> {
     admin_only(&s, &f.csrf)?;
     set_disabled(&st, &s, id, false).await
+}
+
+/// The time zone form of a user row.
+#[derive(Debug, Deserialize)]
+pub struct TimeZoneForm {
+    #[serde(default)]
+    csrf: String,
+    /// An IANA name; empty: the deployment's.
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// `POST /dashboard/admin/users/{id}/time-zone`: sets the zone the user's dashboard
+/// shows times in.
+pub async fn set_time_zone(
+    State(st): State<AppState>,
+    s: Signed,
+    Path(id): Path<String>,
+    Form(f): Form<TimeZoneForm>,
+) -> Result<Redirect, WebError> {
+    admin_only(&s, &f.csrf)?;
+    let edit = UserEdit {
+        time_zone: Some(f.time_zone),
+        ..UserEdit::default()
+    };
+    let by = s.user.user_id.clone();
+    admin::run(&st, move |store| {
+        admin::edit_user(store, &id, &edit, Some(&by))
+    })
+    .await?;
+    Ok(Redirect::to(ADMIN_PAGE))
 }
 
 /// The password reset form.

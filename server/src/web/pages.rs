@@ -318,6 +318,8 @@ pub struct UserRow {
     pub u: UserRecord,
     /// The user id as a path segment (percent-encoded) of the row's forms.
     pub path: String,
+    /// The user's own time zone, empty for the deployment's.
+    pub zone: String,
 }
 
 /// A device row of the admin page.
@@ -357,6 +359,7 @@ pub async fn admin(State(st): State<AppState>, s: Signed) -> Result<Response, We
         .into_iter()
         .map(|u| UserRow {
             path: super::data::percent(&u.user_id),
+            zone: u.time_zone.clone().unwrap_or_default(),
             u,
         })
         .collect();

@@ -229,7 +229,8 @@ pub struct Signed {
     pub session: Session,
     /// The interface language.
     pub lang: Lang,
-    /// The deployment's display settings (time zone, calendar).
+    /// How this user's pages show times: the deployment's calendar, and the user's own
+    /// time zone where one is set, else the deployment's.
     pub display: crate::config::Display,
     /// The dashboard's state.
     pub web: Arc<Web>,
@@ -251,7 +252,7 @@ impl Signed {
         Tr::new(self.lang)
     }
 
-    /// Dates, times and numbers in the request's language and the deployment's zone.
+    /// Dates, times and numbers in the request's language and the user's zone.
     pub fn fmt(&self) -> super::fmt::Fmt {
         super::fmt::Fmt::new(self.lang, &self.display)
     }
@@ -270,6 +271,23 @@ impl Signed {
             Role::Coordinator => Ok(()),
             _ => Err(WebError::Forbidden),
         }
+    }
+}
+
+/// The deployment's display settings with `user`'s own time zone where one is set (a
+/// stored name no longer known to the time zone database falls back to the
+/// deployment's).
+pub fn user_display(
+    deployment: crate::config::Display,
+    user: &UserRecord,
+) -> crate::config::Display {
+    let zone = user
+        .time_zone
+        .as_deref()
+        .and_then(|z| z.parse::<chrono_tz::Tz>().ok());
+    crate::config::Display {
+        time_zone: zone.unwrap_or(deployment.time_zone),
+        ..deployment
     }
 }
 
@@ -305,11 +323,12 @@ impl FromRequestParts<AppState> for Signed {
                 return Err(WebError::Login);
             }
         }
+        let display = user_display(st.settings.display, &user);
         Ok(Signed {
             user,
             session,
             lang,
-            display: st.settings.display,
+            display,
             web,
         })
     }

@@ -104,6 +104,7 @@ impl SimServer {
             disabled: false,
             created_ms: 0,
             must_change_password: false,
+            time_zone: None,
         };
         self.store.put_user(&user).map_err(err)?;
         Ok(user)

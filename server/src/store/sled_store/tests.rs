@@ -1,7 +1,7 @@
 //! Crash recovery of multi-key writes, old record layouts, sealing at rest.
 
 use super::*;
-use crate::store::{DeviceRecordV1, Routing, UserRecordV1};
+use crate::store::{DeviceRecordV1, Routing, UserRecordV1, UserRecordV2};
 use casesync_core::case::{device_actor, CaseDoc, EditCtx, NewCase, Role};
 
 fn commit_of(id: &str, name: &str) -> DocCommit {
@@ -90,6 +90,33 @@ fn user_records_written_before_password_resets_are_still_read() {
     now.must_change_password = true;
     store.put_user(&now).expect("put");
     assert_eq!(store.user("nasrin").expect("read"), Some(now));
+}
+
+#[test]
+fn user_records_written_before_time_zones_are_still_read() {
+    let store = SledStorage::temporary().expect("store");
+    let old = UserRecordV2 {
+        user_id: "parisa".into(),
+        role: Role::Coordinator,
+        districts: vec!["هرات".into()],
+        sensitive_access: false,
+        password_hash: "$argon2id$old".into(),
+        disabled: false,
+        created_ms: 7,
+        must_change_password: true,
+    };
+    store
+        .tree
+        .insert(key("u", "parisa"), enc(&old).expect("enc"))
+        .expect("old record");
+    let read = store.user("parisa").expect("read").expect("present");
+    assert_eq!(read, UserRecord::from(old));
+    assert!(read.must_change_password, "the V2 field is kept");
+    assert_eq!(read.time_zone, None);
+    let mut now = read;
+    now.time_zone = Some("Asia/Kabul".into());
+    store.put_user(&now).expect("put");
+    assert_eq!(store.user("parisa").expect("read"), Some(now));
 }
 
 /// Stores the intent of `set` and only its first `n` writes, as a crash would

@@ -10,7 +10,7 @@ use crate::store::plan::{new_record, plan_commit};
 use crate::store::seal::{CaseKey, Place};
 use crate::store::{
     CaseSummary, CommitOutcome, DeviceRecord, DeviceRecordV1, DocCommit, DocRecord, Hash, LogKind,
-    ScopeKey, Storage, StoreError, StoredChange, UserRecord, UserRecordV1,
+    ScopeKey, Storage, StoreError, StoredChange, UserRecord, UserRecordV1, UserRecordV2,
 };
 
 /// A multi-key write: puts (`Some`) and removals (`None`), made in order (see the
@@ -49,15 +49,19 @@ pub(super) fn dec_device(b: &[u8]) -> Result<DeviceRecord, StoreError> {
     }
 }
 
-/// A user record, as written now or by the version before password resets
-/// ([`UserRecordV1`]: the same fields without the trailing new one).
+/// A user record, as written now, by the version before per-user time zones
+/// ([`UserRecordV2`]) or by the one before password resets ([`UserRecordV1`]): each the
+/// same fields without the trailing newer ones.
 pub(super) fn dec_user(b: &[u8]) -> Result<UserRecord, StoreError> {
-    match postcard::from_bytes::<UserRecord>(b) {
-        Ok(u) => Ok(u),
-        Err(_) => postcard::from_bytes::<UserRecordV1>(b)
-            .map(UserRecord::from)
-            .map_err(|e| StoreError::Corrupt(e.to_string())),
+    if let Ok(u) = postcard::from_bytes::<UserRecord>(b) {
+        return Ok(u);
     }
+    if let Ok(u) = postcard::from_bytes::<UserRecordV2>(b) {
+        return Ok(u.into());
+    }
+    postcard::from_bytes::<UserRecordV1>(b)
+        .map(UserRecord::from)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 pub(super) fn key(prefix: &str, id: &str) -> Vec<u8> {

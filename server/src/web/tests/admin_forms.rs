@@ -181,3 +181,108 @@ async fn a_coordinator_cannot_use_the_admin_forms() {
     }
     assert_eq!(d.st.store.dump().expect("dump"), before, "nothing changed");
 }
+
+#[tokio::test]
+async fn a_users_own_time_zone_is_set_by_an_administrator_and_shown_on_their_pages() {
+    let d = demo_app().await;
+    let admin = sign_in(&d.app, "admin").await;
+    let (csrf, _) = admin_page(&d, &admin).await;
+    let zone_of = |d: &Demo| {
+        d.st.store
+            .user("coord")
+            .expect("read")
+            .expect("user")
+            .time_zone
+    };
+    let overview = |jar: String| {
+        let app = d.app.clone();
+        async move {
+            let page = send(&app, get("/dashboard", &jar)).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            page.body
+        }
+    };
+
+    let before = d.st.store.dump().expect("dump");
+    for bad in ["Mars/Olympus", "آسیا/تهران", "Asia/Tehran\u{0}"] {
+        let r = send(
+            &d.app,
+            post(
+                "/dashboard/admin/users/coord/time-zone",
+                &admin,
+                &[("csrf", &csrf), ("time_zone", bad)],
+            ),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.body);
+    }
+    assert_eq!(d.st.store.dump().expect("dump"), before, "nothing changed");
+
+    let r = send(
+        &d.app,
+        post(
+            "/dashboard/admin/users/coord/time-zone",
+            &admin,
+            &[("csrf", &csrf), ("time_zone", " Asia/Tehran ")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(zone_of(&d).as_deref(), Some("Asia/Tehran"));
+    let (_, page) = admin_page(&d, &admin).await;
+    assert!(
+        page.contains("value=\"Asia/Tehran\""),
+        "the admin page shows it"
+    );
+
+    let coord = sign_in(&d.app, "coord").await;
+    let other = sign_in(&d.app, "coordns").await;
+    assert!(overview(coord.clone()).await.contains("Asia/Tehran"));
+    let theirs = overview(other.clone()).await;
+    assert!(
+        theirs.contains("UTC") && !theirs.contains("Asia/Tehran"),
+        "another coordinator keeps the deployment's zone"
+    );
+
+    // The same form again is a no-op; an empty zone goes back to the deployment's.
+    let before = d.st.store.dump().expect("dump");
+    let again = [("csrf", csrf.as_str()), ("time_zone", "Asia/Tehran")];
+    let r = send(
+        &d.app,
+        post("/dashboard/admin/users/coord/time-zone", &admin, &again),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        d.st.store.dump().expect("dump"),
+        before,
+        "a repeat writes nothing"
+    );
+    let r = send(
+        &d.app,
+        post(
+            "/dashboard/admin/users/coord/time-zone",
+            &admin,
+            &[("csrf", &csrf), ("time_zone", "")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(zone_of(&d), None);
+    assert!(!overview(coord).await.contains("Asia/Tehran"));
+
+    // Only an administrator sets it.
+    let csrf_other = csrf_of(&send(&d.app, get("/dashboard", &other)).await.body);
+    let before = d.st.store.dump().expect("dump");
+    let r = send(
+        &d.app,
+        post(
+            "/dashboard/admin/users/coordns/time-zone",
+            &other,
+            &[("csrf", &csrf_other), ("time_zone", "Asia/Dhaka")],
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(d.st.store.dump().expect("dump"), before, "nothing changed");
+}
