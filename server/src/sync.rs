@@ -28,7 +28,7 @@ use casesync_core::protocol::{
     encode_response, PushAck, Refusal, SyncRequest, SyncResponse, PROTOCOL_VERSION,
 };
 
-pub use cursor::{BadCursor, Cursor, Position};
+pub use cursor::{BadCursor, Cursor, InitialKey, Position};
 pub use doc_cache::{DocCache, DOC_CACHE_ENTRIES};
 pub use door::Handled;
 pub use edit::EditRefused;

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 /// Where a device's pull stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Position {
-    /// Fresh device: snapshots of every document in scope, by id, as of `start_seq`.
+    /// A cursor of the id-ordered initial phase servers wrote before
+    /// [`Position::Ordered`]: resumed as an ordered initial phase from its start, as of
+    /// the same `start_seq` (snapshots the device already holds are merged again,
+    /// harmlessly).
     Initial {
         /// Log position the snapshots cover; the log phase resumes from it.
         start_seq: u64,
@@ -33,6 +36,29 @@ pub enum Position {
         /// Last document id examined.
         after_doc: String,
     },
+    /// Fresh device (or the end of a scope change): snapshots of every document in scope
+    /// at `start_seq` and now, the worker's nearest follow-ups first
+    /// ([`InitialKey`]); then the log from `start_seq`.
+    Ordered {
+        /// Log position the snapshots cover; the log phase resumes from it.
+        start_seq: u64,
+        /// Order key of the last document sent (`None`: none yet).
+        after: Option<InitialKey>,
+    },
+}
+
+/// A document's place in the ordered initial phase: by tier, then (first tier) by the
+/// date of its next follow-up, then by id. See `pull/initial.rs` for why a document
+/// changed since the phase began has its own, last tier.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct InitialKey {
+    /// 0: open with a follow-up date, 1: other open cases, 2: closed, 3: changed since
+    /// the phase began.
+    pub tier: u8,
+    /// First tier: the next follow-up's day (days from the common era); 0 otherwise.
+    pub due: i32,
+    /// Case id.
+    pub doc_id: String,
 }
 
 impl Position {
@@ -42,6 +68,7 @@ impl Position {
             Position::Initial { start_seq, .. } => *start_seq,
             Position::Log { seq } => *seq,
             Position::Shrink { since, .. } => *since,
+            Position::Ordered { start_seq, .. } => *start_seq,
         }
     }
 }
@@ -105,5 +132,21 @@ mod tests {
             vec![7, 2, 1, 5, 0xac, 0x02, 0xad, 0x02, 1, b'c']
         );
         assert_eq!(Cursor::decode(&s.encode()).ok().flatten(), Some(s));
+        let o = Cursor {
+            scope: 7,
+            position: Position::Ordered {
+                start_seq: 300,
+                after: Some(InitialKey {
+                    tier: 0,
+                    due: 739_000,
+                    doc_id: "c".into(),
+                }),
+            },
+        };
+        assert_eq!(
+            o.encode(),
+            vec![7, 3, 0xac, 0x02, 1, 0, 0xf0, 0x9a, 0x5a, 1, b'c']
+        );
+        assert_eq!(Cursor::decode(&o.encode()).ok().flatten(), Some(o));
     }
 }

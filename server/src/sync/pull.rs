@@ -1,6 +1,9 @@
-//! Building one pull page: snapshots for a fresh device, then the log of its scope.
+//! Building one pull page: snapshots for a fresh device (`initial`), then the log of its
+//! scope.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+mod initial;
+
+use std::collections::{HashMap, HashSet};
 
 use casesync_core::case::{inflate_document, CaseSummary};
 use casesync_core::protocol::{DocBody, DocUpdate};
@@ -10,6 +13,7 @@ use super::cursor::{Cursor, Position};
 use super::scope::{can_read, scope_keys, scope_version};
 use super::{Echo, SyncEngine};
 use crate::store::{LogEntry, LogKind, StoreError, UserRecord};
+use initial::Initial;
 
 /// One page of a pull.
 #[derive(Debug, Default)]
@@ -148,9 +152,9 @@ impl SyncEngine {
                 start_seq: head,
                 after_doc: String::new(),
             },
-            None => Position::Initial {
+            None => Position::Ordered {
                 start_seq: head,
-                after_doc: String::new(),
+                after: None,
             },
         };
         let mut b = Builder {
@@ -177,30 +181,31 @@ impl SyncEngine {
                     };
                     return Ok(b.finish(scope, next, true));
                 }
-                None => Position::Initial {
+                None => Position::Ordered {
                     start_seq,
-                    after_doc: String::new(),
+                    after: None,
                 },
+            },
+            // An id-ordered initial phase of an older server starts again, ordered.
+            Position::Initial { start_seq, .. } => Position::Ordered {
+                start_seq,
+                after: None,
             },
             other => other,
         };
         let position = match position {
-            Position::Initial {
-                start_seq,
-                after_doc,
-            } => match self.initial(user, start_seq, &after_doc, echo, &mut b)? {
-                Some(after_doc) => {
-                    let next = Position::Initial {
-                        start_seq,
-                        after_doc,
-                    };
-                    return Ok(b.finish(scope, next, true));
+            Position::Ordered { start_seq, after } => {
+                match self.initial(user, start_seq, head, after.as_ref(), echo, &mut b)? {
+                    Initial::Resume(after) => {
+                        let next = Position::Ordered { start_seq, after };
+                        return Ok(b.finish(scope, next, true));
+                    }
+                    Initial::Done => start_seq,
                 }
-                None => start_seq,
-            },
+            }
             Position::Log { seq } => seq,
-            // Turned into `Initial` above.
-            Position::Shrink { start_seq, .. } => start_seq,
+            // Turned into `Ordered` above.
+            Position::Shrink { start_seq, .. } | Position::Initial { start_seq, .. } => start_seq,
         };
         let seq = self.log_phase(user, position, head, echo, &mut b)?;
         let more = b.page.more;
@@ -235,58 +240,6 @@ impl SyncEngine {
             }
         }
         Ok(())
-    }
-
-    /// Snapshots of the documents in scope at `start_seq` and now, by id after
-    /// `after_doc`. Returns where the next page resumes if this one filled up (the last id
-    /// sent, or `after_doc` if none fitted), `None` when done.
-    fn initial(
-        &self,
-        user: &UserRecord,
-        start_seq: u64,
-        after_doc: &str,
-        echo: &Echo,
-        b: &mut Builder,
-    ) -> Result<Option<String>, StoreError> {
-        let mut ids = BTreeSet::new();
-        for key in scope_keys(user) {
-            ids.extend(self.store.doc_ids(&key, after_doc, usize::MAX)?);
-        }
-        let total = ids.len() as u64;
-        let mut last: Option<String> = None;
-        for (i, id) in ids.into_iter().enumerate() {
-            let Some(rec) = self.store.doc(&id)? else {
-                continue;
-            };
-            // Documents that entered the scope after `start_seq` come through the log.
-            let visible_then = rec.routing_at(start_seq).is_some_and(|r| can_read(user, r));
-            if rec.erased
-                || !can_read(user, &rec.routing)
-                || !visible_then
-                || echo.created.contains(&id)
-            {
-                continue;
-            }
-            let (Some(summary), Some(doc)) = (rec.summary.clone(), self.store.doc_bytes(&id)?)
-            else {
-                continue;
-            };
-            let cost = doc.len() + summary_cost(&summary) + ENTRY_OVERHEAD;
-            let doc = snapshot(doc);
-            if !b.fits_snapshot(cost, doc.len()) {
-                b.page.remaining_estimate = total - i as u64;
-                // Nothing sent yet (the page is full of removals): resume where this page
-                // began, never report the phase as done.
-                return Ok(Some(last.unwrap_or_else(|| after_doc.to_owned())));
-            }
-            b.bytes += cost;
-            b.page.docs.push(DocUpdate {
-                doc_id: id.clone(),
-                body: DocBody::Snapshot { doc, summary },
-            });
-            last = Some(id);
-        }
-        Ok(None)
     }
 
     /// Log entries of the scope after `after`, as changes, snapshots or removals.

@@ -948,4 +948,5 @@ fn a_new_case_naming_another_registrar_is_refused() {
     assert!(r.refused.is_empty(), "{:?}", r.refused);
 }
 
+mod initial_order;
 mod scope_shrink;
