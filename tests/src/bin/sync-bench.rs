@@ -24,22 +24,31 @@
 //! `--link edge|3g` (or `--delay-ms`, `--down-kbit`, `--up-kbit`) runs every sync
 //! through a shaping proxy (`casesync_tests::link`): EDGE is 300 ms each way, 150 kbit/s
 //! down, 60 up. `--breakdown` prints where the initial sync's bytes go, in-process.
+//!
+//! "usable ms" (initial sync): when the device first held every case with a follow-up
+//! due within [`USABLE_DAYS`] of the caseload's last visit (overdue ones included) — the
+//! cases a worker needs today. The check after each page is not counted in the times.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use casesync_core::case::Role;
+use casesync_core::case::{Case, Closure, ClosureReason, Role, Stage};
+use casesync_core::store::SummaryFilter;
 use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
 use casesync_tests::caseload::{apply_edit, to_case, CaseloadArgs, CaseloadSource, Edit};
 use casesync_tests::dump::{addr_of, post_sync};
 use casesync_tests::harness::{http_client, login, Device, ServerProc, UserSpec};
 use casesync_tests::link::{Link, LinkSpec};
 use casesync_tests::page_study;
+use chrono::NaiveDate;
 use clap::Parser;
 
 /// Cases per import request (keeps each request well under the server's body limit, and
 /// under the client's 30 s read time-out on a debug build).
 const IMPORT_BATCH: usize = 100;
+/// "Usable": the device holds every open case due within this many days.
+const USABLE_DAYS: i64 = 7;
 
 #[derive(Parser, Debug)]
 #[command(about = "casesync sync benchmark on the benchmark caseload")]
@@ -81,6 +90,12 @@ struct Args {
     /// Print where the initial sync's bytes go (in-process, no server) and exit.
     #[arg(long)]
     breakdown: bool,
+    /// Give the caseload the shape of a field caseload, which the recorded one lacks (it
+    /// has no follow-up dates and no closed cases): every 10th case a next visit due
+    /// between 7 days before and 6 days after the last recorded visit, 4 in 10 closed
+    /// (none the edit scenarios touch). Changes the bytes: compare runs alike.
+    #[arg(long)]
+    field_mix: bool,
     #[command(flatten)]
     caseload: CaseloadArgs,
 }
@@ -96,6 +111,10 @@ struct Figure {
     connections: u64,
     wall_ms: f64,
     apply_ms: f64,
+    /// Initial sync: when every case due soon was held (`None`: not measured).
+    usable_ms: Option<f64>,
+    /// How many cases "due soon" is.
+    due_soon: usize,
 }
 
 fn median(v: Vec<Figure>) -> Figure {
@@ -113,6 +132,11 @@ fn median(v: Vec<Figure>) -> Figure {
         connections: u(|f| f.connections),
         wall_ms: ms(|f| f.wall_ms),
         apply_ms: ms(|f| f.apply_ms),
+        usable_ms: v
+            .iter()
+            .all(|f| f.usable_ms.is_some())
+            .then(|| ms(|f| f.usable_ms.unwrap_or_default())),
+        due_soon: u(|f| f.due_soon as u64) as usize,
     }
 }
 
@@ -122,11 +146,20 @@ struct Route {
     link: Option<Link>,
 }
 
-/// Syncs `device` until up to date over `http` (a new client: new connections).
-async fn timed_sync(device: &Device, http: &reqwest::Client, route: &Route) -> Result<Figure> {
+/// Syncs `device` until up to date over `http` (a new client: new connections). With
+/// `due_by`, also when the device first held every case due by that day ("usable").
+async fn timed_sync(
+    device: &Device,
+    http: &reqwest::Client,
+    route: &Route,
+    due_by: Option<NaiveDate>,
+) -> Result<Figure> {
     let before = route.link.as_ref().map(Link::traffic).unwrap_or_default();
     let start = Instant::now();
     let mut apply = Duration::ZERO;
+    // After each page: its end (checks excluded) and the cases held then.
+    let mut held: Vec<(Duration, HashSet<String>)> = Vec::new();
+    let mut checking = Duration::ZERO;
     let mut session = SyncSession::new(&device.store, &device.device_id, DEFAULT_PAGE_BYTES)?;
     loop {
         let t = Instant::now();
@@ -139,11 +172,38 @@ async fn timed_sync(device: &Device, http: &reqwest::Client, route: &Route) -> R
         let t = Instant::now();
         let step = session.handle_response(&body)?;
         apply += t.elapsed();
+        if due_by.is_some() {
+            let t = Instant::now();
+            let at = start.elapsed() - checking;
+            held.push((at, device.store.case_ids()?.into_iter().collect()));
+            checking += t.elapsed();
+        }
         if step != Step::Continue {
             break;
         }
     }
-    let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let wall_ms = (start.elapsed() - checking).as_secs_f64() * 1000.0;
+    let (usable_ms, due_soon) = match due_by {
+        Some(day) => {
+            let filter = SummaryFilter {
+                due_on_or_before: Some(day),
+                ..SummaryFilter::default()
+            };
+            let soon: Vec<String> = device
+                .store
+                .list_summaries(&filter)?
+                .summaries
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            let at = held
+                .iter()
+                .find(|(_, ids)| soon.iter().all(|id| ids.contains(id)))
+                .map(|(at, _)| at.as_secs_f64() * 1000.0);
+            (at, soon.len())
+        }
+        None => (None, 0),
+    };
     let p = session.progress();
     let t = route.link.as_ref().map(Link::traffic).unwrap_or_default() - before;
     Ok(Figure {
@@ -154,6 +214,8 @@ async fn timed_sync(device: &Device, http: &reqwest::Client, route: &Route) -> R
         connections: t.connections,
         wall_ms,
         apply_ms: apply.as_secs_f64() * 1000.0,
+        usable_ms,
+        due_soon,
     })
 }
 
@@ -182,18 +244,55 @@ fn remap(edit: &Edit, n: usize) -> Edit {
     e
 }
 
+/// The `--field-mix` shape of case `i` (see [`Args::field_mix`]).
+fn field_mix(case: &mut Case, i: usize, last_visit: NaiveDate, edited: &HashSet<String>) {
+    match i % 10 {
+        0 => {
+            let offset = (i / 10 % 14) as i64 - 7;
+            let due = last_visit + chrono::TimeDelta::days(offset);
+            if let Some(v) = case.visits.values_mut().max_by(|a, b| a.date.cmp(&b.date)) {
+                v.next_visit_date = Some(due.max(v.date));
+            }
+        }
+        1..=4 if !edited.contains(&case.id) => {
+            let closed_on = case
+                .visits
+                .values()
+                .map(|v| v.date)
+                .max()
+                .unwrap_or(last_visit);
+            case.stage = Stage::Closed;
+            case.closure = Some(Closure {
+                date: closed_on,
+                reason: ClosureReason::GoalsAchieved,
+                client_agreed: true,
+                summary: "লক্ষ্য পূরণ হয়েছে; পরিবার সম্মত।".into(),
+            });
+        }
+        _ => {}
+    }
+}
+
 async fn import(
     source: &CaseloadSource,
     url: &str,
     token: &str,
     district: &str,
     n: usize,
+    mix: Option<(NaiveDate, &HashSet<String>)>,
 ) -> Result<()> {
     let http = http_client();
     let cases: Vec<_> = source
         .load(n)?
         .iter()
-        .map(|b| to_case(b, district))
+        .enumerate()
+        .map(|(i, b)| {
+            let mut c = to_case(b, district);
+            if let Some((last_visit, edited)) = mix {
+                field_mix(&mut c, i, last_visit, edited);
+            }
+            c
+        })
         .collect();
     for chunk in cases.chunks(IMPORT_BATCH) {
         let resp = http
@@ -266,11 +365,35 @@ async fn main() -> Result<()> {
         &format!("bench-import-{stamp}"),
     )
     .await?;
-    import(&source, &url, &importer.access_token, &args.district, n)
-        .await
-        .map_err(|e| anyhow::anyhow!("creating documents: {e:?}"))?;
-
-    let (_, floor) = page_study::content_floor(&source.load(n)?)?;
+    let loaded = source.load(n)?;
+    let (_, floor) = page_study::content_floor(&loaded)?;
+    // "Today" of the recorded caseload: its last visit.
+    let last_visit = loaded
+        .iter()
+        .flat_map(|c| c.visits.iter())
+        .filter_map(|v| NaiveDate::parse_from_str(&v.date, "%Y-%m-%d").ok())
+        .max()
+        .context("the caseload has no visit dates")?;
+    let due_by = last_visit + chrono::Days::new(USABLE_DAYS as u64);
+    drop(loaded);
+    let edits = source.edits()?;
+    let edited: HashSet<String> = edits
+        .b
+        .iter()
+        .chain(&edits.b2)
+        .map(|e| remap(e, n).case_id)
+        .collect();
+    let mix = args.field_mix.then_some((last_visit, &edited));
+    import(
+        &source,
+        &url,
+        &importer.access_token,
+        &args.district,
+        n,
+        mix,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating documents: {e:?}"))?;
     let route = match link_spec(&args)? {
         Some(spec) => {
             let link = Link::start(addr_of(&url), spec).await?;
@@ -291,7 +414,7 @@ async fn main() -> Result<()> {
     let mut device = None;
     for r in 0..args.runs.max(1) {
         let d = Device::login(&url, dir.path(), &spec, &format!("bench-dev-{stamp}-{r}")).await?;
-        initial.push(timed_sync(&d, &http_client(), &route).await?);
+        initial.push(timed_sync(&d, &http_client(), &route, Some(due_by)).await?);
         let have = d.store.case_ids()?.len();
         if have < n {
             bail!("initial sync delivered {have} of {n} documents");
@@ -302,10 +425,9 @@ async fn main() -> Result<()> {
 
     // The device's connection is opened (a sync with nothing new): the changed and
     // nothing-changed scenarios are the steady state of an app in use.
-    timed_sync(&device, &http, &route).await?;
+    timed_sync(&device, &http, &route, None).await?;
 
     // changed: 5 edits offline on the device, 5 other cases changed on the server.
-    let edits = source.edits()?;
     let other = Device::login(&url, dir.path(), &spec, &format!("bench-other-{stamp}")).await?;
     other.sync().await?;
     for (i, e) in edits.b2.iter().enumerate() {
@@ -327,14 +449,14 @@ async fn main() -> Result<()> {
             })
         })?;
     }
-    let changed = timed_sync(&device, &http, &route).await?;
+    let changed = timed_sync(&device, &http, &route, None).await?;
 
     // nothing changed, on the open connection and on a new one (the phone woke up).
     let mut nothing = Vec::new();
     let mut woke = Vec::new();
     for _ in 0..args.runs.max(1) * 3 {
-        nothing.push(timed_sync(&device, &http, &route).await?);
-        woke.push(timed_sync(&device, &http_client(), &route).await?);
+        nothing.push(timed_sync(&device, &http, &route, None).await?);
+        woke.push(timed_sync(&device, &http_client(), &route, None).await?);
     }
 
     let rows = [
@@ -358,18 +480,24 @@ async fn main() -> Result<()> {
                     "wire_bytes": f.wire, "connections": f.connections,
                     "wall_ms": (f.wall_ms * 10.0).round() / 10.0,
                     "apply_ms": (f.apply_ms * 10.0).round() / 10.0,
+                    "usable_ms": f.usable_ms.map(|u| (u * 10.0).round() / 10.0),
+                    "due_soon": f.usable_ms.map(|_| f.due_soon),
                     "content_floor_bytes": floor,
                     "ratio_to_floor": ratio(name, &f).map(|r| (r * 100.0).round() / 100.0)})
             );
         }
     } else {
         println!(
-            "sync-bench: {n} docs of the {caseload}, {link}, medians of {} runs",
+            "sync-bench: {n} docs of the {caseload}{}, {link}, medians of {} runs",
+            if args.field_mix { " (--field-mix)" } else { "" },
             args.runs.max(1)
         );
         println!("content floor (zstd -19 of the cases as JSON): {floor} bytes");
         println!(
-            "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>7}",
+            "usable: every open case due by {due_by} held ({USABLE_DAYS} days after the last visit, {last_visit})"
+        );
+        println!(
+            "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10} {:>9} {:>7} {:>16}",
             "scenario",
             "docs",
             "trips",
@@ -379,12 +507,16 @@ async fn main() -> Result<()> {
             "conns",
             "wall ms",
             "apply ms",
-            "/floor"
+            "/floor",
+            "usable ms (due)"
         );
         for (name, f) in rows {
             let r = ratio(name, &f).map_or("-".to_owned(), |r| format!("{r:.2}"));
+            let usable = f
+                .usable_ms
+                .map_or("-".to_owned(), |u| format!("{u:.1} ({})", f.due_soon));
             println!(
-                "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10.1} {:>9.1} {:>7}",
+                "{:<17} {:>6} {:>6} {:>10} {:>11} {:>11} {:>5} {:>10.1} {:>9.1} {:>7} {:>16}",
                 name,
                 n,
                 f.round_trips,
@@ -394,7 +526,8 @@ async fn main() -> Result<()> {
                 f.connections,
                 f.wall_ms,
                 f.apply_ms,
-                r
+                r,
+                usable
             );
         }
     }
