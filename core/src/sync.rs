@@ -35,6 +35,10 @@ use crate::store::{DeviceStore, StoreBatch, StoreError, WipeReport};
 
 /// Page size a device asks for by default: a 256 KB page takes ~14 s at 150 kbit/s.
 pub const DEFAULT_PAGE_BYTES: u32 = 256 * 1024;
+/// Smallest page a session asks for after lost answers ([`SyncSession::abandon_request`]
+/// halves the page each time, down to this): on a link that drops every few seconds a
+/// page this size still arrives whole.
+pub const MIN_PAGE_BYTES: u32 = 16 * 1024;
 /// Most change bytes pushed in one request; the rest goes in the next round trip.
 pub const MAX_PUSH_BYTES: usize = 512 * 1024;
 /// Most round trips in one session (a guard against a server that always says `more`).
@@ -107,6 +111,9 @@ pub struct SyncSession<'s> {
     device_id: String,
     actor: ActorId,
     max_page_bytes: u32,
+    /// The page asked for now: `max_page_bytes`, halved after each lost answer, doubled
+    /// back after each page that arrives.
+    page_bytes: u32,
     in_flight: Option<HashMap<String, u64>>,
     refused: HashSet<String>,
     progress: SyncProgress,
@@ -124,6 +131,7 @@ impl<'s> SyncSession<'s> {
             device_id: device_id.to_owned(),
             actor: store.actor(device_id)?,
             max_page_bytes,
+            page_bytes: max_page_bytes,
             in_flight: None,
             refused: HashSet::new(),
             progress: SyncProgress::default(),
@@ -137,9 +145,29 @@ impl<'s> SyncSession<'s> {
 
     /// The link dropped before a response arrived: forget the request. Nothing was
     /// applied, so the next request resends the same pushes from the same cursor
-    /// (the server ignores changes it already has).
+    /// (the server ignores changes it already has), asking for a page half the size
+    /// (not under [`MIN_PAGE_BYTES`]): a page cut off by a link that drops before a
+    /// whole page can cross is not asked for whole again and again (issue #17).
     pub fn abandon_request(&mut self) {
         self.in_flight = None;
+        // 0 asks for the server's own size, at most the protocol's default.
+        let now = match self.page_bytes {
+            0 => DEFAULT_PAGE_BYTES,
+            n => n,
+        };
+        self.page_bytes = (now / 2).max(MIN_PAGE_BYTES.min(now));
+    }
+
+    /// The server answered the request with an error (a refused token, a busy
+    /// server): forget it as [`SyncSession::abandon_request`] does, but keep the page
+    /// size, since the answer did arrive.
+    pub fn forget_request(&mut self) {
+        self.in_flight = None;
+    }
+
+    /// The page size the next request asks for (see [`SyncSession::abandon_request`]).
+    pub fn page_bytes(&self) -> u32 {
+        self.page_bytes
     }
 
     /// Encodes the next request: the device's unsent changes (up to [`MAX_PUSH_BYTES`])
@@ -206,7 +234,7 @@ impl<'s> SyncSession<'s> {
             device_id: self.device_id.clone(),
             cursor: self.store.cursor()?,
             push,
-            max_page_bytes: self.max_page_bytes,
+            max_page_bytes: self.page_bytes,
         };
         let encoded = protocol::encode_request(&request);
         self.progress.bytes_up += encoded.len() as u64;
@@ -229,6 +257,15 @@ impl<'s> SyncSession<'s> {
         let more = response.more;
         self.apply_page(response, &sent)?;
         self.progress.pages += 1;
+        if self.page_bytes != self.max_page_bytes {
+            self.page_bytes = match self.max_page_bytes {
+                0 => self.page_bytes.saturating_mul(2).min(DEFAULT_PAGE_BYTES),
+                max => self.page_bytes.saturating_mul(2).min(max),
+            };
+            if self.max_page_bytes == 0 && self.page_bytes == DEFAULT_PAGE_BYTES {
+                self.page_bytes = 0;
+            }
+        }
         let unsent = self
             .store
             .outbox()?

@@ -183,7 +183,11 @@ impl CaseStore {
                     }
                 }
                 Err(e) => {
-                    sync.abandon_request();
+                    if e.is_lost_answer() {
+                        sync.abandon_request();
+                    } else {
+                        sync.forget_request();
+                    }
                     if e.is_expired_token() && !refreshed {
                         session = self.refresh_session(Some(&handle))?;
                         refreshed = true;

@@ -44,6 +44,16 @@ impl TransportError {
         }
     }
 
+    /// Whether the answer was lost on the way (no answer, or a proxy's time-out): the
+    /// next request asks for a smaller page.
+    pub(crate) fn is_lost_answer(&self) -> bool {
+        match self {
+            TransportError::Link(_) => true,
+            TransportError::Status { status, .. } => matches!(status, 408 | 504),
+            TransportError::BadBody(_) => false,
+        }
+    }
+
     /// Whether the access token was refused (expired or invalid): refresh, then retry.
     pub(crate) fn is_expired_token(&self) -> bool {
         matches!(

@@ -267,6 +267,38 @@ pub async fn login(
     Ok(resp.json().await?)
 }
 
+/// Cases per import request (keeps each request well under the server's body limit, and
+/// under the client's 30 s read time-out on a debug build).
+pub const IMPORT_BATCH: usize = 100;
+
+/// Imports `cases` as the user of `token` (`POST /v1/cases/import`, `batch` a request;
+/// [`IMPORT_BATCH`] suits a debug build).
+pub async fn import_cases(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    cases: &[Case],
+    batch: usize,
+) -> Result<()> {
+    for chunk in cases.chunks(batch.max(1)) {
+        let resp = http
+            .post(format!("{url}/v1/cases/import"))
+            .bearer_auth(token)
+            .json(&chunk)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("import request: {e:?}"))?;
+        if !resp.status().is_success() {
+            bail!(
+                "import failed: {} {}",
+                resp.status(),
+                resp.text().await.unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
 impl Device {
     /// Logs `user` in from a new device whose store lives in `dir`.
     pub async fn login(url: &str, dir: &Path, user: &UserSpec, device_id: &str) -> Result<Self> {

@@ -31,6 +31,8 @@ pub struct LinkSpec {
     pub down_kbit: u32,
     /// Upstream rate (device to server), kbit/s.
     pub up_kbit: u32,
+    /// The link drops: every connection is cut this long after it opened (`None`: never).
+    pub drop_after: Option<Duration>,
 }
 
 impl LinkSpec {
@@ -39,12 +41,14 @@ impl LinkSpec {
         delay: Duration::from_millis(300),
         down_kbit: 150,
         up_kbit: 60,
+        drop_after: None,
     };
     /// A poor 3G link (Chrome's "Regular 3G"): 100 ms each way, 750 down, 250 up.
     pub const G3: LinkSpec = LinkSpec {
         delay: Duration::from_millis(100),
         down_kbit: 750,
         up_kbit: 250,
+        drop_after: None,
     };
 
     /// `edge` or `3g`.
@@ -162,10 +166,21 @@ impl Link {
                     let _ = server.set_nodelay(true);
                     let (cr, cw) = client.into_split();
                     let (sr, sw) = server.into_split();
-                    tokio::join!(
-                        pump(cr, sw, up, c.clone(), true),
-                        pump(sr, cw, down, c, false)
-                    );
+                    let both = async {
+                        tokio::join!(
+                            pump(cr, sw, up, c.clone(), true),
+                            pump(sr, cw, down, c, false)
+                        )
+                    };
+                    match spec.drop_after {
+                        // Dropping the halves closes both sockets mid-transfer.
+                        Some(life) => {
+                            let _ = tokio::time::timeout(life, both).await;
+                        }
+                        None => {
+                            both.await;
+                        }
+                    }
                 });
             }
         });

@@ -108,17 +108,16 @@ fn meta_users_and_devices(s: &dyn Storage) {
             disabled: false,
             created_ms: 5,
             must_change_password: id == "zara",
+            time_zone: (id == "zara").then(|| "Asia/Dhaka".to_string()),
         })
         .expect("put user");
     }
-    assert!(
-        s.user("zara")
-            .expect("user")
-            .expect("exists")
-            .must_change_password
-    );
+    let zara = s.user("zara").expect("user").expect("exists");
+    assert!(zara.must_change_password);
+    assert_eq!(zara.time_zone.as_deref(), Some("Asia/Dhaka"));
     let mut u = s.user("amin").expect("user").expect("exists");
     assert!(!u.must_change_password);
+    assert_eq!(u.time_zone, None);
     assert_eq!(u.districts, vec![D.to_string(), "khulna".into()]);
     u.disabled = true;
     s.put_user(&u).expect("update");
@@ -612,6 +611,7 @@ fn scope_changes_and_disabling_are_stored(s: &dyn Storage) {
         disabled: false,
         created_ms: 5,
         must_change_password: false,
+        time_zone: None,
     };
     s.put_user(&coord).expect("put user");
     let device = |id: &str, user: &str| DeviceRecord {

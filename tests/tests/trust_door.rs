@@ -43,6 +43,7 @@ fn user(id: &str, role: Role, district: &str) -> UserRecord {
         disabled: false,
         created_ms: 0,
         must_change_password: false,
+        time_zone: None,
     }
 }
 

@@ -258,3 +258,60 @@ fn the_stored_refusal_record_is_pinned() {
     let kept = v["message"].as_str().expect("message");
     assert!(kept.len() <= crate::protocol::MAX_REFUSAL_MESSAGE_BYTES && long.starts_with(kept));
 }
+
+#[test]
+fn a_lost_answer_halves_the_page_asked_for_and_pages_that_arrive_grow_it_back() {
+    let store = accepted();
+    let asked = |s: &mut SyncSession<'_>| {
+        let req = protocol::decode_request(&s.next_request().expect("request")).expect("decode");
+        req.max_page_bytes
+    };
+    let mut s = SyncSession::new(&store, DEVICE, DEFAULT_PAGE_BYTES).expect("session");
+    assert_eq!(asked(&mut s), DEFAULT_PAGE_BYTES);
+    s.abandon_request();
+    assert_eq!(asked(&mut s), DEFAULT_PAGE_BYTES / 2);
+    for _ in 0..10 {
+        s.abandon_request();
+        s.next_request().expect("request");
+    }
+    s.abandon_request();
+    assert_eq!(asked(&mut s), MIN_PAGE_BYTES, "never under the floor");
+    let mut more = page(&[], &[], Vec::new());
+    more.more = true;
+    s.handle_response(&protocol::encode_response(&more))
+        .expect("response");
+    assert_eq!(
+        asked(&mut s),
+        MIN_PAGE_BYTES * 2,
+        "a page that arrived doubles it"
+    );
+    for _ in 0..10 {
+        s.handle_response(&protocol::encode_response(&more))
+            .expect("response");
+        s.next_request().expect("request");
+    }
+    s.abandon_request();
+    assert_eq!(
+        s.page_bytes(),
+        DEFAULT_PAGE_BYTES / 2,
+        "back to the size asked for, then halved once"
+    );
+
+    // An answer that arrived as an error (a refused token) keeps the size.
+    asked(&mut s);
+    s.forget_request();
+    assert_eq!(
+        asked(&mut s),
+        DEFAULT_PAGE_BYTES / 2,
+        "an error answer halves nothing"
+    );
+
+    // A session asking for the server's own size (0) halves from the default.
+    let mut z = SyncSession::new(&store, DEVICE, 0).expect("session");
+    assert_eq!(asked(&mut z), 0);
+    z.abandon_request();
+    assert_eq!(asked(&mut z), DEFAULT_PAGE_BYTES / 2);
+    z.handle_response(&protocol::encode_response(&more))
+        .expect("response");
+    assert_eq!(asked(&mut z), 0, "grown back to the server's own size");
+}

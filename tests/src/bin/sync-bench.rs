@@ -38,15 +38,16 @@ use casesync_core::store::SummaryFilter;
 use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
 use casesync_tests::caseload::{apply_edit, to_case, CaseloadArgs, CaseloadSource, Edit};
 use casesync_tests::dump::{addr_of, post_sync};
-use casesync_tests::harness::{http_client, login, Device, ServerProc, UserSpec};
+use casesync_tests::harness::{
+    http_client, import_cases, login, Device, ServerProc, UserSpec, IMPORT_BATCH,
+};
 use casesync_tests::link::{Link, LinkSpec};
 use casesync_tests::page_study;
 use chrono::NaiveDate;
 use clap::Parser;
 
-/// Cases per import request (keeps each request well under the server's body limit, and
-/// under the client's 30 s read time-out on a debug build).
-const IMPORT_BATCH: usize = 100;
+/// Lost answers a sync sends its request again after, before the bench gives up.
+const MAX_LOST_ANSWERS: u32 = 5;
 /// "Usable": the device holds every open case due within this many days.
 const USABLE_DAYS: i64 = 7;
 
@@ -160,12 +161,24 @@ async fn timed_sync(
     // After each page: its end (checks excluded) and the cases held then.
     let mut held: Vec<(Duration, HashSet<String>)> = Vec::new();
     let mut checking = Duration::ZERO;
+    let mut lost = 0;
     let mut session = SyncSession::new(&device.store, &device.device_id, DEFAULT_PAGE_BYTES)?;
     loop {
         let t = Instant::now();
         let req = session.next_request()?;
         apply += t.elapsed();
-        let (status, body) = post_sync(http, &route.url, &device.token, req).await?;
+        let (status, body) = match post_sync(http, &route.url, &device.token, req).await {
+            Ok(answer) => answer,
+            // A lost answer (on an emulated link, a kept-alive connection the server had
+            // closed meanwhile): the app sends the request again, as this does.
+            Err(e) if lost < MAX_LOST_ANSWERS => {
+                eprintln!("sync-bench: a lost answer, sent again ({e})");
+                lost += 1;
+                session.abandon_request();
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if status != 200 {
             bail!("sync refused: {status} {}", String::from_utf8_lossy(&body));
         }
@@ -294,22 +307,7 @@ async fn import(
             c
         })
         .collect();
-    for chunk in cases.chunks(IMPORT_BATCH) {
-        let resp = http
-            .post(format!("{url}/v1/cases/import"))
-            .bearer_auth(token)
-            .json(&chunk)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("import request: {e:?}"))?;
-        if !resp.status().is_success() {
-            bail!(
-                "import failed: {} {}",
-                resp.status(),
-                resp.text().await.unwrap_or_default()
-            );
-        }
-    }
+    import_cases(&http, url, token, &cases, IMPORT_BATCH).await?;
     Ok(())
 }
 

@@ -96,6 +96,7 @@ fn a_change_that_does_not_survive_a_re_save_is_refused() {
         disabled: false,
         created_ms: 0,
         must_change_password: false,
+        time_zone: None,
     };
     let req = sync_request(
         "fuzz-phone",

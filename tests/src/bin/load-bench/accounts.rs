@@ -66,21 +66,8 @@ pub(crate) async fn import_cases(
             &format!("load-import-{}", coord.username),
         )
         .await?;
-        for chunk in cases.chunks(IMPORT_BATCH) {
-            let resp = http
-                .post(format!("{url}/v1/cases/import"))
-                .bearer_auth(&l.access_token)
-                .json(&chunk)
-                .send()
-                .await?;
-            if !resp.status().is_success() {
-                bail!(
-                    "import failed: {} {}",
-                    resp.status(),
-                    resp.text().await.unwrap_or_default()
-                );
-            }
-        }
+        casesync_tests::harness::import_cases(http, url, &l.access_token, &cases, IMPORT_BATCH)
+            .await?;
         total += cases.len();
     }
     Ok(total)
