@@ -97,6 +97,10 @@ codes! {
     AuthRateLimited = "auth.rate_limited" [],
     /// The phone was revoked and wiped: `unsent_cases`, `unsent_changes`.
     AuthDeviceRevoked = "auth.device_revoked" ["unsent_cases", "unsent_changes"],
+    /// An administrator reset this user's password: change it before signing in.
+    AuthPasswordChangeRequired = "auth.password_change_required" [],
+    /// A new password breaks the rules: `min_chars`.
+    AuthPasswordRules = "auth.password_rules" ["min_chars"],
     /// The server refused the request for this user: `detail` (English, from the server).
     ServerForbidden = "server.forbidden" ["detail"],
     /// The server does not know what was asked for: `detail` (English, from the server).

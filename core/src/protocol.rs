@@ -35,7 +35,8 @@ mod limits;
 mod messages;
 
 pub use auth::{
-    ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, RefreshRequest, TokenResponse,
+    password_acceptable, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, RefreshRequest,
+    TokenResponse, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,
 };
 pub use codec::{
     decode_request, decode_response, encode_request, encode_response, encoded_len_hint,

@@ -316,6 +316,14 @@ impl From<TransportError> for CasesyncError {
                 (401, ErrorCode::BadCredentials) => CasesyncError::Unauthorized {
                     detail: d(Code::AuthWrongPassword, vec![], "Wrong username or password."),
                 },
+                // After an administrator's reset: `CaseStore::change_password`, then in.
+                (403, ErrorCode::PasswordChangeRequired) => CasesyncError::Unauthorized {
+                    detail: d(
+                        Code::AuthPasswordChangeRequired,
+                        vec![],
+                        "Your password was reset. Choose a new password to sign in.",
+                    ),
+                },
                 (401, _) => CasesyncError::Unauthorized {
                     detail: d(
                         Code::AuthSessionExpired,

@@ -15,11 +15,13 @@
 //!   a malformed date is [`CasesyncError::Invalid`] naming the field.
 //! - `possible_duplicates` / `possible_duplicates_of_case` (`dedup.rs`): likely duplicate
 //!   clients among the cases on the phone, offline (`casesync_core::dedup`).
+//! - `change_password` (`account.rs`): a new password after an administrator's reset.
 //! - [`CasesyncError`]: the one flat error, converted from the core's errors in
 //!   `error.rs`; every variant's message can be shown to a health worker.
 
 uniffi::setup_scaffolding!();
 
+mod account;
 mod convert;
 mod dates;
 mod dedup;

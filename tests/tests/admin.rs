@@ -364,3 +364,76 @@ async fn an_import_with_a_broken_line_3_is_refused_and_stores_nothing() -> Resul
     assert!(listed.contains(&format!("{D},{D2}")), "{listed}");
     Ok(())
 }
+
+/// (b') The same reset met on the phone (the FFI `CaseStore` over its HTTP transport):
+/// login answers `auth.password_change_required`; a new password that breaks the rules
+/// is refused on the phone before anything is sent; `change_password` changes it and
+/// signs in; a repeat (its answer lost) succeeds again.
+#[test]
+fn a_phone_whose_password_was_reset_changes_it_and_signs_in() -> Result<()> {
+    use casesync_ffi::{CaseStore, CasesyncError, TransportConfig};
+    let dir = tempfile::tempdir()?;
+    let mina = UserSpec::new("mina", Role::Chw, D2);
+    let server = ServerProc::start(&dir.path().join("server"), &[admin(), mina.clone()])?;
+    let temp = "মিনা-অস্থায়ী-2026";
+    ok(&cli(
+        &server,
+        &["user", "reset-password", "mina", "--password-stdin"],
+        Some(temp),
+    )?);
+    let phone = CaseStore::open(
+        dir.path().join("phone").to_string_lossy().into_owned(),
+        vec![7; 32],
+        "phone-mina".into(),
+    )?;
+    phone.set_transport_config(TransportConfig {
+        max_retries: 0,
+        ..TransportConfig::default()
+    });
+    let url = server.url.clone();
+    let err = phone
+        .login(url.clone(), "mina".into(), temp.into())
+        .expect_err("a reset password must be changed first");
+    assert!(matches!(err, CasesyncError::Unauthorized { .. }), "{err:?}");
+    assert_eq!(err.code(), "auth.password_change_required");
+
+    let new = "নতুন-পাসওয়ার্ড-মিনা";
+    for bad in ["short", temp] {
+        let err = phone
+            .change_password(url.clone(), "mina".into(), temp.into(), bad.into())
+            .expect_err("refused on the phone");
+        assert!(matches!(err, CasesyncError::Invalid { .. }), "{err:?}");
+        assert_eq!(err.code(), "auth.password_rules");
+        assert_eq!(err.detail().params["min_chars"], "8");
+    }
+    let listed = ok(&cli(&server, &["user", "list"], None)?);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("mina "))
+        .context("mina listed")?;
+    assert!(row.contains("true"), "nothing changed on the server: {row}");
+    let err = phone
+        .change_password(
+            url.clone(),
+            "mina".into(),
+            "wrong-password".into(),
+            new.into(),
+        )
+        .expect_err("a wrong current password");
+    assert_eq!(err.code(), "auth.wrong_password");
+
+    let session = phone.change_password(url.clone(), "mina".into(), temp.into(), new.into())?;
+    assert_eq!(session.user_id, "mina");
+    assert_eq!(phone.session().map(|s| s.user_id), Some("mina".into()));
+    let again = phone.change_password(url.clone(), "mina".into(), temp.into(), new.into())?;
+    assert_eq!(
+        again.user_id, "mina",
+        "a repeat after a lost answer succeeds"
+    );
+    let err = phone
+        .login(url.clone(), "mina".into(), temp.into())
+        .expect_err("the temporary password is spent");
+    assert_eq!(err.code(), "auth.wrong_password");
+    phone.login(url, "mina".into(), new.into())?;
+    Ok(())
+}

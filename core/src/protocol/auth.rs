@@ -40,6 +40,20 @@ pub struct PasswordChangeRequest {
     pub new_password: String,
 }
 
+/// Fewest characters of a password.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Most bytes of a password (argon2 takes any length; a bound keeps a request's cost
+/// bounded).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
+/// The password rules, the server's and the phone's: [`MIN_PASSWORD_CHARS`] to
+/// [`MAX_PASSWORD_BYTES`], no control characters.
+pub fn password_acceptable(password: &str) -> bool {
+    password.chars().count() >= MIN_PASSWORD_CHARS
+        && password.len() <= MAX_PASSWORD_BYTES
+        && !password.chars().any(char::is_control)
+}
+
 /// What login and refresh return.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {

@@ -27,6 +27,10 @@ fn http_failures_map_to_what_the_app_must_do() {
     assert_eq!(e.code(), "auth.wrong_password");
     assert_eq!(e.to_string(), "Wrong username or password.");
     assert_eq!(status(401, "invalid_token").code(), "auth.session_expired");
+    let e = status(403, "password_change_required");
+    assert!(matches!(e, CasesyncError::Unauthorized { .. }));
+    assert_eq!(e.code(), "auth.password_change_required");
+    assert_eq!(status(403, "forbidden").code(), "server.forbidden");
     assert!(matches!(
         status(429, "rate_limited"),
         CasesyncError::RateLimited { .. }

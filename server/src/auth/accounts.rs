@@ -22,19 +22,12 @@ pub fn revoke_device(store: &dyn Storage, device_id: &str) -> Result<bool, AppEr
     Ok(true)
 }
 
-/// Fewest characters of a password.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-/// Most bytes of a password (argon2 takes any length; a bound keeps a request's cost
-/// bounded).
-pub const MAX_PASSWORD_BYTES: usize = 256;
+pub use casesync_core::protocol::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 
-/// The password rules: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_BYTES`], no control
-/// characters.
+/// The password rules (`casesync_core::protocol::password_acceptable`, which the phone
+/// checks too): [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_BYTES`], no control characters.
 pub fn check_password(password: &str) -> Result<(), AppError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS
-        || password.len() > MAX_PASSWORD_BYTES
-        || password.chars().any(char::is_control)
-    {
+    if !casesync_core::protocol::password_acceptable(password) {
         return Err(AppError::BadRequest(format!(
             "password: at least {MIN_PASSWORD_CHARS} characters, at most {MAX_PASSWORD_BYTES} bytes, no control characters"
         )));

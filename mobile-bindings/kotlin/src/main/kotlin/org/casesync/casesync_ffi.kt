@@ -769,6 +769,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_casesync_ffi_checksum_method_casestore_change_password(
+    ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case(
@@ -903,6 +905,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_casesync_ffi_fn_constructor_casestore_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_casesync_ffi_fn_method_casestore_change_password(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`username`: RustBuffer.ByValue,`oldPassword`: RustBuffer.ByValue,`newPassword`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_possible_duplicates(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_possible_duplicates_of_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1130,6 +1134,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_change_password() and 0xFFFF) != 19494) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates() and 0xFFFF) != 34076) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1776,6 +1783,15 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 public interface CaseStoreInterface {
     
     /**
+     * Changes the worker's password (`POST /v1/auth/password`, with the current or
+     * temporary one) and logs in with the new one. A new password that breaks the
+     * rules is refused before anything is sent (`Invalid`, `auth.password_rules`); a
+     * wrong current password is `Unauthorized` (`auth.wrong_password`). Safe to repeat
+     * after a lost answer: the server accepts the same change again.
+     */
+    fun `changePassword`(`serverUrl`: kotlin.String, `username`: kotlin.String, `oldPassword`: kotlin.String, `newPassword`: kotlin.String): Session
+    
+    /**
      * The cases on this phone that may be the client being registered, best first (at
      * most 10), offline. Call it before `createCase`, from what the screen has so far.
      * A malformed birth date is `Invalid`.
@@ -2155,6 +2171,31 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
             UniffiLib.uniffi_casesync_ffi_fn_clone_casestore(handle, status)
         }
     }
+
+    
+    /**
+     * Changes the worker's password (`POST /v1/auth/password`, with the current or
+     * temporary one) and logs in with the new one. A new password that breaks the
+     * rules is refused before anything is sent (`Invalid`, `auth.password_rules`); a
+     * wrong current password is `Unauthorized` (`auth.wrong_password`). Safe to repeat
+     * after a lost answer: the server accepts the same change again.
+     */
+    @Throws(CasesyncException::class)override fun `changePassword`(`serverUrl`: kotlin.String, `username`: kotlin.String, `oldPassword`: kotlin.String, `newPassword`: kotlin.String): Session {
+            return FfiConverterTypeSession.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_change_password(
+        it,
+        
+        FfiConverterString.lower(`serverUrl`),
+        FfiConverterString.lower(`username`),
+        FfiConverterString.lower(`oldPassword`),
+        FfiConverterString.lower(`newPassword`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**

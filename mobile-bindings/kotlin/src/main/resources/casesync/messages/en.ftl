@@ -37,6 +37,8 @@ auth-session_expired = Your session has expired. Please log in again.
 auth-not_logged_in = Please log in first.
 auth-rate_limited = Too many attempts. Wait a few minutes and try again.
 auth-device_revoked = This phone was removed from the programme and its case data was erased. Unsent changes lost: { $unsent_changes } (in { $unsent_cases } cases). Contact your coordinator.
+auth-password_change_required = Your password was reset. Choose a new password to sign in.
+auth-password_rules = Choose a new password of at least { $min_chars } characters, different from the old one.
 
 server-forbidden = Not allowed: { $detail }
 server-not_found = Not found: { $detail }

@@ -37,6 +37,8 @@ auth-session_expired = Phiên đăng nhập đã hết hạn. Hãy đăng nhập
 auth-not_logged_in = Hãy đăng nhập trước.
 auth-rate_limited = Thử quá nhiều lần. Hãy đợi vài phút rồi thử lại.
 auth-device_revoked = Điện thoại này đã bị gỡ khỏi chương trình và dữ liệu hồ sơ đã bị xóa. Thay đổi chưa gửi bị mất: { $unsent_changes } (trong { $unsent_cases } hồ sơ). Hãy liên hệ điều phối viên.
+auth-password_change_required = Mật khẩu của bạn đã được đặt lại. Hãy chọn mật khẩu mới để đăng nhập.
+auth-password_rules = Hãy chọn mật khẩu mới có ít nhất { $min_chars } ký tự, khác với mật khẩu cũ.
 
 server-forbidden = Bạn không có quyền làm việc này.
 server-not_found = Không tìm thấy trên máy chủ.
