@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use casesync_core::case::{Case, CaseDoc, Conflict};
 use chrono::NaiveDate;
 
+use super::duplicates::{DupPair, Dups};
 use crate::store::{ScopeKey, Storage, StoreError, UserRecord};
 use crate::sync::scope::{can_read, scope_keys};
 use crate::sync::SyncEngine;
@@ -39,6 +40,8 @@ struct ScopeCache {
     loaded: bool,
     upto: u64,
     docs: BTreeMap<String, Arc<Loaded>>,
+    /// A district's possible duplicate clients (kept for district keys only).
+    dups: Option<Dups>,
 }
 
 /// Cases by scope key, kept current through the change log.
@@ -103,6 +106,9 @@ impl CaseCache {
         let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
         for scope in scopes.values_mut() {
             scope.docs.remove(id);
+            if let Some(d) = scope.dups.as_mut() {
+                d.remove(id);
+            }
         }
     }
 
@@ -121,6 +127,9 @@ impl CaseCache {
         let store = engine.store().as_ref();
         let last = store.last_seq()?;
         let entry = scopes.entry(key.clone()).or_default();
+        if entry.dups.is_none() && matches!(key, ScopeKey::District(_)) {
+            entry.dups = Some(Dups::default());
+        }
         if !entry.loaded {
             let mut after = String::new();
             loop {
@@ -131,6 +140,9 @@ impl CaseCache {
                 for id in ids {
                     if let Some(l) = read_via(engine, &id)? {
                         if under(key, &l.case) {
+                            if let Some(d) = entry.dups.as_mut() {
+                                d.update(&l.case);
+                            }
                             entry.docs.insert(id, Arc::new(l));
                         }
                     }
@@ -147,9 +159,15 @@ impl CaseCache {
             for id in changed {
                 match read_via(engine, &id)? {
                     Some(l) if under(key, &l.case) => {
+                        if let Some(d) = entry.dups.as_mut() {
+                            d.update(&l.case);
+                        }
                         entry.docs.insert(id, Arc::new(l));
                     }
                     _ => {
+                        if let Some(d) = entry.dups.as_mut() {
+                            d.remove(&id);
+                        }
                         entry.docs.remove(&id);
                     }
                 }
@@ -157,6 +175,37 @@ impl CaseCache {
         }
         entry.upto = last;
         Ok(())
+    }
+
+    /// The possible duplicate pairs among the cases `user` may read (both cases in
+    /// scope, not decided different people), best first. Blocking.
+    pub fn duplicates_for(
+        &self,
+        engine: &SyncEngine,
+        user: &UserRecord,
+    ) -> Result<Vec<DupPair>, StoreError> {
+        let mut scopes = self
+            .scopes
+            .lock()
+            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
+        let mut out = Vec::new();
+        for key in scope_keys(user) {
+            if !matches!(key, ScopeKey::District(_)) {
+                continue;
+            }
+            self.refresh(engine, &key, &mut scopes)?;
+            if let Some(s) = scopes.get(&key) {
+                if let Some(d) = s.dups.as_ref() {
+                    out.extend(d.pairs_in(&s.docs, user));
+                }
+            }
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.newer.case.id.cmp(&b.newer.case.id))
+        });
+        Ok(out)
     }
 
     /// Every case `user` may read, by id. Blocking: call from a blocking task.
