@@ -40,7 +40,8 @@ struct ScopeCache {
     loaded: bool,
     upto: u64,
     docs: BTreeMap<String, Arc<Loaded>>,
-    /// A district's possible duplicate clients (kept for district keys only).
+    /// A district's possible duplicate clients: for district keys, from the first time
+    /// they are asked for (`duplicates_for`); `None` until then.
     dups: Option<Dups>,
 }
 
@@ -127,9 +128,6 @@ impl CaseCache {
         let store = engine.store().as_ref();
         let last = store.last_seq()?;
         let entry = scopes.entry(key.clone()).or_default();
-        if entry.dups.is_none() && matches!(key, ScopeKey::District(_)) {
-            entry.dups = Some(Dups::default());
-        }
         if !entry.loaded {
             let mut after = String::new();
             loop {
@@ -194,10 +192,18 @@ impl CaseCache {
                 continue;
             }
             self.refresh(engine, &key, &mut scopes)?;
-            if let Some(s) = scopes.get(&key) {
-                if let Some(d) = s.dups.as_ref() {
-                    out.extend(d.pairs_in(&s.docs, user));
-                }
+            if let Some(s) = scopes.get_mut(&key) {
+                // Built at the first look at the district's duplicates (one check per
+                // case), then kept current by `refresh` (one per case it rereads).
+                let docs = &s.docs;
+                let d = s.dups.get_or_insert_with(|| {
+                    let mut d = Dups::default();
+                    for l in docs.values() {
+                        d.update(&l.case);
+                    }
+                    d
+                });
+                out.extend(d.pairs_in(&s.docs, user));
             }
         }
         out.sort_by(|a, b| {
