@@ -79,7 +79,9 @@ fn synthetic(base: &Case, i: usize) -> Case {
     c.client.name = format!("{} {}", FIRST[i % 20], LAST[(i / 20) % 20]);
     c.village = VILLAGES[(i / 400) % 5].into();
     c.client.age_estimate = Some(16 + ((i * 7919) % 64) as u32);
-    c.client.phone = (i % 2 == 0).then(|| format!("01711{:06}", (i * 104_729) % 1_000_000));
+    c.client.phone = i
+        .is_multiple_of(2)
+        .then(|| format!("01711{:06}", (i * 104_729) % 1_000_000));
     c
 }
 

@@ -16,15 +16,19 @@ use super::*;
 
 const PHONE: &str = "phone-chw1";
 
-/// A phone of `chw1`: its replicas and its cursor.
+/// A health worker's phone: its replicas and its cursor.
 struct Phone {
+    user: &'static str,
+    device: String,
     docs: std::collections::BTreeMap<String, CaseDoc>,
     cursor: Vec<u8>,
 }
 
 impl Phone {
-    fn new() -> Self {
+    fn new(user: &'static str) -> Self {
         Phone {
+            user,
+            device: format!("phone-{user}"),
             docs: Default::default(),
             cursor: Vec::new(),
         }
@@ -37,20 +41,20 @@ impl Phone {
         st: &AppState,
         push: Vec<DocPush>,
     ) -> Vec<casesync_core::protocol::Refusal> {
-        let user = st.store.user("chw1").expect("read").expect("chw1");
+        let user = st.store.user(self.user).expect("read").expect("user");
         let mut push = Some(push);
         let mut refused = Vec::new();
         loop {
             let req = SyncRequest {
                 version: PROTOCOL_VERSION,
-                device_id: PHONE.into(),
+                device_id: self.device.clone(),
                 cursor: self.cursor.clone(),
                 push: push.take().unwrap_or_default(),
                 max_page_bytes: 0,
             };
-            let (engine, user) = (st.engine.clone(), user.clone());
+            let (engine, user, device) = (st.engine.clone(), user.clone(), self.device.clone());
             // The engine blocks (its writer lock): off the test's runtime thread.
-            let (r, _) = tokio::task::spawn_blocking(move || engine.sync(&user, PHONE, &req))
+            let (r, _) = tokio::task::spawn_blocking(move || engine.sync(&user, &device, &req))
                 .await
                 .expect("task")
                 .expect("sync");
@@ -59,7 +63,7 @@ impl Phone {
                 match u.body {
                     DocBody::Snapshot { doc, .. } => {
                         let mut d = CaseDoc::load(&doc).expect("snapshot");
-                        d.set_actor(device_actor(PHONE));
+                        d.set_actor(device_actor(&self.device));
                         self.docs.insert(u.doc_id, d);
                     }
                     DocBody::Changes(cs) => {
@@ -110,7 +114,7 @@ fn demo_case(st: &AppState, id: &str) -> Case {
 /// same village, sex, age and household), with an open goal, a referral and a visit;
 /// then syncs. Returns the phone.
 async fn register_again(d: &Demo, id: &str, like: &Case, name: &str) -> Phone {
-    let mut phone = Phone::new();
+    let mut phone = Phone::new("chw1");
     phone.sync(&d.st, vec![]).await;
     let c = ctx_chw();
     let mut doc = CaseDoc::create(
@@ -323,6 +327,9 @@ async fn different_people_are_never_flagged_again() {
     let jar = sign_in(&d.app, "coord").await;
     let older = demo_case(&d.st, SOMCHAI);
     assert_eq!(older.client.name, "สมชาย ใจดี");
+    let mut phone2 = Phone::new("chw2");
+    assert!(phone2.sync(&d.st, vec![]).await.is_empty());
+    assert!(phone2.read(SOMCHAI).distinct_from.is_empty());
     let mut phone = register_again(&d, "other-somchai", &older, "สมชาย  ใจดี").await;
     let page = review(&d, &jar).await;
     assert!(listed(&page, "other-somchai", SOMCHAI));
@@ -357,6 +364,10 @@ async fn different_people_are_never_flagged_again() {
         !phone.docs.contains_key(SOMCHAI),
         "chw2's case on chw1's phone"
     );
+    // chw2's phone, which holds the other case, converges too, and never gets chw1's.
+    assert!(phone2.sync(&d.st, vec![]).await.is_empty());
+    assert_eq!(phone2.read(SOMCHAI).distinct_from, ["other-somchai"]);
+    assert!(!phone2.docs.contains_key("other-somchai"));
     let doc = phone.docs.get_mut("other-somchai").expect("replica");
     let heads = doc.heads();
     doc.update_client(
@@ -452,7 +463,9 @@ async fn only_the_districts_coordinators_decide_and_bad_forms_write_nothing() {
 
     // The coordinator's bad forms.
     let csrf = csrf_of(&page);
-    let cases: [(&str, Vec<(&str, &str)>, StatusCode, &str); 7] = [
+    /// (form, fields, status, what the page says).
+    type BadForm<'a> = (&'a str, Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+    let cases: [BadForm<'_>; 7] = [
         (
             "same",
             same(LAN, "lan-again"),
