@@ -172,3 +172,4 @@ match-different_sex = ভিন্ন লিঙ্গ
 match-different_village = ভিন্ন গ্রাম
 field-distinct = ভিন্ন ব্যক্তি হিসেবে সিদ্ধান্ত
 field-duplicate_of = যে কেসের সদৃশ
+field-distinct_from = যাদের থেকে ভিন্ন ব্যক্তি

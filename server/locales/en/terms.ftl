@@ -173,3 +173,4 @@ match-different_sex = different sex
 match-different_village = different village
 field-distinct = Decided a different person
 field-duplicate_of = Duplicate of
+field-distinct_from = Different people than

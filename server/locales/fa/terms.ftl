@@ -172,3 +172,4 @@ match-different_sex = جنس متفاوت
 match-different_village = روستای متفاوت
 field-distinct = تصمیم: فردی دیگر
 field-duplicate_of = تکراریِ پرونده
+field-distinct_from = فردی غیر از

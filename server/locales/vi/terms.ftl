@@ -172,3 +172,4 @@ match-different_sex = khác giới tính
 match-different_village = khác thôn
 field-distinct = đã xác định là người khác
 field-duplicate_of = trùng với hồ sơ
+field-distinct_from = người khác với
