@@ -31,4 +31,4 @@ pub use ids::IdSource;
 pub use input::*;
 pub use model::*;
 pub use scan::{inflate_document, scan_change, scan_document, Counts};
-pub use schema::{is_root_key, SCHEMA_VERSION};
+pub use schema::{is_root_key, DISTINCT_PREFIX, SCHEMA_VERSION};

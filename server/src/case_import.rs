@@ -313,6 +313,7 @@ fn case_of(cell: &dyn Fn(&str) -> Option<String>, user: &str, now_ms: i64) -> Re
         closure: None,
         evaluation: None,
         activity_after_closure: false,
+        distinct_from: Vec::new(),
         updated_at: now_ms,
     })
 }

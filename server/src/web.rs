@@ -8,10 +8,11 @@
 //! | `GET /dashboard` | coordinator, CHW | indicators as inline SVG charts |
 //! | `GET /dashboard/indicators.json` | coordinator, CHW | the same numbers as JSON |
 //! | `GET /dashboard/chws` | coordinator | health workers: last sync, cases, due and overdue |
-//! | `GET /dashboard/review` | coordinator | conflicting edits and activity after closure |
+//! | `GET /dashboard/review` | coordinator | conflicting edits, activity after closure, possible duplicate clients |
 //! | `GET /dashboard/cases` | coordinator, CHW | search and filters, 50 per page |
 //! | `GET /dashboard/cases/{id}` | coordinator, CHW | the case and its timeline |
 //! | `POST /dashboard/cases/{id}/{reassign,close,resolve,acknowledge}` | coordinator | case changes |
+//! | `POST /dashboard/duplicates/{same,distinct}` | coordinator | decide a possible duplicate pair ([`duplicates`]) |
 //! | `GET /dashboard/export/{cases,indicators}.csv` | coordinator | CSV exports |
 //! | `GET /dashboard/admin` | admin | users and devices, no case content |
 //! | `POST /dashboard/admin/users[/{id}/{scope,disable,enable,password}]` | admin | add and edit users ([`crate::admin`]) |
@@ -31,6 +32,7 @@ mod case_list;
 mod case_page;
 mod charts;
 mod data;
+mod duplicates;
 mod error;
 mod export;
 mod fmt;
@@ -92,6 +94,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/dashboard/cases/{id}/history.csv",
             get(export::history_csv),
+        )
+        .route("/dashboard/duplicates/same", post(duplicates::same_person))
+        .route(
+            "/dashboard/duplicates/distinct",
+            post(duplicates::different_people),
         )
         .route("/dashboard/cases/{id}/reassign", post(actions::reassign))
         .route("/dashboard/cases/{id}/close", post(actions::close))

@@ -288,6 +288,7 @@ pub fn to_case(b: &BenchCase, district: &str) -> Case {
         closure: None,
         evaluation: None,
         activity_after_closure: false,
+        distinct_from: Vec::new(),
         updated_at: millis(&b.updated_at).unwrap_or(created_at),
     }
 }

@@ -7,7 +7,8 @@
 //! A record written whole (the consent: a new map each time) that two replicas wrote
 //! concurrently is two maps at one key: its values are the records' fields as JSON
 //! objects, and choosing one writes it again as a new map. `closure.known` is not
-//! listed: it is a set, read as the union of concurrent closures' sets.
+//! listed: it is a set, read as the union of concurrent closures' sets; nor are the
+//! `client.distinct:<id>` marks (each only ever `true`).
 
 use automerge::{transaction::Transactable, ObjId, ObjType, ReadDoc, ScalarValue, Value, ROOT};
 use serde::{Deserialize, Serialize};
@@ -58,9 +59,15 @@ fn scalar_json(s: &ScalarValue) -> serde_json::Value {
     }
 }
 
-/// Paths that are sets read as the union of their concurrent values: never a conflict.
+/// Paths that are sets read as the union of their concurrent values: never a conflict
+/// (`closure.known`, and the `client.distinct:<id>` marks two coordinators may write
+/// at once, both `true`).
 fn is_union_set(path: &str) -> bool {
-    path == "closure.known" || path.starts_with("closure.known.")
+    path == "closure.known"
+        || path.starts_with("closure.known.")
+        || path
+            .strip_prefix("client.")
+            .is_some_and(|k| k.starts_with(super::schema::DISTINCT_PREFIX))
 }
 
 /// Upper bound on the fields of a record offered whole as a conflict value.

@@ -18,6 +18,7 @@ use super::read::Reader;
 use super::schema::{self, SCHEMA_VERSION};
 
 mod client;
+mod dedup;
 mod lifecycle;
 mod plan;
 

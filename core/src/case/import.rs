@@ -99,6 +99,22 @@ fn validate(ctx: &EditCtx, case: &Case) -> Result<(), CaseError> {
         });
     }
     validate_case_id(&case.id)?;
+    check_count("distinct_from", case.distinct_from.len())?;
+    for other in &case.distinct_from {
+        validate_case_id(other)?;
+        if other == &case.id {
+            return Err(CaseError::Invalid {
+                field: "distinct_from",
+                reason: "a case is not another person than itself".into(),
+            });
+        }
+    }
+    if !case.distinct_from.is_empty() && ctx.role != Role::Coordinator {
+        return Err(CaseError::Forbidden {
+            role: ctx.role,
+            action: "decide that two cases are different people",
+        });
+    }
     check_text("created_by", &case.created_by, MAX_SHORT_TEXT)?;
     check_required("district", &case.district, MAX_SHORT_TEXT)?;
     check_text("village", &case.village, MAX_SHORT_TEXT)?;
@@ -273,10 +289,24 @@ fn validate_closure(ctx: &EditCtx, case: &Case) -> Result<(), CaseError> {
         check_text("closure summary", &c.summary, MAX_LONG_TEXT)?;
         let agreement_possible = !matches!(
             c.reason,
-            ClosureReason::Deceased | ClosureReason::Moved | ClosureReason::LostToFollowUp
+            ClosureReason::Deceased
+                | ClosureReason::Moved
+                | ClosureReason::LostToFollowUp
+                | ClosureReason::Duplicate
         );
         if agreement_possible && !c.client_agreed {
             return bad("closure", "closure needs the client's agreement");
+        }
+        match (&c.duplicate_of, c.reason == ClosureReason::Duplicate) {
+            (None, true) => return bad("closure", "a duplicate names the surviving case"),
+            (Some(_), false) => return bad("closure", "only a duplicate names a surviving case"),
+            (Some(of), true) => {
+                validate_case_id(of)?;
+                if ctx.role != Role::Coordinator {
+                    return bad("closure", "only a coordinator closes a case as a duplicate");
+                }
+            }
+            (None, false) => {}
         }
         if !c.client_agreed && ctx.role != Role::Coordinator {
             return bad(
@@ -346,6 +376,10 @@ fn write(doc: &mut AutoCommit, ctx: &EditCtx, case: &Case) -> Result<(), CaseErr
     write_plan(doc, &case.plan)?;
     write_referrals(doc, case)?;
     write_visits(doc, case)?;
+    let client = map_at(doc, &ROOT, "client")?;
+    for other in &case.distinct_from {
+        doc.put(&client, format!("{}{other}", schema::DISTINCT_PREFIX), true)?;
+    }
     write_closure(doc, case)
 }
 
@@ -461,6 +495,9 @@ fn write_closure(doc: &mut AutoCommit, case: &Case) -> Result<(), CaseError> {
         doc.put(&o, "reason", c.reason.as_str())?;
         doc.put(&o, "client_agreed", c.client_agreed)?;
         put_text(doc, &o, "summary", &c.summary)?;
+        if let Some(of) = &c.duplicate_of {
+            doc.put(&o, "duplicate_of", of.as_str())?;
+        }
         let known = doc.put_object(&o, "known", ObjType::Map)?;
         if !case.activity_after_closure {
             let ids = case

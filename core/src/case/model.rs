@@ -188,6 +188,9 @@ string_enum!(
         Withdrew = "withdrew",
         /// Could not be reached (a coordinator may close without the client's agreement).
         LostToFollowUp = "lost_to_follow_up",
+        /// The same client as another case (`Closure::duplicate_of`): a coordinator's
+        /// act, through [`CaseDoc::close_as_duplicate`](super::CaseDoc::close_as_duplicate).
+        Duplicate = "duplicate",
     }
 );
 
@@ -392,6 +395,10 @@ pub struct Closure {
     pub client_agreed: bool,
     /// Summary (Automerge Text).
     pub summary: String,
+    /// The surviving case, when closed as [`ClosureReason::Duplicate`].
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    #[serde(default)]
+    pub duplicate_of: Option<CaseId>,
 }
 
 /// Evaluation after closure.
@@ -444,6 +451,11 @@ pub struct Case {
     pub evaluation: Option<Evaluation>,
     /// A visit, goal or referral was recorded while the case was closed: needs review.
     pub activity_after_closure: bool,
+    /// Cases a coordinator decided are other people (never flagged as duplicates of
+    /// this one again), sorted.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
+    #[serde(default)]
+    pub distinct_from: Vec<CaseId>,
     /// Time of the latest change, ms since the Unix epoch.
     pub updated_at: i64,
 }

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use super::error::CaseError;
 use super::model::*;
-use super::schema::SCHEMA_VERSION;
+use super::schema::{DISTINCT_PREFIX, SCHEMA_VERSION};
 
 /// A read view of a document at given heads (`None` = current).
 pub(crate) struct Reader<'a, D: ReadDoc> {
@@ -153,6 +153,7 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
             closure,
             evaluation: self.evaluation(),
             activity_after_closure,
+            distinct_from: self.distinct_from(),
             updated_at: 0,
         })
     }
@@ -451,7 +452,23 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
                 .and_then(|s| ClosureReason::parse(&s))?,
             client_agreed: self.bool(&c, "client_agreed").unwrap_or(false),
             summary: self.string(&c, "summary").unwrap_or_default(),
+            duplicate_of: self.string(&c, "duplicate_of"),
         })
+    }
+
+    /// The case ids under [`DISTINCT_PREFIX`] in the client map (scalars: a set that
+    /// merges without a container made after creation; see `schema`).
+    fn distinct_from(&self) -> Vec<String> {
+        let Some(c) = self.obj(&ROOT, "client") else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = self
+            .keys(&c)
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(DISTINCT_PREFIX).map(str::to_owned))
+            .collect();
+        v.sort();
+        v
     }
 
     fn evaluation(&self) -> Option<Evaluation> {

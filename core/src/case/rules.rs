@@ -27,6 +27,7 @@ use automerge::{Change, ChangeHash, ReadDoc, ROOT};
 use super::doc::CaseDoc;
 use super::model::{ClosureReason, GoalStatus, ReferralService, Role, Stage};
 use super::read::Reader;
+use super::schema::DISTINCT_PREFIX;
 
 /// What of a case the lifecycle rules read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -57,6 +58,10 @@ pub struct Facts {
     pub known: BTreeSet<String>,
     /// An evaluation is recorded.
     pub evaluated: bool,
+    /// The surviving case a duplicate closure names (`closure.duplicate_of`).
+    pub duplicate_of: Option<String>,
+    /// Cases decided to be other people (the `client` map's `distinct:<id>` keys).
+    pub distinct: BTreeSet<String>,
 }
 
 impl Facts {
@@ -132,6 +137,7 @@ pub fn may_change_facts(path: &[Option<&str>], key: Option<&str>) -> bool {
     let is = |k: &str| key.is_none_or(|x| x == k);
     match path {
         [] => key.is_none_or(|k| FACT_ROOT_KEYS.contains(&k)),
+        [Some("client")] => key.is_none_or(|k| k.starts_with(DISTINCT_PREFIX)),
         [Some("client"), ..] => false,
         [Some("assessment")] => is("date"),
         [Some("assessment"), ..] => false,
@@ -229,6 +235,14 @@ fn read_facts<D: ReadDoc>(doc: &D, heads: Option<&[ChangeHash]>) -> Facts {
         if let Some(k) = r.obj(&c, "known") {
             f.known = r.keys(&k).into_iter().collect();
         }
+        f.duplicate_of = r.string(&c, "duplicate_of");
+    }
+    if let Some(c) = r.obj(&ROOT, "client") {
+        f.distinct = r
+            .keys(&c)
+            .into_iter()
+            .filter_map(|k| k.strip_prefix(DISTINCT_PREFIX).map(str::to_owned))
+            .collect();
     }
     if let Some(e) = r.obj(&ROOT, "evaluation") {
         f.evaluated = r.int(&e, "goals_achieved").is_some() && r.int(&e, "satisfaction").is_some();
@@ -241,7 +255,10 @@ fn read_facts<D: ReadDoc>(doc: &D, heads: Option<&[ChangeHash]>) -> Facts {
 fn agreement_possible(reason: ClosureReason) -> bool {
     !matches!(
         reason,
-        ClosureReason::Deceased | ClosureReason::Moved | ClosureReason::LostToFollowUp
+        ClosureReason::Deceased
+            | ClosureReason::Moved
+            | ClosureReason::LostToFollowUp
+            | ClosureReason::Duplicate
     )
 }
 
@@ -280,6 +297,12 @@ pub fn check_stage(before: &Facts, after: &Facts, by: Role) -> Result<(), RuleBr
         if agreement_possible(reason) && !agreed {
             return Err(lifecycle("closure needs the client's agreement"));
         }
+        if reason == ClosureReason::Duplicate && by != Role::Coordinator {
+            return Err(role("only a coordinator closes a case as a duplicate"));
+        }
+        if reason == ClosureReason::Duplicate && after.duplicate_of.is_none() {
+            return Err(lifecycle("a duplicate closure names the surviving case"));
+        }
         if !agreed && by != Role::Coordinator {
             return Err(role(
                 "without the client's agreement only a coordinator may close",
@@ -308,6 +331,24 @@ pub fn check_stage(before: &Facts, after: &Facts, by: Role) -> Result<(), RuleBr
 /// The rules on what a change did to a case, stage aside: identity fields, records
 /// that are only ever added, and the review of activity after closure.
 pub fn check_records(before: &Facts, after: &Facts, by: Role) -> Result<(), RuleBroken> {
+    // The coordinator's decisions on possible duplicates (also on a case being created).
+    if by != Role::Coordinator && before.duplicate_of != after.duplicate_of {
+        return Err(role("only a coordinator closes a case as a duplicate"));
+    }
+    if before
+        .distinct
+        .iter()
+        .any(|id| !after.distinct.contains(id))
+    {
+        return Err(lifecycle(
+            "a decision that two cases are different people is never deleted",
+        ));
+    }
+    if by != Role::Coordinator && before.distinct != after.distinct {
+        return Err(role(
+            "only a coordinator decides that two cases are different people",
+        ));
+    }
     if before.id.is_none() {
         // No case before: it begins here.
         return Ok(());

@@ -34,6 +34,11 @@ pub(crate) const ROOT_MAPS: &[&str] = &[
     "evaluation",
 ];
 
+/// Prefix of the keys in the `client` map that record "another person than case X"
+/// (`distinct:<case id>` = true): scalars, so two coordinators' decisions merge, and no
+/// container is created after the case (see the module notes).
+pub const DISTINCT_PREFIX: &str = "distinct:";
+
 /// The scalar keys at the root of a schema-1 document.
 const ROOT_SCALARS: &[&str] = &[
     "id",

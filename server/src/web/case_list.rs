@@ -131,12 +131,15 @@ struct ReviewView {
     back: &'static str,
     conflicts: Vec<ConflictRow>,
     after_closure: Vec<CaseRow>,
+    duplicates: Vec<super::duplicates::DupRow>,
 }
 
-/// `GET /dashboard/review`: conflicting edits and activity after closure.
+/// `GET /dashboard/review`: conflicting edits, activity after closure and possible
+/// duplicate clients.
 pub async fn review(State(st): State<AppState>, s: Signed) -> Result<Response, WebError> {
     s.coordinator()?;
     let cases = scoped(&st, &s).await?;
+    let pairs = super::duplicates::pairs_for(&st, &s).await?;
     let fm = s.fmt();
     let today = fm.today(crate::now_ms());
     let conflicts = cases
@@ -148,11 +151,13 @@ pub async fn review(State(st): State<AppState>, s: Signed) -> Result<Response, W
         .filter(|l| l.case.activity_after_closure)
         .map(|l| case_row(l, today, &fm))
         .collect();
+    let duplicates = super::duplicates::dup_rows(&pairs, &s.tr(), today, &fm);
     html(&ReviewView {
         c: Chrome::new(&s, "review", "/dashboard/review"),
         back: "review",
         conflicts,
         after_closure,
+        duplicates,
     })
 }
 

@@ -4,14 +4,14 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use casesync_core::case::{ClosureReason, Role};
+use casesync_core::case::{ClosureReason, GoalStatus, ReferralStatus, Role};
 
 use super::case_list::{case_row, conflict_rows, CaseRow, ConflictRow};
 use super::data::{self, Loaded};
 use super::error::WebError;
 use super::fmt::Fmt;
 use super::i18n::Tr;
-use super::pages::html;
+use super::pages::{html, scoped};
 use super::session::Signed;
 use super::view::Chrome;
 use crate::history::{audited_history, AuditedEntry};
@@ -69,6 +69,19 @@ struct CaseView {
     chws: Vec<String>,
     reasons: Vec<&'static str>,
     today: String,
+    /// The surviving case this one was closed into, when the reader may read it.
+    duplicate_of: Option<String>,
+    /// The cases closed as duplicates of this one, with their open items.
+    merged: Vec<Merged>,
+}
+
+/// A case closed as a duplicate of the one shown: its open goals and referrals and its
+/// visits, which the surviving case now carries on.
+pub struct Merged {
+    /// The duplicate.
+    pub row: CaseRow,
+    /// Its open goals, open referrals and visits.
+    pub items: Vec<Item>,
 }
 
 /// `GET /dashboard/cases/{id}`: the case, its timeline, and the coordinator's actions.
@@ -79,55 +92,15 @@ pub async fn case_page(
 ) -> Result<Response, WebError> {
     s.case_reader()?;
     let (loaded, history) = load_one(&st, &s.user, &id).await?;
+    let in_scope = scoped(&st, &s).await?;
     let t = s.tr();
     let fm = s.fmt();
     let case = loaded.case.clone();
     let today = fm.today(crate::now_ms());
-    let mut visits: Vec<_> = case.visits.values().collect();
-    visits.sort_by(|a, b| b.date.cmp(&a.date).then(a.id.cmp(&b.id)));
-    let visits = visits
-        .into_iter()
-        .map(|v| Item {
-            head: format!(
-                "{} · {} · {}",
-                fm.date(v.date),
-                t.term("visit", v.kind.as_str()),
-                v.by
-            ),
-            text: v.notes.clone(),
-            detail: v
-                .next_visit_date
-                .map(|d| t.arg("case-visit-next", "date", &fm.date(d)))
-                .unwrap_or_default(),
-        })
-        .collect();
-    let goals = case
-        .plan
-        .goals
-        .values()
-        .map(|g| Item {
-            head: t.term("goal", g.status.as_str()),
-            text: g.text.clone(),
-            detail: fm.date_opt(g.evaluate_by),
-        })
-        .collect();
-    let referrals = case
-        .referrals
-        .values()
-        .map(|r| Item {
-            head: format!(
-                "{} · {}",
-                fm.date(r.date),
-                t.term("referral", r.status.as_str())
-            ),
-            text: r.agency.clone(),
-            detail: format!(
-                "{} · {}",
-                t.term("service", r.service.as_str()),
-                fm.date_opt(r.follow_up_date)
-            ),
-        })
-        .collect();
+    let visits = visit_items(case.visits.values(), &t, &fm);
+    let goals = goal_items(case.plan.goals.values(), &t, &fm);
+    let referrals = referral_items(case.referrals.values(), &t, &fm);
+    let (duplicate_of, merged) = duplicate_links(&st, &s, &in_scope, &case, today, &t, &fm)?;
     let closure = case.closure.as_ref().map(|c| {
         (
             t.args(
@@ -176,10 +149,139 @@ pub async fn case_page(
         conflicts: conflict_rows(&case, &loaded.conflicts, &fm),
         history,
         chws,
-        reasons: ClosureReason::ALL.iter().map(|r| r.as_str()).collect(),
+        // A duplicate is closed from the review queue, naming the surviving case.
+        reasons: ClosureReason::ALL
+            .iter()
+            .filter(|r| **r != ClosureReason::Duplicate)
+            .map(|r| r.as_str())
+            .collect(),
+        duplicate_of,
+        merged,
         today: today.to_string(),
         case,
     })
+}
+
+fn visit_items<'a>(
+    visits: impl Iterator<Item = &'a casesync_core::case::Visit>,
+    t: &Tr,
+    fm: &Fmt,
+) -> Vec<Item> {
+    let mut visits: Vec<_> = visits.collect();
+    visits.sort_by(|a, b| b.date.cmp(&a.date).then(a.id.cmp(&b.id)));
+    visits
+        .into_iter()
+        .map(|v| Item {
+            head: format!(
+                "{} · {} · {}",
+                fm.date(v.date),
+                t.term("visit", v.kind.as_str()),
+                v.by
+            ),
+            text: v.notes.clone(),
+            detail: v
+                .next_visit_date
+                .map(|d| t.arg("case-visit-next", "date", &fm.date(d)))
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+fn goal_items<'a>(
+    goals: impl Iterator<Item = &'a casesync_core::case::Goal>,
+    t: &Tr,
+    fm: &Fmt,
+) -> Vec<Item> {
+    goals
+        .map(|g| Item {
+            head: t.term("goal", g.status.as_str()),
+            text: g.text.clone(),
+            detail: fm.date_opt(g.evaluate_by),
+        })
+        .collect()
+}
+
+fn referral_items<'a>(
+    referrals: impl Iterator<Item = &'a casesync_core::case::Referral>,
+    t: &Tr,
+    fm: &Fmt,
+) -> Vec<Item> {
+    referrals
+        .map(|r| Item {
+            head: format!(
+                "{} · {}",
+                fm.date(r.date),
+                t.term("referral", r.status.as_str())
+            ),
+            text: r.agency.clone(),
+            detail: format!(
+                "{} · {}",
+                t.term("service", r.service.as_str()),
+                fm.date_opt(r.follow_up_date)
+            ),
+        })
+        .collect()
+}
+
+/// The surviving case a duplicate names (when `s` may read it), and the cases `s` may
+/// read that were closed as duplicates of `case`, each with its open goals (active),
+/// open referrals (made or accepted) and visits. The cases are the dashboard's read
+/// model of `s`'s scope (no document is loaded).
+fn duplicate_links(
+    st: &AppState,
+    s: &Signed,
+    in_scope: &[std::sync::Arc<Loaded>],
+    case: &casesync_core::case::Case,
+    today: chrono::NaiveDate,
+    t: &Tr,
+    fm: &Fmt,
+) -> Result<(Option<String>, Vec<Merged>), WebError> {
+    let of = case.closure.as_ref().and_then(|c| c.duplicate_of.clone());
+    let duplicate_of = match of {
+        Some(of) => st
+            .store
+            .doc(&of)?
+            .filter(|r| !r.erased && can_read(&s.user, &r.routing))
+            .map(|_| of),
+        None => None,
+    };
+    let merged = in_scope
+        .iter()
+        .filter(|l| {
+            l.case
+                .closure
+                .as_ref()
+                .is_some_and(|c| c.duplicate_of.as_deref() == Some(case.id.as_str()))
+        })
+        .map(|l| {
+            let d = &l.case;
+            let tag = |key: &str, items: Vec<Item>| {
+                let section = t.get(key);
+                items.into_iter().map(move |mut i| {
+                    i.head = format!("{section} · {}", i.head);
+                    i
+                })
+            };
+            let goals = d
+                .plan
+                .goals
+                .values()
+                .filter(|g| g.status == GoalStatus::Active);
+            let referrals = d
+                .referrals
+                .values()
+                .filter(|r| matches!(r.status, ReferralStatus::Made | ReferralStatus::Accepted));
+            let items = tag("case-goals", goal_items(goals, t, fm))
+                .chain(tag("case-referrals", referral_items(referrals, t, fm)))
+                .chain(tag("case-visits", visit_items(d.visits.values(), t, fm)))
+                .collect();
+            Merged {
+                row: case_row(l, today, fm),
+                items,
+            }
+        })
+        .collect();
+    Ok((duplicate_of, merged))
 }
 
 /// A timeline row of a change.
@@ -236,7 +338,19 @@ fn is_entry_id(seg: &str) -> bool {
 pub fn compact_fields(fields: &[String], label: impl Fn(&str) -> String) -> String {
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     for f in fields {
-        let segs: Vec<&str> = f.split('.').filter(|s| !is_entry_id(s)).collect();
+        // `client.distinct:<id>` reads `client: distinct` (the other case's id is not
+        // shown: the reader may not be allowed to know it).
+        let segs: Vec<&str> = f
+            .split('.')
+            .filter(|s| !is_entry_id(s))
+            .map(|s| {
+                if s.starts_with(casesync_core::case::DISTINCT_PREFIX) {
+                    "distinct"
+                } else {
+                    s
+                }
+            })
+            .collect();
         let (section, leaf) = match segs.as_slice() {
             [] => continue,
             [one] => ((*one).to_owned(), None),
@@ -281,13 +395,14 @@ mod tests {
             "visits.533132de495ba7aa.notes",
             "closure.known.1ed5880ca6e0344",
             "closure.date",
+            "client.distinct:demo-0042",
         ]
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
         assert_eq!(
             compact_fields(&f, str::to_owned),
-            "stage; visits: date, notes; closure: known, date"
+            "stage; visits: date, notes; closure: known, date; client: distinct"
         );
     }
 }

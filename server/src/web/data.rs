@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use casesync_core::case::{Case, CaseDoc, Conflict};
 use chrono::NaiveDate;
 
+use super::duplicates::{DupPair, Dups};
 use crate::store::{ScopeKey, Storage, StoreError, UserRecord};
 use crate::sync::scope::{can_read, scope_keys};
 use crate::sync::SyncEngine;
@@ -39,6 +40,9 @@ struct ScopeCache {
     loaded: bool,
     upto: u64,
     docs: BTreeMap<String, Arc<Loaded>>,
+    /// A district's possible duplicate clients: for district keys, from the first time
+    /// they are asked for (`duplicates_for`); `None` until then.
+    dups: Option<Dups>,
 }
 
 /// Cases by scope key, kept current through the change log.
@@ -103,6 +107,9 @@ impl CaseCache {
         let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
         for scope in scopes.values_mut() {
             scope.docs.remove(id);
+            if let Some(d) = scope.dups.as_mut() {
+                d.remove(id);
+            }
         }
     }
 
@@ -131,6 +138,9 @@ impl CaseCache {
                 for id in ids {
                     if let Some(l) = read_via(engine, &id)? {
                         if under(key, &l.case) {
+                            if let Some(d) = entry.dups.as_mut() {
+                                d.update(&l.case);
+                            }
                             entry.docs.insert(id, Arc::new(l));
                         }
                     }
@@ -147,9 +157,15 @@ impl CaseCache {
             for id in changed {
                 match read_via(engine, &id)? {
                     Some(l) if under(key, &l.case) => {
+                        if let Some(d) = entry.dups.as_mut() {
+                            d.update(&l.case);
+                        }
                         entry.docs.insert(id, Arc::new(l));
                     }
                     _ => {
+                        if let Some(d) = entry.dups.as_mut() {
+                            d.remove(&id);
+                        }
                         entry.docs.remove(&id);
                     }
                 }
@@ -157,6 +173,45 @@ impl CaseCache {
         }
         entry.upto = last;
         Ok(())
+    }
+
+    /// The possible duplicate pairs among the cases `user` may read (both cases in
+    /// scope, not decided different people), best first. Blocking.
+    pub fn duplicates_for(
+        &self,
+        engine: &SyncEngine,
+        user: &UserRecord,
+    ) -> Result<Vec<DupPair>, StoreError> {
+        let mut scopes = self
+            .scopes
+            .lock()
+            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
+        let mut out = Vec::new();
+        for key in scope_keys(user) {
+            if !matches!(key, ScopeKey::District(_)) {
+                continue;
+            }
+            self.refresh(engine, &key, &mut scopes)?;
+            if let Some(s) = scopes.get_mut(&key) {
+                // Built at the first look at the district's duplicates (one check per
+                // case), then kept current by `refresh` (one per case it rereads).
+                let docs = &s.docs;
+                let d = s.dups.get_or_insert_with(|| {
+                    let mut d = Dups::default();
+                    for l in docs.values() {
+                        d.update(&l.case);
+                    }
+                    d
+                });
+                out.extend(d.pairs_in(&s.docs, user));
+            }
+        }
+        out.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.newer.case.id.cmp(&b.newer.case.id))
+        });
+        Ok(out)
     }
 
     /// Every case `user` may read, by id. Blocking: call from a blocking task.

@@ -5,6 +5,7 @@
 
 mod access;
 mod admin_forms;
+mod duplicates;
 mod pages;
 
 use std::sync::Arc;

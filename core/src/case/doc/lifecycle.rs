@@ -56,6 +56,22 @@ impl CaseDoc {
     /// reason makes it impossible (deceased, moved, lost to follow-up), and then only a
     /// coordinator may close.
     pub fn close(&mut self, ctx: &EditCtx, c: &ClosureInput) -> Result<(), CaseError> {
+        if c.reason == ClosureReason::Duplicate {
+            return Err(CaseError::Invalid {
+                field: "closure reason",
+                reason: "a duplicate is closed by a coordinator naming the surviving case".into(),
+            });
+        }
+        self.write_closure(ctx, c, None)
+    }
+
+    /// [`close`](Self::close), and for a duplicate the surviving case.
+    pub(super) fn write_closure(
+        &mut self,
+        ctx: &EditCtx,
+        c: &ClosureInput,
+        duplicate_of: Option<&str>,
+    ) -> Result<(), CaseError> {
         self.ensure_can_edit(ctx)?;
         let from = self.stage()?;
         check_text("closure summary", &c.summary, MAX_LONG_TEXT)?;
@@ -71,7 +87,10 @@ impl CaseDoc {
         }
         let agreement_possible = !matches!(
             c.reason,
-            ClosureReason::Deceased | ClosureReason::Moved | ClosureReason::LostToFollowUp
+            ClosureReason::Deceased
+                | ClosureReason::Moved
+                | ClosureReason::LostToFollowUp
+                | ClosureReason::Duplicate
         );
         if agreement_possible && !c.client_agreed {
             return bad("closure needs the client's agreement");
@@ -93,6 +112,11 @@ impl CaseDoc {
             d.put(&o, "reason", c.reason.as_str())?;
             d.put(&o, "client_agreed", c.client_agreed)?;
             put_text(d, &o, "summary", &c.summary)?;
+            match duplicate_of {
+                Some(of) => d.put(&o, "duplicate_of", of)?,
+                None if d.get(&o, "duplicate_of")?.is_some() => d.delete(&o, "duplicate_of")?,
+                None => {}
+            }
             // The set of entries this closure saw, written whole; concurrent closures'
             // sets are read as their union (see `Reader::case`).
             let k = d.put_object(&o, "known", ObjType::Map)?;
@@ -116,8 +140,10 @@ impl CaseDoc {
         }
         let o = Self::map_in(&self.doc, &ROOT, "closure")?;
         self.change(ctx, "case reopened", |d| {
-            for k in ["date", "reason", "client_agreed", "known"] {
-                d.delete(&o, k)?;
+            for k in ["date", "reason", "client_agreed", "known", "duplicate_of"] {
+                if d.get(&o, k)?.is_some() {
+                    d.delete(&o, k)?;
+                }
             }
             d.put(ROOT, "stage", Stage::Monitoring.as_str())?;
             Ok(())

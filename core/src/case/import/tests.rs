@@ -161,12 +161,14 @@ fn full_case() -> Case {
             reason: ClosureReason::GoalsAchieved,
             client_agreed: true,
             summary: "ปิดเคส: บรรลุเป้าหมาย / পরিকল্পনা সম্পন্ন".into(),
+            duplicate_of: None,
         }),
         evaluation: Some(Evaluation {
             goals_achieved: 2,
             satisfaction: 5,
         }),
         activity_after_closure: false,
+        distinct_from: Vec::new(),
         updated_at: NOW,
     }
 }
