@@ -280,6 +280,7 @@ fn field_mix(case: &mut Case, i: usize, last_visit: NaiveDate, edited: &HashSet<
                 reason: ClosureReason::GoalsAchieved,
                 client_agreed: true,
                 summary: "লক্ষ্য পূরণ হয়েছে; পরিবার সম্মত।".into(),
+                duplicate_of: None,
             });
         }
         _ => {}

@@ -1363,6 +1363,12 @@ data class Case (
     var `activityAfterClosure`: kotlin.Boolean
     , 
     /**
+     * Cases a coordinator decided are other people (never flagged as duplicates of
+     * this one again), sorted.
+     */
+    var `distinctFrom`: List<kotlin.String> = listOf() 
+    , 
+    /**
      * Time of the latest change, ms since the Unix epoch.
      */
     var `updatedAt`: kotlin.Long
@@ -1400,6 +1406,7 @@ public object FfiConverterTypeCase: FfiConverterRustBuffer<Case> {
             FfiConverterOptionalTypeClosure.read(buf),
             FfiConverterOptionalTypeEvaluation.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
             FfiConverterLong.read(buf),
         )
     }
@@ -1423,6 +1430,7 @@ public object FfiConverterTypeCase: FfiConverterRustBuffer<Case> {
             FfiConverterOptionalTypeClosure.allocationSize(value.`closure`) +
             FfiConverterOptionalTypeEvaluation.allocationSize(value.`evaluation`) +
             FfiConverterBoolean.allocationSize(value.`activityAfterClosure`) +
+            FfiConverterSequenceString.allocationSize(value.`distinctFrom`) +
             FfiConverterLong.allocationSize(value.`updatedAt`)
     )
 
@@ -1445,6 +1453,7 @@ public object FfiConverterTypeCase: FfiConverterRustBuffer<Case> {
             FfiConverterOptionalTypeClosure.write(value.`closure`, buf)
             FfiConverterOptionalTypeEvaluation.write(value.`evaluation`, buf)
             FfiConverterBoolean.write(value.`activityAfterClosure`, buf)
+            FfiConverterSequenceString.write(value.`distinctFrom`, buf)
             FfiConverterLong.write(value.`updatedAt`, buf)
     }
 }
@@ -1664,6 +1673,11 @@ data class Closure (
      * Summary (Automerge Text).
      */
     var `summary`: kotlin.String
+    , 
+    /**
+     * The surviving case, when closed as [`ClosureReason::Duplicate`].
+     */
+    var `duplicateOf`: kotlin.String? = null 
     
 ){
     
@@ -1684,6 +1698,7 @@ public object FfiConverterTypeClosure: FfiConverterRustBuffer<Closure> {
             FfiConverterTypeClosureReason.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -1691,7 +1706,8 @@ public object FfiConverterTypeClosure: FfiConverterRustBuffer<Closure> {
             FfiConverterTypeNaiveDate.allocationSize(value.`date`) +
             FfiConverterTypeClosureReason.allocationSize(value.`reason`) +
             FfiConverterBoolean.allocationSize(value.`clientAgreed`) +
-            FfiConverterString.allocationSize(value.`summary`)
+            FfiConverterString.allocationSize(value.`summary`) +
+            FfiConverterOptionalString.allocationSize(value.`duplicateOf`)
     )
 
     override fun write(value: Closure, buf: ByteBuffer) {
@@ -1699,6 +1715,7 @@ public object FfiConverterTypeClosure: FfiConverterRustBuffer<Closure> {
             FfiConverterTypeClosureReason.write(value.`reason`, buf)
             FfiConverterBoolean.write(value.`clientAgreed`, buf)
             FfiConverterString.write(value.`summary`, buf)
+            FfiConverterOptionalString.write(value.`duplicateOf`, buf)
     }
 }
 
@@ -3017,7 +3034,12 @@ enum class ClosureReason {
     /**
      * Could not be reached (a coordinator may close without the client's agreement).
      */
-    LOST_TO_FOLLOW_UP;
+    LOST_TO_FOLLOW_UP,
+    /**
+     * The same client as another case (`Closure::duplicate_of`): a coordinator's
+     * act, through [`CaseDoc::close_as_duplicate`](super::CaseDoc::close_as_duplicate).
+     */
+    DUPLICATE;
 
     
 
