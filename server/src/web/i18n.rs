@@ -400,6 +400,15 @@ impl Tr {
         }
     }
 
+    /// A client's preferred language (a BCP 47 tag, `fa`, `bn-IN`) by its own name when
+    /// it is one of the interface languages (`فارسی`, `বাংলা`); any other tag as written.
+    pub fn language(&self, tag: &str) -> String {
+        let primary = tag.split(['-', '_']).next().unwrap_or(tag);
+        Lang::all()
+            .find(|l| l.code().eq_ignore_ascii_case(primary))
+            .map_or_else(|| tag.to_owned(), |l| l.name().to_owned())
+    }
+
     /// The localised name of a stable enum value: `prefix-value` (e.g. `stage-intake`).
     pub fn term(&self, prefix: &str, value: &str) -> String {
         self.get(&format!("{prefix}-{value}"))

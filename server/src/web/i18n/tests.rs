@@ -189,6 +189,10 @@ fn languages_name_themselves_and_their_direction() {
         "12 cases"
     );
     assert_eq!(Tr::new(lang("th")).term("stage", "closed"), "ปิดแล้ว");
+    // A client's language by its own name; a tag the interface does not speak as written.
+    assert_eq!(Tr::new(lang("bn")).language("fa"), "فارسی");
+    assert_eq!(Tr::new(lang("en")).language("bn-IN"), "বাংলা");
+    assert_eq!(Tr::new(lang("fa")).language("km"), "km");
     assert_eq!(
         Tr::new(lang("vi")).get("login-failed"),
         "Sai tên đăng nhập hoặc mật khẩu."
