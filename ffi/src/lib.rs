@@ -28,6 +28,7 @@ mod inputs;
 mod session;
 mod store;
 mod sync;
+mod tls;
 mod transport;
 
 pub use dedup::{HouseholdMemberInput, PossibleDuplicate, RegistrationQuery};

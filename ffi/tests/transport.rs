@@ -114,8 +114,11 @@ fn store(url: &str, expires_at_ms: i64) -> (tempfile::TempDir, Arc<CaseStore>) {
         max_retries: 2,
         backoff_initial_ms: 10,
         backoff_max_ms: 20,
+        // The scripted server speaks plain http:// on loopback.
+        allow_insecure_http: true,
         ..TransportConfig::default()
-    });
+    })
+    .expect("transport settings");
     s.restore_session(Session {
         server_url: url.to_owned(),
         user_id: "u1".into(),
