@@ -20,6 +20,8 @@
 
 uniffi::setup_scaffolding!();
 
+#[cfg(target_os = "android")]
+mod android;
 mod convert;
 mod dates;
 mod dedup;

@@ -54,8 +54,9 @@ pub struct TransportConfig {
     #[uniffi(default = false)]
     pub allow_insecure_http: bool,
     /// A programme's private CA certificates (PEM), trusted besides the phone's own
-    /// trust store. Not on Android (`network.tls_setup`): there, declare the CA in the
-    /// app's Network Security Config.
+    /// trust store (at most 16, each at most 64 KiB). Not on Android, whose platform
+    /// verifier takes no extra roots (`network.tls_setup` at login or sync): there,
+    /// install the CA on the phone (device management, or Settings > Security).
     #[uniffi(default = [])]
     pub extra_ca_certificates_pem: Vec<String>,
 }

@@ -128,10 +128,7 @@ impl CaseStore {
         handle: Arc<SyncHandle>,
         observer: Box<dyn SyncObserver>,
     ) -> Result<SyncReport, CasesyncError> {
-        let _running = self
-            .syncing
-            .try_lock()
-            .map_err(|_| CasesyncError::busy())?;
+        let _running = self.syncing.try_lock().map_err(|_| CasesyncError::busy())?;
         let cfg = self.transport_settings();
         let http = cfg.http()?;
         let mut session = self.current_session()?;

@@ -2,13 +2,15 @@
 //! unless the app opted in for development.
 //!
 //! Certificates are checked by `rustls-platform-verifier`: the operating system's trust
-//! store (on Android the system CAs and the user/managed CAs the app's Network Security
-//! Config admits, through Android's own trust manager; on Linux /etc/ssl/certs), so a
-//! programme's private CA installed by its device management applies, and no root list
-//! ships inside the app. A programme may also name its private CA in the transport
-//! configuration (`extra_ca_certificates_pem`); on Android that is refused with
-//! `network.tls_setup` because the platform verifier there takes no extra roots: declare
-//! the CA in the app's Network Security Config instead.
+//! store (on Android, Android's own trust manager over `AndroidCAStore`: the system CAs
+//! and the CAs installed by the user or by device management, not the app's Network
+//! Security Config; on Linux /etc/ssl/certs), so a programme's private CA installed by
+//! its device management applies, and no root list ships inside the app. Off Android a
+//! programme may also name its private CA in the transport configuration
+//! (`extra_ca_certificates_pem`); on Android that is refused with `network.tls_setup`
+//! because the platform verifier there takes no extra roots: install the CA on the phones
+//! instead. On Android the verifier needs the JVM first (`android.rs`): until
+//! `CasesyncAndroid.init(context)` ran, `network.tls_setup` too, nothing sent.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
@@ -97,9 +99,14 @@ fn verifier(
     extra: Vec<CertificateDer<'static>>,
     provider: Arc<rustls::crypto::CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, TlsSetupError> {
+    if !crate::android::verifier_connected() {
+        return Err(TlsSetupError(
+            "Android's certificate verifier is not connected: call CasesyncAndroid.init(context) once before the first login or sync".into(),
+        ));
+    }
     if !extra.is_empty() {
         return Err(TlsSetupError(
-            "extra CA certificates are not supported on Android: declare the CA in the app's Network Security Config".into(),
+            "extra CA certificates are not supported on Android: install the CA on the phone (device management or Settings > Security)".into(),
         ));
     }
     let v = rustls_platform_verifier::Verifier::new(provider)
