@@ -111,6 +111,12 @@ codes! {
     ServerBadAnswer = "server.bad_answer" [],
     /// No connection to the server: `detail` (English, for logs).
     NetworkUnreachable = "network.unreachable" ["detail"],
+    /// A plain `http://` server without the app's development opt-in (nothing was sent).
+    NetworkInsecureHttp = "network.insecure_http" [],
+    /// The server's certificate is not trusted by this phone: `detail` (English, for logs).
+    NetworkUntrustedCertificate = "network.untrusted_certificate" ["detail"],
+    /// The phone's TLS settings could not be used (a bad extra CA): `detail` (English).
+    NetworkTlsSetup = "network.tls_setup" ["detail"],
     /// The store key is not 32 bytes.
     InputBadKey = "input.bad_key" [],
     /// The device id is empty.

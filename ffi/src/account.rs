@@ -31,7 +31,7 @@ impl CaseStore {
                 ),
             ));
         }
-        let http = self.transport_settings().http();
+        let http = self.transport_settings().http()?;
         let body = PasswordChangeRequest {
             username: username.clone(),
             old_password,

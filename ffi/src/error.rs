@@ -118,6 +118,21 @@ pub enum CasesyncError {
         /// Code, parameters (the two counts), English text.
         detail: ErrorDetail,
     },
+    /// The connection was refused as unsafe before anything was exchanged: a plain
+    /// `http://` server without the development opt-in, a server certificate this
+    /// phone does not trust, or unusable TLS settings. Retrying will not help: the
+    /// server address or the phone's trust settings must change.
+    #[error("{}", detail.english)]
+    Insecure {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
+    /// A sync is already running on this phone (wait for it, or cancel it).
+    #[error("{}", detail.english)]
+    Busy {
+        /// Code, parameters, English text.
+        detail: ErrorDetail,
+    },
     /// The server refused the request or answered something this app cannot use.
     #[error("{}", detail.english)]
     Server {
@@ -152,6 +167,8 @@ impl CasesyncError {
             | CasesyncError::Unauthorized { detail }
             | CasesyncError::RateLimited { detail }
             | CasesyncError::DeviceRevoked { detail, .. }
+            | CasesyncError::Insecure { detail }
+            | CasesyncError::Busy { detail }
             | CasesyncError::Server { detail }
             | CasesyncError::Storage { detail }
             | CasesyncError::Cancelled { detail } => detail,
@@ -163,10 +180,32 @@ impl CasesyncError {
         &self.detail().code
     }
 
-    /// A value refused before the core saw it (`input.*` codes, a sync already running).
+    /// A value refused before the core saw it (`input.*` codes).
     pub(crate) fn invalid(code: Code, params: Params, english: impl Into<String>) -> Self {
         CasesyncError::Invalid {
             detail: ErrorDetail::new(code, params, english),
+        }
+    }
+
+    /// A sync is already running.
+    pub(crate) fn busy() -> Self {
+        CasesyncError::Busy {
+            detail: ErrorDetail::new(
+                Code::SyncAlreadyRunning,
+                vec![],
+                "A sync is already running.",
+            ),
+        }
+    }
+
+    /// Bad TLS settings (a bad extra CA certificate).
+    pub(crate) fn tls_setup(detail: String) -> Self {
+        CasesyncError::Insecure {
+            detail: ErrorDetail::new(
+                Code::NetworkTlsSetup,
+                vec![("detail", detail.clone())],
+                format!("The secure connection settings of this app are not usable: {detail}"),
+            ),
         }
     }
 
@@ -360,6 +399,21 @@ impl From<TransportError> for CasesyncError {
                     ),
                 },
             },
+            TransportError::InsecureHttp => CasesyncError::Insecure {
+                detail: d(
+                    Code::NetworkInsecureHttp,
+                    vec![],
+                    "The server address starts with http://, which is not secure; nothing was sent. Use the https:// address.",
+                ),
+            },
+            TransportError::Untrusted(m) => CasesyncError::Insecure {
+                detail: d(
+                    Code::NetworkUntrustedCertificate,
+                    vec![("detail", m.clone())],
+                    format!("The server's certificate is not trusted by this phone ({m}); nothing was sent. Contact your coordinator."),
+                ),
+            },
+            TransportError::TlsSetup(m) => CasesyncError::tls_setup(m),
             TransportError::BadBody(m) => CasesyncError::Server {
                 detail: d(
                     Code::ServerBadAnswer,

@@ -22,6 +22,8 @@
 uniffi::setup_scaffolding!();
 
 mod account;
+#[cfg(target_os = "android")]
+mod android;
 mod convert;
 mod dates;
 mod dedup;
@@ -30,6 +32,7 @@ mod inputs;
 mod session;
 mod store;
 mod sync;
+mod tls;
 mod transport;
 
 pub use dedup::{HouseholdMemberInput, PossibleDuplicate, RegistrationQuery};

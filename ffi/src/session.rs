@@ -49,6 +49,16 @@ pub struct TransportConfig {
     /// Largest response page to ask for, in bytes.
     #[uniffi(default = 262144)]
     pub page_bytes: u32,
+    /// Send to plain `http://` servers (development and loopback tests only). Off:
+    /// an `http://` URL is refused with `network.insecure_http` before any byte is sent.
+    #[uniffi(default = false)]
+    pub allow_insecure_http: bool,
+    /// A programme's private CA certificates (PEM), trusted besides the phone's own
+    /// trust store (at most 16, each at most 64 KiB). Not on Android, whose platform
+    /// verifier takes no extra roots (`network.tls_setup` at login or sync): there,
+    /// install the CA on the phone (device management, or Settings > Security).
+    #[uniffi(default = [])]
+    pub extra_ca_certificates_pem: Vec<String>,
 }
 
 impl Default for TransportConfig {
@@ -60,16 +70,24 @@ impl Default for TransportConfig {
             backoff_initial_ms: 1_000,
             backoff_max_ms: 30_000,
             page_bytes: casesync_core::sync::DEFAULT_PAGE_BYTES,
+            allow_insecure_http: false,
+            extra_ca_certificates_pem: Vec::new(),
         }
     }
 }
 
 impl TransportConfig {
-    pub(crate) fn http(&self) -> Http {
-        Http::new(
+    /// The HTTP client for these settings (the OS trust store is read afresh, so a CA
+    /// installed since the last sync applies).
+    pub(crate) fn http(&self) -> Result<Http, TransportError> {
+        let tls = crate::tls::client_config(&self.extra_ca_certificates_pem)
+            .map_err(|e| TransportError::TlsSetup(e.0))?;
+        Ok(Http::new(
             Duration::from_millis(self.connect_timeout_ms),
             Duration::from_millis(self.idle_timeout_ms),
-        )
+            tls,
+            self.allow_insecure_http,
+        ))
     }
 
     /// The wait before retry number `attempt` (1-based).

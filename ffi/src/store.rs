@@ -139,7 +139,7 @@ impl CaseStore {
     ) -> Result<Session, CasesyncError> {
         let old = self.current_session()?;
         let cfg = self.transport_settings();
-        let http = cfg.http();
+        let http = cfg.http()?;
         let mut attempt = 0u32;
         let new = loop {
             match session::refresh(&http, &old, &self.device_id, now_ms()) {
@@ -210,7 +210,7 @@ impl CaseStore {
         username: String,
         password: String,
     ) -> Result<Session, CasesyncError> {
-        let http = self.transport_settings().http();
+        let http = self.transport_settings().http()?;
         let s = session::login(
             &http,
             &server_url,
@@ -262,9 +262,14 @@ impl CaseStore {
         self.transport_settings()
     }
 
-    /// Changes the transport settings (time-outs, retries, page size).
-    pub fn set_transport_config(&self, config: TransportConfig) {
+    /// Changes the transport settings (time-outs, retries, page size, `http://` opt-in,
+    /// extra CAs). `Insecure` (`network.tls_setup`, settings unchanged) when an extra
+    /// CA certificate is not readable PEM.
+    pub fn set_transport_config(&self, config: TransportConfig) -> Result<(), CasesyncError> {
+        crate::tls::parse_extra_cas(&config.extra_ca_certificates_pem)
+            .map_err(|e| CasesyncError::tls_setup(e.0))?;
         *lock(&self.transport) = config;
+        Ok(())
     }
 
     // ---------------------------------------------------------------- reading

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use casesync_core::messages::Code;
 use casesync_core::protocol::Refusal;
 use casesync_core::sync::{Step, SyncSession};
 
@@ -121,21 +120,17 @@ impl CaseStore {
     /// it from a background thread (Kotlin: the `syncSuspend` extension). One sync runs
     /// at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again;
     /// edits stay on the phone), `DeviceRevoked` (an administrator revoked the phone:
-    /// local data erased, unsent changes counted, see `last_wipe`), `Cancelled`.
+    /// local data erased, unsent changes counted, see `last_wipe`), `Cancelled`, `Busy`
+    /// (another sync is running), `Insecure` (`http://` without the opt-in, an
+    /// untrusted certificate).
     pub fn sync(
         &self,
         handle: Arc<SyncHandle>,
         observer: Box<dyn SyncObserver>,
     ) -> Result<SyncReport, CasesyncError> {
-        let _running = self.syncing.try_lock().map_err(|_| {
-            CasesyncError::invalid(
-                Code::SyncAlreadyRunning,
-                vec![],
-                "A sync is already running.",
-            )
-        })?;
+        let _running = self.syncing.try_lock().map_err(|_| CasesyncError::busy())?;
         let cfg = self.transport_settings();
-        let http = cfg.http();
+        let http = cfg.http()?;
         let mut session = self.current_session()?;
         let url = session::url(&session.server_url, "v1/sync");
         let mut sync = {

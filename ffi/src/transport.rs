@@ -1,11 +1,13 @@
 //! The device's HTTP transport (ureq 2 over rustls/ring; blocking, called from a
-//! background thread).
+//! background thread). Certificates are checked by the platform verifier and plain
+//! `http://` is refused before any byte is sent unless the app opted in (`tls.rs`).
 //!
 //! Time-outs are inactivity time-outs only: connecting, and each read or write on the
 //! socket. There is deliberately no total-duration time-out, so a 256 KB page arriving
 //! at 2G speed for a minute is never aborted while bytes keep coming.
 
 use std::io::Read;
+use std::sync::Arc;
 use std::time::Duration;
 
 use casesync_core::protocol::{ErrorCode, CONTENT_TYPE, MAX_ENCODED_BYTES};
@@ -32,6 +34,12 @@ pub(crate) enum TransportError {
     },
     /// A success status with a body this app cannot read.
     BadBody(String),
+    /// A plain `http://` URL without the development opt-in: nothing was sent.
+    InsecureHttp,
+    /// The server's certificate was refused (unknown issuer, expired, wrong name).
+    Untrusted(String),
+    /// The TLS configuration could not be built (a bad extra CA, no trust store).
+    TlsSetup(String),
 }
 
 impl TransportError {
@@ -40,7 +48,10 @@ impl TransportError {
         match self {
             TransportError::Link(_) => true,
             TransportError::Status { status, .. } => matches!(status, 408 | 502 | 503 | 504),
-            TransportError::BadBody(_) => false,
+            TransportError::BadBody(_)
+            | TransportError::InsecureHttp
+            | TransportError::Untrusted(_)
+            | TransportError::TlsSetup(_) => false,
         }
     }
 
@@ -50,7 +61,10 @@ impl TransportError {
         match self {
             TransportError::Link(_) => true,
             TransportError::Status { status, .. } => matches!(status, 408 | 504),
-            TransportError::BadBody(_) => false,
+            TransportError::BadBody(_)
+            | TransportError::InsecureHttp
+            | TransportError::Untrusted(_)
+            | TransportError::TlsSetup(_) => false,
         }
     }
 
@@ -83,19 +97,35 @@ fn unknown() -> ErrorCode {
 /// A blocking HTTP client with inactivity time-outs.
 pub(crate) struct Http {
     agent: ureq::Agent,
+    allow_http: bool,
 }
 
 impl Http {
     /// A client that gives up connecting after `connect` and waits at most `idle`
-    /// for each read or write.
-    pub(crate) fn new(connect: Duration, idle: Duration) -> Self {
+    /// for each read or write, checks certificates with `tls`, and sends to plain
+    /// `http://` URLs only if `allow_http`.
+    pub(crate) fn new(
+        connect: Duration,
+        idle: Duration,
+        tls: Arc<rustls::ClientConfig>,
+        allow_http: bool,
+    ) -> Self {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(connect)
             .timeout_read(idle)
             .timeout_write(idle)
+            .tls_config(tls)
             .user_agent(concat!("casesync-ffi/", env!("CARGO_PKG_VERSION")))
             .build();
-        Http { agent }
+        Http { agent, allow_http }
+    }
+
+    /// Refuses a plain `http://` URL unless the app opted in (nothing is sent).
+    fn check_scheme(&self, url: &str) -> Result<(), TransportError> {
+        if !self.allow_http && crate::tls::is_plain_http(url) {
+            return Err(TransportError::InsecureHttp);
+        }
+        Ok(())
     }
 
     /// POSTs a JSON body and reads a JSON answer.
@@ -104,6 +134,7 @@ impl Http {
         url: &str,
         body: &impl Serialize,
     ) -> Result<T, TransportError> {
+        self.check_scheme(url)?;
         let body = serde_json::to_string(body)
             .map_err(|e| TransportError::BadBody(format!("request not encodable: {e}")))?;
         let resp = self
@@ -124,6 +155,7 @@ impl Http {
         access_token: &str,
         body: &[u8],
     ) -> Result<Vec<u8>, TransportError> {
+        self.check_scheme(url)?;
         let resp = self
             .agent
             .post(url)
@@ -163,6 +195,9 @@ fn failure(e: ureq::Error) -> TransportError {
                 message,
             }
         }
-        ureq::Error::Transport(t) => TransportError::Link(t.to_string()),
+        ureq::Error::Transport(t) => match crate::tls::certificate_problem(&t) {
+            Some(problem) => TransportError::Untrusted(problem),
+            None => TransportError::Link(t.to_string()),
+        },
     }
 }

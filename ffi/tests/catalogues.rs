@@ -111,8 +111,10 @@ fn translations_are_not_the_english_text() {
     for lang in ["bn", "fa", "th"] {
         for (id, (shown, _)) in catalogue(lang) {
             assert_ne!(shown, en[&id].0, "{lang}.ftl {id} is the English text");
+            // A URL scheme is Latin in every language (the network.* messages name it).
+            let words = shown.replace("https://", "").replace("http://", "");
             assert!(
-                !shown.chars().any(|c| c.is_ascii_lowercase()),
+                !words.chars().any(|c| c.is_ascii_lowercase()),
                 "{lang}.ftl {id} reads as Latin script: {shown:?}"
             );
         }

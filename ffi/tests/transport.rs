@@ -2,14 +2,16 @@
 //! retried (resuming from the last committed page), retries are bounded, an expired
 //! access token is refreshed once, a refresh whose answer is lost is retried with the
 //! same token, a reused refresh token asks for the password without wiping, a revoked
-//! device is wiped (and told what unsent work that destroyed), cancellation is honoured.
+//! device is wiped (and told what unsent work that destroyed), cancellation is honoured,
+//! a second sync while one runs is `Busy`.
 //! (`tests/tests/lost_refresh.rs` drives the same transport against the real server.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use casesync_core::case::{NewCase, Role};
 use casesync_core::protocol::{encode_response, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION};
@@ -26,6 +28,8 @@ enum Reply {
     Json(u16, &'static str),
     /// Answers 200 with an encoded sync response.
     Sync(Vec<u8>),
+    /// Reads the request, waits for the test's go-ahead, then gives the inner reply.
+    Hold(mpsc::Receiver<()>, Box<Reply>),
 }
 
 const TOKENS: &str =
@@ -67,13 +71,17 @@ fn fake(replies: Vec<Reply>) -> Fake {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     thread::spawn(move || {
-        for reply in replies {
+        for mut reply in replies {
             let Ok((mut s, _)) = listener.accept() else {
                 return;
             };
             log.lock().expect("log").push(read_request(&mut s));
+            if let Reply::Hold(go, inner) = reply {
+                let _ = go.recv();
+                reply = *inner;
+            }
             let (status, ctype, body) = match reply {
-                Reply::Drop => continue,
+                Reply::Drop | Reply::Hold(..) => continue,
                 Reply::Json(st, b) => (st, "application/json", b.as_bytes().to_vec()),
                 Reply::Sync(b) => (200, CONTENT_TYPE, b),
             };
@@ -114,8 +122,11 @@ fn store(url: &str, expires_at_ms: i64) -> (tempfile::TempDir, Arc<CaseStore>) {
         max_retries: 2,
         backoff_initial_ms: 10,
         backoff_max_ms: 20,
+        // The scripted server speaks plain http:// on loopback.
+        allow_insecure_http: true,
         ..TransportConfig::default()
-    });
+    })
+    .expect("transport settings");
     s.restore_session(Session {
         server_url: url.to_owned(),
         user_id: "u1".into(),
@@ -282,6 +293,46 @@ fn a_cancelled_sync_sends_nothing() {
         Err(CasesyncError::Cancelled { .. })
     ));
     assert!(f.seen.lock().expect("log").is_empty());
+}
+
+#[test]
+fn a_second_sync_while_one_runs_is_busy_and_changes_nothing() {
+    let (go, wait) = mpsc::channel();
+    let f = fake(vec![
+        Reply::Hold(wait, Box::new(page(1, false, false))),
+        page(2, false, false),
+    ]);
+    let (_d, s) = store(&f.url, i64::MAX);
+    let first = {
+        let s = s.clone();
+        thread::spawn(move || sync(&s))
+    };
+    // The first sync's request has reached the server, which holds its answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while f.seen.lock().expect("log").is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the first sync never reached the server"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    let e = sync(&s).expect_err("a second sync at once is refused");
+    assert!(matches!(e, CasesyncError::Busy { .. }), "{e:?}");
+    assert_eq!(e.code(), "sync.already_running");
+    assert_eq!(
+        f.seen.lock().expect("log").len(),
+        1,
+        "the refused sync sent nothing"
+    );
+    go.send(()).expect("release the first answer");
+    let report = first
+        .join()
+        .expect("first sync thread")
+        .expect("first sync");
+    assert_eq!(report.progress.pages, 1);
+    // Once the first is done, the next sync runs.
+    sync(&s).expect("the next sync runs");
+    assert_eq!(f.seen.lock().expect("log").len(), 2);
 }
 
 #[test]

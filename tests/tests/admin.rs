@@ -386,10 +386,14 @@ fn a_phone_whose_password_was_reset_changes_it_and_signs_in() -> Result<()> {
         vec![7; 32],
         "phone-mina".into(),
     )?;
-    phone.set_transport_config(TransportConfig {
-        max_retries: 0,
-        ..TransportConfig::default()
-    });
+    phone
+        .set_transport_config(TransportConfig {
+            max_retries: 0,
+            // The test server is plain HTTP on loopback.
+            allow_insecure_http: true,
+            ..TransportConfig::default()
+        })
+        .expect("transport settings");
     let url = server.url.clone();
     let err = phone
         .login(url.clone(), "mina".into(), temp.into())

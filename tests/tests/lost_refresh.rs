@@ -170,8 +170,11 @@ fn phone(dir: &std::path::Path, device_id: &str) -> Arc<CaseStore> {
         max_retries: 3,
         backoff_initial_ms: 20,
         backoff_max_ms: 50,
+        // The loopback server and proxy speak plain http://.
+        allow_insecure_http: true,
         ..TransportConfig::default()
-    });
+    })
+    .expect("transport settings");
     s
 }
 

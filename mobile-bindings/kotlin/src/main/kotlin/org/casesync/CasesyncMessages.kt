@@ -18,6 +18,8 @@ val CasesyncException.errorDetail: ErrorDetail
         is CasesyncException.Unauthorized -> detail
         is CasesyncException.RateLimited -> detail
         is CasesyncException.DeviceRevoked -> detail
+        is CasesyncException.Insecure -> detail
+        is CasesyncException.Busy -> detail
         is CasesyncException.Server -> detail
         is CasesyncException.Storage -> detail
         is CasesyncException.Cancelled -> detail

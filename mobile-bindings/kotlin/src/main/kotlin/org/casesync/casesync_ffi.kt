@@ -1251,7 +1251,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_sensitive() and 0xFFFF) != 13177) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_transport_config() and 0xFFFF) != 14647) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_transport_config() and 0xFFFF) != 54614) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_village() and 0xFFFF) != 46768) {
@@ -1278,7 +1278,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_update_visit() and 0xFFFF) != 35636) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_sync() and 0xFFFF) != 45754) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_sync() and 0xFFFF) != 20570) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_synchandle_cancel() and 0xFFFF) != 3563) {
@@ -2005,7 +2005,9 @@ public interface CaseStoreInterface {
     fun `setSensitive`(`caseId`: kotlin.String, `sensitive`: kotlin.Boolean)
     
     /**
-     * Changes the transport settings (time-outs, retries, page size).
+     * Changes the transport settings (time-outs, retries, page size, `http://` opt-in,
+     * extra CAs). `Insecure` (`network.tls_setup`, settings unchanged) when an extra
+     * CA certificate is not readable PEM.
      */
     fun `setTransportConfig`(`config`: TransportConfig)
     
@@ -2055,7 +2057,9 @@ public interface CaseStoreInterface {
      * it from a background thread (Kotlin: the `syncSuspend` extension). One sync runs
      * at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again;
      * edits stay on the phone), `DeviceRevoked` (an administrator revoked the phone:
-     * local data erased, unsent changes counted, see `last_wipe`), `Cancelled`.
+     * local data erased, unsent changes counted, see `last_wipe`), `Cancelled`, `Busy`
+     * (another sync is running), `Insecure` (`http://` without the opt-in, an
+     * untrusted certificate).
      */
     fun `sync`(`handle`: SyncHandle, `observer`: SyncObserver): SyncReport
     
@@ -2904,11 +2908,14 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
 
     
     /**
-     * Changes the transport settings (time-outs, retries, page size).
-     */override fun `setTransportConfig`(`config`: TransportConfig)
+     * Changes the transport settings (time-outs, retries, page size, `http://` opt-in,
+     * extra CAs). `Insecure` (`network.tls_setup`, settings unchanged) when an extra
+     * CA certificate is not readable PEM.
+     */
+    @Throws(CasesyncException::class)override fun `setTransportConfig`(`config`: TransportConfig)
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(CasesyncException) { _status ->
     UniffiLib.uniffi_casesync_ffi_fn_method_casestore_set_transport_config(
         it,
         
@@ -3069,7 +3076,9 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
      * it from a background thread (Kotlin: the `syncSuspend` extension). One sync runs
      * at a time. Errors: `Network` (after the retries), `Unauthorized` (log in again;
      * edits stay on the phone), `DeviceRevoked` (an administrator revoked the phone:
-     * local data erased, unsent changes counted, see `last_wipe`), `Cancelled`.
+     * local data erased, unsent changes counted, see `last_wipe`), `Cancelled`, `Busy`
+     * (another sync is running), `Insecure` (`http://` without the opt-in, an
+     * untrusted certificate).
      */
     @Throws(CasesyncException::class)override fun `sync`(`handle`: SyncHandle, `observer`: SyncObserver): SyncReport {
             return FfiConverterTypeSyncReport.lift(
@@ -4625,6 +4634,20 @@ data class TransportConfig (
      * Largest response page to ask for, in bytes.
      */
     var `pageBytes`: kotlin.UInt = 262144u 
+    , 
+    /**
+     * Send to plain `http://` servers (development and loopback tests only). Off:
+     * an `http://` URL is refused with `network.insecure_http` before any byte is sent.
+     */
+    var `allowInsecureHttp`: kotlin.Boolean = false 
+    , 
+    /**
+     * A programme's private CA certificates (PEM), trusted besides the phone's own
+     * trust store (at most 16, each at most 64 KiB). Not on Android, whose platform
+     * verifier takes no extra roots (`network.tls_setup` at login or sync): there,
+     * install the CA on the phone (device management, or Settings > Security).
+     */
+    var `extraCaCertificatesPem`: List<kotlin.String> = listOf() 
     
 ){
     
@@ -4647,6 +4670,8 @@ public object FfiConverterTypeTransportConfig: FfiConverterRustBuffer<TransportC
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -4656,7 +4681,9 @@ public object FfiConverterTypeTransportConfig: FfiConverterRustBuffer<TransportC
             FfiConverterUInt.allocationSize(value.`maxRetries`) +
             FfiConverterULong.allocationSize(value.`backoffInitialMs`) +
             FfiConverterULong.allocationSize(value.`backoffMaxMs`) +
-            FfiConverterUInt.allocationSize(value.`pageBytes`)
+            FfiConverterUInt.allocationSize(value.`pageBytes`) +
+            FfiConverterBoolean.allocationSize(value.`allowInsecureHttp`) +
+            FfiConverterSequenceString.allocationSize(value.`extraCaCertificatesPem`)
     )
 
     override fun write(value: TransportConfig, buf: ByteBuffer) {
@@ -4666,6 +4693,8 @@ public object FfiConverterTypeTransportConfig: FfiConverterRustBuffer<TransportC
             FfiConverterULong.write(value.`backoffInitialMs`, buf)
             FfiConverterULong.write(value.`backoffMaxMs`, buf)
             FfiConverterUInt.write(value.`pageBytes`, buf)
+            FfiConverterBoolean.write(value.`allowInsecureHttp`, buf)
+            FfiConverterSequenceString.write(value.`extraCaCertificatesPem`, buf)
     }
 }
 
@@ -4990,6 +5019,37 @@ sealed class CasesyncException: kotlin.Exception() {
     }
     
     /**
+     * The connection was refused as unsafe before anything was exchanged: a plain
+     * `http://` server without the development opt-in, a server certificate this
+     * phone does not trust, or unusable TLS settings. Retrying will not help: the
+     * server address or the phone's trust settings must change.
+     */
+    class Insecure(
+        
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * A sync is already running on this phone (wait for it, or cancel it).
+     */
+    class Busy(
+        
+        /**
+         * Code, parameters, English text.
+         */
+        val `detail`: ErrorDetail
+        ) : CasesyncException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
      * The server refused the request or answered something this app cannot use.
      */
     class Server(
@@ -5082,13 +5142,19 @@ public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncExc
                 FfiConverterULong.read(buf),
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            11 -> CasesyncException.Server(
+            11 -> CasesyncException.Insecure(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            12 -> CasesyncException.Storage(
+            12 -> CasesyncException.Busy(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
-            13 -> CasesyncException.Cancelled(
+            13 -> CasesyncException.Server(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            14 -> CasesyncException.Storage(
+                FfiConverterTypeErrorDetail.read(buf),
+                )
+            15 -> CasesyncException.Cancelled(
                 FfiConverterTypeErrorDetail.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -5147,6 +5213,16 @@ public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncExc
                 4UL
                 + FfiConverterULong.allocationSize(value.`unsentCases`)
                 + FfiConverterULong.allocationSize(value.`unsentChanges`)
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Insecure -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
+            )
+            is CasesyncException.Busy -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
             is CasesyncException.Server -> (
@@ -5221,18 +5297,28 @@ public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncExc
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is CasesyncException.Server -> {
+            is CasesyncException.Insecure -> {
                 buf.putInt(11)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is CasesyncException.Storage -> {
+            is CasesyncException.Busy -> {
                 buf.putInt(12)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }
-            is CasesyncException.Cancelled -> {
+            is CasesyncException.Server -> {
                 buf.putInt(13)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CasesyncException.Storage -> {
+                buf.putInt(14)
+                FfiConverterTypeErrorDetail.write(value.`detail`, buf)
+                Unit
+            }
+            is CasesyncException.Cancelled -> {
+                buf.putInt(15)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }

@@ -46,6 +46,9 @@ server-refused = The server could not complete the request ({ $status } { $code 
 server-bad_answer = The server answered something this app cannot use. Update the app or try later.
 
 network-unreachable = No connection to the server. Your work is saved on this phone and will be sent at the next sync.
+network-insecure_http = The server address is not secure (http://); nothing was sent. Ask your coordinator for the https:// address.
+network-untrusted_certificate = This phone does not trust the server's certificate; nothing was sent. Contact your coordinator.
+network-tls_setup = The app's secure connection settings are not usable. Contact your coordinator.
 
 input-bad_key = The store key must be 32 bytes.
 input-empty_device_id = The device id is empty.

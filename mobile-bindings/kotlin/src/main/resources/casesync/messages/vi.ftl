@@ -46,6 +46,9 @@ server-refused = Máy chủ không hoàn tất được yêu cầu ({ $status })
 server-bad_answer = Ứng dụng không dùng được phản hồi của máy chủ. Hãy cập nhật ứng dụng hoặc thử lại sau.
 
 network-unreachable = Không kết nối được máy chủ. Công việc đã lưu trên điện thoại và sẽ được gửi ở lần đồng bộ sau.
+network-insecure_http = Địa chỉ máy chủ không an toàn (http://); chưa gửi gì. Hãy hỏi điều phối viên địa chỉ https://.
+network-untrusted_certificate = Điện thoại này không tin cậy chứng chỉ của máy chủ; chưa gửi gì. Hãy liên hệ điều phối viên.
+network-tls_setup = Cài đặt kết nối an toàn của ứng dụng không dùng được. Hãy liên hệ điều phối viên.
 
 input-bad_key = Khóa lưu trữ phải dài 32 byte.
 input-empty_device_id = Mã thiết bị đang trống.

@@ -87,10 +87,14 @@ class Recorder : SyncObserver {
     }
 }
 
-/** Short retries so failure tests are quick. */
+/**
+ * Short retries so failure tests are quick, and the development opt-in for plain
+ * `http://`: the suite's server listens on http://127.0.0.1 (a phone would use https://).
+ */
 val FAST = TransportConfig(
     connectTimeoutMs = 5_000uL, idleTimeoutMs = 30_000uL,
     maxRetries = 2u, backoffInitialMs = 20uL, backoffMaxMs = 50uL,
+    allowInsecureHttp = true,
 )
 
 /** One phone or laptop: its own store directory, key and device id. */
