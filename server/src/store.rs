@@ -120,8 +120,9 @@ pub(crate) struct UserRecordV1 {
 }
 
 impl From<UserRecordV1> for UserRecord {
+    /// Through [`UserRecordV2`]: each older layout adds only its missing field.
     fn from(u: UserRecordV1) -> Self {
-        UserRecord {
+        UserRecordV2 {
             user_id: u.user_id,
             role: u.role,
             districts: u.districts,
@@ -130,8 +131,8 @@ impl From<UserRecordV1> for UserRecord {
             disabled: u.disabled,
             created_ms: u.created_ms,
             must_change_password: false,
-            time_zone: None,
         }
+        .into()
     }
 }
 
