@@ -59,6 +59,10 @@ codes! {
     CaseStageNotAllowed = "case.stage_not_allowed" ["from", "to", "reason"],
     /// The case is closed.
     CaseClosed = "case.closed" [],
+    /// A referral to a registered agency without the client's consent to share.
+    CaseReferralNeedsConsent = "case.referral_needs_consent" [],
+    /// A confidential case referred to a registered agency without consent on the referral.
+    CaseReferralNeedsSensitiveConsent = "case.referral_needs_sensitive_consent" [],
     /// No conflict to resolve there with that value: `path`.
     CaseNoConflict = "case.no_conflict" ["path"],
     /// A document operation failed.
@@ -163,6 +167,8 @@ impl Coded for CaseError {
             CaseError::Forbidden { .. } => Code::CaseForbidden,
             CaseError::BadTransition { .. } => Code::CaseStageNotAllowed,
             CaseError::Closed => Code::CaseClosed,
+            CaseError::ReferralNeedsConsent => Code::CaseReferralNeedsConsent,
+            CaseError::ReferralNeedsSensitiveConsent => Code::CaseReferralNeedsSensitiveConsent,
             CaseError::NoConflict(_) => Code::CaseNoConflict,
             CaseError::Automerge(_) => Code::CaseOperationFailed,
         }
@@ -196,7 +202,11 @@ impl Coded for CaseError {
                 ("reason", (*reason).into()),
             ],
             CaseError::NoConflict(path) => vec![("path", path.clone())],
-            CaseError::Corrupt(_) | CaseError::Closed | CaseError::Automerge(_) => vec![],
+            CaseError::Corrupt(_)
+            | CaseError::Closed
+            | CaseError::ReferralNeedsConsent
+            | CaseError::ReferralNeedsSensitiveConsent
+            | CaseError::Automerge(_) => vec![],
         }
     }
 }

@@ -86,6 +86,9 @@ fn walk_to_monitoring(doc: &mut CaseDoc) -> String {
             agency: "Legal Aid Sylhet".into(),
             date: d("2025-01-20"),
             follow_up_date: Some(d("2025-02-01")),
+            agency_id: None,
+            reason: None,
+            share_sensitive: false,
         },
     )
     .expect("referral");

@@ -131,6 +131,9 @@ fn apply(doc: &mut CaseDoc, ctx: &EditCtx, op: &Op, replica: usize, step: usize,
                     agency: "উপজেলা স্বাস্থ্য কমপ্লেক্স".into(),
                     date: date(3),
                     follow_up_date: Some(date(9)),
+                    agency_id: None,
+                    reason: None,
+                    share_sensitive: false,
                 },
             )
             .map(|id| {

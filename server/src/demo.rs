@@ -211,6 +211,9 @@ fn demo_case(
             agency: "District health office".into(),
             date: start + Duration::days(7),
             follow_up_date: Some(start + Duration::days(21)),
+            agency_id: None,
+            reason: None,
+            share_sensitive: false,
         },
     )?;
     if depth == 2 {

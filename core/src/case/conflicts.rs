@@ -177,7 +177,7 @@ impl CaseDoc {
         path: &str,
         chosen: &serde_json::Value,
     ) -> Result<(), CaseError> {
-        if ctx.role == Role::Admin {
+        if matches!(ctx.role, Role::Admin | Role::Agency) {
             return Err(CaseError::Forbidden {
                 role: ctx.role,
                 action: "resolve conflicts",

@@ -166,7 +166,7 @@ impl CaseDoc {
         check_required("assigned_to", &new.assigned_to, MAX_SHORT_TEXT)?;
         check_required("client name", &new.client_name, MAX_SHORT_TEXT)?;
         match ctx.role {
-            Role::Admin => {
+            Role::Admin | Role::Agency => {
                 return Err(CaseError::Forbidden {
                     role: ctx.role,
                     action: "create cases",
@@ -411,13 +411,21 @@ impl CaseDoc {
     }
 
     fn ensure_can_edit(&self, ctx: &EditCtx) -> Result<(), CaseError> {
-        if ctx.role == Role::Admin {
+        if matches!(ctx.role, Role::Admin | Role::Agency) {
             return Err(CaseError::Forbidden {
                 role: ctx.role,
                 action: "edit case content",
             });
         }
         Ok(())
+    }
+
+    /// A reader of the document as it is now.
+    fn reader(&self) -> Reader<'_, AutoCommit> {
+        Reader {
+            doc: &self.doc,
+            heads: None,
+        }
     }
 
     fn ensure_coordinator(ctx: &EditCtx, action: &'static str) -> Result<(), CaseError> {

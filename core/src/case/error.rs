@@ -70,6 +70,16 @@ pub enum CaseError {
         /// Which rule failed.
         reason: &'static str,
     },
+    /// A referral to a registered agency needs the client's consent to share, recorded
+    /// (given) at intake.
+    #[error(
+        "referring to a registered agency needs the client's consent to share, recorded at intake"
+    )]
+    ReferralNeedsConsent,
+    /// A confidential (sensitive) case is referred to a registered agency only with the
+    /// client's explicit consent on that referral.
+    #[error("a confidential case is referred to a registered agency only with the client's explicit consent on that referral")]
+    ReferralNeedsSensitiveConsent,
     /// The case is closed; reopen it first.
     #[error("the case is closed")]
     Closed,

@@ -78,7 +78,7 @@ pub(crate) fn estimated_ops(case: &Case) -> u64 {
 
 fn validate(ctx: &EditCtx, case: &Case) -> Result<(), CaseError> {
     match ctx.role {
-        Role::Admin => {
+        Role::Admin | Role::Agency => {
             return Err(CaseError::Forbidden {
                 role: ctx.role,
                 action: "create cases",
@@ -255,6 +255,22 @@ fn validate_referrals(case: &Case) -> Result<(), CaseError> {
         check_entry_id("referral id", key, &r.id)?;
         check_required("agency", &r.agency, MAX_SHORT_TEXT)?;
         check_opt("outcome", &r.outcome, MAX_LONG_TEXT)?;
+        check_opt("referral reason", &r.reason, MAX_LONG_TEXT)?;
+        // A registered agency's referral and its answers are made through casesync (the
+        // consent rule, the answer bound to the agency's user), never brought in whole.
+        if r.agency_id.is_some()
+            || r.answered_by.is_some()
+            || r.accepted_on.is_some()
+            || r.completed_on.is_some()
+            || r.declined_on.is_some()
+            || r.decline_reason.is_some()
+        {
+            return Err(CaseError::Invalid {
+                field: "referral",
+                reason: "a referral to a registered agency is made in casesync, not imported"
+                    .into(),
+            });
+        }
     }
     Ok(())
 }
@@ -468,6 +484,7 @@ fn write_referrals(doc: &mut AutoCommit, case: &Case) -> Result<(), CaseError> {
         doc.put(&m, "status", r.status.as_str())?;
         put_opt_str(doc, &m, "outcome", &r.outcome)?;
         put_opt_date(doc, &m, "follow_up_date", r.follow_up_date)?;
+        put_opt_str(doc, &m, "reason", &r.reason)?;
     }
     Ok(())
 }

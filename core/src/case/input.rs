@@ -137,6 +137,42 @@ pub struct ReferralInput {
     pub date: NaiveDate,
     /// Follow-up date.
     pub follow_up_date: Option<NaiveDate>,
+    /// A registered agency (its id in the server's directory; `agency` then holds its
+    /// name as the worker saw it). Needs the client's consent to share, recorded at
+    /// intake.
+    pub agency_id: Option<String>,
+    /// Why the client is referred (shared with a registered agency).
+    pub reason: Option<String>,
+    /// The client's explicit consent, on this referral, to share a confidential case
+    /// with the agency: without it a sensitive case is not referred to a registered
+    /// agency.
+    pub share_sensitive: bool,
+}
+
+/// A registered agency's answer to a referral addressed to it (recorded by the server
+/// for the agency's user, [`CaseDoc::answer_referral`](super::CaseDoc::answer_referral)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ReferralAnswer {
+    /// The agency takes the client on.
+    Accept {
+        /// When.
+        date: NaiveDate,
+    },
+    /// The agency does not (final).
+    Decline {
+        /// When.
+        date: NaiveDate,
+        /// Why (shown to the referring worker).
+        reason: String,
+    },
+    /// The service was delivered (final; after acceptance).
+    Complete {
+        /// When.
+        date: NaiveDate,
+        /// What came of it.
+        outcome: String,
+    },
 }
 
 /// Referral fields to change.

@@ -72,6 +72,9 @@ string_enum!(
         Coordinator = "coordinator",
         /// Programme admin: users and devices, no case content.
         Admin = "admin",
+        /// Staff of a registered agency: the referrals addressed to their agency (what
+        /// each shares), never a case; answers them through the server only.
+        Agency = "agency",
     }
 );
 
@@ -357,6 +360,33 @@ pub struct Referral {
     pub outcome: Option<String>,
     /// When to follow it up.
     pub follow_up_date: Option<NaiveDate>,
+    /// The registered agency it is addressed to (its id in the server's directory,
+    /// issue #15); `None`: an agency outside the system, named in `agency` only. Set
+    /// when the referral is made, never changed.
+    pub agency_id: Option<String>,
+    /// Why the client is referred: the referral's own text, shared with a registered
+    /// agency.
+    pub reason: Option<String>,
+    /// The client's explicit consent, on this referral, to share a confidential
+    /// (sensitive) case with the agency.
+    pub share_sensitive: bool,
+    /// The agency user who answered a registered agency's referral (bound by the server).
+    pub answered_by: Option<String>,
+    /// When the agency accepted.
+    pub accepted_on: Option<NaiveDate>,
+    /// When the service was completed.
+    pub completed_on: Option<NaiveDate>,
+    /// When it was declined.
+    pub declined_on: Option<NaiveDate>,
+    /// Why it was declined.
+    pub decline_reason: Option<String>,
+}
+
+impl Referral {
+    /// Still under way: made and not answered, or accepted and not completed.
+    pub fn is_active(&self) -> bool {
+        matches!(self.status, ReferralStatus::Made | ReferralStatus::Accepted)
+    }
 }
 
 /// A visit (monitoring and review).

@@ -408,6 +408,14 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
                             .unwrap_or(ReferralStatus::Made),
                         outcome: self.string(&m, "outcome"),
                         follow_up_date: self.date(&m, "follow_up_date"),
+                        agency_id: self.string(&m, "agency_id"),
+                        reason: self.string(&m, "reason"),
+                        share_sensitive: self.bool(&m, "share_sensitive").unwrap_or(false),
+                        answered_by: self.string(&m, "answered_by"),
+                        accepted_on: self.date(&m, "accepted_on"),
+                        completed_on: self.date(&m, "completed_on"),
+                        declined_on: self.date(&m, "declined_on"),
+                        decline_reason: self.string(&m, "decline_reason"),
                     },
                 ))
             })

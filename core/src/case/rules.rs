@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::{Change, ChangeHash, ReadDoc, ROOT};
 
 use super::doc::CaseDoc;
-use super::model::{ClosureReason, GoalStatus, ReferralService, Role, Stage};
+use super::model::{ClosureReason, GoalStatus, ReferralService, ReferralStatus, Role, Stage};
 use super::read::Reader;
 use super::schema::DISTINCT_PREFIX;
 
@@ -50,8 +50,8 @@ pub struct Facts {
     pub goals: BTreeMap<String, GoalStatus>,
     /// Visits (those the case lists: with a date) by id, with their author.
     pub visits: BTreeMap<String, String>,
-    /// Referrals the case lists (a known service and a date).
-    pub referrals: BTreeSet<String>,
+    /// Referrals the case lists (a known service and a date), by id.
+    pub referrals: BTreeMap<String, ReferralFacts>,
     /// Closure record (reason, client agreed), when it reads as one.
     pub closure: Option<(ClosureReason, bool)>,
     /// Entry ids reviewed at closure (`closure.known`).
@@ -73,9 +73,56 @@ impl Facts {
                 .visits
                 .keys()
                 .chain(self.goals.keys())
-                .chain(self.referrals.iter())
+                .chain(self.referrals.keys())
                 .any(|id| !self.known.contains(id))
     }
+}
+
+/// What the rules read of a referral: the registered agency it is addressed to, and
+/// the answer (which, for a registered agency, only the agency gives).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferralFacts {
+    /// The registered agency's id (`agency_id`), if any.
+    pub agency_id: Option<String>,
+    /// The answer.
+    pub answer: ReferralAnswerFacts,
+}
+
+/// A referral's answer fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReferralAnswerFacts {
+    /// Status (`None`: none stored, read as made).
+    pub status: Option<ReferralStatus>,
+    /// `answered_by`.
+    pub answered_by: Option<String>,
+    /// `accepted_on`, `completed_on`, `declined_on` as stored.
+    pub dates: [Option<String>; 3],
+    /// `decline_reason`.
+    pub decline_reason: Option<String>,
+}
+
+impl ReferralAnswerFacts {
+    fn status(&self) -> ReferralStatus {
+        self.status.unwrap_or(ReferralStatus::Made)
+    }
+
+    /// Not answered: made, nothing else set.
+    fn unanswered(&self) -> bool {
+        self.status() == ReferralStatus::Made
+            && self.answered_by.is_none()
+            && self.dates.iter().all(Option::is_none)
+            && self.decline_reason.is_none()
+    }
+}
+
+/// Whether a registered agency's answer may move a referral from `from` to `to`:
+/// accepted once made, declined before completion, completed once accepted.
+pub fn referral_step_allowed(from: ReferralStatus, to: ReferralStatus) -> bool {
+    use ReferralStatus::*;
+    matches!(
+        (from, to),
+        (Made, Accepted) | (Made, Declined) | (Accepted, Declined) | (Accepted, Completed)
+    )
 }
 
 /// What kind of rule a change broke (mapped by the server onto its refusal codes).
@@ -218,7 +265,17 @@ fn read_facts<D: ReadDoc>(doc: &D, heads: Option<&[ChangeHash]>) -> Facts {
                     .is_some()
                     && r.date(&m, "date").is_some();
                 if listed {
-                    f.referrals.insert(id);
+                    let answer = ReferralAnswerFacts {
+                        status: r
+                            .string(&m, "status")
+                            .and_then(|s| ReferralStatus::parse(&s)),
+                        answered_by: r.string(&m, "answered_by"),
+                        dates: ["accepted_on", "completed_on", "declined_on"]
+                            .map(|k| r.string(&m, k)),
+                        decline_reason: r.string(&m, "decline_reason"),
+                    };
+                    let agency_id = r.string(&m, "agency_id");
+                    f.referrals.insert(id, ReferralFacts { agency_id, answer });
                 }
             }
         }
@@ -375,11 +432,12 @@ pub fn check_records(before: &Facts, after: &Facts, by: Role) -> Result<(), Rule
     }
     if before
         .referrals
-        .iter()
-        .any(|id| !after.referrals.contains(id))
+        .keys()
+        .any(|id| !after.referrals.contains_key(id))
     {
         return Err(lifecycle("a referral is never deleted"));
     }
+    check_referrals(before, after, by)?;
     if before.consent_given.is_some() && after.consent_given.is_none() {
         return Err(lifecycle(
             "recorded consent is never deleted (it is recorded again)",
@@ -397,6 +455,70 @@ pub fn check_records(before: &Facts, after: &Facts, by: Role) -> Result<(), Rule
         return Err(role(
             "only a coordinator reviews activity recorded after closure",
         ));
+    }
+    Ok(())
+}
+
+/// The rules on referrals to registered agencies (issue #15): made with the client's
+/// consent to share, addressed once, answered by the agency alone, step by step; and
+/// an agency's user changes nothing but such an answer.
+fn check_referrals(before: &Facts, after: &Facts, by: Role) -> Result<(), RuleBroken> {
+    for (id, a) in &after.referrals {
+        match before.referrals.get(id) {
+            None => {
+                if by == Role::Agency {
+                    return Err(role("agency staff do not make referrals"));
+                }
+                if a.agency_id.is_some() {
+                    if after.consent_given != Some(true) {
+                        return Err(lifecycle(
+                            "referring to a registered agency needs the client's consent to share",
+                        ));
+                    }
+                    if !a.answer.unanswered() {
+                        return Err(role("only the agency answers a referral addressed to it"));
+                    }
+                }
+            }
+            Some(b) => {
+                if b.agency_id != a.agency_id {
+                    return Err(lifecycle(
+                        "the agency a referral is addressed to is set when it is made",
+                    ));
+                }
+                if b.answer == a.answer {
+                    continue;
+                }
+                match (&a.agency_id, by) {
+                    (Some(_), Role::Agency) => {
+                        if !referral_step_allowed(b.answer.status(), a.answer.status()) {
+                            return Err(lifecycle(
+                                "an agency's answer moves a referral one step: accepted, then completed, or declined",
+                            ));
+                        }
+                    }
+                    (Some(_), _) => {
+                        return Err(role("only the agency answers a referral addressed to it"))
+                    }
+                    (None, Role::Agency) => {
+                        return Err(role("agency staff answer only referrals addressed to them"))
+                    }
+                    (None, _) => {}
+                }
+            }
+        }
+    }
+    if by == Role::Agency {
+        let unanswered = |f: &Facts| {
+            let mut f = f.clone();
+            for r in f.referrals.values_mut() {
+                r.answer = ReferralAnswerFacts::default();
+            }
+            f
+        };
+        if unanswered(before) != unanswered(after) {
+            return Err(role("agency staff change only their answer to a referral"));
+        }
     }
     Ok(())
 }

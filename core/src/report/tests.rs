@@ -91,6 +91,9 @@ fn referral(doc: &mut CaseDoc, c: &EditCtx, follow_up: &str, status: ReferralSta
         agency: "district hospital".into(),
         date: d("2025-01-01"),
         follow_up_date: Some(d(follow_up)),
+        agency_id: None,
+        reason: None,
+        share_sensitive: false,
     };
     let id = doc.add_referral(c, &r).expect("referral");
     if status != ReferralStatus::Made {

@@ -52,6 +52,7 @@ risk-high = উচ্চ ঝুঁকি
 role-chw = স্বাস্থ্যকর্মী
 role-coordinator = সমন্বয়কারী
 role-admin = প্রশাসক
+role-agency = সংস্থার কর্মী
 
 summary-case-created = কেস খুলেছেন
 summary-case-imported = কেস আমদানি করেছেন

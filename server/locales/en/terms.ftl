@@ -53,6 +53,7 @@ risk-high = High risk
 role-chw = Health worker
 role-coordinator = Coordinator
 role-admin = Administrator
+role-agency = Agency staff
 
 summary-case-created = created the case
 summary-case-imported = imported the case

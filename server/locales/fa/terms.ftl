@@ -52,6 +52,7 @@ risk-high = خطر زیاد
 role-chw = مددکار سلامت
 role-coordinator = هماهنگ‌کننده
 role-admin = مدیر
+role-agency = کارکنان سازمان
 
 summary-case-created = پرونده را ساخت
 summary-case-imported = پرونده را وارد کرد

@@ -52,6 +52,7 @@ risk-high = ความเสี่ยงสูง
 role-chw = อาสาสมัคร
 role-coordinator = ผู้ประสานงาน
 role-admin = ผู้ดูแลระบบ
+role-agency = เจ้าหน้าที่หน่วยงาน
 
 summary-case-created = สร้างเคส
 summary-case-imported = นำเข้าเคส

@@ -52,6 +52,7 @@ risk-high = Nguy cơ cao
 role-chw = Nhân viên y tế
 role-coordinator = Điều phối viên
 role-admin = Quản trị viên
+role-agency = Nhân viên cơ quan
 
 summary-case-created = đã tạo hồ sơ
 summary-case-imported = đã nhập hồ sơ

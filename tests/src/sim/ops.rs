@@ -323,6 +323,9 @@ pub fn apply(
                 .to_owned(),
                 date: date(day, rng),
                 follow_up_date: rng.gen_bool(0.5).then(|| date(day, rng)),
+                agency_id: None,
+                reason: None,
+                share_sensitive: false,
             };
             let id = doc.add_referral(ctx, &r)?;
             items.push(Item::Referral(id.clone()));

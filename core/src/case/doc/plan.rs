@@ -1,6 +1,7 @@
 //! Edits of the plan: goals and the review date, referrals, visits.
 
 use super::*;
+use crate::case::rules;
 
 impl CaseDoc {
     /// Adds a service-plan goal; returns its id.
@@ -84,11 +85,26 @@ impl CaseDoc {
         })
     }
 
-    /// Makes a referral; returns its id.
+    /// Makes a referral; returns its id. A referral to a registered agency
+    /// (`agency_id`) needs the client's consent to share, given at intake
+    /// ([`CaseError::ReferralNeedsConsent`]), and, for a confidential case, the client's
+    /// explicit consent on this referral ([`CaseError::ReferralNeedsSensitiveConsent`]).
     pub fn add_referral(&mut self, ctx: &EditCtx, r: &ReferralInput) -> Result<String, CaseError> {
         self.ensure_can_edit(ctx)?;
         self.ensure_open()?;
         check_required("agency", &r.agency, MAX_SHORT_TEXT)?;
+        check_opt("referral reason", &r.reason, MAX_LONG_TEXT)?;
+        if let Some(a) = &r.agency_id {
+            check_required("agency id", a, MAX_SHORT_TEXT)?;
+            let facts = self.facts();
+            if facts.consent_given != Some(true) {
+                return Err(CaseError::ReferralNeedsConsent);
+            }
+            let sensitive = self.reader().bool(&ROOT, "sensitive").unwrap_or(false);
+            if sensitive && !r.share_sensitive {
+                return Err(CaseError::ReferralNeedsSensitiveConsent);
+            }
+        }
         let refs = Self::map_in(&self.doc, &ROOT, "referrals")?;
         if self.count(&refs) >= MAX_ENTRIES {
             return Err(CaseError::TooLarge {
@@ -104,11 +120,18 @@ impl CaseDoc {
             d.put(&m, "date", date_str(r.date))?;
             d.put(&m, "status", ReferralStatus::Made.as_str())?;
             put_opt_date(d, &m, "follow_up_date", r.follow_up_date)?;
+            put_opt_str(d, &m, "agency_id", &r.agency_id)?;
+            put_opt_str(d, &m, "reason", &r.reason)?;
+            if r.share_sensitive {
+                d.put(&m, "share_sensitive", true)?;
+            }
             Ok(id.clone())
         })
     }
 
-    /// Updates a referral's status, outcome or follow-up date.
+    /// Updates a referral's status, outcome or follow-up date. The status of a referral
+    /// to a registered agency is the agency's answer ([`CaseDoc::answer_referral`]),
+    /// not the worker's.
     pub fn update_referral(
         &mut self,
         ctx: &EditCtx,
@@ -118,12 +141,84 @@ impl CaseDoc {
         self.ensure_can_edit(ctx)?;
         check_opt("outcome", &u.outcome, MAX_LONG_TEXT)?;
         let m = self.entry("referrals", "referral", id)?;
+        if u.status.is_some() && self.reader().string(&m, "agency_id").is_some() {
+            return Err(CaseError::Forbidden {
+                role: ctx.role,
+                action: "answer a referral addressed to a registered agency",
+            });
+        }
         self.change(ctx, &format!("referral {id} updated"), |d| {
             if let Some(s) = u.status {
                 d.put(&m, "status", s.as_str())?;
             }
             put_opt_str(d, &m, "outcome", &u.outcome)?;
             put_opt_date(d, &m, "follow_up_date", u.follow_up_date)
+        })
+    }
+
+    /// Records a registered agency's answer to referral `id` (the agency's user, on the
+    /// server): accepted (once made), declined with a reason (before completion), or
+    /// completed with its outcome (once accepted). Declined and completed are final.
+    /// Writes only the referral's answer fields: its status, `answered_by` (the user),
+    /// the date of this answer, and the decline reason or the outcome.
+    pub fn answer_referral(
+        &mut self,
+        ctx: &EditCtx,
+        id: &str,
+        answer: &ReferralAnswer,
+    ) -> Result<(), CaseError> {
+        if ctx.role != Role::Agency {
+            return Err(CaseError::Forbidden {
+                role: ctx.role,
+                action: "answer a referral for an agency",
+            });
+        }
+        let m = self.entry("referrals", "referral", id)?;
+        let r = self.reader();
+        if r.string(&m, "agency_id").is_none() {
+            return Err(CaseError::Invalid {
+                field: "referral",
+                reason: "not addressed to a registered agency".into(),
+            });
+        }
+        let status = r
+            .string(&m, "status")
+            .and_then(|s| ReferralStatus::parse(&s))
+            .unwrap_or(ReferralStatus::Made);
+        let (to, date, key, text) = match answer {
+            ReferralAnswer::Accept { date } => {
+                (ReferralStatus::Accepted, *date, "accepted_on", None)
+            }
+            ReferralAnswer::Decline { date, reason } => (
+                ReferralStatus::Declined,
+                *date,
+                "declined_on",
+                Some(("decline_reason", "decline reason", reason)),
+            ),
+            ReferralAnswer::Complete { date, outcome } => (
+                ReferralStatus::Completed,
+                *date,
+                "completed_on",
+                Some(("outcome", "outcome", outcome)),
+            ),
+        };
+        if let Some((_, field, t)) = text {
+            check_required(field, t, MAX_LONG_TEXT)?;
+        }
+        if !rules::referral_step_allowed(status, to) {
+            return Err(CaseError::Invalid {
+                field: "referral status",
+                reason: format!("a referral that is {status} cannot become {to}"),
+            });
+        }
+        self.change(ctx, &format!("referral {id} {to}"), |d| {
+            d.put(&m, "status", to.as_str())?;
+            d.put(&m, "answered_by", ctx.user_id.as_str())?;
+            d.put(&m, key, date_str(date))?;
+            if let Some((k, _, t)) = text {
+                d.put(&m, k, t.as_str())?;
+            }
+            Ok(())
         })
     }
 

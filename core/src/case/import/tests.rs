@@ -57,6 +57,14 @@ fn referral(id: &str, status: ReferralStatus) -> (String, Referral) {
         status,
         outcome: Some("Đã nhận hỗ trợ pháp lý".into()),
         follow_up_date: Some(d("2024-06-02")),
+        agency_id: None,
+        reason: Some("পারিবারিক সহিংসতা — আইনি সহায়তা".into()),
+        share_sensitive: false,
+        answered_by: None,
+        accepted_on: None,
+        completed_on: None,
+        declined_on: None,
+        decline_reason: None,
     };
     (id.into(), r)
 }

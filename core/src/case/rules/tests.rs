@@ -434,3 +434,5 @@ fn only_operations_the_facts_cannot_see_skip_the_rules() {
         assert!(!may_change_facts(&path, key), "{path:?} {key:?}");
     }
 }
+
+mod referrals;

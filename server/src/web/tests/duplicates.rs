@@ -161,6 +161,9 @@ async fn register_again(d: &Demo, id: &str, like: &Case, name: &str) -> Phone {
             agency: "ব্র্যাক স্বাস্থ্য কেন্দ্র".into(),
             date: date("2026-11-20"),
             follow_up_date: None,
+            agency_id: None,
+            reason: None,
+            share_sensitive: false,
         },
     )
     .expect("referral");

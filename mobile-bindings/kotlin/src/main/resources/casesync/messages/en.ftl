@@ -15,6 +15,8 @@ case-not_found = Not found: { $kind } { $id }.
 case-forbidden = Your role ({ $role }) may not { $action }.
 case-stage_not_allowed = The case cannot move from { $from } to { $to }: { $reason }.
 case-closed = This case is closed. A coordinator can reopen it.
+case-referral_needs_consent = Referring to a registered agency needs the client's consent to share their information. Record the consent at intake first.
+case-referral_needs_sensitive_consent = This case is confidential. Ask the client whether they agree to share it with this agency, and record their consent on the referral.
 case-no_conflict = There is no conflict to resolve at { $path } with that value.
 case-operation_failed = The change could not be saved. Try again.
 
@@ -65,3 +67,4 @@ stage-closed = Closed
 role-chw = Health worker
 role-coordinator = Coordinator
 role-admin = Administrator
+role-agency = Agency staff

@@ -15,6 +15,8 @@ case-not_found = پیدا نشد: { $kind } { $id }.
 case-forbidden = نقش شما ({ $role }) اجازهٔ این کار را ندارد.
 case-stage_not_allowed = پرونده هنوز نمی‌تواند از { $from } به { $to } برود.
 case-closed = این پرونده بسته است. هماهنگ‌کننده می‌تواند آن را دوباره باز کند.
+case-referral_needs_consent = ارجاع به یک سازمان ثبت‌شده به رضایت مراجع برای اشتراک اطلاعاتش نیاز دارد. ابتدا رضایت را در پذیرش ثبت کنید.
+case-referral_needs_sensitive_consent = این پرونده محرمانه است. از مراجع بپرسید آیا با اشتراک آن با این سازمان موافق است و رضایتش را روی ارجاع ثبت کنید.
 case-no_conflict = در { $path } تعارضی با این مقدار برای حل کردن نیست.
 case-operation_failed = تغییر ذخیره نشد. دوباره تلاش کنید.
 
@@ -65,3 +67,4 @@ stage-closed = بسته
 role-chw = مددکار سلامت
 role-coordinator = هماهنگ‌کننده
 role-admin = مدیر
+role-agency = کارکنان سازمان

@@ -15,6 +15,8 @@ case-not_found = Không tìm thấy: { $kind } { $id }.
 case-forbidden = Vai trò của bạn ({ $role }) không được làm việc này.
 case-stage_not_allowed = Chưa thể chuyển hồ sơ từ { $from } sang { $to }.
 case-closed = Hồ sơ này đã đóng. Điều phối viên có thể mở lại.
+case-referral_needs_consent = Chuyển gửi đến một cơ quan đã đăng ký cần sự đồng ý chia sẻ thông tin của thân chủ. Hãy ghi nhận sự đồng ý ở bước tiếp nhận trước.
+case-referral_needs_sensitive_consent = Hồ sơ này được bảo mật. Hãy hỏi thân chủ có đồng ý chia sẻ với cơ quan này không và ghi nhận sự đồng ý trên phiếu chuyển gửi.
 case-no_conflict = Không có xung đột nào tại { $path } để giải quyết với giá trị đó.
 case-operation_failed = Không lưu được thay đổi. Hãy thử lại.
 
@@ -65,3 +67,4 @@ stage-closed = Đã đóng
 role-chw = Nhân viên y tế
 role-coordinator = Điều phối viên
 role-admin = Quản trị viên
+role-agency = Nhân viên cơ quan
