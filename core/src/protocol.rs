@@ -27,6 +27,7 @@
 //! round trips, never page a document larger than [`MAX_DOC_BYTES`]); a message over a
 //! limit is refused whole.
 
+pub mod agency;
 pub mod auth;
 mod bounded;
 mod codec;
@@ -34,6 +35,7 @@ mod error;
 mod limits;
 mod messages;
 
+pub use agency::{Agency, AgencyDirectory, SharedReferral, MAX_AGENCIES};
 pub use auth::{
     password_acceptable, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, RefreshRequest,
     TokenResponse, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS,

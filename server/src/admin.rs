@@ -62,6 +62,9 @@ pub struct UserView {
     pub created_ms: i64,
     /// The user's own time zone for the dashboard; `None`: the deployment's.
     pub time_zone: Option<String>,
+    /// Agency staff: their agency's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
 }
 
 impl From<&UserRecord> for UserView {
@@ -75,6 +78,7 @@ impl From<&UserRecord> for UserView {
             must_change_password: u.must_change_password,
             created_ms: u.created_ms,
             time_zone: u.time_zone.clone(),
+            agency: u.agency.clone(),
         }
     }
 }
@@ -126,6 +130,10 @@ pub struct NewUser {
     /// absent: the deployment's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// Role agency (and only it): the registered agency (its id) whose staff the user
+    /// is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency: Option<String>,
 }
 
 /// What creating a user did.
@@ -178,10 +186,15 @@ pub fn checked_districts(role: Role, districts: &[String]) -> Result<Vec<String>
         )));
     }
     check_districts(districts)?;
-    if role != Role::Admin && districts.is_empty() {
+    if !matches!(role, Role::Admin | Role::Agency) && districts.is_empty() {
         return Err(AppError::BadRequest(format!(
             "a {role} needs at least one district"
         )));
+    }
+    if role == Role::Agency && !districts.is_empty() {
+        return Err(AppError::BadRequest(
+            "agency staff work by agency (the agency's districts), not by district".into(),
+        ));
     }
     let mut out: Vec<String> = Vec::with_capacity(districts.len());
     for d in districts {
@@ -213,6 +226,19 @@ pub fn check_new_user(new: &NewUser) -> Result<NewUser, AppError> {
         ));
     }
     let districts = checked_districts(new.role, &new.districts)?;
+    match (new.role, &new.agency) {
+        (Role::Agency, None) => {
+            return Err(AppError::BadRequest(
+                "agency staff need their agency (its id in the directory)".into(),
+            ))
+        }
+        (Role::Agency, Some(_)) | (_, None) => {}
+        (_, Some(_)) => {
+            return Err(AppError::BadRequest(
+                "only agency staff belong to an agency".into(),
+            ))
+        }
+    }
     check_password(&new.password)?;
     let time_zone = match &new.time_zone {
         Some(z) => checked_time_zone(z)?,
@@ -236,16 +262,28 @@ pub fn list_users(store: &dyn Storage) -> Result<Vec<UserView>, AppError> {
 /// (409).
 pub fn create_user(store: &dyn Storage, new: &NewUser) -> Result<Created, AppError> {
     let new = check_new_user(new)?;
+    if let Some(a) = &new.agency {
+        if crate::agencies::get(store, a)?.is_none() {
+            return Err(AppError::BadRequest(format!(
+                "agency {a} is not in the directory"
+            )));
+        }
+    }
     if let Some(mut u) = store.user(&new.username)? {
         let same = u.role == new.role
+            && (u.agency == new.agency || u.agency.is_none())
             && u.districts == new.districts
             && u.sensitive_access == new.sensitive_access
             && auth::verify_password(&new.password, &u.password_hash);
         if !same {
             return Err(AppError::Conflict(format!("user {} exists", new.username)));
         }
-        if new.time_zone.is_some() && u.time_zone != new.time_zone {
-            u.time_zone.clone_from(&new.time_zone);
+        if (new.time_zone.is_some() && u.time_zone != new.time_zone) || u.agency != new.agency {
+            // What a first attempt that stopped after creating the user left unset.
+            if new.time_zone.is_some() {
+                u.time_zone.clone_from(&new.time_zone);
+            }
+            u.agency.clone_from(&new.agency);
             store.put_user(&u)?;
             store.flush()?;
         }
@@ -262,8 +300,9 @@ pub fn create_user(store: &dyn Storage, new: &NewUser) -> Result<Created, AppErr
         new.sensitive_access,
         &new.password,
     )?;
-    if new.time_zone.is_some() {
+    if new.time_zone.is_some() || new.agency.is_some() {
         user.time_zone.clone_from(&new.time_zone);
+        user.agency.clone_from(&new.agency);
         store.put_user(&user)?;
         store.flush()?;
     }

@@ -13,8 +13,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use casesync_core::case::Role;
+use casesync_core::protocol::Agency;
 use casesync_server::admin::import::{self, ImportReport};
 use casesync_server::admin::{self, Created, DeviceView, NewUser, UserEdit, UserView};
+use casesync_server::agencies::PutAgency;
 use casesync_server::config::StoreLocation;
 use casesync_server::store::Storage;
 use clap::{Args, Subcommand, ValueEnum};
@@ -50,6 +52,39 @@ pub struct UserArgs {
     cmd: UserCmd,
 }
 
+/// `casesync-server agency ...`.
+#[derive(Debug, Args)]
+pub struct AgencyArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    cmd: AgencyCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum AgencyCmd {
+    /// Add an agency to the directory, or replace the one of that id.
+    Put {
+        /// Id (1 to 64 of A-Z a-z 0-9 _ -): what referrals name.
+        id: String,
+        /// A name in one language, `lang=name` (repeatable; at least one).
+        #[arg(long = "name", required = true)]
+        names: Vec<String>,
+        /// A service it offers (repeatable; none: any): health, psychosocial, legal,
+        /// housing, education, livelihood, other.
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// A district it serves (repeatable).
+        #[arg(long = "district")]
+        districts: Vec<String>,
+        /// No longer taking referrals.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List the directory.
+    List,
+}
+
 /// `casesync-server device ...`.
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
@@ -64,6 +99,7 @@ enum RoleArg {
     Chw,
     Coordinator,
     Admin,
+    Agency,
 }
 
 impl From<RoleArg> for Role {
@@ -72,6 +108,7 @@ impl From<RoleArg> for Role {
             RoleArg::Chw => Role::Chw,
             RoleArg::Coordinator => Role::Coordinator,
             RoleArg::Admin => Role::Admin,
+            RoleArg::Agency => Role::Agency,
         }
     }
 }
@@ -101,6 +138,9 @@ enum UserCmd {
         /// Asia/Tehran); without it, the deployment's.
         #[arg(long)]
         time_zone: Option<String>,
+        /// Agency staff (`--role agency`): their agency's id in the directory.
+        #[arg(long)]
+        agency: Option<String>,
     },
     /// List users.
     List,
@@ -244,6 +284,22 @@ impl Admin {
         }
     }
 
+    fn agencies(&self) -> anyhow::Result<Vec<Agency>> {
+        match self {
+            Admin::Store(s) => {
+                casesync_server::agencies::list(s.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))
+            }
+            Admin::Server(c) => c.get("/v1/admin/agencies"),
+        }
+    }
+
+    fn put_agency(&self, a: &Agency) -> anyhow::Result<PutAgency> {
+        match self {
+            Admin::Store(s) => casesync_server::agencies::put_agency(s.as_ref(), a).map_err(err),
+            Admin::Server(c) => c.post_json("/v1/admin/agencies", a),
+        }
+    }
+
     fn devices(&self) -> anyhow::Result<Vec<DeviceView>> {
         match self {
             Admin::Store(s) => admin::list_devices(s.as_ref()).map_err(err),
@@ -351,6 +407,7 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
             password_stdin,
             password,
             time_zone,
+            agency,
         } => {
             let password = match (password_stdin, password) {
                 (true, _) => stdin_line()?,
@@ -364,6 +421,7 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
                 sensitive_access,
                 password,
                 time_zone,
+                agency,
             };
             let c = admin.create(&new)?;
             if c.created {
@@ -523,6 +581,67 @@ pub fn run_device(at: &StoreLocation, args: DeviceArgs) -> anyhow::Result<()> {
                 .revoke(&device_id, false)
                 .with_context(|| format!("device {device_id}"))?;
             println!("device {device_id} un-revoked; its user may sign in on it again");
+        }
+    }
+    Ok(())
+}
+
+/// `casesync-server agency ...`.
+pub fn run_agency(at: &StoreLocation, args: AgencyArgs) -> anyhow::Result<()> {
+    let admin = Admin::open(at, &args.target)?;
+    match args.cmd {
+        AgencyCmd::Put {
+            id,
+            names,
+            services,
+            districts,
+            disabled,
+        } => {
+            let mut by_lang = std::collections::BTreeMap::new();
+            for n in names {
+                let (lang, name) = n
+                    .split_once('=')
+                    .with_context(|| format!("--name {n}: give lang=name"))?;
+                by_lang.insert(lang.trim().to_owned(), name.trim().to_owned());
+            }
+            let mut svc = Vec::new();
+            for s in services {
+                svc.push(
+                    casesync_core::case::ReferralService::parse(&s)
+                        .with_context(|| format!("--service {s}: unknown service"))?,
+                );
+            }
+            let a = Agency {
+                id: id.clone(),
+                names: by_lang,
+                services: svc,
+                districts,
+                disabled,
+            };
+            let put = admin.put_agency(&a)?;
+            if put.created {
+                println!("agency {id} added");
+            } else {
+                println!("agency {id} stored as given");
+            }
+        }
+        AgencyCmd::List => {
+            println!(
+                "{:<24} {:<9} {:<30} {:<30} names",
+                "agency", "disabled", "services", "districts"
+            );
+            for a in admin.agencies()? {
+                let services: Vec<&str> = a.services.iter().map(|s| s.as_str()).collect();
+                let names: Vec<String> = a.names.iter().map(|(l, n)| format!("{l}={n}")).collect();
+                println!(
+                    "{:<24} {:<9} {:<30} {:<30} {}",
+                    a.id,
+                    a.disabled,
+                    services.join(","),
+                    a.districts.join(","),
+                    names.join("; ")
+                );
+            }
         }
     }
     Ok(())

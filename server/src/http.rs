@@ -2,6 +2,7 @@
 //! with inactivity timeouts. The state the handlers share is [`crate::state`].
 
 mod admin_routes;
+mod agency_routes;
 mod auth_routes;
 mod cases;
 pub(crate) mod contract;
@@ -50,6 +51,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/admin/devices/{id}/unrevoke",
             post(admin_routes::unrevoke_device),
+        )
+        .route("/v1/agencies", get(agency_routes::directory))
+        .route("/v1/agency/referrals", get(agency_routes::referrals))
+        .route(
+            "/v1/agency/referrals/{case}/{referral}",
+            post(agency_routes::answer),
+        )
+        .route(
+            "/v1/admin/agencies",
+            get(agency_routes::list).post(agency_routes::put),
         )
         .route("/v1/sync", post(sync_route::sync))
         .route("/v1/cases", post(cases::create))

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod admin;
+pub mod agencies;
 pub mod auth;
 pub mod backup;
 pub mod case_import;

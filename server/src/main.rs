@@ -79,6 +79,9 @@ enum Cmd {
     User(cli::UserArgs),
     /// Manage devices (on a running server with --server, else on the store).
     Device(cli::DeviceArgs),
+    /// Manage the directory of registered agencies (on a running server with --server,
+    /// else on the store).
+    Agency(cli::AgencyArgs),
     /// Write a consistent copy of the sled store (through the running server if one
     /// runs); never the master key (see `--keys-to`).
     Backup(casesync_server::backup::BackupArgs),
@@ -424,6 +427,7 @@ fn main() -> std::process::ExitCode {
             .and_then(|rt| rt.block_on(run_serve(&at, &a))),
         Cmd::User(c) => cli::run_user(&at, c),
         Cmd::Device(c) => cli::run_device(&at, c),
+        Cmd::Agency(c) => cli::run_agency(&at, c),
         Cmd::Backup(a) => run_backup(&at, &a),
         Cmd::Restore(a) => run_restore(&at, &a),
     };

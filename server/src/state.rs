@@ -1,6 +1,7 @@
 //! What every request handler shares, the JSON API's (`http/`) and the dashboard's
 //! (`web/`) alike: [`AppState`]. Both depend on this module, not on each other (`http`
-//! only mounts the dashboard's router).
+//! only mounts the dashboard's router); the read model of cases (`web::data`) is held
+//! here, for the dashboard and the agencies' API alike.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crate::auth::Auth;
 use crate::config::Settings;
 use crate::store::{Storage, StoreError};
 use crate::sync::SyncEngine;
+use crate::web::data::CaseCache;
 
 /// Everything the handlers share.
 #[derive(Clone, Debug)]
@@ -27,6 +29,9 @@ pub struct AppState {
     pub writer: Arc<tokio::sync::Mutex<()>>,
     /// Prometheus renderer (`None`: `/metrics` is empty).
     pub metrics: Option<PrometheusHandle>,
+    /// The read model of cases by scope, kept current through the change log: the
+    /// dashboard's pages and the agencies' referral lists (JSON and dashboard) read it.
+    pub cases: Arc<CaseCache>,
 }
 
 impl AppState {
@@ -40,6 +45,7 @@ impl AppState {
             store,
             settings,
             metrics: crate::metrics_handle(),
+            cases: Arc::new(CaseCache::default()),
         })
     }
 }

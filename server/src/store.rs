@@ -73,6 +73,42 @@ pub struct UserRecord {
     /// times and "today"; `None`: the deployment's (`--time-zone`).
     #[serde(default)]
     pub time_zone: Option<String>,
+    /// Role agency only: the registered agency whose staff the user is (its id in the
+    /// directory, `crate::agencies`).
+    #[serde(default)]
+    pub agency: Option<String>,
+}
+
+/// [`UserRecord`] as stored before agency staff (no `agency`); see [`UserRecordV1`] for
+/// why the layouts are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct UserRecordV3 {
+    pub(crate) user_id: String,
+    pub(crate) role: Role,
+    pub(crate) districts: Vec<String>,
+    pub(crate) sensitive_access: bool,
+    pub(crate) password_hash: String,
+    pub(crate) disabled: bool,
+    pub(crate) created_ms: i64,
+    pub(crate) must_change_password: bool,
+    pub(crate) time_zone: Option<String>,
+}
+
+impl From<UserRecordV3> for UserRecord {
+    fn from(u: UserRecordV3) -> Self {
+        UserRecord {
+            user_id: u.user_id,
+            role: u.role,
+            districts: u.districts,
+            sensitive_access: u.sensitive_access,
+            password_hash: u.password_hash,
+            disabled: u.disabled,
+            created_ms: u.created_ms,
+            must_change_password: u.must_change_password,
+            time_zone: u.time_zone,
+            agency: None,
+        }
+    }
 }
 
 /// [`UserRecord`] as stored before per-user time zones (no `time_zone`); see
@@ -90,8 +126,9 @@ pub(crate) struct UserRecordV2 {
 }
 
 impl From<UserRecordV2> for UserRecord {
+    /// Through [`UserRecordV3`].
     fn from(u: UserRecordV2) -> Self {
-        UserRecord {
+        UserRecordV3 {
             user_id: u.user_id,
             role: u.role,
             districts: u.districts,
@@ -102,6 +139,7 @@ impl From<UserRecordV2> for UserRecord {
             must_change_password: u.must_change_password,
             time_zone: None,
         }
+        .into()
     }
 }
 

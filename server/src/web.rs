@@ -26,12 +26,13 @@
 //! they are validated like a device's push, get log sequence numbers and reach every
 //! device at its next sync.
 
-mod actions;
+pub(crate) mod actions;
 mod admin_actions;
+mod agency;
 mod case_list;
 mod case_page;
 mod charts;
-mod data;
+pub mod data;
 mod duplicates;
 mod error;
 mod export;
@@ -64,8 +65,9 @@ use crate::state::AppState;
 pub struct Web {
     /// Signed-in sessions.
     pub sessions: session::Sessions,
-    /// Cases read from the store, kept current through the change log.
-    pub cache: data::CaseCache,
+    /// Cases read from the store, kept current through the change log (the state's
+    /// [`AppState::cases`]).
+    pub cache: Arc<data::CaseCache>,
 }
 
 /// An erased case leaves `web`'s read model when the engine forgets it (the erase route
@@ -79,7 +81,10 @@ fn drop_erased_with_the_engine(state: &AppState, web: &Arc<Web>) {
 
 /// The dashboard's routes, to merge into the application's router.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let web = Arc::new(Web::default());
+    let web = Arc::new(Web {
+        sessions: session::Sessions::default(),
+        cache: state.cases.clone(),
+    });
     drop_erased_with_the_engine(state, &web);
     Router::new()
         .route("/", get(pages::root))
@@ -112,6 +117,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/dashboard/export/indicators.csv",
             get(export::indicators_csv),
         )
+        .route("/dashboard/agency", get(agency::page))
+        .route(
+            "/dashboard/agency/referrals/{case}/{referral}",
+            post(agency::answer),
+        )
         .route("/dashboard/admin", get(pages::admin))
         .merge(admin_forms())
         .layer(middleware::from_fn(decorate))
@@ -142,6 +152,7 @@ fn admin_forms() -> Router<AppState> {
             "/dashboard/admin/users/{id}/time-zone",
             post(admin_actions::set_time_zone),
         )
+        .route("/dashboard/admin/agencies", post(admin_actions::put_agency))
         .route(
             "/dashboard/admin/devices/{id}/revoke",
             post(admin_actions::revoke_device),

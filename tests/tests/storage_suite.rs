@@ -109,6 +109,7 @@ fn meta_users_and_devices(s: &dyn Storage) {
             created_ms: 5,
             must_change_password: id == "zara",
             time_zone: (id == "zara").then(|| "Asia/Dhaka".to_string()),
+            agency: None,
         })
         .expect("put user");
     }
@@ -612,6 +613,7 @@ fn scope_changes_and_disabling_are_stored(s: &dyn Storage) {
         created_ms: 5,
         must_change_password: false,
         time_zone: None,
+        agency: None,
     };
     s.put_user(&coord).expect("put user");
     let device = |id: &str, user: &str| DeviceRecord {

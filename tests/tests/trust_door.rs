@@ -44,6 +44,7 @@ fn user(id: &str, role: Role, district: &str) -> UserRecord {
         created_ms: 0,
         must_change_password: false,
         time_zone: None,
+        agency: None,
     }
 }
 

@@ -485,6 +485,7 @@ fn write_referrals(doc: &mut AutoCommit, case: &Case) -> Result<(), CaseError> {
         put_opt_str(doc, &m, "outcome", &r.outcome)?;
         put_opt_date(doc, &m, "follow_up_date", r.follow_up_date)?;
         put_opt_str(doc, &m, "reason", &r.reason)?;
+        put_opt_str(doc, &m, "made_by", &r.made_by)?;
     }
     Ok(())
 }

@@ -380,6 +380,9 @@ pub struct Referral {
     pub declined_on: Option<NaiveDate>,
     /// Why it was declined.
     pub decline_reason: Option<String>,
+    /// The user id of the worker who made it (referrals made before it was recorded:
+    /// `None`).
+    pub made_by: Option<String>,
 }
 
 impl Referral {

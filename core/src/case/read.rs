@@ -416,6 +416,7 @@ impl<'a, D: ReadDoc> Reader<'a, D> {
                         completed_on: self.date(&m, "completed_on"),
                         declined_on: self.date(&m, "declined_on"),
                         decline_reason: self.string(&m, "decline_reason"),
+                        made_by: self.string(&m, "made_by"),
                     },
                 ))
             })

@@ -201,3 +201,30 @@ review-score = স্কোর { $score }
 case-duplicate-of = যে কেসের সদৃশ হিসেবে বন্ধ
 case-duplicates = এই কেসে একীভূত সদৃশ কেস
 case-duplicate-open = খোলা লক্ষ্য, রেফারেল ও পরিদর্শন
+
+# Agencies (issue #15)
+nav-agency = আমাদের কাছে রেফারেল
+admin-agency = সংস্থা (সংস্থার কর্মী)
+admin-agency-hint = ডিরেক্টরিতে এর আইডি
+admin-agencies = সংস্থাসমূহ
+admin-agency-id = সংস্থার আইডি
+admin-agency-names = নাম
+admin-agency-names-hint = প্রতি লাইনে একটি: bn = নারী আইন সহায়তা
+admin-agency-services = সেবা
+admin-agency-services-hint = legal, psychosocial (খালি: যেকোনো)
+admin-add-agency = সংস্থা যোগ বা পরিবর্তন করুন
+agency-title = আপনার সংস্থায় রেফারেল
+agency-note = প্রতিটি রেফারেল আপনার সংস্থার সাথে যা শেয়ার করে শুধু তা-ই দেখানো হয়: ক্লায়েন্টের নাম ও ফোন, সেবা, কারণ এবং কে রেফার করেছেন।
+agency-none = আপনার সংস্থায় এখনো কোনো রেফারেল নেই।
+agency-client = ক্লায়েন্ট
+agency-phone = ফোন
+agency-service = সেবা
+agency-reason = কারণ
+agency-referred-by = রেফার করেছেন
+agency-date = তারিখ
+agency-status = অবস্থা
+agency-accept = গ্রহণ করুন
+agency-decline = প্রত্যাখ্যান করুন
+agency-decline-reason = প্রত্যাখ্যানের কারণ
+agency-complete = সম্পন্ন
+agency-outcome = ফলাফল

@@ -174,3 +174,4 @@ match-different_village = ভিন্ন গ্রাম
 field-distinct = ভিন্ন ব্যক্তি হিসেবে সিদ্ধান্ত
 field-duplicate_of = যে কেসের সদৃশ
 field-distinct_from = যাদের থেকে ভিন্ন ব্যক্তি
+summary-referral-answered = রেফারেলের উত্তর দিয়েছে: { $status }

@@ -204,3 +204,30 @@ review-score = score { $score }
 case-duplicate-of = Closed as a duplicate of
 case-duplicates = Duplicates closed into this case
 case-duplicate-open = Open goals, referrals and visits
+
+# Agencies (issue #15)
+nav-agency = Referrals to us
+admin-agency = Agency (agency staff)
+admin-agency-hint = its id in the directory
+admin-agencies = Agencies
+admin-agency-id = Agency id
+admin-agency-names = Names
+admin-agency-names-hint = one per line: bn = নারী আইন সহায়তা
+admin-agency-services = Services
+admin-agency-services-hint = legal, psychosocial (empty: any)
+admin-add-agency = Add or change an agency
+agency-title = Referrals to your agency
+agency-note = Only what each referral shares with your agency is shown: the client's name and phone, the service, the reason and who referred.
+agency-none = No referrals to your agency yet.
+agency-client = Client
+agency-phone = Phone
+agency-service = Service
+agency-reason = Reason
+agency-referred-by = Referred by
+agency-date = Made on
+agency-status = Status
+agency-accept = Accept
+agency-decline = Decline
+agency-decline-reason = Why declined
+agency-complete = Completed
+agency-outcome = Outcome

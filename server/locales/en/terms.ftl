@@ -175,3 +175,4 @@ match-different_village = different village
 field-distinct = Decided a different person
 field-duplicate_of = Duplicate of
 field-distinct_from = Different people than
+summary-referral-answered = answered a referral: { $status }

@@ -204,3 +204,30 @@ review-score = امتیاز { $score }
 case-duplicate-of = بسته‌شده به‌عنوان تکراریِ
 case-duplicates = پرونده‌های تکراری بسته‌شده در این پرونده
 case-duplicate-open = هدف‌ها، ارجاع‌ها و ملاقات‌های باز
+
+# Agencies (issue #15)
+nav-agency = ارجاع‌ها به ما
+admin-agency = سازمان (کارکنان سازمان)
+admin-agency-hint = شناسهٔ آن در فهرست
+admin-agencies = سازمان‌ها
+admin-agency-id = شناسهٔ سازمان
+admin-agency-names = نام‌ها
+admin-agency-names-hint = هر سطر یکی: fa = مرکز مشاوره حقوقی
+admin-agency-services = خدمات
+admin-agency-services-hint = legal, psychosocial (خالی: همه)
+admin-add-agency = افزودن یا تغییر سازمان
+agency-title = ارجاع‌ها به سازمان شما
+agency-note = فقط آنچه هر ارجاع با سازمان شما به اشتراک می‌گذارد نمایش داده می‌شود: نام و تلفن مراجع، خدمت، دلیل و ارجاع‌دهنده.
+agency-none = هنوز ارجاعی به سازمان شما نرسیده است.
+agency-client = مراجع
+agency-phone = تلفن
+agency-service = خدمت
+agency-reason = دلیل
+agency-referred-by = ارجاع‌دهنده
+agency-date = تاریخ ارجاع
+agency-status = وضعیت
+agency-accept = پذیرفتن
+agency-decline = نپذیرفتن
+agency-decline-reason = دلیل نپذیرفتن
+agency-complete = انجام شد
+agency-outcome = نتیجه

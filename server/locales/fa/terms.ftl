@@ -174,3 +174,4 @@ match-different_village = روستای متفاوت
 field-distinct = تصمیم: فردی دیگر
 field-duplicate_of = تکراریِ پرونده
 field-distinct_from = فردی غیر از
+summary-referral-answered = به ارجاع پاسخ داد: { $status }

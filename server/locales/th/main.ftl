@@ -204,3 +204,30 @@ review-score = คะแนน { $score }
 case-duplicate-of = ปิดเพราะซ้ำกับ
 case-duplicates = เคสที่ซ้ำซึ่งรวมเข้ากับเคสนี้
 case-duplicate-open = เป้าหมาย การส่งต่อ และการเยี่ยมที่ยังเปิดอยู่
+
+# Agencies (issue #15)
+nav-agency = การส่งต่อถึงเรา
+admin-agency = หน่วยงาน (เจ้าหน้าที่หน่วยงาน)
+admin-agency-hint = รหัสในทำเนียบ
+admin-agencies = หน่วยงาน
+admin-agency-id = รหัสหน่วยงาน
+admin-agency-names = ชื่อ
+admin-agency-names-hint = บรรทัดละหนึ่ง: th = ศูนย์ช่วยเหลือทางกฎหมาย
+admin-agency-services = บริการ
+admin-agency-services-hint = legal, psychosocial (ว่าง: ทุกบริการ)
+admin-add-agency = เพิ่มหรือแก้ไขหน่วยงาน
+agency-title = การส่งต่อถึงหน่วยงานของคุณ
+agency-note = แสดงเฉพาะสิ่งที่การส่งต่อแต่ละรายการแบ่งปันกับหน่วยงานของคุณ: ชื่อและโทรศัพท์ของผู้รับบริการ บริการ เหตุผล และผู้ส่งต่อ
+agency-none = ยังไม่มีการส่งต่อถึงหน่วยงานของคุณ
+agency-client = ผู้รับบริการ
+agency-phone = โทรศัพท์
+agency-service = บริการ
+agency-reason = เหตุผล
+agency-referred-by = ผู้ส่งต่อ
+agency-date = วันที่ส่งต่อ
+agency-status = สถานะ
+agency-accept = รับ
+agency-decline = ปฏิเสธ
+agency-decline-reason = เหตุผลที่ปฏิเสธ
+agency-complete = เสร็จสิ้น
+agency-outcome = ผลลัพธ์

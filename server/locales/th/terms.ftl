@@ -174,3 +174,4 @@ match-different_village = หมู่บ้านต่างกัน
 field-distinct = ตัดสินว่าเป็นคนละคน
 field-duplicate_of = ซ้ำกับเคส
 field-distinct_from = คนละคนกับ
+summary-referral-answered = ตอบการส่งต่อ: { $status }

@@ -203,3 +203,30 @@ review-score = điểm { $score }
 case-duplicate-of = Đã đóng là bản trùng của
 case-duplicates = Hồ sơ trùng đã gộp vào hồ sơ này
 case-duplicate-open = Mục tiêu, chuyển tuyến và lần thăm đang mở
+
+# Agencies (issue #15)
+nav-agency = Chuyển gửi đến chúng tôi
+admin-agency = Cơ quan (nhân viên cơ quan)
+admin-agency-hint = mã của cơ quan trong danh bạ
+admin-agencies = Cơ quan
+admin-agency-id = Mã cơ quan
+admin-agency-names = Tên
+admin-agency-names-hint = mỗi dòng một tên: vi = Trung tâm trợ giúp pháp lý
+admin-agency-services = Dịch vụ
+admin-agency-services-hint = legal, psychosocial (trống: mọi dịch vụ)
+admin-add-agency = Thêm hoặc sửa cơ quan
+agency-title = Chuyển gửi đến cơ quan của bạn
+agency-note = Chỉ hiển thị những gì mỗi phiếu chuyển gửi chia sẻ với cơ quan của bạn: tên và điện thoại của thân chủ, dịch vụ, lý do và người chuyển gửi.
+agency-none = Chưa có phiếu chuyển gửi nào đến cơ quan của bạn.
+agency-client = Thân chủ
+agency-phone = Điện thoại
+agency-service = Dịch vụ
+agency-reason = Lý do
+agency-referred-by = Người chuyển gửi
+agency-date = Ngày chuyển
+agency-status = Tình trạng
+agency-accept = Nhận
+agency-decline = Từ chối
+agency-decline-reason = Lý do từ chối
+agency-complete = Đã hoàn thành
+agency-outcome = Kết quả

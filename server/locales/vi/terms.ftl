@@ -174,3 +174,4 @@ match-different_village = khác thôn
 field-distinct = đã xác định là người khác
 field-duplicate_of = trùng với hồ sơ
 field-distinct_from = người khác với
+summary-referral-answered = đã trả lời một phiếu chuyển gửi: { $status }

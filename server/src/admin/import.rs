@@ -148,7 +148,8 @@ pub fn parse(bytes: &[u8]) -> Result<(Lines, Vec<Problem>), AppError> {
             });
             continue;
         };
-        let Some(role) = Role::parse(&role.to_ascii_lowercase()) else {
+        let Some(role) = Role::parse(&role.to_ascii_lowercase()).filter(|r| *r != Role::Agency)
+        else {
             problems.push(Problem {
                 line,
                 message: "role: chw, coordinator or admin".into(),
@@ -173,6 +174,7 @@ pub fn parse(bytes: &[u8]) -> Result<(Lines, Vec<Problem>), AppError> {
                 .collect(),
             sensitive_access: sensitive,
             password: password.to_owned(),
+            agency: None,
             time_zone: None,
         };
         match check_new_user(&new) {
@@ -248,6 +250,7 @@ pub fn import_users(
             created_ms: now,
             must_change_password: false,
             time_zone: None,
+            agency: None,
         });
     }
     for r in &records {

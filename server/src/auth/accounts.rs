@@ -60,7 +60,7 @@ pub fn set_scope(
 ) -> Result<UserRecord, AppError> {
     check_districts(districts)?;
     let mut user = store.user(username)?.ok_or(AppError::NotFound)?;
-    if user.role != Role::Admin && districts.is_empty() {
+    if !matches!(user.role, Role::Admin | Role::Agency) && districts.is_empty() {
         return Err(AppError::BadRequest(format!(
             "a {} needs at least one district",
             user.role
@@ -121,6 +121,7 @@ pub fn create_user(
         created_ms: now_ms(),
         must_change_password: false,
         time_zone: None,
+        agency: None,
     };
     store.put_user(&user)?;
     store.flush()?;

@@ -36,7 +36,7 @@ use crate::client_ip::ClientIp;
 use crate::error::AppError;
 
 /// The caller may administer: an active device of a user of role admin.
-fn admin_only(who: &Authenticated) -> Result<(), AppError> {
+pub(super) fn admin_only(who: &Authenticated) -> Result<(), AppError> {
     if who.revoked {
         return Err(AppError::DeviceRevoked);
     }
@@ -72,7 +72,7 @@ async fn bounded_body(
 }
 
 /// A JSON body of at most [`MAX_ADMIN_BODY_BYTES`].
-async fn json_body<T: DeserializeOwned>(
+pub(super) async fn json_body<T: DeserializeOwned>(
     st: &AppState,
     headers: &HeaderMap,
     body: Body,

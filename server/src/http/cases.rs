@@ -22,8 +22,10 @@ fn active(who: &Authenticated) -> Result<(), AppError> {
     if who.revoked {
         return Err(AppError::DeviceRevoked);
     }
-    if who.user.role == Role::Admin {
-        return Err(AppError::Forbidden("admins do not see case content"));
+    if matches!(who.user.role, Role::Admin | Role::Agency) {
+        return Err(AppError::Forbidden(
+            "admins and agency staff do not see case content",
+        ));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
+use casesync_core::case::Role;
 use casesync_core::protocol::CONTENT_TYPE;
 
 use super::extract::{read_body, AuthUser};
@@ -21,6 +22,11 @@ pub async fn sync(
     body: Body,
 ) -> Result<Response, AppError> {
     let start = Instant::now();
+    if who.user.role == Role::Agency && !who.revoked {
+        // An agency's staff hold no cases (they answer referrals through
+        // `/v1/agency/referrals`): nothing to pull, nothing they may push.
+        return Err(AppError::Forbidden("agency staff do not sync cases"));
+    }
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

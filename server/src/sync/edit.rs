@@ -11,7 +11,7 @@ use casesync_core::protocol::{PushAck, Refusal, RefusalCode, MAX_OPS_PER_DOC};
 use super::push::{Applied, Decision, PushOutcome};
 use super::scope::can_read;
 use super::SyncEngine;
-use crate::store::{StoreError, UserRecord};
+use crate::store::{DocRecord, StoreError, UserRecord};
 
 /// Why an edit made on the server was not stored (nothing was).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,14 @@ pub enum EditRefused {
     Store(#[from] StoreError),
 }
 
+fn refusal(id: &str, code: RefusalCode, message: &str) -> EditRefused {
+    EditRefused::Refused(Refusal {
+        doc_id: id.to_owned(),
+        code,
+        message: message.to_owned(),
+    })
+}
+
 impl SyncEngine {
     /// Applies `edit` to the stored case `id` as `user`, signing as the device
     /// `device_id` (the dashboard's `server:<user>`), judges the changes it made as a
@@ -46,25 +54,58 @@ impl SyncEngine {
     where
         F: FnOnce(&mut CaseDoc, &EditCtx) -> Result<(), CaseError>,
     {
+        self.edit_with(
+            user,
+            device_id,
+            id,
+            |engine, rec, _| {
+                if !can_read(user, &rec.routing) {
+                    return Err(EditRefused::NotFound);
+                }
+                if !engine.may_write(user, rec)? {
+                    return Err(refusal(
+                        id,
+                        RefusalCode::OutOfScope,
+                        "case not in your scope",
+                    ));
+                }
+                Ok(())
+            },
+            edit,
+        )
+    }
+
+    /// [`edit_case`](Self::edit_case) with the caller's own access check in place of
+    /// the scope's: `allow` sees the stored record and the loaded document (not to be
+    /// changed) before `edit` runs, under the writer lock; an agency's answer to a
+    /// referral is allowed by the referral, not by a scope (`crate::agencies`). The
+    /// changes are judged as any push of them would be, for `user`'s role.
+    pub fn edit_with<A, F>(
+        &self,
+        user: &UserRecord,
+        device_id: &str,
+        id: &str,
+        allow: A,
+        edit: F,
+    ) -> Result<(), EditRefused>
+    where
+        A: FnOnce(&Self, &DocRecord, &mut CaseDoc) -> Result<(), EditRefused>,
+        F: FnOnce(&mut CaseDoc, &EditCtx) -> Result<(), CaseError>,
+    {
         let _writer = self.writer.blocking_lock();
         let rec = self
             .store
             .doc(id)?
-            .filter(|r| !r.erased && can_read(user, &r.routing))
+            .filter(|r| !r.erased)
             .ok_or(EditRefused::NotFound)?;
-        let refused = |code, message: &str| {
-            EditRefused::Refused(Refusal {
-                doc_id: id.to_owned(),
-                code,
-                message: message.to_owned(),
-            })
-        };
-        if !self.may_write(user, &rec)? {
-            return Err(refused(RefusalCode::OutOfScope, "case not in your scope"));
-        }
+        let refused = |code, message: &str| refusal(id, code, message);
         // The loaded copy the pushes keep, if it is current; it goes back to the cache
         // only once the edit is committed (a refused edit leaves it changed: dropped).
         let mut doc = self.take_or_load(id, &rec)?.ok_or(EditRefused::NotFound)?;
+        if let Err(e) = allow(self, &rec, &mut doc) {
+            self.cache_doc(id, rec, doc);
+            return Err(e);
+        }
         let heads = doc.heads();
         let facts = doc.facts();
         doc.set_actor(device_actor(device_id));

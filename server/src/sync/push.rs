@@ -165,11 +165,11 @@ impl SyncEngine {
             ));
         }
         budget.changes -= push.changes.len();
-        if user.role == Role::Admin {
+        if matches!(user.role, Role::Admin | Role::Agency) {
             return Err(refuse(
                 id,
                 RefusalCode::OutOfScope,
-                "admins do not edit case content",
+                "admins and agency staff do not edit case content",
             ));
         }
         let mut changes = Vec::with_capacity(push.changes.len());

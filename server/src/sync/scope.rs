@@ -100,7 +100,7 @@ pub fn could_write_earlier(user: &UserRecord, past: &[PastScope], rec: &DocRecor
 /// who reassign it.
 pub fn can_read(user: &UserRecord, r: &Routing) -> bool {
     match user.role {
-        Role::Admin => false,
+        Role::Admin | Role::Agency => false,
         Role::Chw => r.assigned_to == user.user_id && user.districts.contains(&r.district),
         Role::Coordinator => {
             user.districts.contains(&r.district) && (!r.sensitive || user.sensitive_access)
@@ -114,7 +114,7 @@ pub fn can_read(user: &UserRecord, r: &Routing) -> bool {
 /// before a case left their scope still reach the server and its new readers.
 pub fn can_write(user: &UserRecord, rec: &DocRecord) -> bool {
     match user.role {
-        Role::Admin => false,
+        Role::Admin | Role::Agency => false,
         Role::Chw | Role::Coordinator => {
             can_read(user, &rec.routing) || rec.history.iter().any(|(_, r)| can_read(user, r))
         }
@@ -150,7 +150,7 @@ pub fn may_be_registered_by(user: &UserRecord, rec: &DocRecord) -> bool {
 pub fn can_create(user: &UserRecord, r: &Routing) -> bool {
     let in_district = user.districts.contains(&r.district);
     match user.role {
-        Role::Admin => false,
+        Role::Admin | Role::Agency => false,
         Role::Chw => in_district && r.assigned_to == user.user_id,
         Role::Coordinator => in_district,
     }
@@ -159,7 +159,7 @@ pub fn can_create(user: &UserRecord, r: &Routing) -> bool {
 /// The log partitions a user's pulls scan.
 pub fn scope_keys(user: &UserRecord) -> Vec<ScopeKey> {
     match user.role {
-        Role::Admin => Vec::new(),
+        Role::Admin | Role::Agency => Vec::new(),
         Role::Chw => vec![ScopeKey::User(user.user_id.clone())],
         Role::Coordinator => {
             let mut ds = user.districts.clone();
@@ -337,6 +337,7 @@ mod tests {
             created_ms: 0,
             must_change_password: false,
             time_zone: None,
+            agency: None,
         }
     }
 

@@ -40,6 +40,7 @@ fn user(id: &str, role: Role, sensitive: bool) -> UserRecord {
         created_ms: 0,
         must_change_password: false,
         time_zone: None,
+        agency: None,
     }
 }
 

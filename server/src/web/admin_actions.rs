@@ -61,6 +61,9 @@ pub struct NewUserForm {
     /// Empty: the deployment's.
     #[serde(default)]
     time_zone: String,
+    /// Agency staff: their agency's id.
+    #[serde(default)]
+    agency: String,
 }
 
 /// `POST /dashboard/admin/users`: adds a user.
@@ -71,7 +74,7 @@ pub async fn create_user(
 ) -> Result<Redirect, WebError> {
     admin_only(&s, &f.csrf)?;
     let role = Role::parse(f.role.trim())
-        .ok_or_else(|| WebError::BadRequest("role: chw, coordinator or admin".into()))?;
+        .ok_or_else(|| WebError::BadRequest("role: chw, coordinator, admin or agency".into()))?;
     let new = NewUser {
         username: f.username.trim().to_owned(),
         role,
@@ -79,8 +82,71 @@ pub async fn create_user(
         sensitive_access: f.sensitive.is_some(),
         password: f.password,
         time_zone: Some(f.time_zone),
+        agency: Some(f.agency.trim().to_owned()).filter(|a| !a.is_empty()),
     };
     admin::run(&st, move |store| admin::create_user(store, &new)).await?;
+    Ok(Redirect::to(ADMIN_PAGE))
+}
+
+/// The add-or-replace agency form.
+#[derive(Debug, Deserialize)]
+pub struct AgencyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    id: String,
+    /// One name per line: `bn = নারী আইন সহায়তা`.
+    #[serde(default)]
+    names: String,
+    /// Comma-separated service names (`legal, psychosocial`); empty: any.
+    #[serde(default)]
+    services: String,
+    /// Comma-separated districts.
+    #[serde(default)]
+    districts: String,
+    /// A checkbox: present when ticked.
+    #[serde(default)]
+    disabled: Option<String>,
+}
+
+/// `POST /dashboard/admin/agencies`: adds an agency to the directory, or replaces the
+/// one of that id.
+pub async fn put_agency(
+    State(st): State<AppState>,
+    s: Signed,
+    Form(f): Form<AgencyForm>,
+) -> Result<Redirect, WebError> {
+    admin_only(&s, &f.csrf)?;
+    let mut names = std::collections::BTreeMap::new();
+    for line in f.names.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (lang, name) = line
+            .split_once('=')
+            .ok_or_else(|| WebError::BadRequest("names: one `lang = name` per line".into()))?;
+        names.insert(lang.trim().to_owned(), name.trim().to_owned());
+    }
+    let mut services = Vec::new();
+    for s in f
+        .services
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        services.push(
+            casesync_core::case::ReferralService::parse(s)
+                .ok_or_else(|| WebError::BadRequest(format!("services: unknown service {s}")))?,
+        );
+    }
+    let agency = casesync_core::protocol::Agency {
+        id: f.id.trim().to_owned(),
+        names,
+        services,
+        districts: districts(&f.districts),
+        disabled: f.disabled.is_some(),
+    };
+    admin::run(&st, move |store| {
+        crate::agencies::put_agency(store, &agency)
+    })
+    .await?;
     Ok(Redirect::to(ADMIN_PAGE))
 }
 

@@ -214,6 +214,25 @@ impl CaseCache {
         Ok(out)
     }
 
+    /// Every case of district `district` (sensitive ones included: the caller decides
+    /// what of them is shown, e.g. `crate::agencies::shares_with`). Blocking.
+    pub fn district_cases(
+        &self,
+        engine: &SyncEngine,
+        district: &str,
+    ) -> Result<Vec<Arc<Loaded>>, StoreError> {
+        let mut scopes = self
+            .scopes
+            .lock()
+            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
+        let key = ScopeKey::District(district.to_owned());
+        self.refresh(engine, &key, &mut scopes)?;
+        Ok(scopes
+            .get(&key)
+            .map(|s| s.docs.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
     /// Every case `user` may read, by id. Blocking: call from a blocking task.
     pub fn cases_for(
         &self,

@@ -450,6 +450,15 @@ impl Tr {
             return self.get("summary-assessment-extra-set");
         }
         let words: Vec<&str> = summary.split(' ').collect();
+        if let ["referral", _id, status @ ("accepted" | "declined" | "completed")] =
+            words.as_slice()
+        {
+            return self.arg(
+                "summary-referral-answered",
+                "status",
+                &self.term("referral", status),
+            );
+        }
         if let [what @ ("goal" | "referral" | "visit"), _id, "updated"] = words.as_slice() {
             return self.get(&format!("summary-{what}-updated"));
         }

@@ -49,8 +49,7 @@ pub(crate) fn html<T: Template>(view: &T) -> Result<Response, WebError> {
 /// `GET /`: the login page for visitors, else the user's home page.
 pub async fn root(signed: Result<Signed, WebError>) -> Redirect {
     match signed {
-        Ok(s) if s.user.role == Role::Admin => Redirect::to("/dashboard/admin"),
-        Ok(_) => Redirect::to("/dashboard"),
+        Ok(s) => Redirect::to(super::session::home_of(s.user.role)),
         Err(_) => Redirect::to("/login"),
     }
 }
@@ -344,6 +343,21 @@ struct AdminView {
     c: Chrome,
     users: Vec<UserRow>,
     devices: Vec<DeviceRow>,
+    agencies: Vec<AgencyRow>,
+}
+
+/// One agency of the directory on the admin page.
+pub struct AgencyRow {
+    /// Id.
+    pub id: String,
+    /// Names, one `lang = name` per line (what the form takes back).
+    pub names: String,
+    /// Services, comma-separated stable names.
+    pub services: String,
+    /// Districts, comma-separated.
+    pub districts: String,
+    /// No longer taking referrals.
+    pub disabled: bool,
 }
 
 /// `GET /dashboard/admin`: users and devices (admins; no case content), with the forms
@@ -376,9 +390,30 @@ pub async fn admin(State(st): State<AppState>, s: Signed) -> Result<Response, We
             last_sync: d.last_sync_ms.map(|ms| fm.ms(ms)).unwrap_or_default(),
         })
         .collect();
+    let agencies = crate::agencies::list(st.store.as_ref())?
+        .into_iter()
+        .map(|a| AgencyRow {
+            names: a
+                .names
+                .iter()
+                .map(|(l, n)| format!("{l} = {n}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            services: a
+                .services
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            districts: a.districts.join(", "),
+            disabled: a.disabled,
+            id: a.id,
+        })
+        .collect();
     html(&AdminView {
         c: Chrome::new(&s, "admin", "/dashboard/admin"),
         users,
         devices,
+        agencies,
     })
 }

@@ -257,10 +257,10 @@ impl Signed {
         super::fmt::Fmt::new(self.lang, &self.display)
     }
 
-    /// Refuses admins (who see no case content).
+    /// Refuses admins and agency staff (who see no case content).
     pub fn case_reader(&self) -> Result<(), WebError> {
         match self.user.role {
-            Role::Admin => Err(WebError::Forbidden),
+            Role::Admin | Role::Agency => Err(WebError::Forbidden),
             _ => Ok(()),
         }
     }
@@ -373,9 +373,10 @@ fn login_form(
 }
 
 /// Where a user lands after signing in.
-fn home_of(role: Role) -> &'static str {
+pub(crate) fn home_of(role: Role) -> &'static str {
     match role {
         Role::Admin => "/dashboard/admin",
+        Role::Agency => "/dashboard/agency",
         _ => "/dashboard",
     }
 }

@@ -44,7 +44,7 @@ pub struct Overview {
 pub fn workers_of(user: &UserRecord, users: &[UserRecord]) -> Vec<String> {
     let mut out: Vec<String> = match user.role {
         Role::Chw => vec![user.user_id.clone()],
-        Role::Admin => Vec::new(),
+        Role::Admin | Role::Agency => Vec::new(),
         Role::Coordinator => users
             .iter()
             .filter(|u| {

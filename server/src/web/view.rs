@@ -50,6 +50,11 @@ impl Chrome {
         self.role == Role::Admin
     }
 
+    /// The user is an agency's staff (sees their agency's referrals only).
+    pub fn agency(&self) -> bool {
+        self.role == Role::Agency
+    }
+
     /// `class="on"` for the active navigation entry.
     pub fn on(&self, entry: &str) -> &'static str {
         if self.active == entry {

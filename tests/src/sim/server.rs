@@ -105,6 +105,7 @@ impl SimServer {
             created_ms: 0,
             must_change_password: false,
             time_zone: None,
+            agency: None,
         };
         self.store.put_user(&user).map_err(err)?;
         Ok(user)

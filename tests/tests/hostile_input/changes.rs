@@ -97,6 +97,7 @@ fn a_change_that_does_not_survive_a_re_save_is_refused() {
         created_ms: 0,
         must_change_password: false,
         time_zone: None,
+        agency: None,
     };
     let req = sync_request(
         "fuzz-phone",

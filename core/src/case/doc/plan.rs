@@ -120,6 +120,7 @@ impl CaseDoc {
             d.put(&m, "date", date_str(r.date))?;
             d.put(&m, "status", ReferralStatus::Made.as_str())?;
             put_opt_date(d, &m, "follow_up_date", r.follow_up_date)?;
+            d.put(&m, "made_by", ctx.user_id.as_str())?;
             put_opt_str(d, &m, "agency_id", &r.agency_id)?;
             put_opt_str(d, &m, "reason", &r.reason)?;
             if r.share_sensitive {

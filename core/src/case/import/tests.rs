@@ -65,6 +65,7 @@ fn referral(id: &str, status: ReferralStatus) -> (String, Referral) {
         completed_on: None,
         declined_on: None,
         decline_reason: None,
+        made_by: Some("chw-7".into()),
     };
     (id.into(), r)
 }

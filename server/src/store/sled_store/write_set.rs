@@ -11,6 +11,7 @@ use crate::store::seal::{CaseKey, Place};
 use crate::store::{
     CaseSummary, CommitOutcome, DeviceRecord, DeviceRecordV1, DocCommit, DocRecord, Hash, LogKind,
     ScopeKey, Storage, StoreError, StoredChange, UserRecord, UserRecordV1, UserRecordV2,
+    UserRecordV3,
 };
 
 /// A multi-key write: puts (`Some`) and removals (`None`), made in order (see the
@@ -49,12 +50,16 @@ pub(super) fn dec_device(b: &[u8]) -> Result<DeviceRecord, StoreError> {
     }
 }
 
-/// A user record, as written now, by the version before per-user time zones
+/// A user record, as written now, by the version before agency staff
+/// ([`UserRecordV3`]), by the one before per-user time zones
 /// ([`UserRecordV2`]) or by the one before password resets ([`UserRecordV1`]): each the
 /// same fields without the trailing newer ones.
 pub(super) fn dec_user(b: &[u8]) -> Result<UserRecord, StoreError> {
     if let Ok(u) = postcard::from_bytes::<UserRecord>(b) {
         return Ok(u);
+    }
+    if let Ok(u) = postcard::from_bytes::<UserRecordV3>(b) {
+        return Ok(u.into());
     }
     if let Ok(u) = postcard::from_bytes::<UserRecordV2>(b) {
         return Ok(u.into());
