@@ -231,9 +231,10 @@ pub fn answer(
         Ok(()) => {}
         Err(EditRefused::NotFound) => return Err(AppError::NotFound),
         Err(EditRefused::Store(e)) => return Err(e.into()),
-        Err(EditRefused::Edit(CaseError::Invalid { reason, .. })) => {
-            return Err(AppError::Conflict(reason))
-        }
+        Err(EditRefused::Edit(CaseError::Invalid {
+            field: "referral status",
+            reason,
+        })) => return Err(AppError::Conflict(reason)),
         Err(EditRefused::Edit(e)) => return Err(AppError::BadRequest(e.to_string())),
         Err(EditRefused::Refused(r)) => {
             tracing::info!(doc = %case_id, user = %user.user_id, code = ?r.code, "agency answer refused");

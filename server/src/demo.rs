@@ -2,8 +2,8 @@
 
 use casesync_core::case::{
     device_actor, AssessmentUpdate, CaseDoc, CaseError, ClientUpdate, ClosureInput, ClosureReason,
-    EditCtx, GoalInput, IntakeInput, IntakeSource, NewCase, ReferralInput, ReferralService, Role,
-    SafetyRisk, Sex, Stage, VisitInput, VisitKind,
+    EditCtx, GoalInput, IntakeInput, IntakeSource, NewCase, ReferralAnswer, ReferralInput,
+    ReferralService, Role, SafetyRisk, Sex, Stage, VisitInput, VisitKind,
 };
 use chrono::{Duration, NaiveDate};
 use rand::rngs::StdRng;
@@ -22,6 +22,30 @@ pub const DEMO_USERS: &[(&str, Role, &str)] = &[
     ("chw1", Role::Chw, "demo-chw1-pass"),
     ("chw2", Role::Chw, "demo-chw2-pass"),
     ("chw3", Role::Chw, "demo-chw3-pass"),
+    ("legal1", Role::Agency, "demo-legal1-pass"),
+];
+/// The demo's registered agencies: (id, role agency user, service, names by language).
+pub const DEMO_AGENCIES: &[(&str, Option<&str>, ReferralService, &[(&str, &str)])] = &[
+    (
+        "nari-legal",
+        Some("legal1"),
+        ReferralService::Legal,
+        &[
+            ("en", "Women's Legal Aid"),
+            ("bn", "নারী আইন সহায়তা কেন্দ্র"),
+            ("fa", "مرکز کمک حقوقی زنان"),
+        ],
+    ),
+    (
+        "mana-psych",
+        None,
+        ReferralService::Psychosocial,
+        &[
+            ("en", "Mana Counselling"),
+            ("th", "ศูนย์ให้คำปรึกษามานา"),
+            ("vi", "Trung tâm tư vấn Mana"),
+        ],
+    ),
 ];
 /// Number of demo cases.
 pub const DEMO_CASES: usize = 200;
@@ -75,6 +99,17 @@ pub struct DemoInfo {
     pub users: Vec<(String, Role, String)>,
     /// Cases created.
     pub cases: usize,
+}
+
+/// The reason text of a demo referral to a registered agency.
+fn pick_reason(i: usize) -> &'static str {
+    const REASONS: &[&str] = &[
+        "পারিবারিক সহিংসতা — আইনি পরামর্শ ও সুরক্ষা আদেশ",
+        "نیاز به مشاوره پس از خشونت خانگی",
+        "ต้องการคำปรึกษาเรื่องสิทธิในที่ดิน",
+        "Cần hỗ trợ tâm lý sau khi mất việc",
+    ];
+    REASONS[i % REASONS.len()]
 }
 
 fn pick<'a, T>(rng: &mut StdRng, xs: &'a [T]) -> &'a T {
@@ -197,25 +232,60 @@ fn demo_case(
         },
     )?;
     doc.advance(&chw, Stage::Implementation)?;
-    doc.add_referral(
+    let service = *pick(
+        rng,
+        &[
+            ReferralService::Health,
+            ReferralService::Psychosocial,
+            ReferralService::Legal,
+        ],
+    );
+    // Legal and psychosocial referrals go to the demo's registered agencies (a
+    // confidential case's only with the client's consent on it, every other one); the
+    // health office is outside the system.
+    let registered = DEMO_AGENCIES
+        .iter()
+        .find(|(_, _, s, _)| *s == service)
+        .filter(|_| !sensitive || i % 4 == 1);
+    let referral = doc.add_referral(
         &chw,
         &ReferralInput {
-            service: *pick(
-                rng,
-                &[
-                    ReferralService::Health,
-                    ReferralService::Psychosocial,
-                    ReferralService::Legal,
-                ],
-            ),
-            agency: "District health office".into(),
+            service,
+            agency: registered
+                .map_or("District health office", |(_, _, _, names)| names[0].1)
+                .into(),
             date: start + Duration::days(7),
             follow_up_date: Some(start + Duration::days(21)),
-            agency_id: None,
-            reason: None,
-            share_sensitive: false,
+            agency_id: registered.map(|(id, ..)| (*id).to_owned()),
+            reason: registered.map(|_| pick_reason(i).to_owned()),
+            share_sensitive: sensitive && registered.is_some(),
         },
     )?;
+    // The legal aid centre's staff answered some of theirs: accepted, some completed.
+    if let Some((_, Some(staff), ..)) = registered {
+        if i % 3 != 0 {
+            let agency = EditCtx::new(*staff, Role::Agency, now_ms);
+            doc.set_actor(device_actor(&format!("server:{staff}")));
+            doc.answer_referral(
+                &agency,
+                &referral,
+                &ReferralAnswer::Accept {
+                    date: start + Duration::days(9),
+                },
+            )?;
+            if i % 3 == 1 && depth > 2 {
+                doc.answer_referral(
+                    &agency,
+                    &referral,
+                    &ReferralAnswer::Complete {
+                        date: start + Duration::days(30),
+                        outcome: "Legal advice given; protection order filed".into(),
+                    },
+                )?;
+            }
+            doc.set_actor(device_actor("server:demo"));
+        }
+    }
     if depth == 2 {
         return Ok(doc);
     }
@@ -285,13 +355,28 @@ pub fn seed(engine: &SyncEngine) -> Result<Option<DemoInfo>, AppError> {
         return Ok(None);
     }
     let districts = vec![DEMO_DISTRICT.to_string()];
+    for (id, _, service, names) in DEMO_AGENCIES {
+        crate::agencies::put_agency(
+            store.as_ref(),
+            &casesync_core::protocol::Agency {
+                id: (*id).into(),
+                names: names
+                    .iter()
+                    .map(|(l, n)| ((*l).to_owned(), (*n).to_owned()))
+                    .collect(),
+                services: vec![*service],
+                districts: districts.clone(),
+                disabled: false,
+            },
+        )?;
+    }
     for (name, role, pw) in DEMO_USERS {
-        let ds = if *role == Role::Admin {
+        let ds = if matches!(role, Role::Admin | Role::Agency) {
             Vec::new()
         } else {
             districts.clone()
         };
-        create_user(
+        let mut user = create_user(
             store.as_ref(),
             name,
             *role,
@@ -299,6 +384,13 @@ pub fn seed(engine: &SyncEngine) -> Result<Option<DemoInfo>, AppError> {
             *role == Role::Coordinator,
             pw,
         )?;
+        if *role == Role::Agency {
+            user.agency = DEMO_AGENCIES
+                .iter()
+                .find(|(_, staff, ..)| *staff == Some(*name))
+                .map(|(id, ..)| (*id).to_owned());
+            store.put_user(&user)?;
+        }
     }
     let mut rng = StdRng::seed_from_u64(7);
     let now_ms = crate::now_ms();

@@ -18,6 +18,7 @@ fn new_user(name: &str, role: Role, districts: &[&str]) -> NewUser {
         sensitive_access: false,
         password: PW.into(),
         time_zone: None,
+        agency: None,
     }
 }
 

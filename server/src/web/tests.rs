@@ -5,6 +5,7 @@
 
 mod access;
 mod admin_forms;
+mod agency;
 mod duplicates;
 mod pages;
 

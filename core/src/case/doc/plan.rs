@@ -212,7 +212,12 @@ impl CaseDoc {
                 reason: format!("a referral that is {status} cannot become {to}"),
             });
         }
-        self.change(ctx, &format!("referral {id} {to}"), |d| {
+        let summary = match to {
+            ReferralStatus::Accepted => format!("referral {id} accepted"),
+            ReferralStatus::Declined => format!("referral {id} declined"),
+            _ => format!("referral {id} completed"),
+        };
+        self.change(ctx, &summary, |d| {
             d.put(&m, "status", to.as_str())?;
             d.put(&m, "answered_by", ctx.user_id.as_str())?;
             d.put(&m, key, date_str(date))?;

@@ -114,7 +114,10 @@ fn core_summaries() -> Vec<String> {
                 let Some(end) = rest.find('"') else { continue };
                 let lit = &rest[..end];
                 // Only the summaries of `change(ctx, &format!(…))`.
-                if marker == "format!(\"" && !src[..i].ends_with("change(ctx, &") {
+                if marker == "format!(\""
+                    && !src[..i].ends_with("change(ctx, &")
+                    && !src[..i].trim_end().ends_with("=>")
+                {
                     continue;
                 }
                 let lit = lit
