@@ -49,7 +49,7 @@ pub use listing::{Listing, SummaryFilter};
 pub(crate) use refused::refused_record_for_test;
 pub use refused::{Discarded, RefusedCase};
 
-use batch::{id_of, key, ACKED, ACTOR, CURSOR, DOC, KEY_CHECK, OUTBOX, REMOVAL};
+use batch::{id_of, key, ACKED, ACTOR, AGENCIES, CURSOR, DOC, KEY_CHECK, OUTBOX, REMOVAL};
 use crypto::Sealer;
 
 /// The plaintext of the key-check record.
@@ -341,6 +341,27 @@ impl DeviceStore {
             None => Ok(Vec::new()),
             Some(r) => r.map_err(|()| StoreError::CorruptMeta("sync cursor")),
         }
+    }
+
+    /// The directory of registered agencies as last stored ([`set_agencies`](Self::set_agencies));
+    /// empty before the first. Offline: the worker refers from it without signal.
+    pub fn agencies(&self) -> Result<Vec<crate::protocol::Agency>, StoreError> {
+        match self.read(AGENCIES)? {
+            None => Ok(Vec::new()),
+            Some(Ok(plain)) => {
+                serde_json::from_slice(&plain).map_err(|_| StoreError::CorruptMeta("agencies"))
+            }
+            Some(Err(())) => Err(StoreError::CorruptMeta("agencies")),
+        }
+    }
+
+    /// Replaces the stored directory (sealed like every record; a wipe removes it).
+    pub fn set_agencies(&self, agencies: &[crate::protocol::Agency]) -> Result<(), StoreError> {
+        let plain = serde_json::to_vec(agencies).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sealed = self.sealer.seal(AGENCIES, &plain)?;
+        self.backend
+            .apply(vec![BatchOp::Put(AGENCIES.to_vec(), sealed)])?;
+        self.backend.flush()
     }
 
     /// This store's Automerge actor for `device_id`, created and persisted on first use.

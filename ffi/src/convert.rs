@@ -91,6 +91,9 @@ impl TryFrom<ReferralInput> for core::ReferralInput {
             follow_up_date: parse_opt("follow-up date", &r.follow_up_date)?,
             service: r.service,
             agency: r.agency,
+            agency_id: r.agency_id,
+            reason: r.reason,
+            share_sensitive: r.share_sensitive,
         })
     }
 }

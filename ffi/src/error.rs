@@ -265,7 +265,11 @@ impl From<CaseError> for CasesyncError {
             | CaseError::OverLimit { .. }
             | CaseError::BadTransition { .. } => CasesyncError::Invalid { detail },
             CaseError::NotFound { .. } => CasesyncError::NotFound { detail },
-            CaseError::Forbidden { .. } => CasesyncError::Forbidden { detail },
+            // The code (`case.referral_needs_consent`, `…_sensitive_consent`) tells the app
+            // which consent to ask the client for.
+            CaseError::Forbidden { .. }
+            | CaseError::ReferralNeedsConsent
+            | CaseError::ReferralNeedsSensitiveConsent => CasesyncError::Forbidden { detail },
             CaseError::Closed => CasesyncError::Closed { detail },
             CaseError::NoConflict(_) => CasesyncError::Conflict { detail },
             CaseError::Corrupt(_)

@@ -151,6 +151,18 @@ pub struct ReferralInput {
     /// Follow-up date (`YYYY-MM-DD`).
     #[uniffi(default = None)]
     pub follow_up_date: Option<String>,
+    /// A registered agency of the directory (`CaseStore::agencies`): its id. Needs the
+    /// client's consent to share, given at intake (else `Forbidden` with code
+    /// `case.referral_needs_consent`).
+    #[uniffi(default = None)]
+    pub agency_id: Option<String>,
+    /// Why the client is referred (shared with a registered agency).
+    #[uniffi(default = None)]
+    pub reason: Option<String>,
+    /// The client's explicit consent, on this referral, to share a confidential case
+    /// with the agency (without it: `Forbidden`, `case.referral_needs_sensitive_consent`).
+    #[uniffi(default = false)]
+    pub share_sensitive: bool,
 }
 
 /// Referral fields to change.

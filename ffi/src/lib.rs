@@ -22,6 +22,7 @@
 uniffi::setup_scaffolding!();
 
 mod account;
+mod agencies;
 #[cfg(target_os = "android")]
 mod android;
 mod convert;

@@ -148,6 +148,26 @@ impl Http {
             .map_err(|e| TransportError::BadBody(format!("unexpected answer from {url}: {e}")))
     }
 
+    /// GETs a JSON answer of at most `limit` bytes with the bearer token.
+    pub(crate) fn get_json_auth<T: DeserializeOwned>(
+        &self,
+        url: &str,
+        access_token: &str,
+        limit: u64,
+    ) -> Result<T, TransportError> {
+        self.check_scheme(url)?;
+        let resp = self
+            .agent
+            .get(url)
+            .set("accept", "application/json")
+            .set("authorization", &format!("Bearer {access_token}"))
+            .call()
+            .map_err(failure)?;
+        let bytes = read_body(resp, limit)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| TransportError::BadBody(format!("unexpected answer from {url}: {e}")))
+    }
+
     /// POSTs an encoded sync request with the bearer token; returns the encoded response.
     pub(crate) fn post_sync(
         &self,

@@ -25,6 +25,8 @@ pub(crate) const KEY_CHECK: &[u8] = b"m/keycheck";
 pub(crate) const CURSOR: &[u8] = b"m/cursor";
 /// Key of this store's Automerge actor id.
 pub(crate) const ACTOR: &[u8] = b"m/actor";
+/// The directory of registered agencies last fetched (JSON `[Agency]`).
+pub(crate) const AGENCIES: &[u8] = b"m/agencies";
 
 /// The key of case `id`'s record of kind `prefix`.
 pub(crate) fn key(prefix: &[u8], id: &str) -> Vec<u8> {
