@@ -15,7 +15,7 @@ mod due;
 mod indicators;
 
 pub use due::{due_follow_ups, FollowUp};
-pub use indicators::{district_indicators, Indicators};
+pub use indicators::{district_indicators, duplicate_service, Indicators, OUTSIDE_AGENCY};
 
 #[cfg(test)]
 mod tests;

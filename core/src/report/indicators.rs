@@ -43,7 +43,30 @@ pub struct Indicators {
     pub median_days_intake_to_assessment: Option<f64>,
     /// Closed cases with a visit, goal or referral recorded after closure (to review).
     pub activity_after_closure: u32,
+    /// Referrals by agency and status (issue #15): registered agencies by their id,
+    /// every agency outside the system under [`OUTSIDE_AGENCY`]; only agencies with a
+    /// referral appear, each with every status (zero included).
+    #[serde(default)]
+    pub referrals_by_agency: BTreeMap<String, BTreeMap<ReferralStatus, u32>>,
+    /// Median days from a referral to a registered agency being made to its acceptance,
+    /// over those accepted (an answer dated before the referral is left out).
+    #[serde(default)]
+    pub median_days_referral_to_accepted: Option<f64>,
+    /// Median days from made to completed, over those completed.
+    #[serde(default)]
+    pub median_days_referral_to_completed: Option<f64>,
+    /// Of the referrals answered (accepted, completed or declined), the share declined;
+    /// `None` when none is answered.
+    #[serde(default)]
+    pub referrals_declined_share: Option<f64>,
+    /// Cases with two or more referrals under way (made or accepted) for the same
+    /// service: a possible duplicate service, for the coordinator's review.
+    #[serde(default)]
+    pub duplicate_service_cases: u32,
 }
+
+/// The key of [`Indicators::referrals_by_agency`] for agencies outside the system.
+pub const OUTSIDE_AGENCY: &str = "-";
 
 /// Computes the indicators of the cases in `district` (`None`: every case given) on
 /// `today`.
@@ -66,8 +89,15 @@ pub fn district_indicators<'a>(
         referrals_by_status: ReferralStatus::ALL.iter().map(|s| (*s, 0)).collect(),
         median_days_intake_to_assessment: None,
         activity_after_closure: 0,
+        referrals_by_agency: BTreeMap::new(),
+        median_days_referral_to_accepted: None,
+        median_days_referral_to_completed: None,
+        referrals_declined_share: None,
+        duplicate_service_cases: 0,
     };
     let mut intake_to_assessment = Vec::new();
+    let (mut to_accepted, mut to_completed) = (Vec::new(), Vec::new());
+    let (mut answered, mut declined) = (0u32, 0u32);
     for case in cases
         .into_iter()
         .filter(|c| district.is_none_or(|d| c.district == d))
@@ -103,6 +133,29 @@ pub fn district_indicators<'a>(
         }
         for r in case.referrals.values() {
             *out.referrals_by_status.entry(r.status).or_default() += 1;
+            let agency = r.agency_id.as_deref().unwrap_or(OUTSIDE_AGENCY);
+            *out.referrals_by_agency
+                .entry(agency.to_owned())
+                .or_insert_with(|| ReferralStatus::ALL.iter().map(|s| (*s, 0)).collect())
+                .entry(r.status)
+                .or_default() += 1;
+            if r.status != ReferralStatus::Made {
+                answered += 1;
+            }
+            if r.status == ReferralStatus::Declined {
+                declined += 1;
+            }
+            for (on, into) in [
+                (r.accepted_on, &mut to_accepted),
+                (r.completed_on, &mut to_completed),
+            ] {
+                if let Some(days) = on.map(|d| (d - r.date).num_days()).filter(|d| *d >= 0) {
+                    into.push(days);
+                }
+            }
+        }
+        if duplicate_service(case) {
+            out.duplicate_service_cases += 1;
         }
         let dates = case
             .intake
@@ -117,7 +170,20 @@ pub fn district_indicators<'a>(
         }
     }
     out.median_days_intake_to_assessment = median(&mut intake_to_assessment);
+    out.median_days_referral_to_accepted = median(&mut to_accepted);
+    out.median_days_referral_to_completed = median(&mut to_completed);
+    out.referrals_declined_share =
+        (answered > 0).then(|| f64::from(declined) / f64::from(answered));
     out
+}
+
+/// Whether `case` has two or more referrals under way for one service.
+pub fn duplicate_service(case: &Case) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    case.referrals
+        .values()
+        .filter(|r| r.is_active())
+        .any(|r| !seen.insert(r.service))
 }
 
 /// When the case started: its intake date, else the (UTC) date it was created.

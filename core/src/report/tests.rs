@@ -450,3 +450,95 @@ fn outputs_serialize_for_the_dashboard() {
     let back: Vec<FollowUp> = serde_json::from_str(&json).expect("deserialize");
     assert_eq!(back, due);
 }
+
+/// Referrals to registered agencies: by agency and status, days to acceptance and
+/// completion (medians), the declined share, and a service referred twice.
+#[test]
+fn referral_indicators_by_agency_with_answer_times() {
+    let c = chw("rahima", "2025-01-01");
+    let agency = ctx("legal1", Role::Agency, "2025-01-10");
+    let to_agency = |service| ReferralInput {
+        service,
+        agency: "নারী আইন সহায়তা".into(),
+        date: d("2025-01-01"),
+        follow_up_date: None,
+        agency_id: Some("nari-legal".into()),
+        reason: Some("সুরক্ষা আদেশ".into()),
+        share_sensitive: false,
+    };
+    let mut cases = Vec::new();
+    // Accepted after 2, 4 and 9 days; two of them completed after 10 and 20; one declined.
+    for (i, (accepted, completed)) in [
+        ("2025-01-03", Some("2025-01-11")),
+        ("2025-01-05", Some("2025-01-21")),
+        ("2025-01-10", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut doc = create(
+            &format!("case-a{i}"),
+            DISTRICT,
+            "rahima",
+            "Nguyễn Thị Lan",
+            "2025-01-01",
+        );
+        intake(&mut doc, &c, "2025-01-01");
+        let id = doc
+            .add_referral(&c, &to_agency(ReferralService::Legal))
+            .expect("referral");
+        doc.answer_referral(&agency, &id, &ReferralAnswer::Accept { date: d(accepted) })
+            .expect("accept");
+        if let Some(done) = completed {
+            doc.answer_referral(
+                &agency,
+                &id,
+                &ReferralAnswer::Complete {
+                    date: d(done),
+                    outcome: "xong".into(),
+                },
+            )
+            .expect("complete");
+        }
+        cases.push(doc.read().expect("read"));
+    }
+    let mut doc = create("case-b", DISTRICT, "rahima", "زهرا حسینی", "2025-01-01");
+    intake(&mut doc, &c, "2025-01-01");
+    let id = doc
+        .add_referral(&c, &to_agency(ReferralService::Legal))
+        .expect("referral");
+    doc.answer_referral(
+        &agency,
+        &id,
+        &ReferralAnswer::Decline {
+            date: d("2025-01-02"),
+            reason: "ظرفیت نداریم".into(),
+        },
+    )
+    .expect("decline");
+    // The same client referred twice for health care, once outside the system.
+    referral(&mut doc, &c, "2025-02-01", ReferralStatus::Made);
+    referral(&mut doc, &c, "2025-02-01", ReferralStatus::Accepted);
+    cases.push(doc.read().expect("read"));
+    let ind = district_indicators(&cases, Some(DISTRICT), d("2025-03-01"));
+    let legal = &ind.referrals_by_agency["nari-legal"];
+    assert_eq!(legal[&ReferralStatus::Completed], 2);
+    assert_eq!(legal[&ReferralStatus::Accepted], 1);
+    assert_eq!(legal[&ReferralStatus::Declined], 1);
+    assert_eq!(legal[&ReferralStatus::Made], 0);
+    let outside = &ind.referrals_by_agency[OUTSIDE_AGENCY];
+    assert_eq!(
+        (
+            outside[&ReferralStatus::Made],
+            outside[&ReferralStatus::Accepted]
+        ),
+        (1, 1)
+    );
+    assert_eq!(ind.median_days_referral_to_accepted, Some(4.0));
+    assert_eq!(ind.median_days_referral_to_completed, Some(15.0));
+    // Answered: 3 legal accepted/completed, 1 declined, 1 outside accepted.
+    assert_eq!(ind.referrals_declined_share, Some(0.2));
+    assert_eq!(ind.duplicate_service_cases, 1);
+    assert!(duplicate_service(&cases[3]));
+    assert!(!duplicate_service(&cases[0]));
+}

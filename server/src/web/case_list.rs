@@ -132,6 +132,8 @@ struct ReviewView {
     conflicts: Vec<ConflictRow>,
     after_closure: Vec<CaseRow>,
     duplicates: Vec<super::duplicates::DupRow>,
+    /// Cases with a service referred twice, with those services.
+    twice: Vec<(CaseRow, String)>,
 }
 
 /// `GET /dashboard/review`: conflicting edits, activity after closure and possible
@@ -152,12 +154,31 @@ pub async fn review(State(st): State<AppState>, s: Signed) -> Result<Response, W
         .map(|l| case_row(l, today, &fm))
         .collect();
     let duplicates = super::duplicates::dup_rows(&pairs, &s.tr(), today, &fm);
+    let t = s.tr();
+    let twice = cases
+        .iter()
+        .filter(|l| casesync_core::report::duplicate_service(&l.case))
+        .map(|l| {
+            let mut seen = std::collections::BTreeMap::new();
+            for r in l.case.referrals.values().filter(|r| r.is_active()) {
+                *seen.entry(r.service).or_insert(0u32) += 1;
+            }
+            let services = seen
+                .into_iter()
+                .filter(|(_, n)| *n > 1)
+                .map(|(svc, _)| t.term("service", svc.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            (case_row(l, today, &fm), services)
+        })
+        .collect();
     html(&ReviewView {
         c: Chrome::new(&s, "review", "/dashboard/review"),
         back: "review",
         conflicts,
         after_closure,
         duplicates,
+        twice,
     })
 }
 

@@ -193,6 +193,36 @@ pub fn indicator_rows(t: &Tr, o: &Overview) -> Vec<Vec<String>> {
     for (k, v) in &i.referrals_by_status {
         add("referrals_by_status", k.as_str(), v.to_string());
     }
+    for (agency, by) in &i.referrals_by_agency {
+        for (k, v) in by {
+            add(
+                "referrals_by_agency",
+                &format!("{agency}/{}", k.as_str()),
+                v.to_string(),
+            );
+        }
+    }
+    let opt = |m: Option<f64>| m.map(|m| m.to_string()).unwrap_or_default();
+    add(
+        "median_days_referral_to_accepted",
+        "",
+        opt(i.median_days_referral_to_accepted),
+    );
+    add(
+        "median_days_referral_to_completed",
+        "",
+        opt(i.median_days_referral_to_completed),
+    );
+    add(
+        "referrals_declined_share",
+        "",
+        opt(i.referrals_declined_share),
+    );
+    add(
+        "duplicate_service_cases",
+        "",
+        i.duplicate_service_cases.to_string(),
+    );
     for (k, v) in &o.overdue_by_worker {
         add("overdue_by_worker", k, v.to_string());
     }

@@ -72,6 +72,19 @@ struct OverviewView {
     today: String,
     kpis: Vec<Kpi>,
     charts: Vec<(String, String)>,
+    agencies: Vec<AgencyReferrals>,
+    /// The referral statuses, in the order of each row's counts.
+    statuses: Vec<&'static str>,
+}
+
+/// One row of the overview's referrals-by-agency table.
+pub struct AgencyReferrals {
+    /// Stable key (the agency's id, `-` for agencies outside the system).
+    pub key: String,
+    /// Its name in the reader's language.
+    pub name: String,
+    /// Made, accepted, completed, declined: formatted.
+    pub counts: Vec<String>,
 }
 
 /// `GET /dashboard`: the district overview with its charts.
@@ -219,7 +232,47 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
             id: "conflicts",
             value: fm.num(o.cases_with_conflicts),
         },
+        Kpi {
+            key: "kpi-days-to-accepted",
+            id: "days-to-accepted",
+            value: i
+                .median_days_referral_to_accepted
+                .map_or_else(|| t.get("none"), |m| fm.dec(m)),
+        },
+        Kpi {
+            key: "kpi-days-to-completed",
+            id: "days-to-completed",
+            value: i
+                .median_days_referral_to_completed
+                .map_or_else(|| t.get("none"), |m| fm.dec(m)),
+        },
+        Kpi {
+            key: "kpi-declined-share",
+            id: "declined-share",
+            value: i
+                .referrals_declined_share
+                .map_or_else(|| t.get("none"), |m| format!("{} %", fm.dec(m * 100.0))),
+        },
+        Kpi {
+            key: "kpi-duplicate-services",
+            id: "duplicate-services",
+            value: fm.num(i.duplicate_service_cases),
+        },
     ];
+    let directory = crate::agencies::list(st.store.as_ref())?;
+    let agencies = i
+        .referrals_by_agency
+        .iter()
+        .map(|(key, by)| AgencyReferrals {
+            name: match directory.iter().find(|a| &a.id == key) {
+                Some(a) => a.name_in(t.lang.code()).to_owned(),
+                None if key == casesync_core::report::OUTSIDE_AGENCY => t.get("agency-outside"),
+                None => key.clone(),
+            },
+            counts: by.values().map(|n| fm.num(*n)).collect(),
+            key: key.clone(),
+        })
+        .collect();
     let scope = t.args(
         "overview-scope",
         &[
@@ -236,6 +289,11 @@ pub async fn overview(State(st): State<AppState>, s: Signed) -> Result<Response,
         ),
         kpis,
         charts,
+        agencies,
+        statuses: casesync_core::case::ReferralStatus::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect(),
     })
 }
 

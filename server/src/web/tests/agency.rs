@@ -470,3 +470,70 @@ async fn the_directory_is_the_admins_and_each_user_sees_their_part() {
         (Role::Agency, Some("shelter-1"))
     );
 }
+
+#[tokio::test]
+async fn coordinators_see_referrals_by_agency_and_a_service_referred_twice() {
+    let d = demo_app().await;
+    let coord = sign_in(&d.app, "coord").await;
+    let j = send(&d.app, get("/dashboard/indicators.json", &coord)).await;
+    assert_eq!(j.status, StatusCode::OK);
+    let v: Value = serde_json::from_str(&j.body).expect("json");
+    let by = &v["indicators"]["referrals_by_agency"]["nari-legal"];
+    let mine = addressed_to(&d.st, LEGAL);
+    for status in ["made", "accepted", "completed", "declined"] {
+        let want = mine
+            .iter()
+            .filter(|(c, id)| c.referrals[id].status.as_str() == status)
+            .count() as u64;
+        assert_eq!(by[status].as_u64(), Some(want), "{status}");
+    }
+    assert!(v["indicators"]["median_days_referral_to_accepted"].as_f64() == Some(2.0));
+    let page = send(&d.app, get("/dashboard?lang=fa", &coord)).await;
+    assert!(page.body.contains(r#"data-agency="nari-legal""#));
+    assert!(
+        page.body.contains("مرکز کمک حقوقی زنان"),
+        "the agency's Persian name"
+    );
+    // A second legal referral under way for a client already referred: flagged.
+    let review = send(&d.app, get("/dashboard/review", &coord)).await;
+    let (case, _) = mine
+        .iter()
+        .find(|(c, id)| c.referrals[id].is_active() && !c.sensitive && c.stage != Stage::Closed)
+        .expect("an active referral");
+    assert!(!review
+        .body
+        .contains(&format!(r#"<li data-case="{}">"#, case.id)));
+    let user = d.st.store.user("coord").expect("u").expect("coord");
+    let (st, id) = (d.st.clone(), case.id.to_string());
+    tokio::task::spawn_blocking(move || {
+        st.engine
+            .edit_case(&user, "server:coord", &id, |doc, ctx| {
+                doc.add_referral(
+                    ctx,
+                    &casesync_core::case::ReferralInput {
+                        service: casesync_core::case::ReferralService::Legal,
+                        agency: "Bar association".into(),
+                        date: chrono::NaiveDate::from_ymd_opt(2026, 1, 5).expect("d"),
+                        follow_up_date: None,
+                        agency_id: None,
+                        reason: None,
+                        share_sensitive: false,
+                    },
+                )
+                .map(|_| ())
+            })
+            .expect("second referral");
+    })
+    .await
+    .expect("join");
+    let review = send(&d.app, get("/dashboard/review", &coord)).await;
+    assert!(
+        review
+            .body
+            .contains(&format!(r#"<li data-case="{}">"#, case.id)),
+        "the review lists the case"
+    );
+    let j = send(&d.app, get("/dashboard/indicators.json", &coord)).await;
+    let v: Value = serde_json::from_str(&j.body).expect("json");
+    assert!(v["indicators"]["duplicate_service_cases"].as_u64() >= Some(1));
+}
