@@ -52,6 +52,7 @@ import org.casesync.core.FfiConverterTypeIntakeSource
 import org.casesync.core.FfiConverterTypeListing
 import org.casesync.core.FfiConverterTypeMatchReason
 import org.casesync.core.FfiConverterTypeNewCase
+import org.casesync.core.FfiConverterTypeReferral
 import org.casesync.core.FfiConverterTypeReferralService
 import org.casesync.core.FfiConverterTypeReferralStatus
 import org.casesync.core.FfiConverterTypeRefusal
@@ -69,6 +70,7 @@ import org.casesync.core.IntakeSource
 import org.casesync.core.Listing
 import org.casesync.core.MatchReason
 import org.casesync.core.NewCase
+import org.casesync.core.Referral
 import org.casesync.core.ReferralService
 import org.casesync.core.ReferralStatus
 import org.casesync.core.Refusal
@@ -93,6 +95,7 @@ import org.casesync.core.RustBuffer as RustBufferIntakeSource
 import org.casesync.core.RustBuffer as RustBufferListing
 import org.casesync.core.RustBuffer as RustBufferMatchReason
 import org.casesync.core.RustBuffer as RustBufferNewCase
+import org.casesync.core.RustBuffer as RustBufferReferral
 import org.casesync.core.RustBuffer as RustBufferReferralService
 import org.casesync.core.RustBuffer as RustBufferReferralStatus
 import org.casesync.core.RustBuffer as RustBufferRefusal
@@ -771,6 +774,12 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_casesync_ffi_checksum_method_casestore_change_password(
     ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_active_referrals_for_service(
+    ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_agencies(
+    ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_refresh_agencies(
+    ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case(
@@ -906,6 +915,12 @@ internal object UniffiLib {
     external fun uniffi_casesync_ffi_fn_constructor_casestore_open(`path`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`deviceId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_casesync_ffi_fn_method_casestore_change_password(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`username`: RustBuffer.ByValue,`oldPassword`: RustBuffer.ByValue,`newPassword`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_active_referrals_for_service(`ptr`: Long,`caseId`: RustBuffer.ByValue,`service`: RustBufferReferralService.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_agencies(`ptr`: Long,`district`: RustBuffer.ByValue,`service`: RustBuffer.ByValue,`lang`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_refresh_agencies(`ptr`: Long,`session`: RustBuffer.ByValue,`lang`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_possible_duplicates(`ptr`: Long,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1135,6 +1150,15 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_change_password() and 0xFFFF) != 19494) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_active_referrals_for_service() and 0xFFFF) != 29392) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_agencies() and 0xFFFF) != 56305) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_refresh_agencies() and 0xFFFF) != 64550) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates() and 0xFFFF) != 34076) {
@@ -1792,6 +1816,27 @@ public interface CaseStoreInterface {
     fun `changePassword`(`serverUrl`: kotlin.String, `username`: kotlin.String, `oldPassword`: kotlin.String, `newPassword`: kotlin.String): Session
     
     /**
+     * Referrals of case `case_id` still under way (made or accepted) for `service`, to
+     * any agency: shown before a new one is made, so the client does not get the same
+     * service twice (issue #15, no duplicate services). Offline.
+     */
+    fun `activeReferralsForService`(`caseId`: kotlin.String, `service`: ReferralService): List<Referral>
+    
+    /**
+     * The agencies last fetched ([`refresh_agencies`](Self::refresh_agencies)) that take
+     * referrals for `service` (any service: `None`) from `district`, names in `lang`.
+     * Offline.
+     */
+    fun `agencies`(`district`: kotlin.String, `service`: ReferralService?, `lang`: kotlin.String): List<AgencyInfo>
+    
+    /**
+     * Fetches the agencies this user may refer to (`GET /v1/agencies`) and keeps them
+     * on the phone for offline referrals; their names in `lang`. A directory that
+     * breaks the limits is refused whole (`Network`, nothing stored).
+     */
+    fun `refreshAgencies`(`session`: Session, `lang`: kotlin.String): List<AgencyInfo>
+    
+    /**
      * The cases on this phone that may be the client being registered, best first (at
      * most 10), offline. Call it before `createCase`, from what the screen has so far.
      * A malformed birth date is `Invalid`.
@@ -2195,6 +2240,70 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
         FfiConverterString.lower(`username`),
         FfiConverterString.lower(`oldPassword`),
         FfiConverterString.lower(`newPassword`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Referrals of case `case_id` still under way (made or accepted) for `service`, to
+     * any agency: shown before a new one is made, so the client does not get the same
+     * service twice (issue #15, no duplicate services). Offline.
+     */
+    @Throws(CasesyncException::class)override fun `activeReferralsForService`(`caseId`: kotlin.String, `service`: ReferralService): List<Referral> {
+            return FfiConverterSequenceTypeReferral.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_active_referrals_for_service(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeReferralService.lower(`service`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The agencies last fetched ([`refresh_agencies`](Self::refresh_agencies)) that take
+     * referrals for `service` (any service: `None`) from `district`, names in `lang`.
+     * Offline.
+     */
+    @Throws(CasesyncException::class)override fun `agencies`(`district`: kotlin.String, `service`: ReferralService?, `lang`: kotlin.String): List<AgencyInfo> {
+            return FfiConverterSequenceTypeAgencyInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_agencies(
+        it,
+        
+        FfiConverterString.lower(`district`),
+        FfiConverterOptionalTypeReferralService.lower(`service`),
+        FfiConverterString.lower(`lang`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Fetches the agencies this user may refer to (`GET /v1/agencies`) and keeps them
+     * on the phone for offline referrals; their names in `lang`. A directory that
+     * breaks the limits is refused whole (`Network`, nothing stored).
+     */
+    @Throws(CasesyncException::class)override fun `refreshAgencies`(`session`: Session, `lang`: kotlin.String): List<AgencyInfo> {
+            return FfiConverterSequenceTypeAgencyInfo.lift(
+    callWithHandle {
+    uniffiRustCallWithError(CasesyncException) { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_refresh_agencies(
+        it,
+        
+        FfiConverterTypeSession.lower(`session`),
+        FfiConverterString.lower(`lang`),_status)
 }
     }
     )
@@ -3454,6 +3563,69 @@ public object FfiConverterTypeSyncHandle: FfiConverter<SyncHandle, Long> {
 
 
 /**
+ * A registered agency the worker may refer to.
+ */
+data class AgencyInfo (
+    /**
+     * Id: what `ReferralInput.agencyId` names.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Its name in the language asked for (else English, else its first).
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * Services it offers (empty: any).
+     */
+    var `services`: List<ReferralService>
+    , 
+    /**
+     * Districts it serves.
+     */
+    var `districts`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAgencyInfo: FfiConverterRustBuffer<AgencyInfo> {
+    override fun read(buf: ByteBuffer): AgencyInfo {
+        return AgencyInfo(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeReferralService.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AgencyInfo) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterSequenceTypeReferralService.allocationSize(value.`services`) +
+            FfiConverterSequenceString.allocationSize(value.`districts`)
+    )
+
+    override fun write(value: AgencyInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterSequenceTypeReferralService.write(value.`services`, buf)
+            FfiConverterSequenceString.write(value.`districts`, buf)
+    }
+}
+
+
+
+/**
  * Assessment fields to change.
  */
 data class AssessmentUpdate (
@@ -4124,6 +4296,24 @@ data class ReferralInput (
      * Follow-up date (`YYYY-MM-DD`).
      */
     var `followUpDate`: kotlin.String? = null 
+    , 
+    /**
+     * A registered agency of the directory (`CaseStore::agencies`): its id. Needs the
+     * client's consent to share, given at intake (else `Forbidden` with code
+     * `case.referral_needs_consent`).
+     */
+    var `agencyId`: kotlin.String? = null 
+    , 
+    /**
+     * Why the client is referred (shared with a registered agency).
+     */
+    var `reason`: kotlin.String? = null 
+    , 
+    /**
+     * The client's explicit consent, on this referral, to share a confidential case
+     * with the agency (without it: `Forbidden`, `case.referral_needs_sensitive_consent`).
+     */
+    var `shareSensitive`: kotlin.Boolean = false 
     
 ){
     
@@ -4144,6 +4334,9 @@ public object FfiConverterTypeReferralInput: FfiConverterRustBuffer<ReferralInpu
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -4151,7 +4344,10 @@ public object FfiConverterTypeReferralInput: FfiConverterRustBuffer<ReferralInpu
             FfiConverterTypeReferralService.allocationSize(value.`service`) +
             FfiConverterString.allocationSize(value.`agency`) +
             FfiConverterString.allocationSize(value.`date`) +
-            FfiConverterOptionalString.allocationSize(value.`followUpDate`)
+            FfiConverterOptionalString.allocationSize(value.`followUpDate`) +
+            FfiConverterOptionalString.allocationSize(value.`agencyId`) +
+            FfiConverterOptionalString.allocationSize(value.`reason`) +
+            FfiConverterBoolean.allocationSize(value.`shareSensitive`)
     )
 
     override fun write(value: ReferralInput, buf: ByteBuffer) {
@@ -4159,6 +4355,9 @@ public object FfiConverterTypeReferralInput: FfiConverterRustBuffer<ReferralInpu
             FfiConverterString.write(value.`agency`, buf)
             FfiConverterString.write(value.`date`, buf)
             FfiConverterOptionalString.write(value.`followUpDate`, buf)
+            FfiConverterOptionalString.write(value.`agencyId`, buf)
+            FfiConverterOptionalString.write(value.`reason`, buf)
+            FfiConverterBoolean.write(value.`shareSensitive`, buf)
     }
 }
 
@@ -5559,6 +5758,38 @@ public object FfiConverterOptionalTypeGoalStatus: FfiConverterRustBuffer<GoalSta
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeReferralService: FfiConverterRustBuffer<ReferralService?> {
+    override fun read(buf: ByteBuffer): ReferralService? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeReferralService.read(buf)
+    }
+
+    override fun allocationSize(value: ReferralService?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeReferralService.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ReferralService?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeReferralService.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeReferralStatus: FfiConverterRustBuffer<ReferralStatus?> {
     override fun read(buf: ByteBuffer): ReferralStatus? {
         if (buf.get().toInt() == 0) {
@@ -5799,6 +6030,34 @@ public object FfiConverterSequenceTypeHistoryEntry: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeReferral: FfiConverterRustBuffer<List<Referral>> {
+    override fun read(buf: ByteBuffer): List<Referral> {
+        val len = buf.getInt()
+        return List<Referral>(len) {
+            FfiConverterTypeReferral.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Referral>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReferral.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Referral>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReferral.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeRefusal: FfiConverterRustBuffer<List<Refusal>> {
     override fun read(buf: ByteBuffer): List<Refusal> {
         val len = buf.getInt()
@@ -5845,6 +6104,34 @@ public object FfiConverterSequenceTypeRefusedCase: FfiConverterRustBuffer<List<R
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRefusedCase.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeAgencyInfo: FfiConverterRustBuffer<List<AgencyInfo>> {
+    override fun read(buf: ByteBuffer): List<AgencyInfo> {
+        val len = buf.getInt()
+        return List<AgencyInfo>(len) {
+            FfiConverterTypeAgencyInfo.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AgencyInfo>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAgencyInfo.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AgencyInfo>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAgencyInfo.write(it, buf)
         }
     }
 }
@@ -5939,6 +6226,34 @@ public object FfiConverterSequenceTypeMatchReason: FfiConverterRustBuffer<List<M
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeReferralService: FfiConverterRustBuffer<List<ReferralService>> {
+    override fun read(buf: ByteBuffer): List<ReferralService> {
+        val len = buf.getInt()
+        return List<ReferralService>(len) {
+            FfiConverterTypeReferralService.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReferralService>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReferralService.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReferralService>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReferralService.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.String, kotlin.String>> {
     override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.String> {
         val len = buf.getInt()
@@ -5971,6 +6286,8 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
         }
     }
 }
+
+
 
 
 

@@ -2686,6 +2686,56 @@ data class Referral (
      * When to follow it up.
      */
     var `followUpDate`: NaiveDate?
+    , 
+    /**
+     * The registered agency it is addressed to (its id in the server's directory,
+     * issue #15); `None`: an agency outside the system, named in `agency` only. Set
+     * when the referral is made, never changed.
+     */
+    var `agencyId`: kotlin.String?
+    , 
+    /**
+     * Why the client is referred: the referral's own text, shared with a registered
+     * agency.
+     */
+    var `reason`: kotlin.String?
+    , 
+    /**
+     * The client's explicit consent, on this referral, to share a confidential
+     * (sensitive) case with the agency.
+     */
+    var `shareSensitive`: kotlin.Boolean
+    , 
+    /**
+     * The agency user who answered a registered agency's referral (bound by the server).
+     */
+    var `answeredBy`: kotlin.String?
+    , 
+    /**
+     * When the agency accepted.
+     */
+    var `acceptedOn`: NaiveDate?
+    , 
+    /**
+     * When the service was completed.
+     */
+    var `completedOn`: NaiveDate?
+    , 
+    /**
+     * When it was declined.
+     */
+    var `declinedOn`: NaiveDate?
+    , 
+    /**
+     * Why it was declined.
+     */
+    var `declineReason`: kotlin.String?
+    , 
+    /**
+     * The user id of the worker who made it (referrals made before it was recorded:
+     * `None`).
+     */
+    var `madeBy`: kotlin.String?
     
 ){
     
@@ -2709,6 +2759,15 @@ public object FfiConverterTypeReferral: FfiConverterRustBuffer<Referral> {
             FfiConverterTypeReferralStatus.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeNaiveDate.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -2719,7 +2778,16 @@ public object FfiConverterTypeReferral: FfiConverterRustBuffer<Referral> {
             FfiConverterTypeNaiveDate.allocationSize(value.`date`) +
             FfiConverterTypeReferralStatus.allocationSize(value.`status`) +
             FfiConverterOptionalString.allocationSize(value.`outcome`) +
-            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`followUpDate`)
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`followUpDate`) +
+            FfiConverterOptionalString.allocationSize(value.`agencyId`) +
+            FfiConverterOptionalString.allocationSize(value.`reason`) +
+            FfiConverterBoolean.allocationSize(value.`shareSensitive`) +
+            FfiConverterOptionalString.allocationSize(value.`answeredBy`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`acceptedOn`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`completedOn`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`declinedOn`) +
+            FfiConverterOptionalString.allocationSize(value.`declineReason`) +
+            FfiConverterOptionalString.allocationSize(value.`madeBy`)
     )
 
     override fun write(value: Referral, buf: ByteBuffer) {
@@ -2730,6 +2798,15 @@ public object FfiConverterTypeReferral: FfiConverterRustBuffer<Referral> {
             FfiConverterTypeReferralStatus.write(value.`status`, buf)
             FfiConverterOptionalString.write(value.`outcome`, buf)
             FfiConverterOptionalTypeNaiveDate.write(value.`followUpDate`, buf)
+            FfiConverterOptionalString.write(value.`agencyId`, buf)
+            FfiConverterOptionalString.write(value.`reason`, buf)
+            FfiConverterBoolean.write(value.`shareSensitive`, buf)
+            FfiConverterOptionalString.write(value.`answeredBy`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`acceptedOn`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`completedOn`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`declinedOn`, buf)
+            FfiConverterOptionalString.write(value.`declineReason`, buf)
+            FfiConverterOptionalString.write(value.`madeBy`, buf)
     }
 }
 
@@ -3833,7 +3910,12 @@ enum class Role {
     /**
      * Programme admin: users and devices, no case content.
      */
-    ADMIN;
+    ADMIN,
+    /**
+     * Staff of a registered agency: the referrals addressed to their agency (what
+     * each shares), never a case; answers them through the server only.
+     */
+    AGENCY;
 
     
 

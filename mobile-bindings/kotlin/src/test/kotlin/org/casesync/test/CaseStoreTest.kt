@@ -407,7 +407,7 @@ fun main() {
         exitProcess(1)
     }
     try {
-        for ((name, test) in tests + duplicateTests + messageTests + transportTests) {
+        for ((name, test) in tests + duplicateTests + messageTests + transportTests + agencyTests) {
             try {
                 test()
                 passed++

@@ -27,7 +27,11 @@ val USERS = linkedMapOf(
     "binh" to ("chw" to "binh-pass-2024"),
     "coord" to ("coordinator" to "coord-pass-2024"),
     "dina" to ("chw" to "dina-pass-2024"),
+    "legal1" to ("agency" to "legal1-pass-2024"),
 )
+
+/** The registered agency the suite's server knows (its staff user: `legal1`). */
+const val AGENCY = "nari-legal"
 
 fun tempDir(prefix: String): File = Files.createTempDirectory("casesync-kt-$prefix").toFile()
 
@@ -55,9 +59,15 @@ class Server private constructor(private val process: Process, val url: String, 
             val bin = System.getenv("CASESYNC_SERVER") ?: "target/debug/casesync-server"
             require(File(bin).canExecute()) { "server binary not found: $bin (build casesync-server)" }
             val data = tempDir("server")
+            val put = ProcessBuilder(bin, "--data", data.path, "agency", "put", AGENCY,
+                "--name", "en=Women's Legal Aid", "--name", "bn=নারী আইন সহায়তা কেন্দ্র",
+                "--service", "legal", "--district", DISTRICT).redirectErrorStream(true).start()
+            val putOut = put.inputStream.bufferedReader().readText()
+            check(put.waitFor() == 0) { "agency put failed: $putOut" }
             for ((name, rp) in USERS) {
-                val args = mutableListOf(bin, "--data", data.path, "user", "add", name,
-                    "--role", rp.first, "--district", DISTRICT, "--password", rp.second)
+                val scope = if (rp.first == "agency") listOf("--agency", AGENCY) else listOf("--district", DISTRICT)
+                val args = (listOf(bin, "--data", data.path, "user", "add", name,
+                    "--role", rp.first, "--password", rp.second) + scope).toMutableList()
                 if (rp.first == "coordinator") args += "--sensitive-access"
                 val p = ProcessBuilder(args).redirectErrorStream(true).start()
                 val out = p.inputStream.bufferedReader().readText()
