@@ -24,8 +24,16 @@ pub const DEMO_USERS: &[(&str, Role, &str)] = &[
     ("chw3", Role::Chw, "demo-chw3-pass"),
     ("legal1", Role::Agency, "demo-legal1-pass"),
 ];
-/// The demo's registered agencies: (id, role agency user, service, names by language).
-pub const DEMO_AGENCIES: &[(&str, Option<&str>, ReferralService, &[(&str, &str)])] = &[
+/// A demo agency: (id, its staff user, service, names by language).
+pub type DemoAgency = (
+    &'static str,
+    Option<&'static str>,
+    ReferralService,
+    &'static [(&'static str, &'static str)],
+);
+
+/// The demo's registered agencies.
+pub const DEMO_AGENCIES: &[DemoAgency] = &[
     (
         "nari-legal",
         Some("legal1"),
@@ -263,7 +271,7 @@ fn demo_case(
     )?;
     // The legal aid centre's staff answered some of theirs: accepted, some completed.
     if let Some((_, Some(staff), ..)) = registered {
-        if i % 3 != 0 {
+        if !i.is_multiple_of(3) {
             let agency = EditCtx::new(*staff, Role::Agency, now_ms);
             doc.set_actor(device_actor(&format!("server:{staff}")));
             doc.answer_referral(

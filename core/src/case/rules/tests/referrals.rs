@@ -32,13 +32,17 @@ fn referred() -> (CaseDoc, String) {
 fn a_registered_agency_is_referred_to_only_with_consent_to_share() {
     let mut doc = new_case();
     let heads = doc.heads();
-    let err = doc.add_referral(&chw(), &to_agency(false)).unwrap_err();
+    let err = doc
+        .add_referral(&chw(), &to_agency(false))
+        .expect_err("refused");
     assert!(matches!(err, CaseError::ReferralNeedsConsent), "{err:?}");
     assert_eq!(doc.heads(), heads, "nothing written");
     // Refused consent is no consent.
     doc.record_consent(&chw(), false, d("2025-01-05"), "none")
         .expect("refusal recorded");
-    let err = doc.add_referral(&chw(), &to_agency(false)).unwrap_err();
+    let err = doc
+        .add_referral(&chw(), &to_agency(false))
+        .expect_err("refused");
     assert!(matches!(err, CaseError::ReferralNeedsConsent), "{err:?}");
     // A free-text agency outside the system needs none (as before).
     let mut free = to_agency(false);
@@ -58,7 +62,7 @@ fn a_registered_agency_is_referred_to_only_with_consent_to_share() {
             am.put(&m, "agency_id", "nari-legal").expect("p");
         })
     });
-    assert_eq!(r.unwrap_err().kind, RuleKind::Lifecycle);
+    assert_eq!(r.expect_err("refused").kind, RuleKind::Lifecycle);
 }
 
 #[test]
@@ -66,7 +70,9 @@ fn a_confidential_case_needs_consent_on_the_referral_itself() {
     let mut doc = planning();
     doc.set_sensitive(&coord(), true).expect("sensitive");
     let heads = doc.heads();
-    let err = doc.add_referral(&chw(), &to_agency(false)).unwrap_err();
+    let err = doc
+        .add_referral(&chw(), &to_agency(false))
+        .expect_err("refused");
     assert!(
         matches!(err, CaseError::ReferralNeedsSensitiveConsent),
         "{err:?}"
@@ -93,7 +99,7 @@ fn only_the_agency_answers_and_one_step_at_a_time() {
                 ..ReferralUpdate::default()
             },
         )
-        .unwrap_err();
+        .expect_err("refused");
     assert!(matches!(err, CaseError::Forbidden { .. }), "{err:?}");
     // ...nor by a hand-made change, nor can a coordinator.
     for by in [Role::Chw, Role::Coordinator] {
@@ -105,7 +111,7 @@ fn only_the_agency_answers_and_one_step_at_a_time() {
                 am.put(&m, "status", "accepted").expect("p");
             })
         });
-        assert_eq!(r.unwrap_err().kind, RuleKind::Role, "{by:?}");
+        assert_eq!(r.expect_err("refused").kind, RuleKind::Role, "{by:?}");
     }
     // Her follow-up date and notes of the outcome stay hers.
     let rid = id.clone();
@@ -135,7 +141,7 @@ fn only_the_agency_answers_and_one_step_at_a_time() {
             am.put(&m, "status", "completed").expect("p");
         })
     });
-    assert_eq!(r.unwrap_err().kind, RuleKind::Lifecycle);
+    assert_eq!(r.expect_err("refused").kind, RuleKind::Lifecycle);
     // Accept, then complete: each passes the rules as the agency's.
     let rid = id.clone();
     judge(&mut doc, Role::Agency, |x| {
@@ -170,7 +176,7 @@ fn only_the_agency_answers_and_one_step_at_a_time() {
                 reason: "ไม่มีที่ว่าง".into(),
             },
         )
-        .unwrap_err();
+        .expect_err("refused");
     assert!(matches!(err, CaseError::Invalid { .. }), "{err:?}");
 }
 
@@ -191,7 +197,7 @@ fn agency_staff_change_nothing_but_their_answer() {
                 next_visit_date: None,
             },
         )
-        .unwrap_err();
+        .expect_err("refused");
     assert!(matches!(err, CaseError::Forbidden { .. }), "{err:?}");
     // Not by hand: a stage, another referral (free text), a new referral.
     let free = {
@@ -199,7 +205,8 @@ fn agency_staff_change_nothing_but_their_answer() {
         r.agency_id = None;
         doc.add_referral(&chw(), &r).expect("free")
     };
-    let cases: Vec<Box<dyn FnOnce(&mut CaseDoc)>> = vec![
+    type Edit = Box<dyn FnOnce(&mut CaseDoc)>;
+    let cases: Vec<Edit> = vec![
         Box::new(|d: &mut CaseDoc| raw(d, |am| am.put(ROOT, "stage", "closed").expect("p"))),
         Box::new(move |d: &mut CaseDoc| {
             raw(d, |am| {
@@ -214,7 +221,7 @@ fn agency_staff_change_nothing_but_their_answer() {
     ];
     for edit in cases {
         let r = judge(&mut doc.clone(), Role::Agency, edit);
-        assert_eq!(r.unwrap_err().kind, RuleKind::Role);
+        assert_eq!(r.expect_err("refused").kind, RuleKind::Role);
     }
     // The address is set once, whoever writes it.
     let rid = id.clone();
@@ -225,5 +232,5 @@ fn agency_staff_change_nothing_but_their_answer() {
             am.put(&m, "agency_id", "another-agency").expect("p");
         })
     });
-    assert_eq!(r.unwrap_err().kind, RuleKind::Lifecycle);
+    assert_eq!(r.expect_err("refused").kind, RuleKind::Lifecycle);
 }
