@@ -308,6 +308,22 @@ impl DuplicateIndex {
     }
 }
 
+/// Whether a coordinator already decided about cases `a` and `b`: different people (a
+/// `distinct` mark in either), or one closed as a duplicate (it left the pool of
+/// clients: it is never offered again as a match). The phone's
+/// `possibleDuplicatesOfCase` leaves such pairs out, as the server's review queue does.
+pub fn already_decided(a: &Case, b: &Case) -> bool {
+    let closed_as_duplicate = |c: &Case| {
+        c.closure
+            .as_ref()
+            .is_some_and(|cl| cl.reason == crate::case::ClosureReason::Duplicate)
+    };
+    a.distinct_from.contains(&b.id)
+        || b.distinct_from.contains(&a.id)
+        || closed_as_duplicate(a)
+        || closed_as_duplicate(b)
+}
+
 /// Scores two clients directly (no index): for explaining a pair.
 pub fn compare(a: &Person, b: &Person) -> score::Scored {
     score::score(&Prepared::new(a), &Prepared::new(b))

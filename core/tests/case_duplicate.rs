@@ -225,3 +225,37 @@ fn documents_written_before_the_fields_existed_still_read_and_take_them() {
     let back: Case = serde_json::from_value(json).expect("reads without the field");
     assert!(back.distinct_from.is_empty());
 }
+
+/// A decided pair is never offered again on the phone (`possibleDuplicatesOfCase`
+/// filters with `dedup::already_decided`): different people, or one closed as a
+/// duplicate.
+#[test]
+fn decided_pairs_are_known_as_decided() {
+    let mut a = new_case("case-a", "زهرا حسینی");
+    let mut b = new_case("case-b", "زهرا حسيني");
+    let mut c = new_case("case-c", "Zahra Hosseini");
+    let read = |d: &mut CaseDoc| d.read().expect("read");
+    assert!(!casesync_core::dedup::already_decided(
+        &read(&mut a),
+        &read(&mut b)
+    ));
+    a.mark_distinct(&coordinator(), "case-b").expect("mark");
+    assert!(casesync_core::dedup::already_decided(
+        &read(&mut a),
+        &read(&mut b)
+    ));
+    assert!(
+        casesync_core::dedup::already_decided(&read(&mut b), &read(&mut a)),
+        "either way"
+    );
+    assert!(!casesync_core::dedup::already_decided(
+        &read(&mut a),
+        &read(&mut c)
+    ));
+    c.close_as_duplicate(&coordinator(), "case-a", d("2025-03-01"), "same woman")
+        .expect("closed as a duplicate");
+    assert!(casesync_core::dedup::already_decided(
+        &read(&mut a),
+        &read(&mut c)
+    ));
+}

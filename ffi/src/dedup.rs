@@ -188,13 +188,24 @@ impl CaseStore {
     }
 
     /// The other cases on this phone that may be the same client as case `case_id`,
-    /// best first (at most 10). `NotFound` when the case is not on the phone.
+    /// best first (at most 10), without the pairs a coordinator decided (different
+    /// people, or one closed as a duplicate). `NotFound` when the case is not on the
+    /// phone.
     pub fn possible_duplicates_of_case(
         &self,
         case_id: String,
     ) -> Result<Vec<PossibleDuplicate>, CasesyncError> {
         let case = self.store.load_case(&case_id)?.read()?;
-        self.duplicates(&Person::from_case(&case), Some(&case_id))
+        let found = self.duplicates(&Person::from_case(&case), Some(&case_id))?;
+        // At most `MAX_MATCHES` (10) cases read: the pairs a coordinator decided stay out.
+        let mut out = Vec::with_capacity(found.len());
+        for d in found {
+            let other = self.store.load_case(&d.summary.id)?.read()?;
+            if !dedup::already_decided(&case, &other) {
+                out.push(d);
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -1164,7 +1164,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates() and 0xFFFF) != 34076) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case() and 0xFFFF) != 39225) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case() and 0xFFFF) != 39545) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_acknowledge_activity_after_closure() and 0xFFFF) != 55175) {
@@ -1845,7 +1845,9 @@ public interface CaseStoreInterface {
     
     /**
      * The other cases on this phone that may be the same client as case `case_id`,
-     * best first (at most 10). `NotFound` when the case is not on the phone.
+     * best first (at most 10), without the pairs a coordinator decided (different
+     * people, or one closed as a duplicate). `NotFound` when the case is not on the
+     * phone.
      */
     fun `possibleDuplicatesOfCase`(`caseId`: kotlin.String): List<PossibleDuplicate>
     
@@ -2333,7 +2335,9 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
     
     /**
      * The other cases on this phone that may be the same client as case `case_id`,
-     * best first (at most 10). `NotFound` when the case is not on the phone.
+     * best first (at most 10), without the pairs a coordinator decided (different
+     * people, or one closed as a duplicate). `NotFound` when the case is not on the
+     * phone.
      */
     @Throws(CasesyncException::class)override fun `possibleDuplicatesOfCase`(`caseId`: kotlin.String): List<PossibleDuplicate> {
             return FfiConverterSequenceTypePossibleDuplicate.lift(
