@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use casesync_core::case::{Case, CaseError, Referral, ReferralAnswer, Role};
+use casesync_core::case::{Case, CaseError, Referral, ReferralAnswer, ReferralStatus, Role};
 use casesync_core::protocol::{Agency, SharedReferral, MAX_AGENCIES};
 
 use crate::auth::check_districts;
@@ -176,8 +176,8 @@ pub fn referrals_for(
         }
     }
     out.sort_by(|a, b| {
-        (a.status != casesync_core::case::ReferralStatus::Made)
-            .cmp(&(b.status != casesync_core::case::ReferralStatus::Made))
+        (a.status != ReferralStatus::Made)
+            .cmp(&(b.status != ReferralStatus::Made))
             .then(b.date.cmp(&a.date))
             .then_with(|| a.case_id.cmp(&b.case_id))
             .then_with(|| a.referral_id.cmp(&b.referral_id))
@@ -200,11 +200,7 @@ pub fn answer(
 ) -> Result<SharedReferral, AppError> {
     let agency = agency_of(engine.store().as_ref(), user)?;
     let device = crate::web::actions::server_device(&user.user_id);
-    let target = match answer {
-        ReferralAnswer::Accept { .. } => casesync_core::case::ReferralStatus::Accepted,
-        ReferralAnswer::Decline { .. } => casesync_core::case::ReferralStatus::Declined,
-        ReferralAnswer::Complete { .. } => casesync_core::case::ReferralStatus::Completed,
-    };
+    let target = answer.status();
     let repeat = std::cell::Cell::new(false);
     let result = engine.edit_with(
         user,

@@ -175,6 +175,17 @@ pub enum ReferralAnswer {
     },
 }
 
+impl ReferralAnswer {
+    /// The status the answer gives the referral.
+    pub fn status(&self) -> ReferralStatus {
+        match self {
+            ReferralAnswer::Accept { .. } => ReferralStatus::Accepted,
+            ReferralAnswer::Decline { .. } => ReferralStatus::Declined,
+            ReferralAnswer::Complete { .. } => ReferralStatus::Completed,
+        }
+    }
+}
+
 /// Referral fields to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReferralUpdate {

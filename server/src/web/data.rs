@@ -16,7 +16,7 @@
 //! (the dashboard's reads do not push the cases being synced out of that cache).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use casesync_core::case::{Case, CaseDoc, Conflict};
 use chrono::NaiveDate;
@@ -102,6 +102,12 @@ fn under(key: &ScopeKey, case: &Case) -> bool {
 }
 
 impl CaseCache {
+    fn locked(&self) -> Result<MutexGuard<'_, HashMap<ScopeKey, ScopeCache>>, StoreError> {
+        self.scopes
+            .lock()
+            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))
+    }
+
     /// Drops case `id` from every scope (it was erased).
     pub fn forget(&self, id: &str) {
         let mut scopes = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -182,10 +188,7 @@ impl CaseCache {
         engine: &SyncEngine,
         user: &UserRecord,
     ) -> Result<Vec<DupPair>, StoreError> {
-        let mut scopes = self
-            .scopes
-            .lock()
-            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
+        let mut scopes = self.locked()?;
         let mut out = Vec::new();
         for key in scope_keys(user) {
             if !matches!(key, ScopeKey::District(_)) {
@@ -221,10 +224,7 @@ impl CaseCache {
         engine: &SyncEngine,
         district: &str,
     ) -> Result<Vec<Arc<Loaded>>, StoreError> {
-        let mut scopes = self
-            .scopes
-            .lock()
-            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
+        let mut scopes = self.locked()?;
         let key = ScopeKey::District(district.to_owned());
         self.refresh(engine, &key, &mut scopes)?;
         Ok(scopes
@@ -239,10 +239,7 @@ impl CaseCache {
         engine: &SyncEngine,
         user: &UserRecord,
     ) -> Result<Vec<Arc<Loaded>>, StoreError> {
-        let mut scopes = self
-            .scopes
-            .lock()
-            .map_err(|_| StoreError::Db("dashboard cache lock poisoned".into()))?;
+        let mut scopes = self.locked()?;
         let mut out: BTreeMap<String, Arc<Loaded>> = BTreeMap::new();
         for key in scope_keys(user) {
             self.refresh(engine, &key, &mut scopes)?;

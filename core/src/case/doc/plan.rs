@@ -186,22 +186,17 @@ impl CaseDoc {
             .string(&m, "status")
             .and_then(|s| ReferralStatus::parse(&s))
             .unwrap_or(ReferralStatus::Made);
-        let (to, date, key, text) = match answer {
-            ReferralAnswer::Accept { date } => {
-                (ReferralStatus::Accepted, *date, "accepted_on", None)
-            }
+        let to = answer.status();
+        let (date, key, text) = match answer {
+            ReferralAnswer::Accept { date } => (*date, "accepted_on", None),
             ReferralAnswer::Decline { date, reason } => (
-                ReferralStatus::Declined,
                 *date,
                 "declined_on",
                 Some(("decline_reason", "decline reason", reason)),
             ),
-            ReferralAnswer::Complete { date, outcome } => (
-                ReferralStatus::Completed,
-                *date,
-                "completed_on",
-                Some(("outcome", "outcome", outcome)),
-            ),
+            ReferralAnswer::Complete { date, outcome } => {
+                (*date, "completed_on", Some(("outcome", "outcome", outcome)))
+            }
         };
         if let Some((_, field, t)) = text {
             check_required(field, t, MAX_LONG_TEXT)?;
