@@ -49,7 +49,7 @@ impl CaseStore {
         let dir: AgencyDirectory = http
             .get_json_auth(
                 &session::url(&session.server_url, "v1/agencies"),
-                &session.access_token,
+                session.access_token.expose(),
                 MAX_DIRECTORY_BYTES,
             )
             .map_err(|e| self.server_error(e))?;

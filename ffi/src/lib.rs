@@ -39,6 +39,6 @@ mod transport;
 pub use dedup::{HouseholdMemberInput, PossibleDuplicate, RegistrationQuery};
 pub use error::{CasesyncError, ErrorDetail};
 pub use inputs::*;
-pub use session::{Session, TransportConfig};
+pub use session::{Session, Token, TransportConfig};
 pub use store::CaseStore;
 pub use sync::{SyncHandle, SyncObserver, SyncProgress, SyncReport};

@@ -1,12 +1,45 @@
 //! Login state and transport settings, and the two auth calls
 //! (`POST /v1/auth/login`, `POST /v1/auth/refresh`).
 
+use std::fmt;
 use std::time::Duration;
 
 use casesync_core::case::Role;
 use casesync_core::protocol::{LoginRequest, RefreshRequest, TokenResponse};
 
 use crate::transport::{Http, TransportError};
+
+/// A bearer credential (an access or a refresh token). Its `Debug` (Rust) and
+/// `toString()` (Kotlin: `org.casesync.SecretToken`, aliased `Token`) print `Token(redacted)`, so logging a
+/// [`Session`] or a crash report holding one never carries a credential; the text is
+/// read on purpose (`expose()` in Rust, `.value` in Kotlin).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token's text.
+    pub fn new(text: impl Into<String>) -> Self {
+        Token(text.into())
+    }
+
+    /// The token's text (for the `Authorization` header or the refresh body only).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(redacted)")
+    }
+}
+
+uniffi::custom_type!(
+    /// A bearer credential; Kotlin's `org.casesync.SecretToken`, whose `toString()` hides it.
+    Token, String, {
+    lower: |t| t.0,
+    try_lift: |s| Ok(Token(s)),
+});
 
 /// A logged-in user on this device. The app keeps it (e.g. in encrypted preferences)
 /// and hands it back with `CaseStore.restoreSession` after a restart, so a worker can
@@ -20,9 +53,9 @@ pub struct Session {
     /// Role.
     pub role: Role,
     /// Short-lived access token (JWT).
-    pub access_token: String,
+    pub access_token: Token,
     /// Single-use refresh token (rotated at every refresh).
-    pub refresh_token: String,
+    pub refresh_token: Token,
     /// When the access token expires, ms since the Unix epoch (this phone's clock).
     pub access_expires_at_ms: i64,
 }
@@ -106,8 +139,8 @@ fn session(server_url: &str, t: TokenResponse, now_ms: i64) -> Session {
         server_url: server_url.to_owned(),
         user_id: t.user_id,
         role: t.role,
-        access_token: t.access_token,
-        refresh_token: t.refresh_token,
+        access_token: Token(t.access_token),
+        refresh_token: Token(t.refresh_token),
         access_expires_at_ms: now_ms.saturating_add((t.expires_in as i64).saturating_mul(1000)),
     }
 }
@@ -143,7 +176,7 @@ pub(crate) fn refresh(
     now_ms: i64,
 ) -> Result<Session, TransportError> {
     let body = RefreshRequest {
-        refresh_token: old.refresh_token.clone(),
+        refresh_token: old.refresh_token.expose().to_owned(),
         device_id: device_id.to_owned(),
     };
     let t: TokenResponse = http.post_json(&url(&old.server_url, "v1/auth/refresh"), &body)?;
@@ -161,5 +194,27 @@ mod tests {
         assert_eq!(c.backoff(3), Duration::from_secs(4));
         assert_eq!(c.backoff(40), Duration::from_secs(30));
         assert_eq!(url("http://h:1/", "v1/sync"), "http://h:1/v1/sync");
+    }
+
+    /// A session written to a log (`{:?}`) must not carry its tokens (it did before the
+    /// tokens were `Token`s: the derived `Debug` printed them).
+    #[test]
+    fn debug_output_hides_the_tokens() {
+        let s = session(
+            "https://cases.example.org",
+            TokenResponse {
+                access_token: "eyJhbGciOi.access-secret".into(),
+                refresh_token: "refresh-secret-4f2a".into(),
+                expires_in: 900,
+                user_id: "chw1".into(),
+                role: Role::Chw,
+            },
+            0,
+        );
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("access-secret"), "{printed}");
+        assert!(!printed.contains("refresh-secret"), "{printed}");
+        assert!(printed.contains("chw1"), "{printed}");
+        assert_eq!(s.access_token.expose(), "eyJhbGciOi.access-secret");
     }
 }

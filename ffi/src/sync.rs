@@ -152,7 +152,7 @@ impl CaseStore {
                 let _g = lock(&self.ops);
                 sync.next_request()?
             };
-            match http.post_sync(&url, &session.access_token, &request) {
+            match http.post_sync(&url, session.access_token.expose(), &request) {
                 Ok(bytes) => {
                     let step = {
                         let _g = lock(&self.ops);

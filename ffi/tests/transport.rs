@@ -17,7 +17,7 @@ use casesync_core::case::{NewCase, Role};
 use casesync_core::protocol::{encode_response, SyncResponse, CONTENT_TYPE, PROTOCOL_VERSION};
 use casesync_ffi::{
     CaseStore, CasesyncError, Session, SummaryFilter, SyncHandle, SyncObserver, SyncProgress,
-    TransportConfig,
+    Token, TransportConfig,
 };
 
 /// What the fake server does with one connection.
@@ -131,8 +131,8 @@ fn store(url: &str, expires_at_ms: i64) -> (tempfile::TempDir, Arc<CaseStore>) {
         server_url: url.to_owned(),
         user_id: "u1".into(),
         role: Role::Chw,
-        access_token: "a1".into(),
-        refresh_token: "r1".into(),
+        access_token: Token::new("a1"),
+        refresh_token: Token::new("r1"),
         access_expires_at_ms: expires_at_ms,
     });
     (dir, s)
@@ -203,8 +203,8 @@ fn an_expired_token_is_refreshed_once() {
     let session = s.session().expect("session kept");
     assert_eq!(
         (
-            session.access_token.as_str(),
-            session.refresh_token.as_str()
+            session.access_token.expose(),
+            session.refresh_token.expose()
         ),
         ("a2", "r2")
     );
@@ -354,7 +354,7 @@ fn a_refresh_whose_answer_is_lost_is_retried_with_the_same_token() {
     let f = fake(vec![Reply::Drop, Reply::Json(200, TOKENS)]);
     let (_d, s) = store(&f.url, 0);
     let session = s.refresh().expect("the retry gets the answer");
-    assert_eq!(session.refresh_token, "r2");
+    assert_eq!(session.refresh_token.expose(), "r2");
     assert_eq!(
         *f.seen.lock().expect("log"),
         vec!["POST /v1/auth/refresh", "POST /v1/auth/refresh"]

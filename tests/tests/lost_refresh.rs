@@ -263,7 +263,7 @@ fn a_lost_refresh_answer_is_retried_with_the_same_token_and_nothing_is_wiped() {
         serde_json::from_slice(&proxy.dropped.lock().expect("log")[0]).expect("dropped json");
     let now = p.session().expect("still logged in");
     assert_eq!(
-        Some(now.refresh_token.as_str()),
+        Some(now.refresh_token.expose()),
         dropped["refresh_token"].as_str(),
         "the retry got the successor the lost answer carried (idempotent)"
     );

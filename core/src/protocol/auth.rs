@@ -7,8 +7,52 @@ use serde::{Deserialize, Serialize};
 
 use crate::case::Role;
 
+/// How a credential shows in `{:?}` (so a logged request or response never holds one).
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("refresh_token", &REDACTED)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PasswordChangeRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChangeRequest")
+            .field("username", &self.username)
+            .field("old_password", &REDACTED)
+            .field("new_password", &REDACTED)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &REDACTED)
+            .field("refresh_token", &REDACTED)
+            .field("expires_in", &self.expires_in)
+            .field("user_id", &self.user_id)
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
 /// Body of `POST /v1/auth/login`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// Login name.
     pub username: String,
@@ -19,7 +63,7 @@ pub struct LoginRequest {
 }
 
 /// Body of `POST /v1/auth/refresh`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshRequest {
     /// The current refresh token (spent by this call).
     pub refresh_token: String,
@@ -29,7 +73,7 @@ pub struct RefreshRequest {
 
 /// Body of `POST /v1/auth/password`: a user changes their own password (after an
 /// administrator's reset, the only way back to a login).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordChangeRequest {
     /// Login name.
     pub username: String,
@@ -55,7 +99,7 @@ pub fn password_acceptable(password: &str) -> bool {
 }
 
 /// What login and refresh return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// Access token (JWT) for `Authorization: Bearer`.
     pub access_token: String,

@@ -82,3 +82,40 @@ fn the_auth_messages_are_pinned() {
         r#"{"code":"rate_limited","message":"خیلی زیاد"}"#
     );
 }
+
+/// Credentials never show in `{:?}` (a request or response logged by mistake).
+#[test]
+fn debug_output_hides_credentials() {
+    let login = LoginRequest {
+        username: "amina".into(),
+        password: "পাসওয়ার্ড-২০২৪".into(),
+        device_id: "device-1".into(),
+    };
+    let refresh = RefreshRequest {
+        refresh_token: "refresh-secret".into(),
+        device_id: "device-1".into(),
+    };
+    let change = PasswordChangeRequest {
+        username: "somchai".into(),
+        old_password: "ชั่วคราว-123".into(),
+        new_password: "mật-khẩu-mới".into(),
+    };
+    let tokens = TokenResponse {
+        access_token: "access-secret".into(),
+        refresh_token: "refresh-secret".into(),
+        expires_in: 900,
+        user_id: "amina".into(),
+        role: Role::Coordinator,
+    };
+    let printed = format!("{login:?} {refresh:?} {change:?} {tokens:?}");
+    for secret in [
+        "পাসওয়ার্ড",
+        "refresh-secret",
+        "ชั่วคราว",
+        "mật-khẩu",
+        "access-secret",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+    assert!(printed.contains("amina") && printed.contains("device-1"));
+}

@@ -4533,12 +4533,12 @@ data class Session (
     /**
      * Short-lived access token (JWT).
      */
-    var `accessToken`: kotlin.String
+    var `accessToken`: Token
     , 
     /**
      * Single-use refresh token (rotated at every refresh).
      */
-    var `refreshToken`: kotlin.String
+    var `refreshToken`: Token
     , 
     /**
      * When the access token expires, ms since the Unix epoch (this phone's clock).
@@ -4563,8 +4563,8 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeRole.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeToken.read(buf),
+            FfiConverterTypeToken.read(buf),
             FfiConverterLong.read(buf),
         )
     }
@@ -4573,8 +4573,8 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.allocationSize(value.`serverUrl`) +
             FfiConverterString.allocationSize(value.`userId`) +
             FfiConverterTypeRole.allocationSize(value.`role`) +
-            FfiConverterString.allocationSize(value.`accessToken`) +
-            FfiConverterString.allocationSize(value.`refreshToken`) +
+            FfiConverterTypeToken.allocationSize(value.`accessToken`) +
+            FfiConverterTypeToken.allocationSize(value.`refreshToken`) +
             FfiConverterLong.allocationSize(value.`accessExpiresAtMs`)
     )
 
@@ -4582,8 +4582,8 @@ public object FfiConverterTypeSession: FfiConverterRustBuffer<Session> {
             FfiConverterString.write(value.`serverUrl`, buf)
             FfiConverterString.write(value.`userId`, buf)
             FfiConverterTypeRole.write(value.`role`, buf)
-            FfiConverterString.write(value.`accessToken`, buf)
-            FfiConverterString.write(value.`refreshToken`, buf)
+            FfiConverterTypeToken.write(value.`accessToken`, buf)
+            FfiConverterTypeToken.write(value.`refreshToken`, buf)
             FfiConverterLong.write(value.`accessExpiresAtMs`, buf)
     }
 }
@@ -6288,6 +6288,45 @@ public object FfiConverterMapStringString: FfiConverterRustBuffer<Map<kotlin.Str
             FfiConverterString.write(k, buf)
             FfiConverterString.write(v, buf)
         }
+    }
+}
+
+
+
+
+
+/**
+ * A bearer credential; Kotlin's `org.casesync.SecretToken`, whose `toString()` hides it.
+ */
+public typealias Token = SecretToken
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeToken: FfiConverter<Token, RustBuffer.ByValue> {
+    override fun lift(value: RustBuffer.ByValue): Token {
+        val builtinValue = FfiConverterString.lift(value)
+        return SecretToken(builtinValue)
+    }
+
+    override fun lower(value: Token): RustBuffer.ByValue {
+        val builtinValue = value.value
+        return FfiConverterString.lower(builtinValue)
+    }
+
+    override fun read(buf: ByteBuffer): Token {
+        val builtinValue = FfiConverterString.read(buf)
+        return SecretToken(builtinValue)
+    }
+
+    override fun allocationSize(value: Token): ULong {
+        val builtinValue = value.value
+        return FfiConverterString.allocationSize(builtinValue)
+    }
+
+    override fun write(value: Token, buf: ByteBuffer) {
+        val builtinValue = value.value
+        FfiConverterString.write(builtinValue, buf)
     }
 }
 

@@ -351,15 +351,20 @@ val tests = linkedMapOf<String, () -> Unit>(
         val first = phone.store.session()!!
         val second = phone.store.refresh()
         assertNotEquals(first.refreshToken, second.refreshToken)
+        // A session written to a log carries no credential.
+        val printed = second.toString()
+        assertTrue(second.userId in printed, printed)
+        assertFalse(second.accessToken.value in printed, printed)
+        assertFalse(second.refreshToken.value in printed, printed)
         // The answer to that refresh was lost: the retry with the spent token gets the same successor.
         val (status, body) = server.postJson("/v1/auth/refresh",
-            """{"refresh_token":"${first.refreshToken}","device_id":"${phone.deviceId}"}""")
+            """{"refresh_token":"${first.refreshToken.value}","device_id":"${phone.deviceId}"}""")
         assertEquals(200, status, body)
-        assertTrue(body.contains(second.refreshToken), body)
+        assertTrue(body.contains(second.refreshToken.value), body)
         // The successor is used; then someone replays the first token: the token family is revoked.
         val third = phone.store.refresh()
         val (reused, rbody) = server.postJson("/v1/auth/refresh",
-            """{"refresh_token":"${first.refreshToken}","device_id":"${phone.deviceId}"}""")
+            """{"refresh_token":"${first.refreshToken.value}","device_id":"${phone.deviceId}"}""")
         assertEquals(401, reused)
         assertTrue(rbody.contains("refresh_reused"), rbody)
         // The phone is asked for the password, nothing is wiped, offline edits still work.
