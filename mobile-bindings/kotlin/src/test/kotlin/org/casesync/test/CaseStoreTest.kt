@@ -320,7 +320,7 @@ val tests = linkedMapOf<String, () -> Unit>(
         val s = CaseStore.open(tempDir("offline").path, storeKey(3), "device-offline")
         s.setTransportConfig(FAST)
         assertFailsWith<CasesyncException.Network> { s.login("http://127.0.0.1:9", "amina", "x") }
-        s.restoreSession(Session("http://127.0.0.1:9", "someone", Role.CHW, "token", "refresh", Long.MAX_VALUE))
+        s.restoreSession(Session("http://127.0.0.1:9", "someone", Role.CHW, SecretToken("token"), SecretToken("refresh"), Long.MAX_VALUE))
         s.createCase(NewCase("case-off-1", DISTRICT, "v", "someone", false, "Trần Thị Mai"))
         val started = System.nanoTime()
         val e = assertFailsWith<CasesyncException.Network> { s.sync(SyncHandle(), NoSyncProgress) }

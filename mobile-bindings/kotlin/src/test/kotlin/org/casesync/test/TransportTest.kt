@@ -41,7 +41,7 @@ val transportTests = linkedMapOf<String, () -> Unit>(
             listener.soTimeout = 300
             val url = "http://127.0.0.1:${listener.localPort}"
             assertFailsWith<CasesyncException.Insecure> { s.login(url, "amina", "x") }
-            s.restoreSession(Session(url, "someone", Role.CHW, "token", "refresh", Long.MAX_VALUE))
+            s.restoreSession(Session(url, "someone", Role.CHW, SecretToken("token"), SecretToken("refresh"), Long.MAX_VALUE))
             s.createCase(NewCase("case-strict-1", DISTRICT, "v", "someone", false, "Nguyễn Văn An"))
             val sync = assertFailsWith<CasesyncException.Insecure> { runBlocking { s.syncSuspend() } }
             assertEquals("network.insecure_http", sync.errorDetail.code)
