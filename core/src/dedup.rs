@@ -31,6 +31,14 @@
 //! format too, but brings libphonenumber's whole metadata, `regex` and a long compile
 //! to the core that every phone build links.
 //!
+//! **Listing**: the person checked is one client, so a check lists the best candidate
+//! and those within [`LIST_MARGIN`] of it ([`list_best`]), not every case from the
+//! threshold: a common name in the same village (the benchmark caseload's names are
+//! shared by ~6 clients per village) at an age further off is the best match's namesake.
+//! Ties are all listed. Callers leave out decided pairs before the listing chooses, so a
+//! weaker candidate behind a decided one still shows. Birth years one year apart count
+//! more than two ([`score::weight::AGE_CLOSE_STEP`]).
+//!
 //! **Speed**: [`DuplicateIndex`] keeps every case prepared once and blocks on the phone's
 //! last digits and each name word's skeleton (whole and first two classes), so a check
 //! scores only the cases sharing a key with the query (hundreds, not all 10,000).
@@ -52,6 +60,13 @@ use score::Prepared;
 pub const MATCH_THRESHOLD: f32 = 6.0;
 /// Most matches one check returns (best first).
 pub const MAX_MATCHES: usize = 10;
+/// A check lists the best match and those at most this many points below it: the
+/// person being checked is one client, so a candidate clearly weaker than the best is
+/// that one's namesake (the same common name in the same village, an age further off),
+/// not a second chance. Ties are all listed: two equally likely cases are both shown.
+pub const LIST_MARGIN: f32 = 0.25;
+/// Most candidates [`DuplicateIndex::candidates`] returns (the listing's input).
+pub const MAX_CANDIDATES: usize = 50;
 
 /// What a registration knows of a client, as compared.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -259,14 +274,21 @@ impl DuplicateIndex {
     }
 
     /// The held cases that may be `person`, best first, at most [`MAX_MATCHES`], never
-    /// `exclude` (the case being checked itself).
+    /// `exclude` (the case being checked itself): the candidates from
+    /// [`MATCH_THRESHOLD`], listed by [`list_best`].
     pub fn check(&self, person: &Person, exclude: Option<&str>) -> Vec<DuplicateMatch> {
-        self.check_from(person, exclude, MATCH_THRESHOLD)
+        let found = self.candidates(person, exclude, MATCH_THRESHOLD);
+        let Ok(listed) = list_best(found, LIST_MARGIN, |_| {
+            Ok::<_, std::convert::Infallible>(true)
+        });
+        listed
     }
 
-    /// [`check`](Self::check) listing from another score than [`MATCH_THRESHOLD`] (the
-    /// benchmark's precision / recall trade-off).
-    pub fn check_from(
+    /// Every held case scoring at least `threshold` against `person`, best first (ties
+    /// by id), at most [`MAX_CANDIDATES`], never `exclude`: what a listing chooses from
+    /// (after leaving out the pairs a coordinator decided), and the benchmark's
+    /// trade-off table.
+    pub fn candidates(
         &self,
         person: &Person,
         exclude: Option<&str>,
@@ -276,16 +298,16 @@ impl DuplicateIndex {
         if !q.is_matchable() {
             return Vec::new();
         }
-        let mut candidates: Vec<u32> = q
+        let mut slots: Vec<u32> = q
             .keys()
             .iter()
             .filter_map(|k| self.blocks.get(k))
             .flatten()
             .copied()
             .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        let mut out: Vec<DuplicateMatch> = candidates
+        slots.sort_unstable();
+        slots.dedup();
+        let mut out: Vec<DuplicateMatch> = slots
             .into_iter()
             .filter_map(|s| self.slots[s as usize].as_ref())
             .filter(|e| Some(e.id.as_str()) != exclude)
@@ -303,9 +325,31 @@ impl DuplicateIndex {
                 .total_cmp(&a.score)
                 .then_with(|| a.case_id.cmp(&b.case_id))
         });
-        out.truncate(MAX_MATCHES);
+        out.truncate(MAX_CANDIDATES);
         out
     }
+}
+
+/// The listing of `found` (best first, as [`DuplicateIndex::candidates`] gives it): the
+/// best candidate `keep` accepts and the accepted ones at most `margin` points below it,
+/// at most [`MAX_MATCHES`]. `keep` leaves out pairs already decided (it may read them
+/// from a store, hence the error); it is asked only while a candidate can still be
+/// listed.
+pub fn list_best<E>(
+    found: Vec<DuplicateMatch>,
+    margin: f32,
+    mut keep: impl FnMut(&DuplicateMatch) -> Result<bool, E>,
+) -> Result<Vec<DuplicateMatch>, E> {
+    let mut out: Vec<DuplicateMatch> = Vec::new();
+    for m in found {
+        if out.len() >= MAX_MATCHES || out.first().is_some_and(|b| m.score < b.score - margin) {
+            break;
+        }
+        if keep(&m)? {
+            out.push(m);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether a coordinator already decided about cases `a` and `b`: different people (a

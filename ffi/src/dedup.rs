@@ -151,16 +151,23 @@ fn person_of(q: &RegistrationQuery, year: i32) -> Result<Person, CasesyncError> 
 }
 
 impl CaseStore {
+    /// The listing for `person` (see `dedup::list_best`), leaving out the candidates
+    /// `decided` says a coordinator already decided about.
     fn duplicates(
         &self,
         person: &Person,
         exclude: Option<&str>,
+        mut decided: impl FnMut(&str) -> Result<bool, CasesyncError>,
     ) -> Result<Vec<PossibleDuplicate>, CasesyncError> {
         let mut cache = lock(&self.dedup);
         let summaries = cache.refresh(&self.store)?;
-        Ok(cache
+        let found = cache
             .index
-            .check(person, exclude)
+            .candidates(person, exclude, dedup::MATCH_THRESHOLD);
+        let listed = dedup::list_best(found, dedup::LIST_MARGIN, |m| {
+            Ok::<_, CasesyncError>(summaries.contains_key(&m.case_id) && !decided(&m.case_id)?)
+        })?;
+        Ok(listed
             .into_iter()
             .filter_map(|m| {
                 Some(PossibleDuplicate {
@@ -184,7 +191,7 @@ impl CaseStore {
     ) -> Result<Vec<PossibleDuplicate>, CasesyncError> {
         let year = chrono::DateTime::from_timestamp_millis(now_ms()).map_or(1970, |t| t.year());
         let person = person_of(&query, year)?;
-        self.duplicates(&person, None)
+        self.duplicates(&person, None, |_| Ok(false))
     }
 
     /// The other cases on this phone that may be the same client as case `case_id`,
@@ -196,16 +203,11 @@ impl CaseStore {
         case_id: String,
     ) -> Result<Vec<PossibleDuplicate>, CasesyncError> {
         let case = self.store.load_case(&case_id)?.read()?;
-        let found = self.duplicates(&Person::from_case(&case), Some(&case_id))?;
-        // At most `MAX_MATCHES` (10) cases read: the pairs a coordinator decided stay out.
-        let mut out = Vec::with_capacity(found.len());
-        for d in found {
-            let other = self.store.load_case(&d.summary.id)?.read()?;
-            if !dedup::already_decided(&case, &other) {
-                out.push(d);
-            }
-        }
-        Ok(out)
+        // Only the candidates the listing may still take are read (at most a few).
+        self.duplicates(&Person::from_case(&case), Some(&case_id), |other| {
+            let other = self.store.load_case(other)?.read()?;
+            Ok(dedup::already_decided(&case, &other))
+        })
     }
 }
 

@@ -52,8 +52,11 @@ pub mod weight {
     pub const DIFFERENT_PHONE: f32 = -3.0;
     /// Same birth year.
     pub const SAME_BIRTH_YEAR: f32 = 2.0;
-    /// Birth years within the tolerance.
+    /// Birth years a year apart (within the tolerance, each further year counts
+    /// [`AGE_CLOSE_STEP`] less: the closer two estimated ages, the likelier one person).
     pub const AGE_CLOSE: f32 = 1.5;
+    /// What each year apart beyond the first takes from [`AGE_CLOSE`].
+    pub const AGE_CLOSE_STEP: f32 = 0.5;
     /// Birth years far apart.
     pub const AGE_FAR: f32 = -4.0;
     /// Both sexes recorded and different.
@@ -261,7 +264,7 @@ pub fn score(q: &Prepared, c: &Prepared) -> Scored {
             score += weight::SAME_BIRTH_YEAR;
             reasons.push(MatchReason::SameBirthYear);
         } else if d <= AGE_TOLERANCE_YEARS {
-            score += weight::AGE_CLOSE;
+            score += weight::AGE_CLOSE - weight::AGE_CLOSE_STEP * (d - 1) as f32;
             reasons.push(MatchReason::AgeClose);
         } else if d > AGE_FAR_YEARS {
             score += weight::AGE_FAR;

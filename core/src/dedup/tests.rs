@@ -307,3 +307,56 @@ fn a_check_against_thousands_of_cases_scores_only_its_block() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_namesake_further_off_in_age_is_not_listed_beside_the_client() {
+    // The same common name in the same village: the client (born 1990) and a namesake
+    // born 1992. A second registration without a phone, born 1990, is the client; the
+    // namesake is clearly weaker and is not listed (before LIST_MARGIN both were).
+    let mut index = DuplicateIndex::new();
+    index.insert(
+        "client",
+        &person("মরিয়ম খাতুন", Some("+8801510718972"), Some(1990), "মনপুরা"),
+    );
+    index.insert(
+        "namesake",
+        &person("মরিয়ম খাতুন", Some("+8801387470316"), Some(1992), "মনপুরা"),
+    );
+    let query = person("Moriyom Khatun", None, Some(1990), "মনপুরা");
+    let ids: Vec<_> = index
+        .check(&query, None)
+        .into_iter()
+        .map(|m| m.case_id)
+        .collect();
+    assert_eq!(ids, ["client"]);
+    // Both are still candidates from the threshold, best first.
+    let all: Vec<_> = index
+        .candidates(&query, None, MATCH_THRESHOLD)
+        .into_iter()
+        .map(|m| m.case_id)
+        .collect();
+    assert_eq!(all, ["client", "namesake"]);
+}
+
+#[test]
+fn equally_likely_cases_are_all_listed_and_a_decided_one_makes_room() {
+    let mut index = DuplicateIndex::new();
+    let p = person("زهرا حسینی", None, Some(1985), "Dehkadeh");
+    index.insert("a", &p);
+    index.insert("b", &p);
+    index.insert("c", &person("زهرا حسینی", None, Some(1987), "Dehkadeh"));
+    let ids = |v: Vec<DuplicateMatch>| v.into_iter().map(|m| m.case_id).collect::<Vec<_>>();
+    assert_eq!(ids(index.check(&p, None)), ["a", "b"]);
+    // "a" and "b" decided other people: the next best is listed.
+    let found = index.candidates(&p, None, MATCH_THRESHOLD);
+    let Ok(listed) = list_best(found, LIST_MARGIN, |m| {
+        Ok::<_, std::convert::Infallible>(m.case_id == "c")
+    });
+    assert_eq!(ids(listed), ["c"]);
+    // The store's error comes out of the listing as it is.
+    let found = index.candidates(&p, None, MATCH_THRESHOLD);
+    assert_eq!(
+        list_best(found, LIST_MARGIN, |_| Err::<bool, _>("io")),
+        Err("io")
+    );
+}

@@ -30,7 +30,9 @@ use axum::extract::State;
 use axum::response::Redirect;
 use axum::Form;
 use casesync_core::case::{validate_case_id, Case, ClosureReason};
-use casesync_core::dedup::{DuplicateIndex, MatchReason, Person};
+use casesync_core::dedup::{
+    self, DuplicateIndex, MatchReason, Person, LIST_MARGIN, MATCH_THRESHOLD,
+};
 use chrono::NaiveDate;
 use serde::Deserialize;
 
@@ -114,7 +116,17 @@ impl Dups {
         let Some(person) = person else {
             return;
         };
-        for m in self.index.check(&person, Some(&case.id)) {
+        // The pairs decided "different people" stay out before the listing picks the
+        // best (the marks are in both documents), so a weaker candidate behind a decided
+        // one is still listed.
+        let found = self
+            .index
+            .candidates(&person, Some(&case.id), MATCH_THRESHOLD);
+        let listed = dedup::list_best(found, LIST_MARGIN, |m| {
+            Ok::<_, std::convert::Infallible>(!case.distinct_from.contains(&m.case_id))
+        });
+        let Ok(listed) = listed;
+        for m in listed {
             self.pairs.insert(
                 pair_key(&case.id, &m.case_id),
                 Found {

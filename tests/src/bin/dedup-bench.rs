@@ -44,7 +44,10 @@ const DUPLICATE_SHARE: f64 = 0.10;
 /// Share of the clients for whom a hard negative is made.
 const NEGATIVE_SHARE: f64 = 0.10;
 /// Scores from which the trade-off table lists pairs.
-const TRADEOFF_THRESHOLDS: &[f32] = &[4.0, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 8.0];
+const TRADEOFF_THRESHOLDS: &[f32] = &[5.0, 5.5, 6.0, 6.5, 7.0, 7.5];
+/// Margins below the best match the trade-off table lists pairs within (infinite: every
+/// candidate from the score, as before the margin).
+const TRADEOFF_MARGINS: &[f32] = &[0.0, 0.25, 0.5, 1.0, f32::INFINITY];
 /// Draws tried for a family member's given name.
 const MAX_DRAWS: usize = 1_000;
 /// Targets of issue #15.
@@ -82,6 +85,17 @@ enum PhoneChange {
     Reformatted,
     Missing,
     Changed,
+}
+
+impl PhoneChange {
+    fn describe(self) -> &'static str {
+        match self {
+            PhoneChange::Same => "kept",
+            PhoneChange::Reformatted => "re-formatted",
+            PhoneChange::Missing => "missing",
+            PhoneChange::Changed => "changed",
+        }
+    }
 }
 
 struct Query {
@@ -336,6 +350,7 @@ fn main() -> anyhow::Result<()> {
     let mut per_variation: Vec<(&str, usize, usize)> = Vec::new();
     let mut missed = Vec::new();
     let mut wrong = Vec::new();
+    let mut wrong_by_kind: Vec<(String, usize)> = Vec::new();
     for q in &queries {
         let t = Instant::now();
         let matches = index.check(&q.person, None);
@@ -389,7 +404,17 @@ fn main() -> anyhow::Result<()> {
         for m in &matches {
             if Some(m.case_id.as_str()) == truth {
                 right += 1;
-            } else if wrong.len() < args.examples {
+                continue;
+            }
+            let kind = match (q.original, q.variation.phone) {
+                (None, _) => q.label.to_owned(),
+                (Some(_), p) => format!("{} (phone {})", q.label, p.describe()),
+            };
+            match wrong_by_kind.iter_mut().find(|(k, _)| *k == kind) {
+                Some(e) => e.1 += 1,
+                None => wrong_by_kind.push((kind, 1)),
+            }
+            if wrong.len() < args.examples {
                 let i = cases
                     .iter()
                     .position(|b| b.case_id == m.case_id)
@@ -410,28 +435,36 @@ fn main() -> anyhow::Result<()> {
         }
     }
 
-    // The trade-off: precision and recall listing from other scores.
-    // One check from the lowest score: the list from a higher one is its prefix (sorted
-    // by score, at most MAX_MATCHES either way).
+    // The trade-off: precision and recall listing from other scores and margins, from
+    // one search of the candidates from the lowest score.
     let lowest = TRADEOFF_THRESHOLDS
         .iter()
         .copied()
         .fold(f32::INFINITY, f32::min);
     let low: Vec<_> = queries
         .iter()
-        .map(|q| (q.original, index.check_from(&q.person, None, lowest)))
+        .map(|q| (q.original, index.candidates(&q.person, None, lowest)))
         .collect();
     let mut tradeoff = Vec::new();
     for &threshold in TRADEOFF_THRESHOLDS {
-        let (mut listed, mut right) = (0usize, 0usize);
-        for (original, matches) in &low {
-            let truth = original.map(|i| cases[i].case_id.as_str());
-            for m in matches.iter().filter(|m| m.score >= threshold) {
-                listed += 1;
-                right += usize::from(Some(m.case_id.as_str()) == truth);
+        for &margin in TRADEOFF_MARGINS {
+            let (mut listed, mut right) = (0usize, 0usize);
+            for (original, found) in &low {
+                let truth = original.map(|i| cases[i].case_id.as_str());
+                let from: Vec<_> = found
+                    .iter()
+                    .filter(|m| m.score >= threshold)
+                    .cloned()
+                    .collect();
+                let Ok(matches) =
+                    dedup::list_best(from, margin, |_| Ok::<_, std::convert::Infallible>(true));
+                for m in &matches {
+                    listed += 1;
+                    right += usize::from(Some(m.case_id.as_str()) == truth);
+                }
             }
+            tradeoff.push((threshold, margin, ratio(right, listed), ratio(right, dups)));
         }
-        tradeoff.push((threshold, ratio(right, listed), ratio(right, dups)));
     }
 
     times.sort();
@@ -475,15 +508,24 @@ fn main() -> anyhow::Result<()> {
         println!("| {tag} | {n} | {:.3} |", ratio(*hit, *n));
     }
     println!();
-    println!("| listed from score | precision | recall |");
-    println!("|---|---|---|");
-    for (t, p, r) in &tradeoff {
-        let mark = if (*t - dedup::MATCH_THRESHOLD).abs() < f32::EPSILON {
-            " (default)"
+    println!("| listed from score | within of the best | precision | recall |");
+    println!("|---|---|---|---|");
+    for (t, m, p, r) in &tradeoff {
+        let default = (*t - dedup::MATCH_THRESHOLD).abs() < f32::EPSILON
+            && (*m - dedup::LIST_MARGIN).abs() < f32::EPSILON;
+        let mark = if default { " (default)" } else { "" };
+        let margin = if m.is_finite() {
+            format!("{m:.2}")
         } else {
-            ""
+            "any".into()
         };
-        println!("| {t:.1}{mark} | {p:.3} | {r:.3} |");
+        println!("| {t:.1}{mark} | {margin} | {p:.3} | {r:.3} |");
+    }
+    println!();
+    println!("| wrongly listed, by query | pairs |");
+    println!("|---|---|");
+    for (kind, n) in &wrong_by_kind {
+        println!("| {kind} | {n} |");
     }
     if !missed.is_empty() {
         println!("\nMissed (second registration vs its original):");
