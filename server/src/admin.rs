@@ -382,6 +382,74 @@ pub fn reset_password(
     Ok(UserView::from(&user))
 }
 
+/// A district as the administrator sees it. Districts are not records of their own: a
+/// district exists while a user, an agency or a case names it (its code is the routing
+/// key of every case in it, so it is never renamed in place). Managing a district is
+/// changing who works in it ([`edit_user`]'s districts) and which agencies serve it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistrictView {
+    /// The district's code.
+    pub district: String,
+    /// Enabled coordinators, by id.
+    pub coordinators: Vec<String>,
+    /// Enabled health workers, by id.
+    pub chws: Vec<String>,
+    /// Disabled users naming it, by id.
+    pub disabled_users: Vec<String>,
+    /// Agencies of the directory serving it (disabled ones too), by id.
+    pub agencies: Vec<String>,
+}
+
+/// Every district named by a user or an agency, by code; no case is read (an
+/// administrator sees no case content).
+pub fn list_districts(store: &dyn Storage) -> Result<Vec<DistrictView>, AppError> {
+    use std::collections::BTreeMap;
+    let mut out: BTreeMap<String, DistrictView> = BTreeMap::new();
+    for u in store.users()? {
+        for d in &u.districts {
+            let v = district_entry(&mut out, d);
+            let list = match (u.disabled, u.role) {
+                (true, _) => &mut v.disabled_users,
+                (false, Role::Coordinator) => &mut v.coordinators,
+                (false, Role::Chw) => &mut v.chws,
+                (false, _) => continue,
+            };
+            list.push(u.user_id.clone());
+        }
+    }
+    for a in crate::agencies::list(store)? {
+        for d in &a.districts {
+            district_entry(&mut out, d).agencies.push(a.id.clone());
+        }
+    }
+    let mut out: Vec<DistrictView> = out.into_values().collect();
+    for v in &mut out {
+        for l in [
+            &mut v.coordinators,
+            &mut v.chws,
+            &mut v.disabled_users,
+            &mut v.agencies,
+        ] {
+            l.sort();
+            l.dedup();
+        }
+    }
+    Ok(out)
+}
+
+fn district_entry<'a>(
+    out: &'a mut std::collections::BTreeMap<String, DistrictView>,
+    d: &str,
+) -> &'a mut DistrictView {
+    out.entry(d.to_owned()).or_insert_with(|| DistrictView {
+        district: d.to_owned(),
+        coordinators: Vec::new(),
+        chws: Vec::new(),
+        disabled_users: Vec::new(),
+        agencies: Vec::new(),
+    })
+}
+
 /// Every device, by id.
 pub fn list_devices(store: &dyn Storage) -> Result<Vec<DeviceView>, AppError> {
     Ok(store.devices()?.iter().map(DeviceView::from).collect())

@@ -85,6 +85,23 @@ enum AgencyCmd {
     List,
 }
 
+/// `casesync-server district ...`.
+#[derive(Debug, Args)]
+pub struct DistrictArgs {
+    #[command(flatten)]
+    target: Target,
+    #[command(subcommand)]
+    cmd: DistrictCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum DistrictCmd {
+    /// List every district a user or an agency names, with its coordinators, health
+    /// workers, disabled users and agencies (a district is a code: it is opened by giving
+    /// users its code, `user set-districts`).
+    List,
+}
+
 /// `casesync-server device ...`.
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
@@ -297,6 +314,13 @@ impl Admin {
         match self {
             Admin::Store(s) => casesync_server::agencies::put_agency(s.as_ref(), a).map_err(err),
             Admin::Server(c) => c.post_json("/v1/admin/agencies", a),
+        }
+    }
+
+    fn districts(&self) -> anyhow::Result<Vec<admin::DistrictView>> {
+        match self {
+            Admin::Store(s) => admin::list_districts(s.as_ref()).map_err(err),
+            Admin::Server(c) => c.get("/v1/admin/districts"),
         }
     }
 
@@ -544,6 +568,30 @@ pub fn run_user(at: &StoreLocation, args: UserArgs) -> anyhow::Result<()> {
                 }
             } else {
                 println!("{} users imported", report.created.len());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `casesync-server district ...`.
+pub fn run_district(at: &StoreLocation, args: DistrictArgs) -> anyhow::Result<()> {
+    let admin = Admin::open(at, &args.target)?;
+    match args.cmd {
+        DistrictCmd::List => {
+            println!(
+                "{:<24} {:<24} {:<30} {:<20} disabled users",
+                "district", "coordinators", "health workers", "agencies"
+            );
+            for d in admin.districts()? {
+                println!(
+                    "{:<24} {:<24} {:<30} {:<20} {}",
+                    d.district,
+                    d.coordinators.join(","),
+                    d.chws.join(","),
+                    d.agencies.join(","),
+                    d.disabled_users.join(",")
+                );
             }
         }
     }

@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             post(admin_routes::reset_password),
         )
         .route("/v1/admin/devices", get(admin_routes::list_devices))
+        .route("/v1/admin/districts", get(admin_routes::list_districts))
         .route(
             "/v1/admin/devices/{id}/revoke",
             post(admin_routes::revoke_device),

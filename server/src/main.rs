@@ -82,6 +82,9 @@ enum Cmd {
     /// Manage the directory of registered agencies (on a running server with --server,
     /// else on the store).
     Agency(cli::AgencyArgs),
+    /// List the districts users and agencies name, with their staff (on a running server
+    /// with --server, else on the store).
+    District(cli::DistrictArgs),
     /// Write a consistent copy of the sled store (through the running server if one
     /// runs); never the master key (see `--keys-to`).
     Backup(casesync_server::backup::BackupArgs),
@@ -428,6 +431,7 @@ fn main() -> std::process::ExitCode {
         Cmd::User(c) => cli::run_user(&at, c),
         Cmd::Device(c) => cli::run_device(&at, c),
         Cmd::Agency(c) => cli::run_agency(&at, c),
+        Cmd::District(c) => cli::run_district(&at, c),
         Cmd::Backup(a) => run_backup(&at, &a),
         Cmd::Restore(a) => run_restore(&at, &a),
     };

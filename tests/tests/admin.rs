@@ -96,6 +96,13 @@ async fn a_phone_revoked_through_the_cli_is_wiped_while_others_keep_syncing() ->
         listed.contains("phone-lost") && listed.contains("phone-other"),
         "{listed}"
     );
+    // The districts, through the running server too.
+    let districts = ok(&cli(&server, &["district", "list"], None)?);
+    let row = districts
+        .lines()
+        .find(|l| l.starts_with(D))
+        .unwrap_or_default();
+    assert!(row.contains("chw1") && row.contains("chw2"), "{districts}");
     let out = ok(&cli(&server, &["device", "revoke", "phone-lost"], None)?);
     assert!(out.contains("revoked"), "{out}");
     // Repeated (a retry on a bad link): the same outcome.
@@ -226,6 +233,12 @@ async fn a_non_admin_token_is_refused_and_changes_nothing() -> Result<()> {
         get(root.token.clone(), "/v1/admin/users").await?,
         get(root.token.clone(), "/v1/admin/devices").await?,
     );
+    // The administrator's district list: the one district, its coordinator and worker.
+    let districts: serde_json::Value =
+        serde_json::from_str(&get(root.token.clone(), "/v1/admin/districts").await?)?;
+    assert_eq!(districts[0]["district"].as_str(), Some(D), "{districts}");
+    assert_eq!(districts[0]["coordinators"], serde_json::json!(["coord"]));
+    assert_eq!(districts[0]["chws"], serde_json::json!(["chw1"]));
     let attempts: Vec<(&str, serde_json::Value)> = vec![
         (
             "/v1/admin/users",
@@ -245,7 +258,11 @@ async fn a_non_admin_token_is_refused_and_changes_nothing() -> Result<()> {
         ),
     ];
     for token in [&phone.token, &boss.token] {
-        for path in ["/v1/admin/users", "/v1/admin/devices"] {
+        for path in [
+            "/v1/admin/users",
+            "/v1/admin/devices",
+            "/v1/admin/districts",
+        ] {
             let r = http
                 .get(format!("{}{path}", server.url))
                 .bearer_auth(token)

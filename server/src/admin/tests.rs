@@ -290,3 +290,51 @@ fn an_import_is_bounded_before_it_is_parsed() {
     assert_eq!(r.problems.len(), 1);
     assert_eq!(r.problems[0].line, 3);
 }
+
+#[test]
+fn districts_are_listed_with_their_staff_and_follow_a_move() {
+    let s = store();
+    create_user(&s, &new_user("root", Role::Admin, &[])).expect("admin");
+    create_user(
+        &s,
+        &new_user("rahima", Role::Coordinator, &["ভোলা", "লালমোহন"]),
+    )
+    .expect("coord");
+    create_user(&s, &new_user("karim", Role::Chw, &["ভোলা"])).expect("chw");
+    create_user(&s, &new_user("lan", Role::Chw, &["Huế"])).expect("chw");
+    crate::agencies::put_agency(
+        &s,
+        &casesync_core::protocol::Agency {
+            id: "brac-legal".into(),
+            names: [("bn".to_owned(), "আইনি সহায়তা".to_owned())].into(),
+            services: vec![casesync_core::case::ReferralService::Legal],
+            districts: vec!["ভোলা".into()],
+            disabled: false,
+        },
+    )
+    .expect("agency");
+    let names = |v: &[DistrictView]| v.iter().map(|d| d.district.clone()).collect::<Vec<_>>();
+    let listed = list_districts(&s).expect("districts");
+    assert_eq!(names(&listed), ["Huế", "ভোলা", "লালমোহন"]);
+    let bhola = &listed[1];
+    assert_eq!(bhola.coordinators, ["rahima"]);
+    assert_eq!(bhola.chws, ["karim"]);
+    assert_eq!(bhola.agencies, ["brac-legal"]);
+    // Moving the only worker of Huế elsewhere and disabling karim: Huế is gone, karim
+    // is listed as disabled.
+    let move_lan = UserEdit {
+        districts: Some(vec!["লালমোহন".into()]),
+        ..UserEdit::default()
+    };
+    edit_user(&s, "lan", &move_lan, Some("root")).expect("move");
+    let disable = UserEdit {
+        disabled: Some(true),
+        ..UserEdit::default()
+    };
+    edit_user(&s, "karim", &disable, Some("root")).expect("disable");
+    let listed = list_districts(&s).expect("districts");
+    assert_eq!(names(&listed), ["ভোলা", "লালমোহন"]);
+    assert!(listed[0].chws.is_empty());
+    assert_eq!(listed[0].disabled_users, ["karim"]);
+    assert_eq!(listed[1].chws, ["lan"]);
+}

@@ -14,6 +14,7 @@
 //! | `GET /v1/admin/devices` | | `[DeviceView]` |
 //! | `POST /v1/admin/devices/{id}/revoke` | | `DeviceView` |
 //! | `POST /v1/admin/devices/{id}/unrevoke` | | `DeviceView` |
+//! | `GET /v1/admin/districts` | | `[DistrictView]` |
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -29,7 +30,8 @@ use super::extract::{read_body, AuthUser, PathParam};
 use super::AppState;
 use crate::admin::import::{self, ImportReport, MAX_IMPORT_BYTES};
 use crate::admin::{
-    self, Created, DeviceView, NewUser, PasswordReset, UserEdit, UserView, MAX_ADMIN_BODY_BYTES,
+    self, Created, DeviceView, DistrictView, NewUser, PasswordReset, UserEdit, UserView,
+    MAX_ADMIN_BODY_BYTES,
 };
 use crate::auth::Authenticated;
 use crate::client_ip::ClientIp;
@@ -171,6 +173,16 @@ pub async fn list_devices(
 ) -> Result<Json<Vec<DeviceView>>, AppError> {
     admin_only(&who)?;
     admin::run(&st, admin::list_devices).await.map(Json)
+}
+
+/// `GET /v1/admin/districts`: every district a user or an agency names, with its staff
+/// and agencies (`admin::list_districts`).
+pub async fn list_districts(
+    State(st): State<AppState>,
+    AuthUser(who): AuthUser,
+) -> Result<Json<Vec<DistrictView>>, AppError> {
+    admin_only(&who)?;
+    admin::run(&st, admin::list_districts).await.map(Json)
 }
 
 /// `POST /v1/admin/devices/{id}/revoke`.

@@ -402,6 +402,7 @@ struct AdminView {
     users: Vec<UserRow>,
     devices: Vec<DeviceRow>,
     agencies: Vec<AgencyRow>,
+    districts: Vec<crate::admin::DistrictView>,
 }
 
 /// One agency of the directory on the admin page.
@@ -473,5 +474,6 @@ pub async fn admin(State(st): State<AppState>, s: Signed) -> Result<Response, We
         users,
         devices,
         agencies,
+        districts: crate::admin::list_districts(st.store.as_ref())?,
     })
 }

@@ -205,6 +205,12 @@ async fn each_role_sees_only_its_scope() {
     let r = send(&d.app, get("/dashboard/admin", &jar)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("chw1") && r.body.contains("web:"));
+    // Every district a user names, with its staff (the demo's one district).
+    assert!(r.body.contains(r#"<table id="districts">"#));
+    assert!(r.body.contains(&format!(
+        r#"data-district="{}""#,
+        crate::demo::DEMO_DISTRICT
+    )));
     assert!(cases.iter().all(|c| !r.body.contains(&c.client.name)));
     for path in [
         "/dashboard",
