@@ -386,7 +386,7 @@ pub fn reset_password(
 /// district exists while a user, an agency or a case names it (its code is the routing
 /// key of every case in it, so it is never renamed in place). Managing a district is
 /// changing who works in it ([`edit_user`]'s districts) and which agencies serve it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DistrictView {
     /// The district's code.
     pub district: String,
@@ -443,10 +443,7 @@ fn district_entry<'a>(
 ) -> &'a mut DistrictView {
     out.entry(d.to_owned()).or_insert_with(|| DistrictView {
         district: d.to_owned(),
-        coordinators: Vec::new(),
-        chws: Vec::new(),
-        disabled_users: Vec::new(),
-        agencies: Vec::new(),
+        ..DistrictView::default()
     })
 }
 

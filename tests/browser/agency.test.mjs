@@ -16,13 +16,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 
-import { apiToken, submitLogin } from './signin.mjs';
+import { apiToken, launchChromium, submitLogin } from './signin.mjs';
 
 const BASE = process.env.CASESYNC_URL;
 const SHOTS = process.env.SCREENSHOTS || 'screenshots';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const PHONE = { width: 390, height: 844 };
 const OUTCOME = 'مشاوره حقوقی داده شد؛ دستور حمایتی ثبت شد';
 
@@ -75,11 +73,7 @@ async function shot(name, viewport) {
 before(async () => {
   assert.ok(BASE, 'CASESYNC_URL is not set (run scripts/test-browser)');
   fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
   page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   coordToken = await apiToken('coord', `browser-agency-coord-${process.pid}`);
   agencyToken = await apiToken('legal1', `browser-agency-${process.pid}`);

@@ -15,13 +15,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 
-import { apiToken, submitLogin } from './signin.mjs';
+import { apiToken, launchChromium, submitLogin } from './signin.mjs';
 
 const BASE = process.env.CASESYNC_URL;
 const SHOTS = process.env.SCREENSHOTS || 'screenshots';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ZONE = process.env.CASESYNC_TIME_ZONE || 'UTC';
 const LOCALES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../server/locales');
 const LANGS = ['en', 'bn', 'fa', 'th', 'vi'];
@@ -56,11 +54,7 @@ let token;
 before(async () => {
   assert.ok(BASE, 'CASESYNC_URL is not set (run scripts/test-browser)');
   fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  browser = await launchChromium();
   token = await apiToken('coord', `browser-lang-${process.pid}`);
 });
 

@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { chromium } from 'playwright-core';
 
 const BASE = process.env.CASESYNC_URL;
 
@@ -35,4 +36,13 @@ export async function submitLogin(page, user, pass = password(user)) {
   await page.fill('input[name=username]', user);
   await page.fill('input[name=password]', pass);
   await page.click('button[type=submit]');
+}
+
+/** A headless Chromium (CHROMIUM, else /usr/bin/chromium) with a throw-away profile. */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
 }
