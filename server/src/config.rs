@@ -312,8 +312,8 @@ impl std::fmt::Display for IpNet {
     }
 }
 
-/// Default number of PostgreSQL connections per instance.
-pub const DEFAULT_DATABASE_POOL: usize = crate::store::postgres::DEFAULT_POOL_SIZE;
+/// Default number of PostgreSQL connections (threads) per instance.
+pub const DEFAULT_DATABASE_POOL: usize = 8;
 
 /// Where the server keeps its data, chosen by the database URL setting
 /// (`--database-url` / `CASESYNC_DATABASE_URL`): a `postgres://` or `postgresql://` URL
@@ -385,6 +385,7 @@ impl StoreLocation {
                     *cache_bytes,
                 )?))
             }
+            #[cfg(feature = "postgres")]
             StoreLocation::Postgres {
                 url,
                 pool_size,
@@ -394,6 +395,12 @@ impl StoreLocation {
                 *pool_size,
                 crate::store::MasterKey::resolve(data)?,
             )?)),
+            #[cfg(not(feature = "postgres"))]
+            StoreLocation::Postgres { .. } => Err(crate::store::StoreError::Db(
+                "this casesync-server was built without the PostgreSQL store \
+                 (--no-default-features): build it with the default features"
+                    .into(),
+            )),
         }
     }
 

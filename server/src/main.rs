@@ -58,16 +58,31 @@ enum LogFormat {
     Json,
 }
 
+/// `RUST_LOG` (`info`, `casesync_server=debug,tower_http=warn`: a default level and
+/// per-target levels) when set and well formed, else `info`.
+fn log_filter() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::Targets;
+    let info = || Targets::new().with_default(tracing::Level::INFO);
+    match std::env::var("RUST_LOG") {
+        Err(_) => info(),
+        Ok(v) => v.parse::<Targets>().unwrap_or_else(|e| {
+            eprintln!("RUST_LOG={v:?} is not understood ({e}); logging at info");
+            info()
+        }),
+    }
+}
+
 fn init_logs(format: LogFormat) {
     use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(log_filter());
     match format {
-        LogFormat::Json => logs.json().with_ansi(false).init(),
-        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => registry.with(logs.json().with_ansi(false)).init(),
+        LogFormat::Text => registry
+            .with(logs.with_ansi(std::io::stderr().is_terminal()))
+            .init(),
     }
 }
 

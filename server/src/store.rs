@@ -8,10 +8,12 @@
 //! the device's scope and no cursor can skip a change.
 
 mod plan;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod seal;
 mod sled_store;
 
+#[cfg(feature = "postgres")]
 pub use postgres::PgStorage;
 pub use seal::MasterKey;
 pub use sled_store::export::{

@@ -1,7 +1,100 @@
 //! Access tokens: HS256 JWTs with the user, device and role.
+//!
+//! jsonwebtoken signs through a process-wide `CryptoProvider`. The server installs one that
+//! knows HS256 only, built on RustCrypto's `hmac` and `sha2` (what jsonwebtoken's own
+//! `rust_crypto` provider uses for HMAC), instead of enabling that feature: it would
+//! compile RSA, P-256, P-384 and Ed25519 as well (~40 s of a fresh build) for tokens the
+//! server never accepts.
 
+use std::sync::Once;
+
+use hmac::{Hmac, Mac};
+use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::signature::{Signer, Verifier};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// HMAC-SHA256 under one key: signs and verifies (constant-time comparison by `hmac`).
+struct Hs256(HmacSha256);
+
+impl Hs256 {
+    fn new(key: &[u8]) -> jsonwebtoken::errors::Result<Self> {
+        HmacSha256::new_from_slice(key)
+            .map(Hs256)
+            .map_err(|_| ErrorKind::InvalidKeyFormat.into())
+    }
+}
+
+impl Signer<Vec<u8>> for Hs256 {
+    fn try_sign(&self, msg: &[u8]) -> Result<Vec<u8>, jsonwebtoken::signature::Error> {
+        let mut mac = self.0.clone();
+        mac.update(msg);
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+}
+
+impl Verifier<Vec<u8>> for Hs256 {
+    fn verify(&self, msg: &[u8], sig: &Vec<u8>) -> Result<(), jsonwebtoken::signature::Error> {
+        let mut mac = self.0.clone();
+        mac.update(msg);
+        mac.verify_slice(sig)
+            .map_err(|_| jsonwebtoken::signature::Error::new())
+    }
+}
+
+impl JwtSigner for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+impl JwtVerifier for Hs256 {
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::HS256
+    }
+}
+
+fn hs256_signer(
+    alg: &Algorithm,
+    key: &EncodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtSigner>> {
+    if *alg != Algorithm::HS256 {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    Ok(Box::new(Hs256::new(key.as_bytes())?))
+}
+
+fn hs256_verifier(
+    alg: &Algorithm,
+    key: &DecodingKey,
+) -> jsonwebtoken::errors::Result<Box<dyn JwtVerifier>> {
+    if *alg != Algorithm::HS256 {
+        return Err(ErrorKind::InvalidAlgorithm.into());
+    }
+    Ok(Box::new(Hs256::new(key.try_get_as_bytes()?)?))
+}
+
+/// The server's provider: HS256, nothing else (no JWKs).
+static HS256_ONLY: CryptoProvider = CryptoProvider {
+    signer_factory: hs256_signer,
+    verifier_factory: hs256_verifier,
+    key_utils: KeyUtils::new_unimplemented(),
+};
+
+/// Installs [`HS256_ONLY`] once per process, before the first token is signed or read.
+/// When another provider is already installed (a test binary whose jsonwebtoken has
+/// `rust_crypto` for forging tokens), that one stays: it computes HS256 the same way, and
+/// `Validation` admits HS256 only whichever provider runs.
+fn install_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = HS256_ONLY.install_default();
+    });
+}
 
 /// Claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +128,7 @@ impl std::fmt::Debug for JwtKeys {
 impl JwtKeys {
     /// Keys from a secret.
     pub fn new(secret: &[u8]) -> Self {
+        install_provider();
         // HS256 only: tokens with `alg: none` or any other algorithm are refused.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
@@ -108,14 +202,25 @@ mod tests {
         // alg: none.
         let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(k.verify(&format!("{none}.{}.", parts[1])).is_none());
-        // HS512 with the same secret.
-        let hs512 = encode(
+        // HS512 with the same secret (signed by hand: the provider signs HS256 only).
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS512","typ":"JWT"}"#);
+        let message = format!("{header}.{}", parts[1]);
+        let mut mac =
+            <Hmac<sha2::Sha512>>::new_from_slice(b"0123456789abcdef0123456789abcdef").expect("key");
+        mac.update(message.as_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        assert!(k.verify(&format!("{message}.{sig}")).is_none());
+        // The same, signed with HS256 but labelled HS512: still refused.
+        assert!(k
+            .verify(&format!("{header}.{}.{}", parts[1], parts[2]))
+            .is_none());
+        // The provider itself refuses to sign anything but HS256.
+        assert!(encode(
             &Header::new(Algorithm::HS512),
             &claims(now() + 60),
             &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
         )
-        .expect("sign");
-        assert!(k.verify(&hs512).is_none());
+        .is_err());
         assert!(k.verify("garbage").is_none());
     }
 }

@@ -47,6 +47,13 @@ impl Client {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             bail!("--server {base}: give an http:// or https:// URL");
         }
+        if cfg!(not(feature = "https-client")) && base.starts_with("https://") {
+            bail!(
+                "--server {base}: this casesync-server was built without https \
+                 (--no-default-features); give the server's own http:// address on its \
+                 machine (http://127.0.0.1:PORT) or build with the default features"
+            );
+        }
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(CONNECT_TIMEOUT)
             .timeout_read(READ_TIMEOUT)

@@ -26,7 +26,8 @@ pub(crate) struct CommitPlan<'a> {
 }
 
 /// Sequence numbers a commit of `fresh` changes takes when its routing goes from
-/// `prev` (`None`: a new document) to `routing`.
+/// `prev` (`None`: a new document) to `routing`. (PostgreSQL reserves them up front.)
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn seqs_needed(prev: Option<&Routing>, routing: &Routing, fresh: usize) -> usize {
     fresh + usize::from(prev != Some(routing))
 }

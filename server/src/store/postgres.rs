@@ -66,9 +66,6 @@ use super::{
     LogEntry, LogKind, Routing, ScopeKey, Storage, StoreError, StoredChange, UserRecord,
 };
 
-/// Default number of database connections (threads) per server instance.
-pub const DEFAULT_POOL_SIZE: usize = 8;
-
 /// Meta key of the JWT secret (as in `crate::auth`): created once, at the first start,
 /// inside the database, so that instances starting together agree on it.
 const JWT_SECRET_KEY: &str = "jwt_secret";
