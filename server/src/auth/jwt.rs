@@ -86,9 +86,8 @@ static HS256_ONLY: CryptoProvider = CryptoProvider {
 };
 
 /// Installs [`HS256_ONLY`] once per process, before the first token is signed or read.
-/// When another provider is already installed (a test binary whose jsonwebtoken has
-/// `rust_crypto` for forging tokens), that one stays: it computes HS256 the same way, and
-/// `Validation` admits HS256 only whichever provider runs.
+/// When a program embedding the server installed a provider of its own first, that one
+/// stays: `Validation` admits HS256 only whichever provider runs.
 fn install_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

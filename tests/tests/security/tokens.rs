@@ -33,12 +33,25 @@ async fn forged_and_expired_tokens_get_401() {
     let parts: Vec<String> = chw.token.split('.').map(str::to_owned).collect();
     let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(&v).expect("json"));
     let payload = |role: &str| b64(serde_json::to_value(valid(role)).expect("json"));
-    let hs512 = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
-        &valid("chw"),
-        &jsonwebtoken::EncodingKey::from_secret(&secret),
-    )
-    .expect("hs512");
+    // Signed by hand (the server's jsonwebtoken provider signs HS256 only).
+    let hand_signed = |alg: &str, claims: serde_json::Value| {
+        use hmac::{Hmac, Mac};
+        let message = format!("{}.{}", b64(serde_json::json!({"alg": alg, "typ": "JWT"})), b64(claims));
+        let sig = match alg {
+            "HS512" => {
+                let mut m = <Hmac<sha2::Sha512>>::new_from_slice(&secret).expect("key");
+                m.update(message.as_bytes());
+                m.finalize().into_bytes().to_vec()
+            }
+            _ => {
+                let mut m = <Hmac<sha2::Sha256>>::new_from_slice(&secret).expect("key");
+                m.update(message.as_bytes());
+                m.finalize().into_bytes().to_vec()
+            }
+        };
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let hs512 = hand_signed("HS512", serde_json::to_value(valid("chw")).expect("json"));
     let forged: Vec<(&str, String)> = vec![
         ("expired an hour ago", sign(&real, &claims("chw-a", "phone-a", "chw", now_s() - 3600))),
         ("expired a minute ago", sign(&real, &claims("chw-a", "phone-a", "chw", now_s() - 60))),
@@ -68,12 +81,10 @@ async fn forged_and_expired_tokens_get_401() {
         ("real secret, unknown device", sign(&real, &claims("chw-a", "phone-zz", "chw", now_s() + 600))),
         (
             "real secret, no exp",
-            jsonwebtoken::encode(
-                &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-                &serde_json::json!({"sub": "chw-a", "dev": "phone-a", "role": "chw", "iat": now_s()}),
-                &jsonwebtoken::EncodingKey::from_secret(&secret),
-            )
-            .expect("sign"),
+            hand_signed(
+                "HS256",
+                serde_json::json!({"sub": "chw-a", "dev": "phone-a", "role": "chw", "iat": now_s()}),
+            ),
         ),
         ("truncated", chw.token[..chw.token.len() - 5].to_owned()),
     ];
