@@ -14,7 +14,7 @@
 mod due;
 mod indicators;
 
-pub use due::{due_follow_ups, FollowUp};
+pub use due::{due_follow_ups, due_on_device, FollowUp};
 pub use indicators::{district_indicators, duplicate_service, Indicators, OUTSIDE_AGENCY};
 
 #[cfg(test)]

@@ -38,7 +38,10 @@ use std::sync::{Mutex, PoisonError};
 
 use automerge::ActorId;
 
-use crate::case::{actor_belongs_to, validate_case_id, CaseDoc, CaseError, CaseSummary, IdSource};
+use crate::case::{
+    actor_belongs_to, validate_case_id, Case, CaseDoc, CaseError, CaseSummary, EditCtx, IdSource,
+    NewCase,
+};
 
 pub use backend::{
     open_sled, Backend, BatchOp, KeyValues, MemoryBackend, SledBackend, SLED_LOCK_WAIT,
@@ -100,6 +103,12 @@ pub struct DeviceStore {
     /// Serialises read-modify-write sequences (index buckets in `apply`, actor creation,
     /// wipe).
     write_lock: Mutex<()>,
+    /// Serialises the read-modify-writes of case documents: a local edit
+    /// ([`DeviceStore::edit`]), a sync request being built or a page applied
+    /// ([`SyncSession`](crate::sync::SyncSession)), retrying or discarding refused edits,
+    /// a wipe; so a page never interleaves with an edit of the same case. Taken before
+    /// `write_lock`, never after.
+    case_lock: Mutex<()>,
     /// Where the actor id and the entry ids of loaded documents come from.
     ids: IdSource,
 }
@@ -167,6 +176,7 @@ impl DeviceStore {
             backend,
             sealer,
             write_lock: Mutex::new(()),
+            case_lock: Mutex::new(()),
             ids: IdSource::os(),
         }
     }
@@ -386,6 +396,45 @@ impl DeviceStore {
         Ok(actor)
     }
 
+    /// Holds the case lock (see the field) for the caller's read-modify-write.
+    pub(crate) fn lock_cases(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.case_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Edits case `id` as `device_id`: loads it, signs with the device's actor, runs `f`
+    /// and saves it (outbox marked), all under the case lock, so no sync page or other
+    /// edit of the store interleaves. Nothing is saved when `f` fails.
+    pub fn edit<R>(
+        &self,
+        id: &str,
+        device_id: &str,
+        ctx: &EditCtx,
+        f: impl FnOnce(&mut CaseDoc, &EditCtx) -> Result<R, CaseError>,
+    ) -> Result<R, StoreError> {
+        let _cases = self.lock_cases();
+        let mut doc = self.load_case(id)?;
+        doc.set_actor(self.actor(device_id)?);
+        let r = f(&mut doc, ctx)?;
+        self.save_local(&mut doc)?;
+        Ok(r)
+    }
+
+    /// Registers a new case as `device_id` (see [`CaseDoc::create`]) and saves it, under
+    /// the case lock; returns what was saved.
+    pub fn create_case(
+        &self,
+        device_id: &str,
+        ctx: &EditCtx,
+        new_case: &NewCase,
+    ) -> Result<Case, StoreError> {
+        let _cases = self.lock_cases();
+        let mut doc = CaseDoc::create(ctx, self.actor(device_id)?, new_case)?;
+        self.save_local(&mut doc)?;
+        Ok(doc.read()?)
+    }
+
     /// Applies `batch` as one atomic write, then flushes it to disk.
     pub fn apply(&self, batch: StoreBatch) -> Result<(), StoreError> {
         let sealed = batch.seal(&self.sealer)?;
@@ -452,6 +501,7 @@ impl DeviceStore {
     /// same key and is empty afterwards. Returns what was destroyed unsent
     /// ([`DeviceStore::unsent`] just before).
     pub fn wipe(&self) -> Result<WipeReport, StoreError> {
+        let _cases = self.lock_cases();
         let _guard = self
             .write_lock
             .lock()

@@ -22,7 +22,7 @@
 //! announced it (`StoreBatch::defer_removal`), so it outlives the session: the removal
 //! happens once the changes are acknowledged, in whatever later session that is.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::ActorId;
 
@@ -91,6 +91,20 @@ pub struct SyncProgress {
     /// Set when the server revoked the device and the store was wiped: what was
     /// destroyed unsent.
     pub wiped: Option<WipeReport>,
+    /// Cases received and saved by the session's pages (and still on the device), sorted.
+    pub changed_ids: BTreeSet<String>,
+    /// Cases the session's pages removed from the device, sorted.
+    pub removed_ids: BTreeSet<String>,
+}
+
+/// What the last applied page changed on the device (for listeners: a list on screen
+/// redraws these rows only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageChanges {
+    /// Cases received and saved, sorted.
+    pub changed: Vec<String>,
+    /// Cases removed from the device, sorted.
+    pub removed: Vec<String>,
 }
 
 /// What to do after a response was applied.
@@ -117,6 +131,7 @@ pub struct SyncSession<'s> {
     in_flight: Option<HashMap<String, u64>>,
     refused: HashSet<String>,
     progress: SyncProgress,
+    last_page: PageChanges,
 }
 
 impl<'s> SyncSession<'s> {
@@ -135,12 +150,19 @@ impl<'s> SyncSession<'s> {
             in_flight: None,
             refused: HashSet::new(),
             progress: SyncProgress::default(),
+            last_page: PageChanges::default(),
         })
     }
 
     /// Progress so far.
     pub fn progress(&self) -> &SyncProgress {
         &self.progress
+    }
+
+    /// What the last page [`handle_response`](Self::handle_response) applied changed
+    /// (empty before the first and after a wipe).
+    pub fn last_page(&self) -> &PageChanges {
+        &self.last_page
     }
 
     /// The link dropped before a response arrived: forget the request. Nothing was
@@ -179,6 +201,9 @@ impl<'s> SyncSession<'s> {
         if self.progress.pages >= MAX_ROUND_TRIPS {
             return Err(SyncError::TooManyRoundTrips);
         }
+        // No edit interleaves between reading the outbox and marking what was sent.
+        let store = self.store;
+        let _cases = store.lock_cases();
         let mut push = Vec::new();
         let mut sent = HashMap::new();
         let mut budget = MAX_PUSH_BYTES;
@@ -252,10 +277,15 @@ impl<'s> SyncSession<'s> {
         let response = protocol::decode_response(bytes)?;
         if response.wipe {
             self.progress.wiped = Some(self.store.wipe()?);
+            self.last_page = PageChanges::default();
             return Ok(Step::Wiped);
         }
         let more = response.more;
-        self.apply_page(response, &sent)?;
+        {
+            let store = self.store;
+            let _cases = store.lock_cases();
+            self.apply_page(response, &sent)?;
+        }
         self.progress.pages += 1;
         if self.page_bytes != self.max_page_bytes {
             self.page_bytes = match self.max_page_bytes {
@@ -380,6 +410,7 @@ impl<'s> SyncSession<'s> {
         for id in deferred.intersection(&received) {
             batch.cancel_removal(id);
         }
+        let mut removed_now: Vec<String> = Vec::new();
         let mut removals: Vec<String> = response.removed;
         removals.extend(
             deferred
@@ -398,14 +429,36 @@ impl<'s> SyncSession<'s> {
             }
             batch.remove_case(&id);
             self.progress.docs_removed += 1;
+            removed_now.push(id);
         }
         for id in dropped {
             batch.remove_case(&id);
             self.progress.docs_removed += 1;
+            removed_now.push(id);
         }
         self.progress.remaining_estimate = response.remaining_estimate;
         batch.set_cursor(response.cursor);
         self.store.apply(batch)?;
+        // Saved: now the page's changes count.
+        removed_now.sort();
+        removed_now.dedup();
+        let mut changed: Vec<String> = received
+            .into_iter()
+            .filter(|id| removed_now.binary_search(id).is_err())
+            .collect();
+        changed.sort();
+        for id in &removed_now {
+            self.progress.changed_ids.remove(id);
+            self.progress.removed_ids.insert(id.clone());
+        }
+        for id in &changed {
+            self.progress.removed_ids.remove(id);
+            self.progress.changed_ids.insert(id.clone());
+        }
+        self.last_page = PageChanges {
+            changed,
+            removed: removed_now,
+        };
         Ok(())
     }
 }

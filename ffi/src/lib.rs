@@ -16,6 +16,11 @@
 //! - `possible_duplicates` / `possible_duplicates_of_case` (`dedup.rs`): likely duplicate
 //!   clients among the cases on the phone, offline (`casesync_core::dedup`).
 //! - `change_password` (`account.rs`): a new password after an administrator's reset.
+//! - `observe` (`observe.rs`): a [`ChangeListener`] hears the ids of the cases each edit,
+//!   sync page, removal or wipe changed, once saved (Kotlin: `AsyncCaseStore.changes()`,
+//!   a `Flow`).
+//! - `set_log_sink` (`logs.rs`): the FFI's `tracing` events (counts and codes, no
+//!   personal data) to the app's [`LogSink`] (Logcat).
 //! - [`CasesyncError`]: the one flat error, converted from the core's errors in
 //!   `error.rs`; every variant's message can be shown to a health worker.
 
@@ -30,6 +35,8 @@ mod dates;
 mod dedup;
 mod error;
 mod inputs;
+mod logs;
+mod observe;
 mod session;
 mod store;
 mod sync;
@@ -39,6 +46,8 @@ mod transport;
 pub use dedup::{HouseholdMemberInput, PossibleDuplicate, RegistrationQuery};
 pub use error::{CasesyncError, ErrorDetail};
 pub use inputs::*;
+pub use logs::{set_log_sink, LogLevel, LogSink};
+pub use observe::{CaseChanges, ChangeListener, ChangeOrigin, Subscription};
 pub use session::{Session, Token, TransportConfig};
 pub use store::CaseStore;
 pub use sync::{SyncHandle, SyncObserver, SyncProgress, SyncReport};

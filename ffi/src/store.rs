@@ -16,6 +16,7 @@ use casesync_core::store::{DeviceStore, Discarded, Listing, RefusedCase, WipeRep
 use crate::dates;
 use crate::error::CasesyncError;
 use crate::inputs::*;
+use crate::observe::{ChangeOrigin, Listeners};
 use crate::session::{self, Session, TransportConfig};
 use crate::transport::TransportError;
 
@@ -44,8 +45,6 @@ pub(crate) fn now_ms() -> i64 {
 pub struct CaseStore {
     pub(crate) store: DeviceStore,
     pub(crate) device_id: String,
-    /// Held for every read-modify-write of the store.
-    pub(crate) ops: Mutex<()>,
     pub(crate) session: Mutex<Option<Session>>,
     pub(crate) transport: Mutex<TransportConfig>,
     /// Held while a sync runs (one at a time).
@@ -54,6 +53,8 @@ pub struct CaseStore {
     pub(crate) last_wipe: Mutex<Option<WipeReport>>,
     /// The cases prepared for duplicate matching (`dedup.rs`).
     pub(crate) dedup: Mutex<crate::dedup::DedupCache>,
+    /// Told after every saved change (`observe.rs`).
+    pub(crate) listeners: Arc<Listeners>,
 }
 
 impl std::fmt::Debug for CaseStore {
@@ -82,19 +83,16 @@ impl CaseStore {
     }
 
     /// Loads a case, signs with this device's actor, runs `f`, saves: all under the
-    /// store lock.
+    /// store's case lock ([`DeviceStore::edit`]); then tells the listeners.
     fn edit<R>(
         &self,
         case_id: &str,
         f: impl FnOnce(&mut CaseDoc, &EditCtx) -> Result<R, core::CaseError>,
     ) -> Result<R, CasesyncError> {
         let ctx = self.ctx()?;
-        let _g = lock(&self.ops);
-        let mut doc = self.store.load_case(case_id)?;
-        doc.set_actor(self.store.actor(&self.device_id)?);
-        let r = f(&mut doc, &ctx)?;
-        self.store.save_local(&mut doc)?;
+        let r = self.store.edit(case_id, &self.device_id, &ctx, f)?;
         lock(&self.dedup).forget(case_id);
+        self.listeners.edited(case_id);
         Ok(r)
     }
 
@@ -118,15 +116,17 @@ impl CaseStore {
     /// destroyed unsent (also kept for `last_wipe`).
     pub(crate) fn erase_revoked(&self) -> Result<WipeReport, CasesyncError> {
         *lock(&self.session) = None;
-        let _g = lock(&self.ops);
         let report = self.store.wipe()?;
         self.wiped(report);
         Ok(report)
     }
 
-    /// Records a wipe for `last_wipe`.
+    /// Records a wipe for `last_wipe` and tells the listeners. (Called without the
+    /// store lock.)
     pub(crate) fn wiped(&self, report: WipeReport) {
         *lock(&self.last_wipe) = Some(report);
+        self.listeners
+            .notify(ChangeOrigin::Wipe, Vec::new(), Vec::new());
     }
 
     /// Refreshes the session's tokens and keeps the new ones. A dropped link is retried
@@ -186,12 +186,12 @@ impl CaseStore {
         Ok(Arc::new(CaseStore {
             store,
             device_id,
-            ops: Mutex::new(()),
             session: Mutex::new(None),
             transport: Mutex::new(TransportConfig::default()),
             syncing: Mutex::new(()),
             last_wipe: Mutex::new(None),
             dedup: Mutex::default(),
+            listeners: Arc::default(),
         }))
     }
 
@@ -311,23 +311,12 @@ impl CaseStore {
         horizon_days: u32,
     ) -> Result<Vec<FollowUp>, CasesyncError> {
         let on = dates::parse("date", &on)?;
-        let until = on
-            .checked_add_days(chrono::Days::new(u64::from(horizon_days)))
-            .unwrap_or(chrono::NaiveDate::MAX);
-        // The index narrows the cases to open (its next_due is their earliest follow-up).
-        let filter = casesync_core::store::SummaryFilter {
-            assigned_to: Some(worker.clone()),
-            due_on_or_before: Some(until),
-            ..Default::default()
-        };
-        let cases = self
-            .store
-            .list_summaries(&filter)?
-            .summaries
-            .iter()
-            .map(|s| Ok(self.store.load_case(&s.id)?.read()?))
-            .collect::<Result<Vec<core::Case>, CasesyncError>>()?;
-        Ok(report::due_follow_ups(&cases, &worker, on, horizon_days))
+        Ok(report::due_on_device(
+            &self.store,
+            &worker,
+            on,
+            horizon_days,
+        )?)
     }
 
     /// Ids of cases with edits not yet acknowledged by the server.
@@ -345,7 +334,6 @@ impl CaseStore {
     /// Sends case `case_id`'s refused edits again at the next sync (e.g. after a
     /// coordinator fixed the worker's district). Returns whether the case was refused.
     pub fn retry_refused(&self, case_id: String) -> Result<bool, CasesyncError> {
-        let _g = lock(&self.ops);
         Ok(self.store.retry_refused(&case_id)?)
     }
 
@@ -353,14 +341,20 @@ impl CaseStore {
     /// accepted, or is removed from the phone if the server never accepted it. Only a
     /// refused case (`NotFound` otherwise): unsent work is never dropped unasked.
     pub fn discard_refused(&self, case_id: String) -> Result<Discarded, CasesyncError> {
-        let _g = lock(&self.ops);
-        Ok(self.store.discard_refused(&case_id)?)
+        let done = self.store.discard_refused(&case_id)?;
+        lock(&self.dedup).forget(&case_id);
+        if done.case_removed {
+            self.listeners
+                .notify(ChangeOrigin::Edit, Vec::new(), vec![case_id]);
+        } else {
+            self.listeners.edited(&case_id);
+        }
+        Ok(done)
     }
 
     /// Erases every case and unsent edit on this phone (the store stays open); returns
     /// how much unsent work that destroyed (check `unsent_cases` first to warn).
     pub fn erase_local_data(&self) -> Result<WipeReport, CasesyncError> {
-        let _g = lock(&self.ops);
         let report = self.store.wipe()?;
         self.wiped(report);
         Ok(report)
@@ -371,12 +365,10 @@ impl CaseStore {
     /// Registers a new case (intake stage), signed by the logged-in user.
     pub fn create_case(&self, new_case: NewCase) -> Result<Case, CasesyncError> {
         let ctx = self.ctx()?;
-        let _g = lock(&self.ops);
-        let actor = self.store.actor(&self.device_id)?;
-        let mut doc = CaseDoc::create(&ctx, actor, &new_case)?;
-        self.store.save_local(&mut doc)?;
+        let case = self.store.create_case(&self.device_id, &ctx, &new_case)?;
         lock(&self.dedup).forget(&new_case.id);
-        Ok(doc.read()?)
+        self.listeners.edited(&new_case.id);
+        Ok(case)
     }
 
     /// Changes client fields (`null` fields are left as they are).

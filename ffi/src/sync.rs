@@ -16,6 +16,7 @@ use casesync_core::protocol::Refusal;
 use casesync_core::sync::{Step, SyncSession};
 
 use crate::error::CasesyncError;
+use crate::observe::ChangeOrigin;
 use crate::session;
 use crate::store::{lock, now_ms, revoked, CaseStore};
 
@@ -81,6 +82,10 @@ pub struct SyncProgress {
 pub struct SyncReport {
     /// Final progress figures.
     pub progress: SyncProgress,
+    /// Cases the sync received and saved (new or changed, still on the phone), sorted.
+    pub changed: Vec<String>,
+    /// Cases the sync removed from the phone (reassigned away, erased), sorted.
+    pub removed: Vec<String>,
     /// Cases whose edits the server refused, with reasons (nothing else was lost).
     pub refused: Vec<Refusal>,
 }
@@ -128,15 +133,50 @@ impl CaseStore {
         handle: Arc<SyncHandle>,
         observer: Box<dyn SyncObserver>,
     ) -> Result<SyncReport, CasesyncError> {
-        let _running = self.syncing.try_lock().map_err(|_| CasesyncError::busy())?;
+        let _running = self.syncing.try_lock().map_err(|_| {
+            tracing::info!(target: "casesync::sync", "a sync is already running");
+            CasesyncError::busy()
+        })?;
+        let started = Instant::now();
+        let result = self.sync_pages(&handle, observer.as_ref());
+        let secs = format!("{:.2}", started.elapsed().as_secs_f64());
+        match &result {
+            Ok(r) => tracing::info!(
+                target: "casesync::sync",
+                pages = r.progress.pages,
+                received = r.progress.docs_received,
+                pushed = r.progress.docs_pushed,
+                removed = r.progress.docs_removed,
+                refused = r.refused.len(),
+                bytes_up = r.progress.bytes_up,
+                bytes_down = r.progress.bytes_down,
+                retries = r.progress.retries,
+                secs = secs.as_str(),
+                "sync finished"
+            ),
+            Err(e) => tracing::warn!(
+                target: "casesync::sync",
+                code = e.code(),
+                secs = secs.as_str(),
+                "sync failed"
+            ),
+        }
+        result
+    }
+}
+
+impl CaseStore {
+    /// The sync loop of [`CaseStore::sync`] (the caller holds `syncing`).
+    fn sync_pages(
+        &self,
+        handle: &SyncHandle,
+        observer: &dyn SyncObserver,
+    ) -> Result<SyncReport, CasesyncError> {
         let cfg = self.transport_settings();
         let http = cfg.http()?;
         let mut session = self.current_session()?;
         let url = session::url(&session.server_url, "v1/sync");
-        let mut sync = {
-            let _g = lock(&self.ops);
-            SyncSession::new(&self.store, &self.device_id, cfg.page_bytes)?
-        };
+        let mut sync = SyncSession::new(&self.store, &self.device_id, cfg.page_bytes)?;
         let mut retries = 0u32;
         let mut attempt = 0u32;
         let mut refreshed = false;
@@ -145,31 +185,45 @@ impl CaseStore {
                 return Err(CasesyncError::cancelled());
             }
             if !refreshed && session.access_expires_at_ms <= now_ms() + EXPIRY_MARGIN_MS {
-                session = self.refresh_session(Some(&handle))?;
+                tracing::debug!(target: "casesync::sync", "access token expiring: refresh");
+                session = self.refresh_session(Some(handle))?;
                 refreshed = true;
             }
-            let request = {
-                let _g = lock(&self.ops);
-                sync.next_request()?
-            };
+            let request = sync.next_request()?;
             match http.post_sync(&url, session.access_token.expose(), &request) {
                 Ok(bytes) => {
-                    let step = {
-                        let _g = lock(&self.ops);
-                        sync.handle_response(&bytes)?
-                    };
+                    let step = sync.handle_response(&bytes)?;
                     attempt = 0;
                     refreshed = false;
+                    if step != Step::Wiped {
+                        let page = sync.last_page().clone();
+                        tracing::debug!(
+                            target: "casesync::sync",
+                            changed = page.changed.len(),
+                            removed = page.removed.len(),
+                            bytes = bytes.len(),
+                            "page saved"
+                        );
+                        self.listeners
+                            .notify(ChangeOrigin::Sync, page.changed, page.removed);
+                    }
                     observer.on_progress(progress(sync.progress(), retries));
                     match step {
                         Step::Continue => {}
                         Step::Done => {
+                            let p = sync.progress();
                             return Ok(SyncReport {
-                                progress: progress(sync.progress(), retries),
-                                refused: sync.progress().refused.clone(),
-                            })
+                                progress: progress(p, retries),
+                                changed: p.changed_ids.iter().cloned().collect(),
+                                removed: p.removed_ids.iter().cloned().collect(),
+                                refused: p.refused.clone(),
+                            });
                         }
                         Step::Wiped => {
+                            tracing::warn!(
+                                target: "casesync::sync",
+                                "the server revoked this device: local data erased"
+                            );
                             *lock(&self.session) = None;
                             let report = sync.progress().wiped.unwrap_or_default();
                             self.wiped(report);
@@ -184,12 +238,20 @@ impl CaseStore {
                         sync.forget_request();
                     }
                     if e.is_expired_token() && !refreshed {
-                        session = self.refresh_session(Some(&handle))?;
+                        tracing::debug!(target: "casesync::sync", "access token expired: refresh");
+                        session = self.refresh_session(Some(handle))?;
                         refreshed = true;
                     } else if e.is_retryable() && attempt < cfg.max_retries {
                         attempt += 1;
                         retries += 1;
-                        wait(cfg.backoff(attempt), &handle)?;
+                        let backoff = cfg.backoff(attempt);
+                        tracing::warn!(
+                            target: "casesync::sync",
+                            attempt,
+                            backoff_ms = backoff.as_millis() as u64,
+                            "round trip failed: retrying"
+                        );
+                        wait(backoff, handle)?;
                     } else {
                         return Err(self.server_error(e));
                     }

@@ -4,6 +4,7 @@ use chrono::{Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::case::{Case, CaseId, FollowUpKind, Stage};
+use crate::store::{DeviceStore, StoreError, SummaryFilter};
 
 /// One follow-up a worker has to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +25,32 @@ pub struct FollowUp {
     pub days_overdue: i64,
     /// The case's village (workers plan their day by village).
     pub village: String,
+}
+
+/// [`due_follow_ups`] over the cases on a device: the store's index narrows them to
+/// `worker`'s cases with a follow-up on or before `on + horizon_days` (a summary's
+/// `next_due` is its case's earliest open follow-up), and only those are loaded.
+pub fn due_on_device(
+    store: &DeviceStore,
+    worker: &str,
+    on: NaiveDate,
+    horizon_days: u32,
+) -> Result<Vec<FollowUp>, StoreError> {
+    let until = on
+        .checked_add_days(Days::new(u64::from(horizon_days)))
+        .unwrap_or(NaiveDate::MAX);
+    let filter = SummaryFilter {
+        assigned_to: Some(worker.to_owned()),
+        due_on_or_before: Some(until),
+        ..Default::default()
+    };
+    let cases = store
+        .list_summaries(&filter)?
+        .summaries
+        .iter()
+        .map(|s| Ok(store.load_case(&s.id)?.read()?))
+        .collect::<Result<Vec<Case>, StoreError>>()?;
+    Ok(due_follow_ups(&cases, worker, on, horizon_days))
 }
 
 /// The follow-ups of the open cases assigned to `worker` that are due on or before

@@ -124,6 +124,7 @@ impl DeviceStore {
     /// Sends case `id`'s refused edits again at the next sync (after the app fixed what
     /// the refusal named, e.g. the worker's district). Returns whether it was refused.
     pub fn retry_refused(&self, id: &str) -> Result<bool, StoreError> {
+        let _cases = self.lock_cases();
         if self.refused_record(id)?.is_none() {
             return Ok(false);
         }
@@ -138,6 +139,7 @@ impl DeviceStore {
     /// removed when the server never accepted any of it. Refused with `NotFound` when the
     /// case has no parked refusal (nothing unsent is ever dropped without one).
     pub fn discard_refused(&self, id: &str) -> Result<Discarded, StoreError> {
+        let _cases = self.lock_cases();
         if self.refused_record(id)?.is_none() {
             return Err(StoreError::NotFound(id.to_owned()));
         }

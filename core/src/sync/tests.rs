@@ -315,3 +315,91 @@ fn a_lost_answer_halves_the_page_asked_for_and_pages_that_arrive_grow_it_back() 
         .expect("response");
     assert_eq!(asked(&mut z), 0, "grown back to the server's own size");
 }
+
+#[test]
+fn each_page_says_which_cases_it_changed_and_removed() {
+    let store = accepted();
+    let raw = |doc: &mut CaseDoc, base: &[automerge::ChangeHash]| -> Vec<Vec<u8>> {
+        doc.changes_since(base)
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect()
+    };
+    // A case new to the device and a coordinator's change to the device's own case.
+    let mut other = CaseDoc::create(
+        &ctx(),
+        device_actor("coord-phone"),
+        &NewCase {
+            id: "case-th-2".into(),
+            district: "Herat".into(),
+            village: "บ้านนา".into(),
+            assigned_to: "chw-3".into(),
+            sensitive: false,
+            client_name: "สมศรี ใจดี".into(),
+        },
+    )
+    .expect("create");
+    let mut theirs = store.load_case(CASE).expect("load");
+    let base = theirs.heads();
+    theirs.set_actor(device_actor("coord-phone"));
+    theirs.set_village(&ctx(), "Injil").expect("village");
+
+    let mut s = SyncSession::new(&store, DEVICE, DEFAULT_PAGE_BYTES).expect("session");
+    assert_eq!(s.last_page(), &PageChanges::default());
+    s.next_request().expect("request");
+    let mut first = page(
+        &[],
+        &[],
+        vec![
+            DocUpdate {
+                doc_id: "case-th-2".into(),
+                body: DocBody::Changes(raw(&mut other, &[])),
+            },
+            DocUpdate {
+                doc_id: CASE.into(),
+                body: DocBody::Changes(raw(&mut theirs, &base)),
+            },
+        ],
+    );
+    first.more = true;
+    let step = s
+        .handle_response(&protocol::encode_response(&first))
+        .expect("first page");
+    assert_eq!(step, Step::Continue);
+    assert_eq!(
+        s.last_page(),
+        &PageChanges {
+            changed: vec![CASE.to_owned(), "case-th-2".to_owned()],
+            removed: vec![],
+        }
+    );
+    // The next page takes the device's case away (reassigned).
+    s.next_request().expect("request");
+    let mut second = page(&[], &[], Vec::new());
+    second.removed = vec![CASE.to_owned()];
+    let step = s
+        .handle_response(&protocol::encode_response(&second))
+        .expect("second page");
+    assert_eq!(step, Step::Done);
+    assert_eq!(
+        s.last_page(),
+        &PageChanges {
+            changed: vec![],
+            removed: vec![CASE.to_owned()],
+        }
+    );
+    // The session's totals: what is on the device now, what left it.
+    let p = s.progress();
+    assert_eq!(p.changed_ids, BTreeSet::from(["case-th-2".to_owned()]));
+    assert_eq!(p.removed_ids, BTreeSet::from([CASE.to_owned()]));
+    assert!(store.load_case(CASE).is_err());
+    assert_eq!(
+        store
+            .load_case("case-th-2")
+            .expect("saved")
+            .read()
+            .expect("read")
+            .village,
+        "บ้านนา"
+    );
+}

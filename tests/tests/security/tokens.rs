@@ -36,7 +36,11 @@ async fn forged_and_expired_tokens_get_401() {
     // Signed by hand (the server's jsonwebtoken provider signs HS256 only).
     let hand_signed = |alg: &str, claims: serde_json::Value| {
         use hmac::{Hmac, Mac};
-        let message = format!("{}.{}", b64(serde_json::json!({"alg": alg, "typ": "JWT"})), b64(claims));
+        let message = format!(
+            "{}.{}",
+            b64(serde_json::json!({"alg": alg, "typ": "JWT"})),
+            b64(claims)
+        );
         let sig = match alg {
             "HS512" => {
                 let mut m = <Hmac<sha2::Sha512>>::new_from_slice(&secret).expect("key");
@@ -53,15 +57,25 @@ async fn forged_and_expired_tokens_get_401() {
     };
     let hs512 = hand_signed("HS512", serde_json::to_value(valid("chw")).expect("json"));
     let forged: Vec<(&str, String)> = vec![
-        ("expired an hour ago", sign(&real, &claims("chw-a", "phone-a", "chw", now_s() - 3600))),
-        ("expired a minute ago", sign(&real, &claims("chw-a", "phone-a", "chw", now_s() - 60))),
+        (
+            "expired an hour ago",
+            sign(&real, &claims("chw-a", "phone-a", "chw", now_s() - 3600)),
+        ),
+        (
+            "expired a minute ago",
+            sign(&real, &claims("chw-a", "phone-a", "chw", now_s() - 60)),
+        ),
         (
             "payload swapped to coordinator, signature kept",
             format!("{}.{}.{}", parts[0], payload("coordinator"), parts[2]),
         ),
         (
             "alg none",
-            format!("{}.{}.", b64(serde_json::json!({"alg": "none", "typ": "JWT"})), payload("chw")),
+            format!(
+                "{}.{}.",
+                b64(serde_json::json!({"alg": "none", "typ": "JWT"})),
+                payload("chw")
+            ),
         ),
         (
             "alg none with the old signature",
@@ -72,13 +86,34 @@ async fn forged_and_expired_tokens_get_401() {
                 parts[2]
             ),
         ),
-        ("signed with another secret", sign(&JwtKeys::new(b"not the server's secret, 32 bytes"), &valid("chw"))),
+        (
+            "signed with another secret",
+            sign(
+                &JwtKeys::new(b"not the server's secret, 32 bytes"),
+                &valid("chw"),
+            ),
+        ),
         ("HS512 with the real secret", hs512),
-        ("real secret, role escalated to coordinator", sign(&real, &valid("coordinator"))),
-        ("real secret, role escalated to admin", sign(&real, &valid("admin"))),
-        ("real secret, another user's device", sign(&real, &claims("chw-a", "phone-b", "chw", now_s() + 600))),
-        ("real secret, unknown user", sign(&real, &claims("ghost", "phone-a", "chw", now_s() + 600))),
-        ("real secret, unknown device", sign(&real, &claims("chw-a", "phone-zz", "chw", now_s() + 600))),
+        (
+            "real secret, role escalated to coordinator",
+            sign(&real, &valid("coordinator")),
+        ),
+        (
+            "real secret, role escalated to admin",
+            sign(&real, &valid("admin")),
+        ),
+        (
+            "real secret, another user's device",
+            sign(&real, &claims("chw-a", "phone-b", "chw", now_s() + 600)),
+        ),
+        (
+            "real secret, unknown user",
+            sign(&real, &claims("ghost", "phone-a", "chw", now_s() + 600)),
+        ),
+        (
+            "real secret, unknown device",
+            sign(&real, &claims("chw-a", "phone-zz", "chw", now_s() + 600)),
+        ),
         (
             "real secret, no exp",
             hand_signed(

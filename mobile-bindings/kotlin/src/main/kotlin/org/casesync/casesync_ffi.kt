@@ -728,6 +728,12 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceSyncObserverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceChangeListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
 internal open class UniffiVTableCallbackInterfaceSyncObserver(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -744,6 +750,44 @@ internal open class UniffiVTableCallbackInterfaceSyncObserver(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onProgress` = other.`onProgress`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceLogSink(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogSink(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogSink) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onChanges")
+internal open class UniffiVTableCallbackInterfaceChangeListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onChanges`: UniffiCallbackInterfaceChangeListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onChanges`: UniffiCallbackInterfaceChangeListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceChangeListener(`uniffiFree`,`uniffiClone`,`onChanges`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceChangeListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onChanges` = other.`onChanges`
     }
 
 }
@@ -772,6 +816,12 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_casesync_ffi_checksum_func_set_log_sink(
+    ): Int
+    external fun uniffi_casesync_ffi_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_casesync_ffi_checksum_method_changelistener_on_changes(
+    ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_change_password(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_active_referrals_for_service(
@@ -783,6 +833,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case(
+    ): Int
+    external fun uniffi_casesync_ffi_checksum_method_casestore_observe(
     ): Int
     external fun uniffi_casesync_ffi_checksum_method_casestore_acknowledge_activity_after_closure(
     ): Int
@@ -902,12 +954,34 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "casesync_ffi"))
+        uniffiCallbackInterfaceChangeListener.register(this)
+        uniffiCallbackInterfaceLogSink.register(this)
         uniffiCallbackInterfaceSyncObserver.register(this)
         org.casesync.core.uniffiEnsureInitialized()
         
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_casesync_ffi_fn_clone_logsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_casesync_ffi_fn_free_logsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_casesync_ffi_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
+    ): Unit
+    external fun uniffi_casesync_ffi_fn_method_logsink_log(`ptr`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_casesync_ffi_fn_clone_changelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_casesync_ffi_fn_free_changelistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_casesync_ffi_fn_init_callback_vtable_changelistener(`vtable`: UniffiVTableCallbackInterfaceChangeListener,
+    ): Unit
+    external fun uniffi_casesync_ffi_fn_method_changelistener_on_changes(`ptr`: Long,`changes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_casesync_ffi_fn_clone_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_casesync_ffi_fn_free_subscription(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_casesync_ffi_fn_clone_casestore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_casesync_ffi_fn_free_casestore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -926,6 +1000,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_possible_duplicates_of_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_casesync_ffi_fn_method_casestore_observe(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_casesync_ffi_fn_method_casestore_acknowledge_activity_after_closure(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_add_goal(`ptr`: Long,`caseId`: RustBuffer.ByValue,`goal`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1029,6 +1105,8 @@ internal object UniffiLib {
     external fun uniffi_casesync_ffi_fn_method_synchandle_is_cancelled(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
     external fun uniffi_casesync_ffi_fn_init_callback_vtable_syncobserver(`vtable`: UniffiVTableCallbackInterfaceSyncObserver,
+    ): Unit
+    external fun uniffi_casesync_ffi_fn_func_set_log_sink(`sink`: RustBuffer.ByValue,`maxLevel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun ffi_casesync_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1149,6 +1227,15 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_casesync_ffi_checksum_func_set_log_sink() and 0xFFFF) != 63255) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_logsink_log() and 0xFFFF) != 30428) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_changelistener_on_changes() and 0xFFFF) != 49130) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_change_password() and 0xFFFF) != 19494) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1165,6 +1252,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_possible_duplicates_of_case() and 0xFFFF) != 39545) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_observe() and 0xFFFF) != 64799) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_acknowledge_activity_after_closure() and 0xFFFF) != 55175) {
@@ -1852,6 +1942,12 @@ public interface CaseStoreInterface {
     fun `possibleDuplicatesOfCase`(`caseId`: kotlin.String): List<PossibleDuplicate>
     
     /**
+     * Registers `listener` for every change to this device's cases (see
+     * [`ChangeListener`]); it is told until the returned handle is closed.
+     */
+    fun `observe`(`listener`: ChangeListener): Subscription
+    
+    /**
      * Marks activity recorded after closure as reviewed (coordinators).
      */
     fun `acknowledgeActivityAfterClosure`(`caseId`: kotlin.String)
@@ -2347,6 +2443,24 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
         it,
         
         FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Registers `listener` for every change to this device's cases (see
+     * [`ChangeListener`]); it is told until the returned handle is closed.
+     */override fun `observe`(`listener`: ChangeListener): Subscription {
+            return FfiConverterTypeSubscription.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_casestore_observe(
+        it,
+        
+        FfiConverterTypeChangeListener.lower(`listener`),_status)
 }
     }
     )
@@ -3361,6 +3475,910 @@ public object FfiConverterTypeCaseStore: FfiConverter<CaseStore, Long> {
 
 
 /**
+ * Told about every change to the device's cases. Called on the thread that made the
+ * change (a sync's thread, the caller of an edit) after the store lock is released; keep
+ * it short (hand the ids to a channel) and never let it throw.
+ */
+public interface ChangeListener {
+    
+    /**
+     * Cases changed.
+     */
+    fun `onChanges`(`changes`: CaseChanges)
+    
+    companion object
+}
+
+/**
+ * Told about every change to the device's cases. Called on the thread that made the
+ * change (a sync's thread, the caller of an edit) after the store lock is released; keep
+ * it short (hand the ids to a channel) and never let it throw.
+ */
+open class ChangeListenerImpl: Disposable, AutoCloseable, ChangeListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_casesync_ffi_fn_free_changelistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_casesync_ffi_fn_clone_changelistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * Cases changed.
+     */override fun `onChanges`(`changes`: CaseChanges)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_changelistener_on_changes(
+        it,
+        
+        FfiConverterTypeCaseChanges.lower(`changes`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceChangeListener {
+    internal object `onChanges`: UniffiCallbackInterfaceChangeListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`changes`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeChangeListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onChanges`(
+                    FfiConverterTypeCaseChanges.lift(`changes`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeChangeListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeChangeListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceChangeListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onChanges`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_casesync_ffi_fn_init_callback_vtable_changelistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangeListener: FfiConverter<ChangeListener, Long> {
+    internal val handleMap = UniffiHandleMap<ChangeListener>()
+
+    override fun lower(value: ChangeListener): Long {
+        if (value is ChangeListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ChangeListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ChangeListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ChangeListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ChangeListener) = 8UL
+
+    override fun write(value: ChangeListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives casesync's log events. Called on the thread that logs; keep it short and
+ * never let it throw.
+ */
+public interface LogSink {
+    
+    /**
+     * One event: `target` names the part (`casesync::sync`, ...), `message` is the text
+     * followed by its fields as `key=value`.
+     */
+    fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * Receives casesync's log events. Called on the thread that logs; keep it short and
+ * never let it throw.
+ */
+open class LogSinkImpl: Disposable, AutoCloseable, LogSink
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_casesync_ffi_fn_free_logsink(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_casesync_ffi_fn_clone_logsink(handle, status)
+        }
+    }
+
+    
+    /**
+     * One event: `target` names the part (`casesync::sync`, ...), `message` is the text
+     * followed by its fields as `key=value`.
+     */override fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_method_logsink_log(
+        it,
+        
+        FfiConverterTypeLogLevel.lower(`level`),
+        FfiConverterString.lower(`target`),
+        FfiConverterString.lower(`message`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLogSink {
+    internal object `log`: UniffiCallbackInterfaceLogSinkMethod0 {
+        override fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLogSink.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`log`(
+                    FfiConverterTypeLogLevel.lift(`level`),
+                    FfiConverterString.lift(`target`),
+                    FfiConverterString.lift(`message`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLogSink.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLogSink.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLogSink.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `log`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_casesync_ffi_fn_init_callback_vtable_logsink(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogSink: FfiConverter<LogSink, Long> {
+    internal val handleMap = UniffiHandleMap<LogSink>()
+
+    override fun lower(value: LogSink): Long {
+        if (value is LogSinkImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): LogSink {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LogSinkImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): LogSink {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LogSink) = 8UL
+
+    override fun write(value: LogSink, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A registered listener: it hears changes until `close()` (Kotlin) drops this handle.
+ */
+public interface SubscriptionInterface {
+    
+    companion object
+}
+
+/**
+ * A registered listener: it hears changes until `close()` (Kotlin) drops this handle.
+ */
+open class Subscription: Disposable, AutoCloseable, SubscriptionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_casesync_ffi_fn_free_subscription(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_casesync_ffi_fn_clone_subscription(handle, status)
+        }
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSubscription: FfiConverter<Subscription, Long> {
+    override fun lower(value: Subscription): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Subscription {
+        return Subscription(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Subscription {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Subscription) = 8UL
+
+    override fun write(value: Subscription, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Cancels a running sync from another thread (`cancel()`); the sync stops before its
  * next page with `Cancelled`, keeping every page already saved.
  */
@@ -3573,22 +4591,22 @@ data class AgencyInfo (
     /**
      * Id: what `ReferralInput.agencyId` names.
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * Its name in the language asked for (else English, else its first).
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Services it offers (empty: any).
      */
-    var `services`: List<ReferralService>
+    val `services`: List<ReferralService>
     , 
     /**
      * Districts it serves.
      */
-    var `districts`: List<kotlin.String>
+    val `districts`: List<kotlin.String>
     
 ){
     
@@ -3636,67 +4654,67 @@ data class AssessmentUpdate (
     /**
      * Date of assessment (`YYYY-MM-DD`).
      */
-    var `date`: kotlin.String? = null 
+    val `date`: kotlin.String? = null 
     , 
     /**
      * Physical health.
      */
-    var `physicalHealth`: kotlin.String? = null 
+    val `physicalHealth`: kotlin.String? = null 
     , 
     /**
      * Mental health.
      */
-    var `mentalHealth`: kotlin.String? = null 
+    val `mentalHealth`: kotlin.String? = null 
     , 
     /**
      * Social situation.
      */
-    var `social`: kotlin.String? = null 
+    val `social`: kotlin.String? = null 
     , 
     /**
      * Behavioural situation.
      */
-    var `behavioural`: kotlin.String? = null 
+    val `behavioural`: kotlin.String? = null 
     , 
     /**
      * Family relationships.
      */
-    var `family`: kotlin.String? = null 
+    val `family`: kotlin.String? = null 
     , 
     /**
      * Housing.
      */
-    var `housing`: kotlin.String? = null 
+    val `housing`: kotlin.String? = null 
     , 
     /**
      * Income.
      */
-    var `income`: kotlin.String? = null 
+    val `income`: kotlin.String? = null 
     , 
     /**
      * Education.
      */
-    var `education`: kotlin.String? = null 
+    val `education`: kotlin.String? = null 
     , 
     /**
      * Safety risk.
      */
-    var `safetyRisk`: SafetyRisk? = null 
+    val `safetyRisk`: SafetyRisk? = null 
     , 
     /**
      * Strengths (replaces the text; merged by character with concurrent edits).
      */
-    var `strengths`: kotlin.String? = null 
+    val `strengths`: kotlin.String? = null 
     , 
     /**
      * Origin of the problem.
      */
-    var `problemOrigin`: kotlin.String? = null 
+    val `problemOrigin`: kotlin.String? = null 
     , 
     /**
      * Scope and causes.
      */
-    var `causes`: kotlin.String? = null 
+    val `causes`: kotlin.String? = null 
     
 ){
     
@@ -3765,38 +4783,93 @@ public object FfiConverterTypeAssessmentUpdate: FfiConverterRustBuffer<Assessmen
 
 
 /**
+ * Cases that changed together, after they were saved.
+ */
+data class CaseChanges (
+    /**
+     * What made the change.
+     */
+    val `origin`: ChangeOrigin
+    , 
+    /**
+     * Cases added or changed, sorted.
+     */
+    val `changed`: List<kotlin.String>
+    , 
+    /**
+     * Cases no longer on the device, sorted (empty for a wipe: every case is gone).
+     */
+    val `removed`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseChanges: FfiConverterRustBuffer<CaseChanges> {
+    override fun read(buf: ByteBuffer): CaseChanges {
+        return CaseChanges(
+            FfiConverterTypeChangeOrigin.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseChanges) = (
+            FfiConverterTypeChangeOrigin.allocationSize(value.`origin`) +
+            FfiConverterSequenceString.allocationSize(value.`changed`) +
+            FfiConverterSequenceString.allocationSize(value.`removed`)
+    )
+
+    override fun write(value: CaseChanges, buf: ByteBuffer) {
+            FfiConverterTypeChangeOrigin.write(value.`origin`, buf)
+            FfiConverterSequenceString.write(value.`changed`, buf)
+            FfiConverterSequenceString.write(value.`removed`, buf)
+    }
+}
+
+
+
+/**
  * Client fields to change.
  */
 data class ClientUpdate (
     /**
      * Name.
      */
-    var `name`: kotlin.String? = null 
+    val `name`: kotlin.String? = null 
     , 
     /**
      * Sex.
      */
-    var `sex`: Sex? = null 
+    val `sex`: Sex? = null 
     , 
     /**
      * Date of birth (`YYYY-MM-DD`).
      */
-    var `birthDate`: kotlin.String? = null 
+    val `birthDate`: kotlin.String? = null 
     , 
     /**
      * Estimated age in years.
      */
-    var `ageEstimate`: kotlin.UInt? = null 
+    val `ageEstimate`: kotlin.UInt? = null 
     , 
     /**
      * Phone.
      */
-    var `phone`: kotlin.String? = null 
+    val `phone`: kotlin.String? = null 
     , 
     /**
      * Language tag (e.g. "bn").
      */
-    var `language`: kotlin.String? = null 
+    val `language`: kotlin.String? = null 
     
 ){
     
@@ -3850,22 +4923,22 @@ data class ClosureInput (
     /**
      * Date (`YYYY-MM-DD`).
      */
-    var `date`: kotlin.String
+    val `date`: kotlin.String
     , 
     /**
      * Why.
      */
-    var `reason`: ClosureReason
+    val `reason`: ClosureReason
     , 
     /**
      * The client agreed (required unless the reason makes it impossible).
      */
-    var `clientAgreed`: kotlin.Boolean
+    val `clientAgreed`: kotlin.Boolean
     , 
     /**
      * Summary.
      */
-    var `summary`: kotlin.String
+    val `summary`: kotlin.String
     
 ){
     
@@ -3913,18 +4986,18 @@ data class ErrorDetail (
     /**
      * Stable code (`"case.closed"`); its catalogue message is `case-closed`.
      */
-    var `code`: kotlin.String
+    val `code`: kotlin.String
     , 
     /**
      * Named parameters of the message (numbers in Latin digits, stages and roles by
      * their stable names).
      */
-    var `params`: Map<kotlin.String, kotlin.String>
+    val `params`: Map<kotlin.String, kotlin.String>
     , 
     /**
      * The English sentence, for logs (not for the worker: format `code` instead).
      */
-    var `english`: kotlin.String
+    val `english`: kotlin.String
     
 ){
     
@@ -3969,27 +5042,27 @@ data class GoalInput (
     /**
      * What the client wants to achieve.
      */
-    var `text`: kotlin.String
+    val `text`: kotlin.String
     , 
     /**
      * Priority (1 = highest).
      */
-    var `priority`: kotlin.UInt
+    val `priority`: kotlin.UInt
     , 
     /**
      * Method.
      */
-    var `method`: kotlin.String? = null 
+    val `method`: kotlin.String? = null 
     , 
     /**
      * Target date (`YYYY-MM-DD`).
      */
-    var `targetDate`: kotlin.String? = null 
+    val `targetDate`: kotlin.String? = null 
     , 
     /**
      * Evaluation date (`YYYY-MM-DD`).
      */
-    var `evaluateBy`: kotlin.String? = null 
+    val `evaluateBy`: kotlin.String? = null 
     
 ){
     
@@ -4040,32 +5113,32 @@ data class GoalUpdate (
     /**
      * Text.
      */
-    var `text`: kotlin.String? = null 
+    val `text`: kotlin.String? = null 
     , 
     /**
      * Priority.
      */
-    var `priority`: kotlin.UInt? = null 
+    val `priority`: kotlin.UInt? = null 
     , 
     /**
      * Method.
      */
-    var `method`: kotlin.String? = null 
+    val `method`: kotlin.String? = null 
     , 
     /**
      * Target date (`YYYY-MM-DD`).
      */
-    var `targetDate`: kotlin.String? = null 
+    val `targetDate`: kotlin.String? = null 
     , 
     /**
      * Evaluation date (`YYYY-MM-DD`).
      */
-    var `evaluateBy`: kotlin.String? = null 
+    val `evaluateBy`: kotlin.String? = null 
     , 
     /**
      * Status (achieved, dropped...).
      */
-    var `status`: GoalStatus? = null 
+    val `status`: GoalStatus? = null 
     
 ){
     
@@ -4119,12 +5192,12 @@ data class HouseholdMemberInput (
     /**
      * Name, any script.
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Relation to the client ("mother").
      */
-    var `relation`: kotlin.String
+    val `relation`: kotlin.String
     
 ){
     
@@ -4166,22 +5239,22 @@ data class IntakeInput (
     /**
      * Date of intake (`YYYY-MM-DD`).
      */
-    var `date`: kotlin.String
+    val `date`: kotlin.String
     , 
     /**
      * How the case came in.
      */
-    var `source`: IntakeSource
+    val `source`: IntakeSource
     , 
     /**
      * Referring agency or person (required for an agency referral).
      */
-    var `referredBy`: kotlin.String? = null 
+    val `referredBy`: kotlin.String? = null 
     , 
     /**
      * Presenting problem.
      */
-    var `presentingProblem`: kotlin.String
+    val `presentingProblem`: kotlin.String
     
 ){
     
@@ -4229,17 +5302,17 @@ data class PossibleDuplicate (
     /**
      * The case as listed.
      */
-    var `summary`: CaseSummary
+    val `summary`: CaseSummary
     , 
     /**
      * Match score (higher is likelier; listed from the core's threshold, 6).
      */
-    var `score`: kotlin.Float
+    val `score`: kotlin.Float
     , 
     /**
      * The evidence, supporting first ("same phone", "name in another script", ...).
      */
-    var `reasons`: List<MatchReason>
+    val `reasons`: List<MatchReason>
     
 ){
     
@@ -4284,40 +5357,40 @@ data class ReferralInput (
     /**
      * Kind of service.
      */
-    var `service`: ReferralService
+    val `service`: ReferralService
     , 
     /**
      * Receiving agency.
      */
-    var `agency`: kotlin.String
+    val `agency`: kotlin.String
     , 
     /**
      * Date made (`YYYY-MM-DD`).
      */
-    var `date`: kotlin.String
+    val `date`: kotlin.String
     , 
     /**
      * Follow-up date (`YYYY-MM-DD`).
      */
-    var `followUpDate`: kotlin.String? = null 
+    val `followUpDate`: kotlin.String? = null 
     , 
     /**
      * A registered agency of the directory (`CaseStore::agencies`): its id. Needs the
      * client's consent to share, given at intake (else `Forbidden` with code
      * `case.referral_needs_consent`).
      */
-    var `agencyId`: kotlin.String? = null 
+    val `agencyId`: kotlin.String? = null 
     , 
     /**
      * Why the client is referred (shared with a registered agency).
      */
-    var `reason`: kotlin.String? = null 
+    val `reason`: kotlin.String? = null 
     , 
     /**
      * The client's explicit consent, on this referral, to share a confidential case
      * with the agency (without it: `Forbidden`, `case.referral_needs_sensitive_consent`).
      */
-    var `shareSensitive`: kotlin.Boolean = false 
+    val `shareSensitive`: kotlin.Boolean = false 
     
 ){
     
@@ -4374,17 +5447,17 @@ data class ReferralUpdate (
     /**
      * Status.
      */
-    var `status`: ReferralStatus? = null 
+    val `status`: ReferralStatus? = null 
     , 
     /**
      * Outcome.
      */
-    var `outcome`: kotlin.String? = null 
+    val `outcome`: kotlin.String? = null 
     , 
     /**
      * Follow-up date (`YYYY-MM-DD`).
      */
-    var `followUpDate`: kotlin.String? = null 
+    val `followUpDate`: kotlin.String? = null 
     
 ){
     
@@ -4429,37 +5502,37 @@ data class RegistrationQuery (
     /**
      * Name, any script.
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Sex.
      */
-    var `sex`: Sex? = null 
+    val `sex`: Sex? = null 
     , 
     /**
      * Date of birth (`YYYY-MM-DD`).
      */
-    var `birthDate`: kotlin.String? = null 
+    val `birthDate`: kotlin.String? = null 
     , 
     /**
      * Estimated age in years (used when there is no birth date).
      */
-    var `ageEstimate`: kotlin.UInt? = null 
+    val `ageEstimate`: kotlin.UInt? = null 
     , 
     /**
      * Phone, as typed.
      */
-    var `phone`: kotlin.String? = null 
+    val `phone`: kotlin.String? = null 
     , 
     /**
      * Village.
      */
-    var `village`: kotlin.String = "" 
+    val `village`: kotlin.String = "" 
     , 
     /**
      * Household members named so far.
      */
-    var `household`: List<HouseholdMemberInput> = listOf() 
+    val `household`: List<HouseholdMemberInput> = listOf() 
     
 ){
     
@@ -4518,32 +5591,32 @@ data class Session (
     /**
      * Base URL of the server, e.g. `https://cases.example.org`.
      */
-    var `serverUrl`: kotlin.String
+    val `serverUrl`: kotlin.String
     , 
     /**
      * User id.
      */
-    var `userId`: kotlin.String
+    val `userId`: kotlin.String
     , 
     /**
      * Role.
      */
-    var `role`: Role
+    val `role`: Role
     , 
     /**
      * Short-lived access token (JWT).
      */
-    var `accessToken`: Token
+    val `accessToken`: Token
     , 
     /**
      * Single-use refresh token (rotated at every refresh).
      */
-    var `refreshToken`: Token
+    val `refreshToken`: Token
     , 
     /**
      * When the access token expires, ms since the Unix epoch (this phone's clock).
      */
-    var `accessExpiresAtMs`: kotlin.Long
+    val `accessExpiresAtMs`: kotlin.Long
     
 ){
     
@@ -4597,27 +5670,27 @@ data class SummaryFilter (
     /**
      * Only cases in this stage.
      */
-    var `stage`: Stage? = null 
+    val `stage`: Stage? = null 
     , 
     /**
      * Only cases in this village (exact match).
      */
-    var `village`: kotlin.String? = null 
+    val `village`: kotlin.String? = null 
     , 
     /**
      * Only cases assigned to this user id.
      */
-    var `assignedTo`: kotlin.String? = null 
+    val `assignedTo`: kotlin.String? = null 
     , 
     /**
      * Only cases with a follow-up due on or before this date (`YYYY-MM-DD`).
      */
-    var `dueOnOrBefore`: kotlin.String? = null 
+    val `dueOnOrBefore`: kotlin.String? = null 
     , 
     /**
      * Only cases whose client name contains this text, ignoring case.
      */
-    var `text`: kotlin.String? = null 
+    val `text`: kotlin.String? = null 
     
 ){
     
@@ -4668,42 +5741,42 @@ data class SyncProgress (
     /**
      * Response pages saved.
      */
-    var `pages`: kotlin.UInt
+    val `pages`: kotlin.UInt
     , 
     /**
      * Cases received (changes or whole cases).
      */
-    var `docsReceived`: kotlin.ULong
+    val `docsReceived`: kotlin.ULong
     , 
     /**
      * Cases whose edits the server acknowledged.
      */
-    var `docsPushed`: kotlin.ULong
+    val `docsPushed`: kotlin.ULong
     , 
     /**
      * Cases removed from this phone (reassigned away, erased).
      */
-    var `docsRemoved`: kotlin.ULong
+    val `docsRemoved`: kotlin.ULong
     , 
     /**
      * Bytes sent.
      */
-    var `bytesUp`: kotlin.ULong
+    val `bytesUp`: kotlin.ULong
     , 
     /**
      * Bytes received.
      */
-    var `bytesDown`: kotlin.ULong
+    val `bytesDown`: kotlin.ULong
     , 
     /**
      * The server's estimate of cases still to come.
      */
-    var `remainingEstimate`: kotlin.ULong
+    val `remainingEstimate`: kotlin.ULong
     , 
     /**
      * Round trips retried after the link dropped.
      */
-    var `retries`: kotlin.UInt
+    val `retries`: kotlin.UInt
     
 ){
     
@@ -4763,12 +5836,22 @@ data class SyncReport (
     /**
      * Final progress figures.
      */
-    var `progress`: SyncProgress
+    val `progress`: SyncProgress
+    , 
+    /**
+     * Cases the sync received and saved (new or changed, still on the phone), sorted.
+     */
+    val `changed`: List<kotlin.String>
+    , 
+    /**
+     * Cases the sync removed from the phone (reassigned away, erased), sorted.
+     */
+    val `removed`: List<kotlin.String>
     , 
     /**
      * Cases whose edits the server refused, with reasons (nothing else was lost).
      */
-    var `refused`: List<Refusal>
+    val `refused`: List<Refusal>
     
 ){
     
@@ -4786,17 +5869,23 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
     override fun read(buf: ByteBuffer): SyncReport {
         return SyncReport(
             FfiConverterTypeSyncProgress.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
             FfiConverterSequenceTypeRefusal.read(buf),
         )
     }
 
     override fun allocationSize(value: SyncReport) = (
             FfiConverterTypeSyncProgress.allocationSize(value.`progress`) +
+            FfiConverterSequenceString.allocationSize(value.`changed`) +
+            FfiConverterSequenceString.allocationSize(value.`removed`) +
             FfiConverterSequenceTypeRefusal.allocationSize(value.`refused`)
     )
 
     override fun write(value: SyncReport, buf: ByteBuffer) {
             FfiConverterTypeSyncProgress.write(value.`progress`, buf)
+            FfiConverterSequenceString.write(value.`changed`, buf)
+            FfiConverterSequenceString.write(value.`removed`, buf)
             FfiConverterSequenceTypeRefusal.write(value.`refused`, buf)
     }
 }
@@ -4811,38 +5900,38 @@ data class TransportConfig (
     /**
      * Give up connecting after this long.
      */
-    var `connectTimeoutMs`: kotlin.ULong = 30000uL 
+    val `connectTimeoutMs`: kotlin.ULong = 30000uL 
     , 
     /**
      * Give up when no byte moved for this long (per read or write, not per request).
      */
-    var `idleTimeoutMs`: kotlin.ULong = 60000uL 
+    val `idleTimeoutMs`: kotlin.ULong = 60000uL 
     , 
     /**
      * Retries of one sync round trip after the link dropped (then `Network`).
      */
-    var `maxRetries`: kotlin.UInt = 5u 
+    val `maxRetries`: kotlin.UInt = 5u 
     , 
     /**
      * First wait before a retry; doubled each time.
      */
-    var `backoffInitialMs`: kotlin.ULong = 1000uL 
+    val `backoffInitialMs`: kotlin.ULong = 1000uL 
     , 
     /**
      * Longest wait between retries.
      */
-    var `backoffMaxMs`: kotlin.ULong = 30000uL 
+    val `backoffMaxMs`: kotlin.ULong = 30000uL 
     , 
     /**
      * Largest response page to ask for, in bytes.
      */
-    var `pageBytes`: kotlin.UInt = 262144u 
+    val `pageBytes`: kotlin.UInt = 262144u 
     , 
     /**
      * Send to plain `http://` servers (development and loopback tests only). Off:
      * an `http://` URL is refused with `network.insecure_http` before any byte is sent.
      */
-    var `allowInsecureHttp`: kotlin.Boolean = false 
+    val `allowInsecureHttp`: kotlin.Boolean = false 
     , 
     /**
      * A programme's private CA certificates (PEM), trusted besides the phone's own
@@ -4850,7 +5939,7 @@ data class TransportConfig (
      * verifier takes no extra roots (`network.tls_setup` at login or sync): there,
      * install the CA on the phone (device management, or Settings > Security).
      */
-    var `extraCaCertificatesPem`: List<kotlin.String> = listOf() 
+    val `extraCaCertificatesPem`: List<kotlin.String> = listOf() 
     
 ){
     
@@ -4910,37 +5999,37 @@ data class VisitInput (
     /**
      * Date (`YYYY-MM-DD`).
      */
-    var `date`: kotlin.String
+    val `date`: kotlin.String
     , 
     /**
      * How it took place.
      */
-    var `kind`: VisitKind
+    val `kind`: VisitKind
     , 
     /**
      * Notes.
      */
-    var `notes`: kotlin.String
+    val `notes`: kotlin.String
     , 
     /**
      * Progress.
      */
-    var `progress`: kotlin.String? = null 
+    val `progress`: kotlin.String? = null 
     , 
     /**
      * Obstacles.
      */
-    var `obstacles`: kotlin.String? = null 
+    val `obstacles`: kotlin.String? = null 
     , 
     /**
      * Actions.
      */
-    var `actions`: kotlin.String? = null 
+    val `actions`: kotlin.String? = null 
     , 
     /**
      * Next visit (`YYYY-MM-DD`).
      */
-    var `nextVisitDate`: kotlin.String? = null 
+    val `nextVisitDate`: kotlin.String? = null 
     
 ){
     
@@ -4997,27 +6086,27 @@ data class VisitUpdate (
     /**
      * Notes (replaces the text; merged by character with concurrent edits).
      */
-    var `notes`: kotlin.String? = null 
+    val `notes`: kotlin.String? = null 
     , 
     /**
      * Progress.
      */
-    var `progress`: kotlin.String? = null 
+    val `progress`: kotlin.String? = null 
     , 
     /**
      * Obstacles.
      */
-    var `obstacles`: kotlin.String? = null 
+    val `obstacles`: kotlin.String? = null 
     , 
     /**
      * Actions.
      */
-    var `actions`: kotlin.String? = null 
+    val `actions`: kotlin.String? = null 
     , 
     /**
      * Next visit (`YYYY-MM-DD`).
      */
-    var `nextVisitDate`: kotlin.String? = null 
+    val `nextVisitDate`: kotlin.String? = null 
     
 ){
     
@@ -5532,6 +6621,109 @@ public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncExc
 
 
 
+/**
+ * What made the change.
+ */
+
+enum class ChangeOrigin {
+    
+    /**
+     * An edit made on this device (including creating a case, discarding a refused
+     * edit).
+     */
+    EDIT,
+    /**
+     * A sync page saved what the server sent (or removed cases it took away).
+     */
+    SYNC,
+    /**
+     * Every case was erased (`erase_local_data`, or a revoked device at its sync).
+     */
+    WIPE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeChangeOrigin: FfiConverterRustBuffer<ChangeOrigin> {
+    override fun read(buf: ByteBuffer) = try {
+        ChangeOrigin.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ChangeOrigin) = 4UL
+
+    override fun write(value: ChangeOrigin, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * How serious an event is (most to least).
+ */
+
+enum class LogLevel {
+    
+    /**
+     * Something failed.
+     */
+    ERROR,
+    /**
+     * Something went wrong and was handled (a retry, a refusal, a wipe).
+     */
+    WARN,
+    /**
+     * What a sync did, once per sync.
+     */
+    INFO,
+    /**
+     * Per page and per round trip.
+     */
+    DEBUG,
+    /**
+     * Everything.
+     */
+    TRACE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        LogLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LogLevel) = 4UL
+
+    override fun write(value: LogLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -5656,6 +6848,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLogSink: FfiConverterRustBuffer<LogSink?> {
+    override fun read(buf: ByteBuffer): LogSink? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogSink.read(buf)
+    }
+
+    override fun allocationSize(value: LogSink?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogSink.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LogSink?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogSink.write(value, buf)
         }
     }
 }
@@ -6378,5 +7602,22 @@ public object FfiConverterTypeToken: FfiConverter<Token, RustBuffer.ByValue> {
 
 
 
+
+        /**
+         * Routes casesync's log events at `max_level` and above to `sink`, replacing any sink
+         * set before; `None` stops them. The first call installs casesync's `tracing`
+         * subscriber for the process (when the process has one already, events go to that one
+         * and the sink hears nothing).
+         */ fun `setLogSink`(`sink`: LogSink?, `maxLevel`: LogLevel)
+        = 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_casesync_ffi_fn_func_set_log_sink(
+    
+        
+        FfiConverterOptionalTypeLogSink.lower(`sink`),
+        FfiConverterTypeLogLevel.lower(`maxLevel`),_status)
+}
+    
+    
 
 

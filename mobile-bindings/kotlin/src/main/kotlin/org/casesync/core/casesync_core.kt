@@ -1132,72 +1132,72 @@ data class Assessment (
     /**
      * Date of assessment.
      */
-    var `date`: NaiveDate?
+    val `date`: NaiveDate?
     , 
     /**
      * Physical health.
      */
-    var `physicalHealth`: kotlin.String?
+    val `physicalHealth`: kotlin.String?
     , 
     /**
      * Mental health.
      */
-    var `mentalHealth`: kotlin.String?
+    val `mentalHealth`: kotlin.String?
     , 
     /**
      * Social situation.
      */
-    var `social`: kotlin.String?
+    val `social`: kotlin.String?
     , 
     /**
      * Behavioural situation.
      */
-    var `behavioural`: kotlin.String?
+    val `behavioural`: kotlin.String?
     , 
     /**
      * Family relationships.
      */
-    var `family`: kotlin.String?
+    val `family`: kotlin.String?
     , 
     /**
      * Housing.
      */
-    var `housing`: kotlin.String?
+    val `housing`: kotlin.String?
     , 
     /**
      * Income.
      */
-    var `income`: kotlin.String?
+    val `income`: kotlin.String?
     , 
     /**
      * Education.
      */
-    var `education`: kotlin.String?
+    val `education`: kotlin.String?
     , 
     /**
      * Safety risk.
      */
-    var `safetyRisk`: SafetyRisk?
+    val `safetyRisk`: SafetyRisk?
     , 
     /**
      * Strengths (Automerge Text).
      */
-    var `strengths`: kotlin.String
+    val `strengths`: kotlin.String
     , 
     /**
      * Origin of the problem.
      */
-    var `problemOrigin`: kotlin.String?
+    val `problemOrigin`: kotlin.String?
     , 
     /**
      * Scope and causes of the problem.
      */
-    var `causes`: kotlin.String?
+    val `causes`: kotlin.String?
     , 
     /**
      * Programme-defined extra fields.
      */
-    var `extra`: ExtraFields
+    val `extra`: ExtraFields
     
 ){
     
@@ -1275,103 +1275,103 @@ data class Case (
     /**
      * Document schema number.
      */
-    var `schema`: kotlin.UInt
+    val `schema`: kotlin.UInt
     , 
     /**
      * Case id.
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * Creation time, ms since the Unix epoch.
      */
-    var `createdAt`: kotlin.Long
+    val `createdAt`: kotlin.Long
     , 
     /**
      * User id of the creator.
      */
-    var `createdBy`: kotlin.String
+    val `createdBy`: kotlin.String
     , 
     /**
      * District (routing / access field).
      */
-    var `district`: kotlin.String
+    val `district`: kotlin.String
     , 
     /**
      * Village.
      */
-    var `village`: kotlin.String
+    val `village`: kotlin.String
     , 
     /**
      * User id of the assigned worker (routing / access field).
      */
-    var `assignedTo`: kotlin.String
+    val `assignedTo`: kotlin.String
     , 
     /**
      * Sensitive case (e.g. violence survivor): restricted visibility.
      */
-    var `sensitive`: kotlin.Boolean
+    val `sensitive`: kotlin.Boolean
     , 
     /**
      * Current stage.
      */
-    var `stage`: Stage
+    val `stage`: Stage
     , 
     /**
      * The client.
      */
-    var `client`: Client
+    val `client`: Client
     , 
     /**
      * Intake, once recorded.
      */
-    var `intake`: Intake?
+    val `intake`: Intake?
     , 
     /**
      * Assessment, once started.
      */
-    var `assessment`: Assessment?
+    val `assessment`: Assessment?
     , 
     /**
      * Service plan.
      */
-    var `plan`: Plan
+    val `plan`: Plan
     , 
     /**
      * Referrals by id.
      */
-    var `referrals`: Referrals
+    val `referrals`: Referrals
     , 
     /**
      * Visits by id.
      */
-    var `visits`: Visits
+    val `visits`: Visits
     , 
     /**
      * Closure, when closed.
      */
-    var `closure`: Closure?
+    val `closure`: Closure?
     , 
     /**
      * Evaluation, when evaluated.
      */
-    var `evaluation`: Evaluation?
+    val `evaluation`: Evaluation?
     , 
     /**
      * A visit, goal or referral was recorded while the case was closed: needs review.
      */
-    var `activityAfterClosure`: kotlin.Boolean
+    val `activityAfterClosure`: kotlin.Boolean
     , 
     /**
      * Cases a coordinator decided are other people (never flagged as duplicates of
      * this one again), sorted.
      */
-    var `distinctFrom`: List<kotlin.String> = listOf() 
+    val `distinctFrom`: List<kotlin.String> = listOf() 
     , 
     /**
      * Time of the latest change, ms since the Unix epoch.
      */
-    var `updatedAt`: kotlin.Long
+    val `updatedAt`: kotlin.Long
     
 ){
     
@@ -1467,47 +1467,47 @@ data class CaseSummary (
     /**
      * Case id.
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * Client name.
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Stage.
      */
-    var `stage`: Stage
+    val `stage`: Stage
     , 
     /**
      * Assigned worker.
      */
-    var `assignedTo`: kotlin.String
+    val `assignedTo`: kotlin.String
     , 
     /**
      * District.
      */
-    var `district`: kotlin.String
+    val `district`: kotlin.String
     , 
     /**
      * Village.
      */
-    var `village`: kotlin.String
+    val `village`: kotlin.String
     , 
     /**
      * Sensitive.
      */
-    var `sensitive`: kotlin.Boolean
+    val `sensitive`: kotlin.Boolean
     , 
     /**
      * Earliest open follow-up date (visit, goal evaluation, referral follow-up).
      */
-    var `nextDue`: NaiveDate?
+    val `nextDue`: NaiveDate?
     , 
     /**
      * Time of the latest change, ms since the Unix epoch.
      */
-    var `updatedAt`: kotlin.Long
+    val `updatedAt`: kotlin.Long
     
 ){
     
@@ -1570,37 +1570,37 @@ data class Client (
     /**
      * Name (Automerge Text in the document).
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Sex.
      */
-    var `sex`: Sex?
+    val `sex`: Sex?
     , 
     /**
      * Date of birth when known.
      */
-    var `birthDate`: NaiveDate?
+    val `birthDate`: NaiveDate?
     , 
     /**
      * Estimated age in years when the birth date is unknown.
      */
-    var `ageEstimate`: kotlin.UInt?
+    val `ageEstimate`: kotlin.UInt?
     , 
     /**
      * Phone number.
      */
-    var `phone`: kotlin.String?
+    val `phone`: kotlin.String?
     , 
     /**
      * Preferred language (BCP 47 tag, e.g. "bn", "fa", "th", "vi").
      */
-    var `language`: kotlin.String?
+    val `language`: kotlin.String?
     , 
     /**
      * Household members by id.
      */
-    var `household`: Household
+    val `household`: Household
     
 ){
     
@@ -1657,27 +1657,27 @@ data class Closure (
     /**
      * Date closed.
      */
-    var `date`: NaiveDate
+    val `date`: NaiveDate
     , 
     /**
      * Why.
      */
-    var `reason`: ClosureReason
+    val `reason`: ClosureReason
     , 
     /**
      * The client agreed to the closure.
      */
-    var `clientAgreed`: kotlin.Boolean
+    val `clientAgreed`: kotlin.Boolean
     , 
     /**
      * Summary (Automerge Text).
      */
-    var `summary`: kotlin.String
+    val `summary`: kotlin.String
     , 
     /**
      * The surviving case, when closed as [`ClosureReason::Duplicate`].
      */
-    var `duplicateOf`: kotlin.String? = null 
+    val `duplicateOf`: kotlin.String? = null 
     
 ){
     
@@ -1728,12 +1728,12 @@ data class Conflict (
     /**
      * Dotted path, e.g. `assessment.safety_risk` or `visits.<id>.next_visit_date`.
      */
-    var `path`: kotlin.String
+    val `path`: kotlin.String
     , 
     /**
      * The values, current winner first.
      */
-    var `values`: List<ConflictValue>
+    val `values`: List<ConflictValue>
     
 ){
     
@@ -1779,22 +1779,22 @@ data class ConflictValue (
      * `valueJson`, the value as JSON text (e.g. `"high"`, `3`, `true`): pass it back to
      * `resolveConflict`.
      */
-    var `valueJson`: JsonValue
+    val `valueJson`: JsonValue
     , 
     /**
      * User who wrote it (from the change, bound to a device by the server).
      */
-    var `user`: kotlin.String
+    val `user`: kotlin.String
     , 
     /**
      * Actor (device replica) that wrote it, hex.
      */
-    var `actor`: kotlin.String
+    val `actor`: kotlin.String
     , 
     /**
      * When it was written, ms since the Unix epoch.
      */
-    var `timeMs`: kotlin.Long
+    val `timeMs`: kotlin.Long
     
 ){
     
@@ -1842,22 +1842,22 @@ data class Consent (
     /**
      * Whether consent was given.
      */
-    var `given`: kotlin.Boolean
+    val `given`: kotlin.Boolean
     , 
     /**
      * When.
      */
-    var `date`: NaiveDate
+    val `date`: NaiveDate
     , 
     /**
      * What it covers (e.g. "data sharing with referral agencies").
      */
-    var `scope`: kotlin.String
+    val `scope`: kotlin.String
     , 
     /**
      * User id of the worker who recorded it.
      */
-    var `recordedBy`: kotlin.String
+    val `recordedBy`: kotlin.String
     
 ){
     
@@ -1905,12 +1905,12 @@ data class Discarded (
     /**
      * This device's changes dropped.
      */
-    var `changes`: kotlin.ULong
+    val `changes`: kotlin.ULong
     , 
     /**
      * Whether the case itself was removed (the server never had it).
      */
-    var `caseRemoved`: kotlin.Boolean
+    val `caseRemoved`: kotlin.Boolean
     
 ){
     
@@ -1952,17 +1952,17 @@ data class DuplicateMatch (
     /**
      * The case.
      */
-    var `caseId`: kotlin.String
+    val `caseId`: kotlin.String
     , 
     /**
      * Its score (from [`MATCH_THRESHOLD`]; higher is likelier).
      */
-    var `score`: kotlin.Float
+    val `score`: kotlin.Float
     , 
     /**
      * The evidence, supporting first.
      */
-    var `reasons`: List<MatchReason>
+    val `reasons`: List<MatchReason>
     
 ){
     
@@ -2007,12 +2007,12 @@ data class Evaluation (
     /**
      * Number of goals achieved.
      */
-    var `goalsAchieved`: kotlin.UInt
+    val `goalsAchieved`: kotlin.UInt
     , 
     /**
      * Client satisfaction 1..=5.
      */
-    var `satisfaction`: kotlin.UByte
+    val `satisfaction`: kotlin.UByte
     
 ){
     
@@ -2054,12 +2054,12 @@ data class ExtraField (
     /**
      * Field name.
      */
-    var `key`: kotlin.String
+    val `key`: kotlin.String
     , 
     /**
      * Its value.
      */
-    var `value`: ExtraValue
+    val `value`: ExtraValue
     
 ){
     
@@ -2101,38 +2101,38 @@ data class FollowUp (
     /**
      * The case.
      */
-    var `caseId`: kotlin.String
+    val `caseId`: kotlin.String
     , 
     /**
      * The client's name.
      */
-    var `clientName`: kotlin.String
+    val `clientName`: kotlin.String
     , 
     /**
      * What is due.
      */
-    var `kind`: FollowUpKind
+    val `kind`: FollowUpKind
     , 
     /**
      * The visit, goal or referral the date belongs to (empty for the plan review).
      */
-    var `itemId`: kotlin.String
+    val `itemId`: kotlin.String
     , 
     /**
      * When it is (or was) due.
      */
-    var `due`: NaiveDate
+    val `due`: NaiveDate
     , 
     /**
      * Days since it was due: positive when overdue, 0 when due today, negative when due
      * in the future.
      */
-    var `daysOverdue`: kotlin.Long
+    val `daysOverdue`: kotlin.Long
     , 
     /**
      * The case's village (workers plan their day by village).
      */
-    var `village`: kotlin.String
+    val `village`: kotlin.String
     
 ){
     
@@ -2189,37 +2189,37 @@ data class Goal (
     /**
      * Goal id (unique within the case).
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * What the client wants to achieve (Automerge Text).
      */
-    var `text`: kotlin.String
+    val `text`: kotlin.String
     , 
     /**
      * Priority: 1 is highest.
      */
-    var `priority`: kotlin.UInt
+    val `priority`: kotlin.UInt
     , 
     /**
      * How it will be worked on.
      */
-    var `method`: kotlin.String?
+    val `method`: kotlin.String?
     , 
     /**
      * When it should be reached.
      */
-    var `targetDate`: NaiveDate?
+    val `targetDate`: NaiveDate?
     , 
     /**
      * When progress is evaluated.
      */
-    var `evaluateBy`: NaiveDate?
+    val `evaluateBy`: NaiveDate?
     , 
     /**
      * State.
      */
-    var `status`: GoalStatus
+    val `status`: GoalStatus
     
 ){
     
@@ -2276,32 +2276,32 @@ data class HistoryEntry (
     /**
      * Change hash, hex.
      */
-    var `hash`: kotlin.String
+    val `hash`: kotlin.String
     , 
     /**
      * Actor (device replica), hex.
      */
-    var `actor`: kotlin.String
+    val `actor`: kotlin.String
     , 
     /**
      * User who made it.
      */
-    var `user`: kotlin.String
+    val `user`: kotlin.String
     , 
     /**
      * When, ms since the Unix epoch (the device's clock).
      */
-    var `timeMs`: kotlin.Long
+    val `timeMs`: kotlin.Long
     , 
     /**
      * What the editor said it did (e.g. "visit recorded").
      */
-    var `summary`: kotlin.String
+    val `summary`: kotlin.String
     , 
     /**
      * Fields the change actually touched, as dotted paths (computed, not claimed).
      */
-    var `fields`: List<kotlin.String>
+    val `fields`: List<kotlin.String>
     
 ){
     
@@ -2355,17 +2355,17 @@ data class HouseholdMember (
     /**
      * Member id (unique within the case).
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * Name (any script).
      */
-    var `name`: kotlin.String
+    val `name`: kotlin.String
     , 
     /**
      * Relation to the client (e.g. "mother").
      */
-    var `relation`: kotlin.String
+    val `relation`: kotlin.String
     
 ){
     
@@ -2410,27 +2410,27 @@ data class Intake (
     /**
      * Date of intake.
      */
-    var `date`: NaiveDate
+    val `date`: NaiveDate
     , 
     /**
      * How the case came in.
      */
-    var `source`: IntakeSource
+    val `source`: IntakeSource
     , 
     /**
      * Referring agency or person, if any.
      */
-    var `referredBy`: kotlin.String?
+    val `referredBy`: kotlin.String?
     , 
     /**
      * The presenting problem (Automerge Text).
      */
-    var `presentingProblem`: kotlin.String
+    val `presentingProblem`: kotlin.String
     , 
     /**
      * Consent, once recorded.
      */
-    var `consent`: Consent?
+    val `consent`: Consent?
     
 ){
     
@@ -2482,12 +2482,12 @@ data class Listing (
     /**
      * Matching summaries, by next due date (none last), then name, then id.
      */
-    var `summaries`: List<CaseSummary>
+    val `summaries`: List<CaseSummary>
     , 
     /**
      * Cases whose summary record is corrupt, in id order.
      */
-    var `corrupt`: List<kotlin.String>
+    val `corrupt`: List<kotlin.String>
     
 ){
     
@@ -2529,32 +2529,32 @@ data class NewCase (
     /**
      * Case id (1..=64 of `[A-Za-z0-9_-]`).
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * District.
      */
-    var `district`: kotlin.String
+    val `district`: kotlin.String
     , 
     /**
      * Village.
      */
-    var `village`: kotlin.String
+    val `village`: kotlin.String
     , 
     /**
      * Assigned worker (user id).
      */
-    var `assignedTo`: kotlin.String
+    val `assignedTo`: kotlin.String
     , 
     /**
      * Sensitive case.
      */
-    var `sensitive`: kotlin.Boolean
+    val `sensitive`: kotlin.Boolean
     , 
     /**
      * Client's name.
      */
-    var `clientName`: kotlin.String
+    val `clientName`: kotlin.String
     
 ){
     
@@ -2608,12 +2608,12 @@ data class Plan (
     /**
      * Goals by id.
      */
-    var `goals`: Goals
+    val `goals`: Goals
     , 
     /**
      * When the whole plan is next reviewed.
      */
-    var `reviewDate`: NaiveDate?
+    val `reviewDate`: NaiveDate?
     
 ){
     
@@ -2655,87 +2655,87 @@ data class Referral (
     /**
      * Referral id (unique within the case).
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * Kind of service.
      */
-    var `service`: ReferralService
+    val `service`: ReferralService
     , 
     /**
      * Receiving agency.
      */
-    var `agency`: kotlin.String
+    val `agency`: kotlin.String
     , 
     /**
      * Date made.
      */
-    var `date`: NaiveDate
+    val `date`: NaiveDate
     , 
     /**
      * Where it stands.
      */
-    var `status`: ReferralStatus
+    val `status`: ReferralStatus
     , 
     /**
      * Outcome, once known.
      */
-    var `outcome`: kotlin.String?
+    val `outcome`: kotlin.String?
     , 
     /**
      * When to follow it up.
      */
-    var `followUpDate`: NaiveDate?
+    val `followUpDate`: NaiveDate?
     , 
     /**
      * The registered agency it is addressed to (its id in the server's directory,
      * issue #15); `None`: an agency outside the system, named in `agency` only. Set
      * when the referral is made, never changed.
      */
-    var `agencyId`: kotlin.String?
+    val `agencyId`: kotlin.String?
     , 
     /**
      * Why the client is referred: the referral's own text, shared with a registered
      * agency.
      */
-    var `reason`: kotlin.String?
+    val `reason`: kotlin.String?
     , 
     /**
      * The client's explicit consent, on this referral, to share a confidential
      * (sensitive) case with the agency.
      */
-    var `shareSensitive`: kotlin.Boolean
+    val `shareSensitive`: kotlin.Boolean
     , 
     /**
      * The agency user who answered a registered agency's referral (bound by the server).
      */
-    var `answeredBy`: kotlin.String?
+    val `answeredBy`: kotlin.String?
     , 
     /**
      * When the agency accepted.
      */
-    var `acceptedOn`: NaiveDate?
+    val `acceptedOn`: NaiveDate?
     , 
     /**
      * When the service was completed.
      */
-    var `completedOn`: NaiveDate?
+    val `completedOn`: NaiveDate?
     , 
     /**
      * When it was declined.
      */
-    var `declinedOn`: NaiveDate?
+    val `declinedOn`: NaiveDate?
     , 
     /**
      * Why it was declined.
      */
-    var `declineReason`: kotlin.String?
+    val `declineReason`: kotlin.String?
     , 
     /**
      * The user id of the worker who made it (referrals made before it was recorded:
      * `None`).
      */
-    var `madeBy`: kotlin.String?
+    val `madeBy`: kotlin.String?
     
 ){
     
@@ -2819,17 +2819,17 @@ data class Refusal (
     /**
      * Case id (`caseId` in Kotlin).
      */
-    var `caseId`: kotlin.String
+    val `caseId`: kotlin.String
     , 
     /**
      * Machine-readable reason.
      */
-    var `code`: RefusalCode
+    val `code`: RefusalCode
     , 
     /**
      * Human-readable reason (no personal data).
      */
-    var `message`: kotlin.String
+    val `message`: kotlin.String
     
 ){
     
@@ -2874,23 +2874,23 @@ data class RefusedCase (
     /**
      * The case.
      */
-    var `caseId`: kotlin.String
+    val `caseId`: kotlin.String
     , 
     /**
      * Why the server refused.
      */
-    var `code`: RefusalCode
+    val `code`: RefusalCode
     , 
     /**
      * The server's message (no personal data).
      */
-    var `message`: kotlin.String
+    val `message`: kotlin.String
     , 
     /**
      * This device's changes to the case the server has not accepted (what a discard
      * drops).
      */
-    var `unsentChanges`: kotlin.ULong
+    val `unsentChanges`: kotlin.ULong
     
 ){
     
@@ -2938,47 +2938,47 @@ data class Visit (
     /**
      * Visit id (unique within the case).
      */
-    var `id`: kotlin.String
+    val `id`: kotlin.String
     , 
     /**
      * Date of the visit.
      */
-    var `date`: NaiveDate
+    val `date`: NaiveDate
     , 
     /**
      * User id of the worker.
      */
-    var `by`: kotlin.String
+    val `by`: kotlin.String
     , 
     /**
      * How it took place.
      */
-    var `kind`: VisitKind
+    val `kind`: VisitKind
     , 
     /**
      * Notes (Automerge Text: concurrent edits merge by character).
      */
-    var `notes`: kotlin.String
+    val `notes`: kotlin.String
     , 
     /**
      * Progress seen.
      */
-    var `progress`: kotlin.String?
+    val `progress`: kotlin.String?
     , 
     /**
      * Obstacles met.
      */
-    var `obstacles`: kotlin.String?
+    val `obstacles`: kotlin.String?
     , 
     /**
      * Actions agreed.
      */
-    var `actions`: kotlin.String?
+    val `actions`: kotlin.String?
     , 
     /**
      * Next visit, when planned.
      */
-    var `nextVisitDate`: NaiveDate?
+    val `nextVisitDate`: NaiveDate?
     
 ){
     
@@ -3042,12 +3042,12 @@ data class WipeReport (
     /**
      * Cases that had edits not yet acknowledged by the server (outbox entries).
      */
-    var `unsentCases`: kotlin.ULong
+    val `unsentCases`: kotlin.ULong
     , 
     /**
      * This device's changes in them not yet acknowledged by the server.
      */
-    var `unsentChanges`: kotlin.ULong
+    val `unsentChanges`: kotlin.ULong
     
 ){
     

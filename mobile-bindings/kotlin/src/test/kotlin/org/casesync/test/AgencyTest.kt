@@ -38,7 +38,7 @@ private class AgencyClient(val server: Server) {
 
 val agencyTests = listOf(
     "a referral to a registered agency, made offline, comes back accepted and completed" to {
-        val phone = Device(server, "agency-phone", "amina")
+        val phone = Device.open(server, "agency-phone", "amina")
         val s = phone.store
         // The directory, fetched with signal and kept for offline use.
         val dir = s.refreshAgencies(phone.session, "bn")

@@ -14,9 +14,13 @@ import kotlin.test.assertNotEquals
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Job
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.yield
 import org.casesync.*
 import org.casesync.core.*
 
@@ -31,9 +35,9 @@ lateinit var coord: Device
 const val LIFE = "case-bn-1"
 const val SHARED = "case-fa-2"
 
-val tests = linkedMapOf<String, () -> Unit>(
+val tests = linkedMapOf<String, suspend () -> Unit>(
     "login: wrong password is Unauthorized, then two CHWs and a coordinator log in" to {
-        val probe = CaseStore.open(tempDir("probe").path, storeKey(9), "device-probe")
+        val probe = AsyncCaseStore.open(tempDir("probe").path, storeKey(9), "device-probe")
         probe.setTransportConfig(FAST)
         val e = assertFailsWith<CasesyncException.Unauthorized> { probe.login(server.url, "amina", "not-the-password") }
         assertTrue(e.message!!.contains("password"), "message for the worker: ${e.message}")
@@ -43,9 +47,9 @@ val tests = linkedMapOf<String, () -> Unit>(
             probe.createCase(NewCase("x-1", DISTRICT, "v", "amina", false, "n"))
         }
         probe.close()
-        amina = Device(server, "amina-phone", "amina")
-        binh = Device(server, "binh-phone", "binh")
-        coord = Device(server, "coord-laptop", "coord")
+        amina = Device.open(server, "amina-phone", "amina")
+        binh = Device.open(server, "binh-phone", "binh")
+        coord = Device.open(server, "coord-laptop", "coord")
         assertEquals(Role.CHW, amina.session.role)
         assertEquals(Role.COORDINATOR, coord.session.role)
         assertNotEquals(amina.userId, binh.userId)
@@ -126,7 +130,7 @@ val tests = linkedMapOf<String, () -> Unit>(
         assertEquals(me, v.by)
 
         // Listing filters, from the index.
-        fun ids(f: SummaryFilter) = s.listCases(f).summaries.map { it.id }
+        suspend fun ids(f: SummaryFilter) = s.listCases(f).summaries.map { it.id }
         assertEquals(listOf(LIFE), ids(SummaryFilter(stage = Stage.MONITORING)))
         assertEquals(listOf<String>(), ids(SummaryFilter(stage = Stage.INTAKE)))
         assertEquals(listOf(LIFE), ids(SummaryFilter(village = "চর কুকরি")))
@@ -272,25 +276,28 @@ val tests = linkedMapOf<String, () -> Unit>(
         assertFailsWith<CasesyncException.NotFound> { s.discardRefused(id) }
     },
 
-    "cancellation: a cancelled handle stops before the next page and keeps saved pages" to {
+    "cancellation: cancelling the coroutine stops the sync before the next page and keeps saved pages" to {
         for (i in 1..6) amina.store.createCase(NewCase("case-th-$i", DISTRICT, "บ้านนา", amina.userId, false, "สมศรี ใจดี $i"))
         amina.sync()
         coord.sync()
         val total = coord.ids().size
         assertTrue(total >= 8, "coordinator sees the district: $total")
 
-        val pre = SyncHandle().also { it.cancel() }
-        val laptop = Device(server, "coord-laptop-2", "coord", pageBytes = 512u)
-        assertFailsWith<CasesyncException.Cancelled> { laptop.store.sync(pre, NoSyncProgress) }
-        assertEquals(0, laptop.ids().size)
-
-        val handle = SyncHandle()
-        val rec = object : SyncObserver {
+        val laptop = Device.open(server, "coord-laptop-2", "coord", pageBytes = 512u)
+        coroutineScope {
+            // Cancelled before it starts: nothing received.
+            val early = launch(start = CoroutineStart.LAZY) { laptop.sync() }
+            early.cancel()
+            early.join()
+            assertEquals(0, laptop.ids().size)
+            // Cancelled from the first page's progress report: that page stays, no second one.
             var calls = 0
-            override fun onProgress(progress: SyncProgress) { calls++; handle.cancel() }
+            var job: Job? = null
+            job = launch { laptop.store.sync { calls++; job?.cancel() } }
+            job.join()
+            assertTrue(job.isCancelled)
+            assertEquals(1, calls)
         }
-        assertFailsWith<CasesyncException.Cancelled> { laptop.store.sync(handle, rec) }
-        assertEquals(1, rec.calls)
         val kept = laptop.ids().size
         assertTrue(kept in 1 until total, "first page kept, not all: $kept of $total")
         val done = laptop.sync()
@@ -299,31 +306,101 @@ val tests = linkedMapOf<String, () -> Unit>(
         laptop.store.close()
     },
 
-    "suspend wrapper: syncSuspend runs on Dispatchers.IO and coroutine cancellation cancels the sync" to {
-        val laptop = Device(server, "coord-laptop-3", "coord", pageBytes = 512u)
-        val pages = mutableListOf<UInt>()
-        runBlocking {
-            var job: Job? = null
-            job = launch { laptop.store.syncSuspend { p -> pages += p.pages; job?.cancel() } }
-            job.join()
-            assertTrue(job.isCancelled)
-        }
-        assertTrue(pages.isNotEmpty())
-        assertTrue(laptop.ids().isNotEmpty(), "saved pages kept")
-        val report = runBlocking { laptop.store.syncSuspend() }
+    "syncFlow: progress after every page, then the report; changed ids listed" to {
+        val laptop = Device.open(server, "coord-laptop-3", "coord", pageBytes = 512u)
+        val events = laptop.store.syncFlow().toList()
+        val progress = events.filterIsInstance<SyncEvent.Progress>().map { it.progress }
+        val report = (events.last() as SyncEvent.Finished).report
+        assertTrue(progress.size >= 2, "several pages: $progress")
+        assertEquals((1..progress.size).map { it.toUInt() }, progress.map { it.pages })
+        assertEquals(report.progress, progress.last())
         assertEquals(listOf<Refusal>(), report.refused)
+        assertEquals(coord.ids().sorted(), report.changed, "the report lists every case received")
+        assertEquals(listOf<String>(), report.removed)
         assertEquals(coord.ids(), laptop.ids())
         laptop.store.close()
     },
 
+    "changes(): the Flow sees exactly the ids of edits, sync pages, a removal and a wipe, on two devices" to {
+        val phone = Device.open(server, "amina-phone-flow", "amina")
+        val laptop = Device.open(server, "coord-laptop-flow", "coord")
+        phone.sync()
+        laptop.sync()
+        val onPhone = mutableListOf<CaseChanges>()
+        val onLaptop = mutableListOf<CaseChanges>()
+        coroutineScope {
+            // UNDISPATCHED: each subscription is made before launch returns.
+            val a = launch(start = CoroutineStart.UNDISPATCHED) { phone.store.changes().collect { onPhone += it } }
+            val b = launch(start = CoroutineStart.UNDISPATCHED) { laptop.store.changes().collect { onLaptop += it } }
+            val id = "case-flow-vi"
+            phone.store.createCase(NewCase(id, DISTRICT, "Phú Mỹ", phone.userId, false, "Lê Thị Thu"))
+            phone.store.addVisit(id, VisitInput(day(0), VisitKind.HOME, "Thăm nhà lần đầu"))
+            val pushed = phone.sync()
+            assertEquals(listOf<String>(), pushed.removed)
+            val received = laptop.sync()
+            assertEquals(listOf(id), received.changed)
+            laptop.store.reassign(id, binh.userId)
+            laptop.sync()
+            var gone = phone.sync()
+            if (gone.removed.isEmpty()) gone = phone.sync()
+            assertEquals(listOf(id), gone.removed)
+            phone.store.eraseLocalData()
+            // Every change above was delivered before the call that made it returned.
+            yield()
+            a.cancel()
+            b.cancel()
+        }
+        val edit = { ids: List<String> -> CaseChanges(ChangeOrigin.EDIT, ids, listOf()) }
+        assertEquals(
+            listOf(
+                edit(listOf("case-flow-vi")),
+                edit(listOf("case-flow-vi")),
+                CaseChanges(ChangeOrigin.SYNC, listOf(), listOf("case-flow-vi")),
+                CaseChanges(ChangeOrigin.WIPE, listOf(), listOf()),
+            ),
+            onPhone,
+        )
+        assertEquals(
+            listOf(
+                CaseChanges(ChangeOrigin.SYNC, listOf("case-flow-vi"), listOf()),
+                edit(listOf("case-flow-vi")),
+            ),
+            onLaptop,
+        )
+        phone.store.close()
+        laptop.store.close()
+    },
+
+    "logs: a registered sink hears the sync's events, with counts and no personal data" to {
+        val seen = java.util.Collections.synchronizedList(mutableListOf<Triple<LogLevel, String, String>>())
+        routeCasesyncLogs(LogLevel.DEBUG) { level, target, message -> seen += Triple(level, target, message) }
+        try {
+            amina.store.addVisit(LIFE, VisitInput(day(0), VisitKind.PHONE, "রহিমা খাতুন জানালেন তিনি ভালো আছেন"))
+            amina.sync()
+        } finally {
+            stopCasesyncLogs()
+        }
+        val finished = seen.filter { it.third.startsWith("sync finished") }
+        assertEquals(1, finished.size, "$seen")
+        assertEquals(LogLevel.INFO, finished.single().first)
+        assertEquals("casesync::sync", finished.single().second)
+        assertTrue("pushed=1" in finished.single().third, finished.single().third)
+        assertTrue(seen.any { it.first == LogLevel.DEBUG && it.third.startsWith("page saved") }, "$seen")
+        val private = listOf("রহিমা", "খাতুন", LIFE, amina.session.accessToken.value)
+        assertTrue(seen.none { e -> private.any { it in e.third } }, "no personal data: $seen")
+        val after = seen.size
+        amina.sync()
+        assertEquals(after, seen.size, "nothing after stopCasesyncLogs")
+    },
+
     "offline: edits work without a server; sync fails with Network after bounded retries and keeps them" to {
-        val s = CaseStore.open(tempDir("offline").path, storeKey(3), "device-offline")
+        val s = AsyncCaseStore.open(tempDir("offline").path, storeKey(3), "device-offline")
         s.setTransportConfig(FAST)
         assertFailsWith<CasesyncException.Network> { s.login("http://127.0.0.1:9", "amina", "x") }
         s.restoreSession(Session("http://127.0.0.1:9", "someone", Role.CHW, SecretToken("token"), SecretToken("refresh"), Long.MAX_VALUE))
         s.createCase(NewCase("case-off-1", DISTRICT, "v", "someone", false, "Trần Thị Mai"))
         val started = System.nanoTime()
-        val e = assertFailsWith<CasesyncException.Network> { s.sync(SyncHandle(), NoSyncProgress) }
+        val e = assertFailsWith<CasesyncException.Network> { s.sync() }
         assertTrue(e.message!!.contains("saved on this phone"), e.message)
         assertTrue(System.nanoTime() - started < 10_000_000_000L, "bounded retries")
         assertEquals(listOf("case-off-1"), s.unsentCases())
@@ -332,20 +409,20 @@ val tests = linkedMapOf<String, () -> Unit>(
 
     "wrong store key: refused with WrongKey, data intact with the right key" to {
         val dir = tempDir("keys")
-        CaseStore.open(dir.path, storeKey(1), "device-keys").use { s ->
+        AsyncCaseStore.open(dir.path, storeKey(1), "device-keys").use { s ->
             s.restoreSession(amina.session)
             s.createCase(NewCase("case-key-1", DISTRICT, "v", amina.userId, true, "রহিমা"))
         }
-        val e = assertFailsWith<CasesyncException.WrongKey> { CaseStore.open(dir.path, storeKey(2), "device-keys") }
+        val e = assertFailsWith<CasesyncException.WrongKey> { AsyncCaseStore.open(dir.path, storeKey(2), "device-keys") }
         assertTrue(e.message!!.isNotBlank())
-        assertFailsWith<CasesyncException.Invalid> { CaseStore.open(dir.path, ByteArray(31), "device-keys") }
-        CaseStore.open(dir.path, storeKey(1), "device-keys").use { s ->
+        assertFailsWith<CasesyncException.Invalid> { AsyncCaseStore.open(dir.path, ByteArray(31), "device-keys") }
+        AsyncCaseStore.open(dir.path, storeKey(1), "device-keys").use { s ->
             assertEquals(listOf("রহিমা"), s.listCases(SummaryFilter()).summaries.map { it.name })
         }
     },
 
     "refresh: a retry with the spent token gets the same successor; reuse later asks for the password and keeps the work" to {
-        val phone = Device(server, "binh-phone-2", "binh")
+        val phone = Device.open(server, "binh-phone-2", "binh")
         phone.sync()
         assertTrue(SHARED in phone.ids())
         val first = phone.store.session()!!
@@ -391,7 +468,7 @@ val tests = linkedMapOf<String, () -> Unit>(
     },
 
     "rate limiting: repeated wrong passwords are RateLimited" to {
-        val s = CaseStore.open(tempDir("rate").path, storeKey(4), "device-rate")
+        val s = AsyncCaseStore.open(tempDir("rate").path, storeKey(4), "device-rate")
         s.setTransportConfig(FAST)
         val errors = (1..7).map { runCatching { s.login(server.url, "dina", "wrong-$it") }.exceptionOrNull() }
         assertTrue(errors.all { it is CasesyncException }, "$errors")
@@ -412,9 +489,9 @@ fun main() {
         exitProcess(1)
     }
     try {
-        for ((name, test) in tests + duplicateTests + messageTests + transportTests + agencyTests) {
+        for ((name, test) in tests + duplicateTests + messageTests + transportTests + agencyTests + keyTests) {
             try {
-                test()
+                runBlocking { test() }
                 passed++
                 println("ok   $name")
             } catch (e: Throwable) { // assertion errors, CasesyncException, JNA link errors, native panics

@@ -13,16 +13,16 @@ import org.casesync.core.*
 
 lateinit var dedupPhone: Device
 
-fun register(s: CaseStore, id: String, name: String, village: String, update: ClientUpdate) {
+suspend fun register(s: AsyncCaseStore, id: String, name: String, village: String, update: ClientUpdate) {
     s.createCase(NewCase(id, DISTRICT, village, s.session()!!.userId, false, name))
     s.updateClient(id, update)
 }
 
 fun ids(found: List<PossibleDuplicate>): List<String> = found.map { it.summary.id }
 
-val duplicateTests = linkedMapOf<String, () -> Unit>(
+val duplicateTests = linkedMapOf<String, suspend () -> Unit>(
     "possibleDuplicates: a registration in another script, with the phone typed another way, finds its case offline" to {
-        dedupPhone = Device(server, "amina-dedup", "amina")
+        dedupPhone = Device.open(server, "amina-dedup", "amina")
         val s = dedupPhone.store
         register(s, "dup-bn-1", "করিম বেগম", "শ্যামনগর", ClientUpdate(sex = Sex.MALE, ageEstimate = 19u, phone = "+8801927491097"))
         register(s, "dup-bn-2", "করিম বেগম", "শ্যামনগর", ClientUpdate(sex = Sex.MALE, ageEstimate = 60u, phone = "+8801811111111"))

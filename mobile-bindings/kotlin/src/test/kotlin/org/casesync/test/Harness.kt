@@ -1,5 +1,5 @@
-// Test harness: the real casesync-server on loopback, devices (one CaseStore each), and a
-// plain main() runner (no JUnit) that prints "N passed, N failed".
+// Test harness: the real casesync-server on loopback, devices (one AsyncCaseStore each: the
+// suite calls only suspend functions and Flows), and a plain main() runner (no JUnit) that prints "N passed, N failed".
 package org.casesync.test
 
 import java.io.File
@@ -10,11 +10,9 @@ import java.net.http.HttpResponse
 import java.nio.file.Files
 import java.util.concurrent.CompletableFuture
 import java.util.concurrent.TimeUnit
-import org.casesync.CaseStore
-import org.casesync.NoSyncProgress
+import org.casesync.AsyncCaseStore
+import org.casesync.sync
 import org.casesync.Session
-import org.casesync.SyncHandle
-import org.casesync.SyncObserver
 import org.casesync.SyncProgress
 import org.casesync.SyncReport
 import org.casesync.TransportConfig
@@ -89,10 +87,10 @@ class Server private constructor(private val process: Process, val url: String, 
     }
 }
 
-/** Records every progress callback. */
-class Recorder : SyncObserver {
+/** Records every progress report of a sync (pass [add] as its onProgress). */
+class Recorder {
     val seen = mutableListOf<SyncProgress>()
-    override fun onProgress(progress: SyncProgress) {
+    fun add(progress: SyncProgress) {
         seen += progress
     }
 }
@@ -107,20 +105,21 @@ val FAST = TransportConfig(
     allowInsecureHttp = true,
 )
 
-/** One phone or laptop: its own store directory, key and device id. */
-class Device(val server: Server, val name: String, user: String, pageBytes: UInt = 262_144u) {
-    val dir = tempDir(name)
-    val deviceId = "device-$name"
-    val store: CaseStore = CaseStore.open(dir.path, storeKey(name.hashCode()), deviceId)
-    val session: Session
+/** One phone or laptop: its own store directory, key and device id, logged in as its user. */
+class Device private constructor(val server: Server, val name: String, val store: AsyncCaseStore, val session: Session) {
+    val deviceId get() = "device-$name"
     val userId get() = session.userId
 
-    init {
-        store.setTransportConfig(FAST.copy(pageBytes = pageBytes))
-        session = store.login(server.url, user, USERS.getValue(user).second)
+    companion object {
+        suspend fun open(server: Server, name: String, user: String, pageBytes: UInt = 262_144u): Device {
+            val store = AsyncCaseStore.open(tempDir(name).path, storeKey(name.hashCode()), "device-$name")
+            store.setTransportConfig(FAST.copy(pageBytes = pageBytes))
+            val session = store.login(server.url, user, USERS.getValue(user).second)
+            return Device.open(server, name, store, session)
+        }
     }
 
-    fun sync(observer: SyncObserver = NoSyncProgress): SyncReport = store.sync(SyncHandle(), observer)
+    suspend fun sync(recorder: Recorder? = null): SyncReport = store.sync { p -> recorder?.add(p) }
 
-    fun ids(): List<String> = store.listCases(org.casesync.SummaryFilter()).summaries.map { it.id }
+    suspend fun ids(): List<String> = store.listCases(org.casesync.SummaryFilter()).summaries.map { it.id }
 }

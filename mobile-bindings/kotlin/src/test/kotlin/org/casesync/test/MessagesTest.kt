@@ -17,9 +17,9 @@ val FA: Locale = Locale.forLanguageTag("fa-IR")
 /** The text without the bidi isolation marks around parameters. */
 fun plain(s: String): String = s.replace("\u2068", "").replace("\u2069", "")
 
-val messageTests = linkedMapOf<String, () -> Unit>(
+val messageTests = linkedMapOf<String, suspend () -> Unit>(
     "messages: a wrong password at login reads in Bengali and Farsi, English kept for logs" to {
-        val probe = CaseStore.open(tempDir("msg-probe").path, storeKey(41), "device-msg-probe")
+        val probe = AsyncCaseStore.open(tempDir("msg-probe").path, storeKey(41), "device-msg-probe")
         probe.setTransportConfig(FAST)
         val e = assertFailsWith<CasesyncException.Unauthorized> { probe.login(server.url, "binh", "not-his-password") }
         assertEquals("auth.wrong_password", e.errorDetail.code)
@@ -33,7 +33,7 @@ val messageTests = linkedMapOf<String, () -> Unit>(
     },
 
     "messages: a closed case and a refused stage change read in Bengali and Farsi, stages by the dashboard's names" to {
-        val phone = Device(server, "amina-msg", "amina")
+        val phone = Device.open(server, "amina-msg", "amina")
         val s = phone.store
         val id = "case-msg-1"
         s.createCase(NewCase(id, DISTRICT, "কুয়াকাটা", phone.userId, false, "সালমা বেগম"))
@@ -60,8 +60,8 @@ val messageTests = linkedMapOf<String, () -> Unit>(
     },
 
     "messages: a malformed date names its field; the numbers of a status read in Persian digits" to {
-        val s = CaseStore.open(tempDir("msg-dates").path, storeKey(43), "device-msg-dates")
-        val bad = assertFailsWith<CasesyncException.Invalid> { CaseStore.open(tempDir("msg-key").path, ByteArray(7), "d") }
+        val s = AsyncCaseStore.open(tempDir("msg-dates").path, storeKey(43), "device-msg-dates")
+        val bad = assertFailsWith<CasesyncException.Invalid> { AsyncCaseStore.open(tempDir("msg-key").path, ByteArray(7), "d") }
         assertEquals("input.bad_key", bad.errorDetail.code)
         assertEquals("স্টোরের চাবি ৩২ বাইটের হতে হবে।", CasesyncMessages.format(bad, BN))
         val refused = ErrorDetail("server.refused", mapOf("status" to "503", "code" to "busy"), "busy")

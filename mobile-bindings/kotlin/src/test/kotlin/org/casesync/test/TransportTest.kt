@@ -14,19 +14,18 @@ import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
-import kotlinx.coroutines.runBlocking
 import org.casesync.*
 import org.casesync.core.*
 
 /** [FAST] without the development opt-in: what a phone in the field runs with. */
 val STRICT = FAST.copy(allowInsecureHttp = false)
 
-val transportTests = linkedMapOf<String, () -> Unit>(
+val transportTests = linkedMapOf<String, suspend () -> Unit>(
     "network rules: plain http:// without the opt-in is Insecure, nothing sent, in the worker's language" to {
-        val s = CaseStore.open(tempDir("strict").path, storeKey(51), "device-strict")
+        val s = AsyncCaseStore.open(tempDir("strict").path, storeKey(51), "device-strict")
         s.setTransportConfig(STRICT)
         assertEquals(false, s.transportConfig().allowInsecureHttp, "the default a phone runs with")
-        val e = assertFailsWith<CasesyncException.Insecure> { runBlocking { s.loginSuspend(server.url, "amina", USERS.getValue("amina").second) } }
+        val e = assertFailsWith<CasesyncException.Insecure> { s.login(server.url, "amina", USERS.getValue("amina").second) }
         assertEquals("network.insecure_http", e.errorDetail.code)
         assertTrue(e.errorDetail.english.contains("nothing was sent"), e.errorDetail.english)
         assertNull(s.session(), "no session from a refused login")
@@ -43,7 +42,7 @@ val transportTests = linkedMapOf<String, () -> Unit>(
             assertFailsWith<CasesyncException.Insecure> { s.login(url, "amina", "x") }
             s.restoreSession(Session(url, "someone", Role.CHW, SecretToken("token"), SecretToken("refresh"), Long.MAX_VALUE))
             s.createCase(NewCase("case-strict-1", DISTRICT, "v", "someone", false, "Nguyễn Văn An"))
-            val sync = assertFailsWith<CasesyncException.Insecure> { runBlocking { s.syncSuspend() } }
+            val sync = assertFailsWith<CasesyncException.Insecure> { s.sync() }
             assertEquals("network.insecure_http", sync.errorDetail.code)
             assertFailsWith<SocketTimeoutException> { listener.accept().close() }
         }
@@ -57,7 +56,7 @@ val transportTests = linkedMapOf<String, () -> Unit>(
     },
 
     "network rules: an unreadable CA certificate is refused when configured, settings unchanged" to {
-        val s = CaseStore.open(tempDir("bad-ca").path, storeKey(52), "device-bad-ca")
+        val s = AsyncCaseStore.open(tempDir("bad-ca").path, storeKey(52), "device-bad-ca")
         s.setTransportConfig(STRICT)
         val before = s.transportConfig()
         val e = assertFailsWith<CasesyncException.Insecure> {
