@@ -5,6 +5,7 @@
 package org.casesync
 
 import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.ensureActive
@@ -32,9 +33,11 @@ object NoSyncProgress : SyncObserver {
 suspend fun AsyncCaseStore.sync(onProgress: (SyncProgress) -> Unit = {}): SyncReport =
     withContext(io) {
         val handle = SyncHandle()
-        // Turns this coroutine's cancellation into a cancel of the native sync. It is the
-        // handle's last user, so it also frees it (the native sync holds its own reference).
-        val watcher = launch(start = CoroutineStart.UNDISPATCHED) {
+        // Turns this coroutine's cancellation into a cancel of the native sync. Unconfined:
+        // it runs in the thread that cancels, before cancel() returns, so a sync cancelled
+        // from its own progress report stops before the next page. It is the handle's last
+        // user, so it also frees it (the native sync holds its own reference).
+        val watcher = launch(Dispatchers.Unconfined, start = CoroutineStart.UNDISPATCHED) {
             try {
                 awaitCancellation()
             } finally {

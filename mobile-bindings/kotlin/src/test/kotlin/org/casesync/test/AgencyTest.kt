@@ -36,7 +36,7 @@ private class AgencyClient(val server: Server) {
     }
 }
 
-val agencyTests = listOf(
+val agencyTests = linkedMapOf<String, suspend () -> Unit>(
     "a referral to a registered agency, made offline, comes back accepted and completed" to {
         val phone = Device.open(server, "agency-phone", "amina")
         val s = phone.store

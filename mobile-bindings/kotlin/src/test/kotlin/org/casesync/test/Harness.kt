@@ -115,7 +115,7 @@ class Device private constructor(val server: Server, val name: String, val store
             val store = AsyncCaseStore.open(tempDir(name).path, storeKey(name.hashCode()), "device-$name")
             store.setTransportConfig(FAST.copy(pageBytes = pageBytes))
             val session = store.login(server.url, user, USERS.getValue(user).second)
-            return Device.open(server, name, store, session)
+            return Device(server, name, store, session)
         }
     }
 
