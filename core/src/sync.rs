@@ -463,5 +463,7 @@ impl<'s> SyncSession<'s> {
     }
 }
 
+pub mod driver;
+
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use casesync_core::sync::driver::Policy;
+
 use casesync_core::case::Role;
 use casesync_core::protocol::{LoginRequest, RefreshRequest, TokenResponse};
 
@@ -123,14 +125,13 @@ impl TransportConfig {
         ))
     }
 
-    /// The wait before retry number `attempt` (1-based).
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u64 << attempt.saturating_sub(1).min(20);
-        Duration::from_millis(
-            self.backoff_initial_ms
-                .saturating_mul(factor)
-                .min(self.backoff_max_ms),
-        )
+    /// The retry rules of the core's sync loop (and of a refresh whose answer is lost).
+    pub(crate) fn policy(&self) -> Policy {
+        Policy {
+            max_retries: self.max_retries,
+            backoff_initial: Duration::from_millis(self.backoff_initial_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+        }
     }
 }
 
@@ -189,10 +190,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let c = TransportConfig::default();
-        assert_eq!(c.backoff(1), Duration::from_secs(1));
-        assert_eq!(c.backoff(3), Duration::from_secs(4));
-        assert_eq!(c.backoff(40), Duration::from_secs(30));
+        let c = TransportConfig::default().policy();
+        assert_eq!(c.backoff_cap(1), Duration::from_secs(1));
+        assert_eq!(c.backoff_cap(3), Duration::from_secs(4));
+        assert_eq!(c.backoff_cap(40), Duration::from_secs(30));
         assert_eq!(url("http://h:1/", "v1/sync"), "http://h:1/v1/sync");
     }
 

@@ -146,7 +146,7 @@ impl CaseStore {
                 Ok(new) => break new,
                 Err(e) if e.is_retryable() && attempt < cfg.max_retries => {
                     attempt += 1;
-                    let pause = cfg.backoff(attempt);
+                    let pause = cfg.policy().backoff(attempt, &mut rand::thread_rng());
                     match cancel {
                         Some(h) => crate::sync::wait(pause, h)?,
                         None => std::thread::sleep(pause),

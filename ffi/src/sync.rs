@@ -1,24 +1,23 @@
-//! Sync over HTTP, driven by the core's sans-IO [`SyncSession`]: request bytes out,
-//! response bytes in, one page committed at a time.
-//!
-//! The loop: `next_request` → `POST {server}/v1/sync` → `handle_response`, until the
-//! core says `Done` (or `Wiped`: the server revoked this device and the core erased the
-//! store). A dropped link abandons the request and retries it with exponential backoff,
-//! a bounded number of times; the retry resumes from the last committed page. An
-//! expired access token is refreshed once and the round trip repeated. Cancellation is
-//! checked between pages and during backoff; every committed page stays.
+//! Sync over HTTP: the core's one sync loop (`casesync_core::sync::driver::run`: retries
+//! with jittered back-off, lost answers resent with a smaller page, a token refreshed once,
+//! cancellation between pages and during waits) over this phone's transport (`Phone`:
+//! `POST {server}/v1/sync`, the session's token) and the app's side (`Screen`: the
+//! `SyncHandle`'s cancel, progress to the `SyncObserver`, page changes to the listeners).
+//! When the server revoked the device, the core erased the store; this reports it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use casesync_core::protocol::Refusal;
+use casesync_core::sync::driver::{self, Control, Failure, RunError, Transport};
 use casesync_core::sync::{Step, SyncSession};
 
 use crate::error::CasesyncError;
 use crate::observe::ChangeOrigin;
-use crate::session;
+use crate::session::{self, Session};
 use crate::store::{lock, now_ms, revoked, CaseStore};
+use crate::transport::{Http, TransportError};
 
 /// Refresh the access token when it expires within this margin.
 const EXPIRY_MARGIN_MS: i64 = 30_000;
@@ -166,97 +165,139 @@ impl CaseStore {
 }
 
 impl CaseStore {
-    /// The sync loop of [`CaseStore::sync`] (the caller holds `syncing`).
+    /// Runs the core's sync loop ([`driver::run`]) over this phone's HTTP transport (the
+    /// caller holds `syncing`), then turns its outcome into the app's.
     fn sync_pages(
         &self,
         handle: &SyncHandle,
         observer: &dyn SyncObserver,
     ) -> Result<SyncReport, CasesyncError> {
         let cfg = self.transport_settings();
-        let http = cfg.http()?;
-        let mut session = self.current_session()?;
-        let url = session::url(&session.server_url, "v1/sync");
+        let session = self.current_session()?;
+        let mut transport = Phone {
+            store: self,
+            http: cfg.http()?,
+            url: session::url(&session.server_url, "v1/sync"),
+            session,
+            handle,
+        };
+        let mut control = Screen {
+            store: self,
+            handle,
+            observer,
+        };
         let mut sync = SyncSession::new(&self.store, &self.device_id, cfg.page_bytes)?;
-        let mut retries = 0u32;
-        let mut attempt = 0u32;
-        let mut refreshed = false;
-        loop {
-            if handle.is_cancelled() {
-                return Err(CasesyncError::cancelled());
-            }
-            if !refreshed && session.access_expires_at_ms <= now_ms() + EXPIRY_MARGIN_MS {
-                tracing::debug!(target: "casesync::sync", "access token expiring: refresh");
-                session = self.refresh_session(Some(handle))?;
-                refreshed = true;
-            }
-            let request = sync.next_request()?;
-            match http.post_sync(&url, session.access_token.expose(), &request) {
-                Ok(bytes) => {
-                    let step = sync.handle_response(&bytes)?;
-                    attempt = 0;
-                    refreshed = false;
-                    if step != Step::Wiped {
-                        let page = sync.last_page().clone();
-                        tracing::debug!(
-                            target: "casesync::sync",
-                            changed = page.changed.len(),
-                            removed = page.removed.len(),
-                            bytes = bytes.len(),
-                            "page saved"
-                        );
-                        self.listeners
-                            .notify(ChangeOrigin::Sync, page.changed, page.removed);
-                    }
-                    observer.on_progress(progress(sync.progress(), retries));
-                    match step {
-                        Step::Continue => {}
-                        Step::Done => {
-                            let p = sync.progress();
-                            return Ok(SyncReport {
-                                progress: progress(p, retries),
-                                changed: p.changed_ids.iter().cloned().collect(),
-                                removed: p.removed_ids.iter().cloned().collect(),
-                                refused: p.refused.clone(),
-                            });
-                        }
-                        Step::Wiped => {
-                            tracing::warn!(
-                                target: "casesync::sync",
-                                "the server revoked this device: local data erased"
-                            );
-                            *lock(&self.session) = None;
-                            let report = sync.progress().wiped.unwrap_or_default();
-                            self.wiped(report);
-                            return Err(revoked(report));
-                        }
-                    }
-                }
-                Err(e) => {
-                    if e.is_lost_answer() {
-                        sync.abandon_request();
-                    } else {
-                        sync.forget_request();
-                    }
-                    if e.is_expired_token() && !refreshed {
-                        tracing::debug!(target: "casesync::sync", "access token expired: refresh");
-                        session = self.refresh_session(Some(handle))?;
-                        refreshed = true;
-                    } else if e.is_retryable() && attempt < cfg.max_retries {
-                        attempt += 1;
-                        retries += 1;
-                        let backoff = cfg.backoff(attempt);
-                        tracing::warn!(
-                            target: "casesync::sync",
-                            attempt,
-                            backoff_ms = backoff.as_millis() as u64,
-                            "round trip failed: retrying"
-                        );
-                        wait(backoff, handle)?;
-                    } else {
-                        return Err(self.server_error(e));
-                    }
-                }
-            }
+        let finished = match driver::run(&mut sync, &mut transport, &cfg.policy(), &mut control) {
+            Ok(f) => f,
+            Err(RunError::Cancelled) => return Err(CasesyncError::cancelled()),
+            Err(RunError::Sync(e)) => return Err(e.into()),
+            Err(RunError::Transport(RoundTripError::Refresh(e))) => return Err(e),
+            Err(RunError::Transport(RoundTripError::Http(e))) => return Err(self.server_error(e)),
+        };
+        let p = sync.progress();
+        if finished.step == Step::Wiped {
+            tracing::warn!(
+                target: "casesync::sync",
+                "the server revoked this device: local data erased"
+            );
+            *lock(&self.session) = None;
+            let report = p.wiped.unwrap_or_default();
+            self.wiped(report);
+            return Err(revoked(report));
         }
+        Ok(SyncReport {
+            progress: progress(p, finished.retries),
+            changed: p.changed_ids.iter().cloned().collect(),
+            removed: p.removed_ids.iter().cloned().collect(),
+            refused: p.refused.clone(),
+        })
+    }
+}
+
+/// Why a round trip failed: the HTTP exchange, or the token refresh before it.
+enum RoundTripError {
+    Http(TransportError),
+    Refresh(CasesyncError),
+}
+
+/// The phone's side of the core's loop: `POST /v1/sync` with the session's token.
+struct Phone<'a> {
+    store: &'a CaseStore,
+    http: Http,
+    url: String,
+    session: Session,
+    handle: &'a SyncHandle,
+}
+
+impl Transport for Phone<'_> {
+    type Error = RoundTripError;
+
+    fn post(&mut self, request: &[u8]) -> Result<Vec<u8>, RoundTripError> {
+        self.http
+            .post_sync(&self.url, self.session.access_token.expose(), request)
+            .map_err(RoundTripError::Http)
+    }
+
+    fn failure(&self, e: &RoundTripError) -> Failure {
+        match e {
+            RoundTripError::Http(e) if e.is_expired_token() => Failure::TokenExpired,
+            RoundTripError::Http(e) if e.is_lost_answer() => Failure::Lost,
+            RoundTripError::Http(e) if e.is_retryable() => Failure::Unavailable,
+            _ => Failure::Final,
+        }
+    }
+
+    fn token_expiring(&self) -> bool {
+        self.session.access_expires_at_ms <= now_ms() + EXPIRY_MARGIN_MS
+    }
+
+    fn refresh(&mut self) -> Result<(), RoundTripError> {
+        tracing::debug!(target: "casesync::sync", "access token expiring or expired: refresh");
+        self.session = self
+            .store
+            .refresh_session(Some(self.handle))
+            .map_err(RoundTripError::Refresh)?;
+        Ok(())
+    }
+}
+
+/// The app's side: the handle's cancel, progress to the observer, changes to listeners.
+struct Screen<'a> {
+    store: &'a CaseStore,
+    handle: &'a SyncHandle,
+    observer: &'a dyn SyncObserver,
+}
+
+impl Control for Screen<'_> {
+    fn cancelled(&self) -> bool {
+        self.handle.is_cancelled()
+    }
+
+    fn wait(&mut self, d: Duration) -> bool {
+        wait(d, self.handle).is_ok()
+    }
+
+    fn page_saved(&mut self, session: &SyncSession<'_>, retries: u32) {
+        let page = session.last_page().clone();
+        tracing::debug!(
+            target: "casesync::sync",
+            changed = page.changed.len(),
+            removed = page.removed.len(),
+            "page saved"
+        );
+        self.store
+            .listeners
+            .notify(ChangeOrigin::Sync, page.changed, page.removed);
+        self.observer
+            .on_progress(progress(session.progress(), retries));
+    }
+
+    fn retrying(&mut self, attempt: u32, wait: Duration) {
+        tracing::warn!(
+            target: "casesync::sync",
+            attempt,
+            wait_ms = wait.as_millis() as u64,
+            "round trip failed: retrying"
+        );
     }
 }
