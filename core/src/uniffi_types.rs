@@ -3,10 +3,10 @@
 //! are defined; this module holds the few places where the shape the Kotlin app sees
 //! differs from the core's type, as uniffi custom types:
 //!
-//! - **Dates** (`NaiveDate`) are `"YYYY-MM-DD"` strings (`typealias NaiveDate = String`
-//!   in Kotlin). Only records the app *reads* carry them: the input records with dates
-//!   are casesync-ffi's own, which parse them in the call so a malformed date is a
-//!   `CasesyncException.Invalid` naming the field (a failed lift here would not be).
+//! - **Dates** (`NaiveDate`) cross as `"YYYY-MM-DD"` text and are `java.time.LocalDate`
+//!   in Kotlin (`core/uniffi.toml`), in what the app reads and in what it passes
+//!   (casesync-ffi's input records and calls use this type too). Years past 9999 carry a
+//!   sign (`+10000-01-01`) both in chrono and in `LocalDate`.
 //! - **Collections kept by id** (`BTreeMap<String, T>`) are lists in id order: goals,
 //!   referrals and visits as they are (each carries its id), household members and extra
 //!   assessment fields as entries with their key. A Kotlin `Map` would lose that order
@@ -20,8 +20,7 @@ use chrono::NaiveDate;
 use crate::case::{ExtraValue, Goal, HouseholdMember, Referral, Visit};
 
 uniffi::custom_type!(
-    /// A calendar date, `"YYYY-MM-DD"` (ISO 8601, e.g. `"2025-03-14"`; Kotlin reads it with
-    /// `java.time.LocalDate.parse`).
+    /// A calendar date: `java.time.LocalDate` in Kotlin, `"YYYY-MM-DD"` on the wire.
     NaiveDate, String, {
     remote,
     lower: |d| d.format("%Y-%m-%d").to_string(),

@@ -1,11 +1,9 @@
-//! The input records of `inputs.rs` → the core's input types: dates parsed (`dates`)
-//! into a `CasesyncError::Invalid` that names the field, every other field moved as it
+//! The input records of `inputs.rs` → the core's input types, every field moved as it
 //! is. No rules live here: the core checks every value.
 
 use casesync_core::case as core;
 use casesync_core::store;
 
-use crate::dates::{parse, parse_opt};
 use crate::error::CasesyncError;
 use crate::inputs::*;
 
@@ -13,7 +11,7 @@ impl TryFrom<ClientUpdate> for core::ClientUpdate {
     type Error = CasesyncError;
     fn try_from(u: ClientUpdate) -> Result<Self, CasesyncError> {
         Ok(core::ClientUpdate {
-            birth_date: parse_opt("birth date", &u.birth_date)?,
+            birth_date: u.birth_date,
             name: u.name,
             sex: u.sex,
             age_estimate: u.age_estimate,
@@ -27,7 +25,7 @@ impl TryFrom<IntakeInput> for core::IntakeInput {
     type Error = CasesyncError;
     fn try_from(i: IntakeInput) -> Result<Self, CasesyncError> {
         Ok(core::IntakeInput {
-            date: parse("intake date", &i.date)?,
+            date: i.date,
             source: i.source,
             referred_by: i.referred_by,
             presenting_problem: i.presenting_problem,
@@ -39,7 +37,7 @@ impl TryFrom<AssessmentUpdate> for core::AssessmentUpdate {
     type Error = CasesyncError;
     fn try_from(u: AssessmentUpdate) -> Result<Self, CasesyncError> {
         Ok(core::AssessmentUpdate {
-            date: parse_opt("assessment date", &u.date)?,
+            date: u.date,
             physical_health: u.physical_health,
             mental_health: u.mental_health,
             social: u.social,
@@ -60,8 +58,8 @@ impl TryFrom<GoalInput> for core::GoalInput {
     type Error = CasesyncError;
     fn try_from(g: GoalInput) -> Result<Self, CasesyncError> {
         Ok(core::GoalInput {
-            target_date: parse_opt("target date", &g.target_date)?,
-            evaluate_by: parse_opt("evaluation date", &g.evaluate_by)?,
+            target_date: g.target_date,
+            evaluate_by: g.evaluate_by,
             text: g.text,
             priority: g.priority,
             method: g.method,
@@ -73,8 +71,8 @@ impl TryFrom<GoalUpdate> for core::GoalUpdate {
     type Error = CasesyncError;
     fn try_from(g: GoalUpdate) -> Result<Self, CasesyncError> {
         Ok(core::GoalUpdate {
-            target_date: parse_opt("target date", &g.target_date)?,
-            evaluate_by: parse_opt("evaluation date", &g.evaluate_by)?,
+            target_date: g.target_date,
+            evaluate_by: g.evaluate_by,
             text: g.text,
             priority: g.priority,
             method: g.method,
@@ -87,8 +85,8 @@ impl TryFrom<ReferralInput> for core::ReferralInput {
     type Error = CasesyncError;
     fn try_from(r: ReferralInput) -> Result<Self, CasesyncError> {
         Ok(core::ReferralInput {
-            date: parse("referral date", &r.date)?,
-            follow_up_date: parse_opt("follow-up date", &r.follow_up_date)?,
+            date: r.date,
+            follow_up_date: r.follow_up_date,
             service: r.service,
             agency: r.agency,
             agency_id: r.agency_id,
@@ -102,7 +100,7 @@ impl TryFrom<ReferralUpdate> for core::ReferralUpdate {
     type Error = CasesyncError;
     fn try_from(r: ReferralUpdate) -> Result<Self, CasesyncError> {
         Ok(core::ReferralUpdate {
-            follow_up_date: parse_opt("follow-up date", &r.follow_up_date)?,
+            follow_up_date: r.follow_up_date,
             status: r.status,
             outcome: r.outcome,
         })
@@ -113,8 +111,8 @@ impl TryFrom<VisitInput> for core::VisitInput {
     type Error = CasesyncError;
     fn try_from(v: VisitInput) -> Result<Self, CasesyncError> {
         Ok(core::VisitInput {
-            date: parse("visit date", &v.date)?,
-            next_visit_date: parse_opt("next visit date", &v.next_visit_date)?,
+            date: v.date,
+            next_visit_date: v.next_visit_date,
             kind: v.kind,
             notes: v.notes,
             progress: v.progress,
@@ -128,7 +126,7 @@ impl TryFrom<VisitUpdate> for core::VisitUpdate {
     type Error = CasesyncError;
     fn try_from(v: VisitUpdate) -> Result<Self, CasesyncError> {
         Ok(core::VisitUpdate {
-            next_visit_date: parse_opt("next visit date", &v.next_visit_date)?,
+            next_visit_date: v.next_visit_date,
             notes: v.notes,
             progress: v.progress,
             obstacles: v.obstacles,
@@ -141,7 +139,7 @@ impl TryFrom<ClosureInput> for core::ClosureInput {
     type Error = CasesyncError;
     fn try_from(c: ClosureInput) -> Result<Self, CasesyncError> {
         Ok(core::ClosureInput {
-            date: parse("closure date", &c.date)?,
+            date: c.date,
             reason: c.reason,
             client_agreed: c.client_agreed,
             summary: c.summary,
@@ -153,7 +151,7 @@ impl TryFrom<SummaryFilter> for store::SummaryFilter {
     type Error = CasesyncError;
     fn try_from(f: SummaryFilter) -> Result<Self, CasesyncError> {
         Ok(store::SummaryFilter {
-            due_on_or_before: parse_opt("due date", &f.due_on_or_before)?,
+            due_on_or_before: f.due_on_or_before,
             stage: f.stage,
             village: f.village,
             assigned_to: f.assigned_to,

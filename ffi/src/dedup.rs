@@ -16,7 +16,6 @@ use casesync_core::dedup::{self, DuplicateIndex, MatchReason, Person};
 use casesync_core::store::{DeviceStore, SummaryFilter};
 use chrono::Datelike;
 
-use crate::dates;
 use crate::error::CasesyncError;
 use crate::store::{lock, now_ms, CaseStore};
 
@@ -30,7 +29,7 @@ pub struct RegistrationQuery {
     pub sex: Option<Sex>,
     /// Date of birth (`YYYY-MM-DD`).
     #[uniffi(default = None)]
-    pub birth_date: Option<String>,
+    pub birth_date: Option<chrono::NaiveDate>,
     /// Estimated age in years (used when there is no birth date).
     #[uniffi(default = None)]
     pub age_estimate: Option<u32>,
@@ -132,7 +131,7 @@ impl DedupCache {
 }
 
 fn person_of(q: &RegistrationQuery, year: i32) -> Result<Person, CasesyncError> {
-    let birth_date = dates::parse_opt("birth date", &q.birth_date)?;
+    let birth_date = q.birth_date;
     Ok(Person {
         name: q.name.clone(),
         sex: q.sex,
@@ -216,19 +215,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_malformed_birth_date_is_invalid_naming_the_field() {
+    fn the_birth_date_gives_the_year_else_the_age_estimate() {
         let q = RegistrationQuery {
             name: "রহিমা খাতুন".into(),
-            birth_date: Some("14/03/1990".into()),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1990, 3, 14),
+            age_estimate: Some(30),
             ..Default::default()
         };
-        assert!(
-            matches!(person_of(&q, 2026), Err(e @ CasesyncError::Invalid { .. }) if e.to_string().contains("birth date"))
-        );
-        let q = RegistrationQuery {
-            age_estimate: Some(30),
-            ..q
-        };
+        assert_eq!(person_of(&q, 2026).expect("valid").birth_year, Some(1990));
         let q = RegistrationQuery {
             birth_date: None,
             ..q

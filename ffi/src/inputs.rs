@@ -2,15 +2,13 @@
 //! In the `...Update` records, `null` means "leave as is" (every such field defaults to
 //! `null` in Kotlin).
 //!
-//! **Why these are not the core's input types** (every other record and enum the app
-//! sees is derived on the core's own type, behind casesync-core's `uniffi` feature):
-//! their dates are `"YYYY-MM-DD"` strings that this crate parses *inside the call*
-//! (`convert.rs`), so a malformed date is a `CasesyncError::Invalid` naming the field
-//! ("visit date: ... is not a date"). Derived on the core's types, the date would be
-//! lifted by uniffi before the call, and a failed lift reaches Kotlin as an
-//! `InternalException`, not as the `CasesyncException` the app catches. Their other
-//! fields mirror `casesync_core::case::input` (and `store::SummaryFilter`); the core
-//! checks every value.
+//! Their dates are `NaiveDate`s, `java.time.LocalDate` in Kotlin (the core's custom
+//! type), so a malformed date cannot be passed at all. They mirror
+//! `casesync_core::case::input` (and `store::SummaryFilter`) with Kotlin defaults
+//! (`#[uniffi(default)]`); `convert.rs` moves them into the core's types, which check
+//! every value.
+
+use chrono::NaiveDate;
 
 use casesync_core::case::{
     ClosureReason, GoalStatus, IntakeSource, ReferralService, ReferralStatus, SafetyRisk, Sex,
@@ -26,9 +24,9 @@ pub struct ClientUpdate {
     /// Sex.
     #[uniffi(default = None)]
     pub sex: Option<Sex>,
-    /// Date of birth (`YYYY-MM-DD`).
+    /// Date of birth .
     #[uniffi(default = None)]
-    pub birth_date: Option<String>,
+    pub birth_date: Option<NaiveDate>,
     /// Estimated age in years.
     #[uniffi(default = None)]
     pub age_estimate: Option<u32>,
@@ -43,8 +41,8 @@ pub struct ClientUpdate {
 /// Intake data.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct IntakeInput {
-    /// Date of intake (`YYYY-MM-DD`).
-    pub date: String,
+    /// Date of intake .
+    pub date: NaiveDate,
     /// How the case came in.
     pub source: IntakeSource,
     /// Referring agency or person (required for an agency referral).
@@ -57,9 +55,9 @@ pub struct IntakeInput {
 /// Assessment fields to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
 pub struct AssessmentUpdate {
-    /// Date of assessment (`YYYY-MM-DD`).
+    /// Date of assessment .
     #[uniffi(default = None)]
-    pub date: Option<String>,
+    pub date: Option<NaiveDate>,
     /// Physical health.
     #[uniffi(default = None)]
     pub physical_health: Option<String>,
@@ -108,12 +106,12 @@ pub struct GoalInput {
     /// Method.
     #[uniffi(default = None)]
     pub method: Option<String>,
-    /// Target date (`YYYY-MM-DD`).
+    /// Target date .
     #[uniffi(default = None)]
-    pub target_date: Option<String>,
-    /// Evaluation date (`YYYY-MM-DD`).
+    pub target_date: Option<NaiveDate>,
+    /// Evaluation date .
     #[uniffi(default = None)]
-    pub evaluate_by: Option<String>,
+    pub evaluate_by: Option<NaiveDate>,
 }
 
 /// Goal fields to change.
@@ -128,12 +126,12 @@ pub struct GoalUpdate {
     /// Method.
     #[uniffi(default = None)]
     pub method: Option<String>,
-    /// Target date (`YYYY-MM-DD`).
+    /// Target date .
     #[uniffi(default = None)]
-    pub target_date: Option<String>,
-    /// Evaluation date (`YYYY-MM-DD`).
+    pub target_date: Option<NaiveDate>,
+    /// Evaluation date .
     #[uniffi(default = None)]
-    pub evaluate_by: Option<String>,
+    pub evaluate_by: Option<NaiveDate>,
     /// Status (achieved, dropped...).
     #[uniffi(default = None)]
     pub status: Option<GoalStatus>,
@@ -146,11 +144,11 @@ pub struct ReferralInput {
     pub service: ReferralService,
     /// Receiving agency.
     pub agency: String,
-    /// Date made (`YYYY-MM-DD`).
-    pub date: String,
-    /// Follow-up date (`YYYY-MM-DD`).
+    /// Date made .
+    pub date: NaiveDate,
+    /// Follow-up date .
     #[uniffi(default = None)]
-    pub follow_up_date: Option<String>,
+    pub follow_up_date: Option<NaiveDate>,
     /// A registered agency of the directory (`CaseStore::agencies`): its id. Needs the
     /// client's consent to share, given at intake (else `Forbidden` with code
     /// `case.referral_needs_consent`).
@@ -174,16 +172,16 @@ pub struct ReferralUpdate {
     /// Outcome.
     #[uniffi(default = None)]
     pub outcome: Option<String>,
-    /// Follow-up date (`YYYY-MM-DD`).
+    /// Follow-up date .
     #[uniffi(default = None)]
-    pub follow_up_date: Option<String>,
+    pub follow_up_date: Option<NaiveDate>,
 }
 
 /// A new visit.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct VisitInput {
-    /// Date (`YYYY-MM-DD`).
-    pub date: String,
+    /// Date .
+    pub date: NaiveDate,
     /// How it took place.
     pub kind: VisitKind,
     /// Notes.
@@ -197,9 +195,9 @@ pub struct VisitInput {
     /// Actions.
     #[uniffi(default = None)]
     pub actions: Option<String>,
-    /// Next visit (`YYYY-MM-DD`).
+    /// Next visit .
     #[uniffi(default = None)]
-    pub next_visit_date: Option<String>,
+    pub next_visit_date: Option<NaiveDate>,
 }
 
 /// Visit fields to change.
@@ -217,16 +215,16 @@ pub struct VisitUpdate {
     /// Actions.
     #[uniffi(default = None)]
     pub actions: Option<String>,
-    /// Next visit (`YYYY-MM-DD`).
+    /// Next visit .
     #[uniffi(default = None)]
-    pub next_visit_date: Option<String>,
+    pub next_visit_date: Option<NaiveDate>,
 }
 
 /// Closing a case.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ClosureInput {
-    /// Date (`YYYY-MM-DD`).
-    pub date: String,
+    /// Date .
+    pub date: NaiveDate,
     /// Why.
     pub reason: ClosureReason,
     /// The client agreed (required unless the reason makes it impossible).
@@ -247,9 +245,9 @@ pub struct SummaryFilter {
     /// Only cases assigned to this user id.
     #[uniffi(default = None)]
     pub assigned_to: Option<String>,
-    /// Only cases with a follow-up due on or before this date (`YYYY-MM-DD`).
+    /// Only cases with a follow-up due on or before this date .
     #[uniffi(default = None)]
-    pub due_on_or_before: Option<String>,
+    pub due_on_or_before: Option<NaiveDate>,
     /// Only cases whose client name contains this text, ignoring case.
     #[uniffi(default = None)]
     pub text: Option<String>,

@@ -8,11 +8,10 @@
 //! - The records and enums the app reads (`Case`, `CaseSummary`, `Stage`, ...) are the
 //!   core's own types, derived behind casesync-core's `uniffi` feature (Kotlin package
 //!   `org.casesync.core`; `core/src/uniffi_types.rs` holds the few custom types).
-//!   **Dates are `"YYYY-MM-DD"` strings** (ISO 8601 calendar dates, e.g. `"2025-03-14"`;
-//!   Kotlin reads them with `java.time.LocalDate.parse`). Times are milliseconds since
-//!   the Unix epoch (`i64`).
-//! - The input records with dates (`inputs`) are this crate's, converted in `convert`:
-//!   a malformed date is [`CasesyncError::Invalid`] naming the field.
+//!   **Dates are `java.time.LocalDate`** in Kotlin (`chrono::NaiveDate` here, crossing
+//!   as `"YYYY-MM-DD"` text). Times are milliseconds since the Unix epoch (`i64`).
+//! - The input records with dates (`inputs`) are this crate's (with Kotlin defaults),
+//!   moved into the core's in `convert`.
 //! - `possible_duplicates` / `possible_duplicates_of_case` (`dedup.rs`): likely duplicate
 //!   clients among the cases on the phone, offline (`casesync_core::dedup`).
 //! - `change_password` (`account.rs`): a new password after an administrator's reset.
@@ -26,12 +25,15 @@
 
 uniffi::setup_scaffolding!();
 
+// Dates in this crate's records and calls: the core's custom type (`java.time.LocalDate`).
+use chrono::NaiveDate;
+uniffi::use_remote_type!(casesync_core::NaiveDate);
+
 mod account;
 mod agencies;
 #[cfg(target_os = "android")]
 mod android;
 mod convert;
-mod dates;
 mod dedup;
 mod error;
 mod inputs;

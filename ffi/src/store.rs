@@ -13,7 +13,8 @@ use casesync_core::messages::Code;
 use casesync_core::report::{self, FollowUp};
 use casesync_core::store::{DeviceStore, Discarded, Listing, RefusedCase, WipeReport};
 
-use crate::dates;
+use chrono::NaiveDate;
+
 use crate::error::CasesyncError;
 use crate::inputs::*;
 use crate::observe::{ChangeOrigin, Listeners};
@@ -303,14 +304,13 @@ impl CaseStore {
     }
 
     /// The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
-    /// (`on` is `YYYY-MM-DD`, usually today), overdue first.
+    /// (`on` is usually today), overdue first.
     pub fn due_follow_ups(
         &self,
         worker: String,
-        on: String,
+        on: NaiveDate,
         horizon_days: u32,
     ) -> Result<Vec<FollowUp>, CasesyncError> {
-        let on = dates::parse("date", &on)?;
         Ok(report::due_on_device(
             &self.store,
             &worker,
@@ -406,16 +406,15 @@ impl CaseStore {
         self.edit(&case_id, |d, c| d.record_intake(c, &i))
     }
 
-    /// Records the client's consent (given or refused) on `date` (`YYYY-MM-DD`) and what
+    /// Records the client's consent (given or refused) on `date` and what
     /// it covers.
     pub fn record_consent(
         &self,
         case_id: String,
         given: bool,
-        date: String,
+        date: NaiveDate,
         scope: String,
     ) -> Result<(), CasesyncError> {
-        let date = dates::parse("consent date", &date)?;
         self.edit(&case_id, |d, c| d.record_consent(c, given, date, &scope))
     }
 
@@ -456,9 +455,8 @@ impl CaseStore {
         self.edit(&case_id, |d, c| d.update_goal(c, &goal_id, &u))
     }
 
-    /// Sets the plan's review date (`YYYY-MM-DD`).
-    pub fn set_review_date(&self, case_id: String, date: String) -> Result<(), CasesyncError> {
-        let date = dates::parse("review date", &date)?;
+    /// Sets the plan's review date.
+    pub fn set_review_date(&self, case_id: String, date: NaiveDate) -> Result<(), CasesyncError> {
         self.edit(&case_id, |d, c| d.set_review_date(c, date))
     }
 

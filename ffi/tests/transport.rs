@@ -384,7 +384,7 @@ fn a_reused_refresh_token_asks_for_the_password_and_keeps_the_data() {
     s.add_visit(
         "c-3".into(),
         casesync_ffi::VisitInput {
-            date: "2025-02-01".into(),
+            date: "2025-02-01".parse().expect("date"),
             kind: casesync_core::case::VisitKind::Home,
             notes: "n".into(),
             progress: None,

@@ -190,7 +190,7 @@ fn sync(s: &CaseStore) -> Result<SyncReport, CasesyncError> {
 
 fn visit(notes: &str) -> VisitInput {
     VisitInput {
-        date: "2025-02-01".into(),
+        date: "2025-02-01".parse().expect("date"),
         kind: VisitKind::Home,
         notes: notes.into(),
         progress: None,

@@ -20,6 +20,7 @@ import org.casesync.core.HistoryEntry
 import org.casesync.core.IntakeSource
 import org.casesync.core.Listing
 import org.casesync.core.MatchReason
+import org.casesync.core.NaiveDate
 import org.casesync.core.NewCase
 import org.casesync.core.Referral
 import org.casesync.core.ReferralService
@@ -179,9 +180,9 @@ class AsyncCaseStore(val store: CaseStore, val io: CoroutineDispatcher = Dispatc
 
     /**
      * The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
-     * (`on` is `YYYY-MM-DD`, usually today), overdue first.
+     * (`on` is usually today), overdue first.
      */
-    suspend fun `dueFollowUps`(`worker`: kotlin.String, `on`: kotlin.String, `horizonDays`: kotlin.UInt): List<FollowUp> =
+    suspend fun `dueFollowUps`(`worker`: kotlin.String, `on`: NaiveDate, `horizonDays`: kotlin.UInt): List<FollowUp> =
         withContext(io) { store.`dueFollowUps`(`worker`, `on`, `horizonDays`) }
 
     /**
@@ -249,10 +250,10 @@ class AsyncCaseStore(val store: CaseStore, val io: CoroutineDispatcher = Dispatc
         withContext(io) { store.`reassign`(`caseId`, `toUser`) }
 
     /**
-     * Records the client's consent (given or refused) on `date` (`YYYY-MM-DD`) and what
+     * Records the client's consent (given or refused) on `date` and what
      * it covers.
      */
-    suspend fun `recordConsent`(`caseId`: kotlin.String, `given`: kotlin.Boolean, `date`: kotlin.String, `scope`: kotlin.String): Unit =
+    suspend fun `recordConsent`(`caseId`: kotlin.String, `given`: kotlin.Boolean, `date`: NaiveDate, `scope`: kotlin.String): Unit =
         withContext(io) { store.`recordConsent`(`caseId`, `given`, `date`, `scope`) }
 
     /**
@@ -326,9 +327,9 @@ class AsyncCaseStore(val store: CaseStore, val io: CoroutineDispatcher = Dispatc
         withContext(io) { store.`setExtraField`(`caseId`, `key`, `value`) }
 
     /**
-     * Sets the plan's review date (`YYYY-MM-DD`).
+     * Sets the plan's review date.
      */
-    suspend fun `setReviewDate`(`caseId`: kotlin.String, `date`: kotlin.String): Unit =
+    suspend fun `setReviewDate`(`caseId`: kotlin.String, `date`: NaiveDate): Unit =
         withContext(io) { store.`setReviewDate`(`caseId`, `date`) }
 
     /**

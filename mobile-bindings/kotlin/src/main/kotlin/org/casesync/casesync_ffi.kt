@@ -51,6 +51,7 @@ import org.casesync.core.FfiConverterTypeHistoryEntry
 import org.casesync.core.FfiConverterTypeIntakeSource
 import org.casesync.core.FfiConverterTypeListing
 import org.casesync.core.FfiConverterTypeMatchReason
+import org.casesync.core.FfiConverterTypeNaiveDate
 import org.casesync.core.FfiConverterTypeNewCase
 import org.casesync.core.FfiConverterTypeReferral
 import org.casesync.core.FfiConverterTypeReferralService
@@ -69,6 +70,7 @@ import org.casesync.core.HistoryEntry
 import org.casesync.core.IntakeSource
 import org.casesync.core.Listing
 import org.casesync.core.MatchReason
+import org.casesync.core.NaiveDate
 import org.casesync.core.NewCase
 import org.casesync.core.Referral
 import org.casesync.core.ReferralService
@@ -94,6 +96,7 @@ import org.casesync.core.RustBuffer as RustBufferHistoryEntry
 import org.casesync.core.RustBuffer as RustBufferIntakeSource
 import org.casesync.core.RustBuffer as RustBufferListing
 import org.casesync.core.RustBuffer as RustBufferMatchReason
+import org.casesync.core.RustBuffer as RustBufferNaiveDate
 import org.casesync.core.RustBuffer as RustBufferNewCase
 import org.casesync.core.RustBuffer as RustBufferReferral
 import org.casesync.core.RustBuffer as RustBufferReferralService
@@ -1026,7 +1029,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_discard_refused(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferDiscarded.ByValue
-    external fun uniffi_casesync_ffi_fn_method_casestore_due_follow_ups(`ptr`: Long,`worker`: RustBuffer.ByValue,`on`: RustBuffer.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_casesync_ffi_fn_method_casestore_due_follow_ups(`ptr`: Long,`worker`: RustBuffer.ByValue,`on`: RustBufferNaiveDate.ByValue,`horizonDays`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_erase_local_data(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBufferWipeReport.ByValue
@@ -1048,7 +1051,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_reassign(`ptr`: Long,`caseId`: RustBuffer.ByValue,`toUser`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_casesync_ffi_fn_method_casestore_record_consent(`ptr`: Long,`caseId`: RustBuffer.ByValue,`given`: Byte,`date`: RustBuffer.ByValue,`scope`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_casesync_ffi_fn_method_casestore_record_consent(`ptr`: Long,`caseId`: RustBuffer.ByValue,`given`: Byte,`date`: RustBufferNaiveDate.ByValue,`scope`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_record_intake(`ptr`: Long,`caseId`: RustBuffer.ByValue,`intake`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1070,7 +1073,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_casesync_ffi_fn_method_casestore_set_extra_field(`ptr`: Long,`caseId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`value`: RustBufferExtraValue.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_casesync_ffi_fn_method_casestore_set_review_date(`ptr`: Long,`caseId`: RustBuffer.ByValue,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_casesync_ffi_fn_method_casestore_set_review_date(`ptr`: Long,`caseId`: RustBuffer.ByValue,`date`: RustBufferNaiveDate.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_casesync_ffi_fn_method_casestore_set_sensitive(`ptr`: Long,`caseId`: RustBuffer.ByValue,`sensitive`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1293,7 +1296,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_discard_refused() and 0xFFFF) != 18830) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_due_follow_ups() and 0xFFFF) != 23392) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_due_follow_ups() and 0xFFFF) != 32575) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_erase_local_data() and 0xFFFF) != 64920) {
@@ -1326,7 +1329,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_reassign() and 0xFFFF) != 805) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_record_consent() and 0xFFFF) != 49991) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_record_consent() and 0xFFFF) != 27541) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_record_intake() and 0xFFFF) != 30829) {
@@ -1359,7 +1362,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_extra_field() and 0xFFFF) != 15723) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_review_date() and 0xFFFF) != 8976) {
+    if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_review_date() and 0xFFFF) != 57515) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_casesync_ffi_checksum_method_casestore_set_sensitive() and 0xFFFF) != 13177) {
@@ -2013,9 +2016,9 @@ public interface CaseStoreInterface {
     
     /**
      * The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
-     * (`on` is `YYYY-MM-DD`, usually today), overdue first.
+     * (`on` is usually today), overdue first.
      */
-    fun `dueFollowUps`(`worker`: kotlin.String, `on`: kotlin.String, `horizonDays`: kotlin.UInt): List<FollowUp>
+    fun `dueFollowUps`(`worker`: kotlin.String, `on`: NaiveDate, `horizonDays`: kotlin.UInt): List<FollowUp>
     
     /**
      * Erases every case and unsent edit on this phone (the store stays open); returns
@@ -2072,10 +2075,10 @@ public interface CaseStoreInterface {
     fun `reassign`(`caseId`: kotlin.String, `toUser`: kotlin.String)
     
     /**
-     * Records the client's consent (given or refused) on `date` (`YYYY-MM-DD`) and what
+     * Records the client's consent (given or refused) on `date` and what
      * it covers.
      */
-    fun `recordConsent`(`caseId`: kotlin.String, `given`: kotlin.Boolean, `date`: kotlin.String, `scope`: kotlin.String)
+    fun `recordConsent`(`caseId`: kotlin.String, `given`: kotlin.Boolean, `date`: NaiveDate, `scope`: kotlin.String)
     
     /**
      * Records the intake.
@@ -2138,9 +2141,9 @@ public interface CaseStoreInterface {
     fun `setExtraField`(`caseId`: kotlin.String, `key`: kotlin.String, `value`: ExtraValue)
     
     /**
-     * Sets the plan's review date (`YYYY-MM-DD`).
+     * Sets the plan's review date.
      */
-    fun `setReviewDate`(`caseId`: kotlin.String, `date`: kotlin.String)
+    fun `setReviewDate`(`caseId`: kotlin.String, `date`: NaiveDate)
     
     /**
      * Marks the case sensitive or not (coordinators).
@@ -2693,9 +2696,9 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
     
     /**
      * The follow-ups of `worker`'s open cases due on or before `on` + `horizon_days`
-     * (`on` is `YYYY-MM-DD`, usually today), overdue first.
+     * (`on` is usually today), overdue first.
      */
-    @Throws(CasesyncException::class)override fun `dueFollowUps`(`worker`: kotlin.String, `on`: kotlin.String, `horizonDays`: kotlin.UInt): List<FollowUp> {
+    @Throws(CasesyncException::class)override fun `dueFollowUps`(`worker`: kotlin.String, `on`: NaiveDate, `horizonDays`: kotlin.UInt): List<FollowUp> {
             return FfiConverterSequenceTypeFollowUp.lift(
     callWithHandle {
     uniffiRustCallWithError(CasesyncException) { _status ->
@@ -2703,7 +2706,7 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
         it,
         
         FfiConverterString.lower(`worker`),
-        FfiConverterString.lower(`on`),
+        FfiConverterTypeNaiveDate.lower(`on`),
         FfiConverterUInt.lower(`horizonDays`),_status)
 }
     }
@@ -2893,10 +2896,10 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
 
     
     /**
-     * Records the client's consent (given or refused) on `date` (`YYYY-MM-DD`) and what
+     * Records the client's consent (given or refused) on `date` and what
      * it covers.
      */
-    @Throws(CasesyncException::class)override fun `recordConsent`(`caseId`: kotlin.String, `given`: kotlin.Boolean, `date`: kotlin.String, `scope`: kotlin.String)
+    @Throws(CasesyncException::class)override fun `recordConsent`(`caseId`: kotlin.String, `given`: kotlin.Boolean, `date`: NaiveDate, `scope`: kotlin.String)
         = 
     callWithHandle {
     uniffiRustCallWithError(CasesyncException) { _status ->
@@ -2905,7 +2908,7 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
         
         FfiConverterString.lower(`caseId`),
         FfiConverterBoolean.lower(`given`),
-        FfiConverterString.lower(`date`),
+        FfiConverterTypeNaiveDate.lower(`date`),
         FfiConverterString.lower(`scope`),_status)
 }
     }
@@ -3099,9 +3102,9 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
 
     
     /**
-     * Sets the plan's review date (`YYYY-MM-DD`).
+     * Sets the plan's review date.
      */
-    @Throws(CasesyncException::class)override fun `setReviewDate`(`caseId`: kotlin.String, `date`: kotlin.String)
+    @Throws(CasesyncException::class)override fun `setReviewDate`(`caseId`: kotlin.String, `date`: NaiveDate)
         = 
     callWithHandle {
     uniffiRustCallWithError(CasesyncException) { _status ->
@@ -3109,7 +3112,7 @@ open class CaseStore: Disposable, AutoCloseable, CaseStoreInterface
         it,
         
         FfiConverterString.lower(`caseId`),
-        FfiConverterString.lower(`date`),_status)
+        FfiConverterTypeNaiveDate.lower(`date`),_status)
 }
     }
     
@@ -4652,9 +4655,9 @@ public object FfiConverterTypeAgencyInfo: FfiConverterRustBuffer<AgencyInfo> {
  */
 data class AssessmentUpdate (
     /**
-     * Date of assessment (`YYYY-MM-DD`).
+     * Date of assessment .
      */
-    val `date`: kotlin.String? = null 
+    val `date`: NaiveDate? = null 
     , 
     /**
      * Physical health.
@@ -4731,7 +4734,7 @@ data class AssessmentUpdate (
 public object FfiConverterTypeAssessmentUpdate: FfiConverterRustBuffer<AssessmentUpdate> {
     override fun read(buf: ByteBuffer): AssessmentUpdate {
         return AssessmentUpdate(
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -4748,7 +4751,7 @@ public object FfiConverterTypeAssessmentUpdate: FfiConverterRustBuffer<Assessmen
     }
 
     override fun allocationSize(value: AssessmentUpdate) = (
-            FfiConverterOptionalString.allocationSize(value.`date`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`date`) +
             FfiConverterOptionalString.allocationSize(value.`physicalHealth`) +
             FfiConverterOptionalString.allocationSize(value.`mentalHealth`) +
             FfiConverterOptionalString.allocationSize(value.`social`) +
@@ -4764,7 +4767,7 @@ public object FfiConverterTypeAssessmentUpdate: FfiConverterRustBuffer<Assessmen
     )
 
     override fun write(value: AssessmentUpdate, buf: ByteBuffer) {
-            FfiConverterOptionalString.write(value.`date`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`date`, buf)
             FfiConverterOptionalString.write(value.`physicalHealth`, buf)
             FfiConverterOptionalString.write(value.`mentalHealth`, buf)
             FfiConverterOptionalString.write(value.`social`, buf)
@@ -4852,9 +4855,9 @@ data class ClientUpdate (
     val `sex`: Sex? = null 
     , 
     /**
-     * Date of birth (`YYYY-MM-DD`).
+     * Date of birth .
      */
-    val `birthDate`: kotlin.String? = null 
+    val `birthDate`: NaiveDate? = null 
     , 
     /**
      * Estimated age in years.
@@ -4888,7 +4891,7 @@ public object FfiConverterTypeClientUpdate: FfiConverterRustBuffer<ClientUpdate>
         return ClientUpdate(
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeSex.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
@@ -4898,7 +4901,7 @@ public object FfiConverterTypeClientUpdate: FfiConverterRustBuffer<ClientUpdate>
     override fun allocationSize(value: ClientUpdate) = (
             FfiConverterOptionalString.allocationSize(value.`name`) +
             FfiConverterOptionalTypeSex.allocationSize(value.`sex`) +
-            FfiConverterOptionalString.allocationSize(value.`birthDate`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`birthDate`) +
             FfiConverterOptionalUInt.allocationSize(value.`ageEstimate`) +
             FfiConverterOptionalString.allocationSize(value.`phone`) +
             FfiConverterOptionalString.allocationSize(value.`language`)
@@ -4907,7 +4910,7 @@ public object FfiConverterTypeClientUpdate: FfiConverterRustBuffer<ClientUpdate>
     override fun write(value: ClientUpdate, buf: ByteBuffer) {
             FfiConverterOptionalString.write(value.`name`, buf)
             FfiConverterOptionalTypeSex.write(value.`sex`, buf)
-            FfiConverterOptionalString.write(value.`birthDate`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`birthDate`, buf)
             FfiConverterOptionalUInt.write(value.`ageEstimate`, buf)
             FfiConverterOptionalString.write(value.`phone`, buf)
             FfiConverterOptionalString.write(value.`language`, buf)
@@ -4921,9 +4924,9 @@ public object FfiConverterTypeClientUpdate: FfiConverterRustBuffer<ClientUpdate>
  */
 data class ClosureInput (
     /**
-     * Date (`YYYY-MM-DD`).
+     * Date .
      */
-    val `date`: kotlin.String
+    val `date`: NaiveDate
     , 
     /**
      * Why.
@@ -4955,7 +4958,7 @@ data class ClosureInput (
 public object FfiConverterTypeClosureInput: FfiConverterRustBuffer<ClosureInput> {
     override fun read(buf: ByteBuffer): ClosureInput {
         return ClosureInput(
-            FfiConverterString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
             FfiConverterTypeClosureReason.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
@@ -4963,14 +4966,14 @@ public object FfiConverterTypeClosureInput: FfiConverterRustBuffer<ClosureInput>
     }
 
     override fun allocationSize(value: ClosureInput) = (
-            FfiConverterString.allocationSize(value.`date`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`date`) +
             FfiConverterTypeClosureReason.allocationSize(value.`reason`) +
             FfiConverterBoolean.allocationSize(value.`clientAgreed`) +
             FfiConverterString.allocationSize(value.`summary`)
     )
 
     override fun write(value: ClosureInput, buf: ByteBuffer) {
-            FfiConverterString.write(value.`date`, buf)
+            FfiConverterTypeNaiveDate.write(value.`date`, buf)
             FfiConverterTypeClosureReason.write(value.`reason`, buf)
             FfiConverterBoolean.write(value.`clientAgreed`, buf)
             FfiConverterString.write(value.`summary`, buf)
@@ -5055,14 +5058,14 @@ data class GoalInput (
     val `method`: kotlin.String? = null 
     , 
     /**
-     * Target date (`YYYY-MM-DD`).
+     * Target date .
      */
-    val `targetDate`: kotlin.String? = null 
+    val `targetDate`: NaiveDate? = null 
     , 
     /**
-     * Evaluation date (`YYYY-MM-DD`).
+     * Evaluation date .
      */
-    val `evaluateBy`: kotlin.String? = null 
+    val `evaluateBy`: NaiveDate? = null 
     
 ){
     
@@ -5082,8 +5085,8 @@ public object FfiConverterTypeGoalInput: FfiConverterRustBuffer<GoalInput> {
             FfiConverterString.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
         )
     }
 
@@ -5091,16 +5094,16 @@ public object FfiConverterTypeGoalInput: FfiConverterRustBuffer<GoalInput> {
             FfiConverterString.allocationSize(value.`text`) +
             FfiConverterUInt.allocationSize(value.`priority`) +
             FfiConverterOptionalString.allocationSize(value.`method`) +
-            FfiConverterOptionalString.allocationSize(value.`targetDate`) +
-            FfiConverterOptionalString.allocationSize(value.`evaluateBy`)
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`targetDate`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`evaluateBy`)
     )
 
     override fun write(value: GoalInput, buf: ByteBuffer) {
             FfiConverterString.write(value.`text`, buf)
             FfiConverterUInt.write(value.`priority`, buf)
             FfiConverterOptionalString.write(value.`method`, buf)
-            FfiConverterOptionalString.write(value.`targetDate`, buf)
-            FfiConverterOptionalString.write(value.`evaluateBy`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`targetDate`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`evaluateBy`, buf)
     }
 }
 
@@ -5126,14 +5129,14 @@ data class GoalUpdate (
     val `method`: kotlin.String? = null 
     , 
     /**
-     * Target date (`YYYY-MM-DD`).
+     * Target date .
      */
-    val `targetDate`: kotlin.String? = null 
+    val `targetDate`: NaiveDate? = null 
     , 
     /**
-     * Evaluation date (`YYYY-MM-DD`).
+     * Evaluation date .
      */
-    val `evaluateBy`: kotlin.String? = null 
+    val `evaluateBy`: NaiveDate? = null 
     , 
     /**
      * Status (achieved, dropped...).
@@ -5158,8 +5161,8 @@ public object FfiConverterTypeGoalUpdate: FfiConverterRustBuffer<GoalUpdate> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterOptionalTypeGoalStatus.read(buf),
         )
     }
@@ -5168,8 +5171,8 @@ public object FfiConverterTypeGoalUpdate: FfiConverterRustBuffer<GoalUpdate> {
             FfiConverterOptionalString.allocationSize(value.`text`) +
             FfiConverterOptionalUInt.allocationSize(value.`priority`) +
             FfiConverterOptionalString.allocationSize(value.`method`) +
-            FfiConverterOptionalString.allocationSize(value.`targetDate`) +
-            FfiConverterOptionalString.allocationSize(value.`evaluateBy`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`targetDate`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`evaluateBy`) +
             FfiConverterOptionalTypeGoalStatus.allocationSize(value.`status`)
     )
 
@@ -5177,8 +5180,8 @@ public object FfiConverterTypeGoalUpdate: FfiConverterRustBuffer<GoalUpdate> {
             FfiConverterOptionalString.write(value.`text`, buf)
             FfiConverterOptionalUInt.write(value.`priority`, buf)
             FfiConverterOptionalString.write(value.`method`, buf)
-            FfiConverterOptionalString.write(value.`targetDate`, buf)
-            FfiConverterOptionalString.write(value.`evaluateBy`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`targetDate`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`evaluateBy`, buf)
             FfiConverterOptionalTypeGoalStatus.write(value.`status`, buf)
     }
 }
@@ -5237,9 +5240,9 @@ public object FfiConverterTypeHouseholdMemberInput: FfiConverterRustBuffer<House
  */
 data class IntakeInput (
     /**
-     * Date of intake (`YYYY-MM-DD`).
+     * Date of intake .
      */
-    val `date`: kotlin.String
+    val `date`: NaiveDate
     , 
     /**
      * How the case came in.
@@ -5271,7 +5274,7 @@ data class IntakeInput (
 public object FfiConverterTypeIntakeInput: FfiConverterRustBuffer<IntakeInput> {
     override fun read(buf: ByteBuffer): IntakeInput {
         return IntakeInput(
-            FfiConverterString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
             FfiConverterTypeIntakeSource.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
@@ -5279,14 +5282,14 @@ public object FfiConverterTypeIntakeInput: FfiConverterRustBuffer<IntakeInput> {
     }
 
     override fun allocationSize(value: IntakeInput) = (
-            FfiConverterString.allocationSize(value.`date`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`date`) +
             FfiConverterTypeIntakeSource.allocationSize(value.`source`) +
             FfiConverterOptionalString.allocationSize(value.`referredBy`) +
             FfiConverterString.allocationSize(value.`presentingProblem`)
     )
 
     override fun write(value: IntakeInput, buf: ByteBuffer) {
-            FfiConverterString.write(value.`date`, buf)
+            FfiConverterTypeNaiveDate.write(value.`date`, buf)
             FfiConverterTypeIntakeSource.write(value.`source`, buf)
             FfiConverterOptionalString.write(value.`referredBy`, buf)
             FfiConverterString.write(value.`presentingProblem`, buf)
@@ -5365,14 +5368,14 @@ data class ReferralInput (
     val `agency`: kotlin.String
     , 
     /**
-     * Date made (`YYYY-MM-DD`).
+     * Date made .
      */
-    val `date`: kotlin.String
+    val `date`: NaiveDate
     , 
     /**
-     * Follow-up date (`YYYY-MM-DD`).
+     * Follow-up date .
      */
-    val `followUpDate`: kotlin.String? = null 
+    val `followUpDate`: NaiveDate? = null 
     , 
     /**
      * A registered agency of the directory (`CaseStore::agencies`): its id. Needs the
@@ -5409,8 +5412,8 @@ public object FfiConverterTypeReferralInput: FfiConverterRustBuffer<ReferralInpu
         return ReferralInput(
             FfiConverterTypeReferralService.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterBoolean.read(buf),
@@ -5420,8 +5423,8 @@ public object FfiConverterTypeReferralInput: FfiConverterRustBuffer<ReferralInpu
     override fun allocationSize(value: ReferralInput) = (
             FfiConverterTypeReferralService.allocationSize(value.`service`) +
             FfiConverterString.allocationSize(value.`agency`) +
-            FfiConverterString.allocationSize(value.`date`) +
-            FfiConverterOptionalString.allocationSize(value.`followUpDate`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`date`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`followUpDate`) +
             FfiConverterOptionalString.allocationSize(value.`agencyId`) +
             FfiConverterOptionalString.allocationSize(value.`reason`) +
             FfiConverterBoolean.allocationSize(value.`shareSensitive`)
@@ -5430,8 +5433,8 @@ public object FfiConverterTypeReferralInput: FfiConverterRustBuffer<ReferralInpu
     override fun write(value: ReferralInput, buf: ByteBuffer) {
             FfiConverterTypeReferralService.write(value.`service`, buf)
             FfiConverterString.write(value.`agency`, buf)
-            FfiConverterString.write(value.`date`, buf)
-            FfiConverterOptionalString.write(value.`followUpDate`, buf)
+            FfiConverterTypeNaiveDate.write(value.`date`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`followUpDate`, buf)
             FfiConverterOptionalString.write(value.`agencyId`, buf)
             FfiConverterOptionalString.write(value.`reason`, buf)
             FfiConverterBoolean.write(value.`shareSensitive`, buf)
@@ -5455,9 +5458,9 @@ data class ReferralUpdate (
     val `outcome`: kotlin.String? = null 
     , 
     /**
-     * Follow-up date (`YYYY-MM-DD`).
+     * Follow-up date .
      */
-    val `followUpDate`: kotlin.String? = null 
+    val `followUpDate`: NaiveDate? = null 
     
 ){
     
@@ -5476,20 +5479,20 @@ public object FfiConverterTypeReferralUpdate: FfiConverterRustBuffer<ReferralUpd
         return ReferralUpdate(
             FfiConverterOptionalTypeReferralStatus.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
         )
     }
 
     override fun allocationSize(value: ReferralUpdate) = (
             FfiConverterOptionalTypeReferralStatus.allocationSize(value.`status`) +
             FfiConverterOptionalString.allocationSize(value.`outcome`) +
-            FfiConverterOptionalString.allocationSize(value.`followUpDate`)
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`followUpDate`)
     )
 
     override fun write(value: ReferralUpdate, buf: ByteBuffer) {
             FfiConverterOptionalTypeReferralStatus.write(value.`status`, buf)
             FfiConverterOptionalString.write(value.`outcome`, buf)
-            FfiConverterOptionalString.write(value.`followUpDate`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`followUpDate`, buf)
     }
 }
 
@@ -5512,7 +5515,7 @@ data class RegistrationQuery (
     /**
      * Date of birth (`YYYY-MM-DD`).
      */
-    val `birthDate`: kotlin.String? = null 
+    val `birthDate`: NaiveDate? = null 
     , 
     /**
      * Estimated age in years (used when there is no birth date).
@@ -5551,7 +5554,7 @@ public object FfiConverterTypeRegistrationQuery: FfiConverterRustBuffer<Registra
         return RegistrationQuery(
             FfiConverterString.read(buf),
             FfiConverterOptionalTypeSex.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
@@ -5562,7 +5565,7 @@ public object FfiConverterTypeRegistrationQuery: FfiConverterRustBuffer<Registra
     override fun allocationSize(value: RegistrationQuery) = (
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterOptionalTypeSex.allocationSize(value.`sex`) +
-            FfiConverterOptionalString.allocationSize(value.`birthDate`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`birthDate`) +
             FfiConverterOptionalUInt.allocationSize(value.`ageEstimate`) +
             FfiConverterOptionalString.allocationSize(value.`phone`) +
             FfiConverterString.allocationSize(value.`village`) +
@@ -5572,7 +5575,7 @@ public object FfiConverterTypeRegistrationQuery: FfiConverterRustBuffer<Registra
     override fun write(value: RegistrationQuery, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterOptionalTypeSex.write(value.`sex`, buf)
-            FfiConverterOptionalString.write(value.`birthDate`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`birthDate`, buf)
             FfiConverterOptionalUInt.write(value.`ageEstimate`, buf)
             FfiConverterOptionalString.write(value.`phone`, buf)
             FfiConverterString.write(value.`village`, buf)
@@ -5683,9 +5686,9 @@ data class SummaryFilter (
     val `assignedTo`: kotlin.String? = null 
     , 
     /**
-     * Only cases with a follow-up due on or before this date (`YYYY-MM-DD`).
+     * Only cases with a follow-up due on or before this date .
      */
-    val `dueOnOrBefore`: kotlin.String? = null 
+    val `dueOnOrBefore`: NaiveDate? = null 
     , 
     /**
      * Only cases whose client name contains this text, ignoring case.
@@ -5710,7 +5713,7 @@ public object FfiConverterTypeSummaryFilter: FfiConverterRustBuffer<SummaryFilte
             FfiConverterOptionalTypeStage.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterOptionalString.read(buf),
         )
     }
@@ -5719,7 +5722,7 @@ public object FfiConverterTypeSummaryFilter: FfiConverterRustBuffer<SummaryFilte
             FfiConverterOptionalTypeStage.allocationSize(value.`stage`) +
             FfiConverterOptionalString.allocationSize(value.`village`) +
             FfiConverterOptionalString.allocationSize(value.`assignedTo`) +
-            FfiConverterOptionalString.allocationSize(value.`dueOnOrBefore`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`dueOnOrBefore`) +
             FfiConverterOptionalString.allocationSize(value.`text`)
     )
 
@@ -5727,7 +5730,7 @@ public object FfiConverterTypeSummaryFilter: FfiConverterRustBuffer<SummaryFilte
             FfiConverterOptionalTypeStage.write(value.`stage`, buf)
             FfiConverterOptionalString.write(value.`village`, buf)
             FfiConverterOptionalString.write(value.`assignedTo`, buf)
-            FfiConverterOptionalString.write(value.`dueOnOrBefore`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`dueOnOrBefore`, buf)
             FfiConverterOptionalString.write(value.`text`, buf)
     }
 }
@@ -5997,9 +6000,9 @@ public object FfiConverterTypeTransportConfig: FfiConverterRustBuffer<TransportC
  */
 data class VisitInput (
     /**
-     * Date (`YYYY-MM-DD`).
+     * Date .
      */
-    val `date`: kotlin.String
+    val `date`: NaiveDate
     , 
     /**
      * How it took place.
@@ -6027,9 +6030,9 @@ data class VisitInput (
     val `actions`: kotlin.String? = null 
     , 
     /**
-     * Next visit (`YYYY-MM-DD`).
+     * Next visit .
      */
-    val `nextVisitDate`: kotlin.String? = null 
+    val `nextVisitDate`: NaiveDate? = null 
     
 ){
     
@@ -6046,34 +6049,34 @@ data class VisitInput (
 public object FfiConverterTypeVisitInput: FfiConverterRustBuffer<VisitInput> {
     override fun read(buf: ByteBuffer): VisitInput {
         return VisitInput(
-            FfiConverterString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
             FfiConverterTypeVisitKind.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
         )
     }
 
     override fun allocationSize(value: VisitInput) = (
-            FfiConverterString.allocationSize(value.`date`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`date`) +
             FfiConverterTypeVisitKind.allocationSize(value.`kind`) +
             FfiConverterString.allocationSize(value.`notes`) +
             FfiConverterOptionalString.allocationSize(value.`progress`) +
             FfiConverterOptionalString.allocationSize(value.`obstacles`) +
             FfiConverterOptionalString.allocationSize(value.`actions`) +
-            FfiConverterOptionalString.allocationSize(value.`nextVisitDate`)
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`nextVisitDate`)
     )
 
     override fun write(value: VisitInput, buf: ByteBuffer) {
-            FfiConverterString.write(value.`date`, buf)
+            FfiConverterTypeNaiveDate.write(value.`date`, buf)
             FfiConverterTypeVisitKind.write(value.`kind`, buf)
             FfiConverterString.write(value.`notes`, buf)
             FfiConverterOptionalString.write(value.`progress`, buf)
             FfiConverterOptionalString.write(value.`obstacles`, buf)
             FfiConverterOptionalString.write(value.`actions`, buf)
-            FfiConverterOptionalString.write(value.`nextVisitDate`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`nextVisitDate`, buf)
     }
 }
 
@@ -6104,9 +6107,9 @@ data class VisitUpdate (
     val `actions`: kotlin.String? = null 
     , 
     /**
-     * Next visit (`YYYY-MM-DD`).
+     * Next visit .
      */
-    val `nextVisitDate`: kotlin.String? = null 
+    val `nextVisitDate`: NaiveDate? = null 
     
 ){
     
@@ -6127,7 +6130,7 @@ public object FfiConverterTypeVisitUpdate: FfiConverterRustBuffer<VisitUpdate> {
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
         )
     }
 
@@ -6136,7 +6139,7 @@ public object FfiConverterTypeVisitUpdate: FfiConverterRustBuffer<VisitUpdate> {
             FfiConverterOptionalString.allocationSize(value.`progress`) +
             FfiConverterOptionalString.allocationSize(value.`obstacles`) +
             FfiConverterOptionalString.allocationSize(value.`actions`) +
-            FfiConverterOptionalString.allocationSize(value.`nextVisitDate`)
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`nextVisitDate`)
     )
 
     override fun write(value: VisitUpdate, buf: ByteBuffer) {
@@ -6144,7 +6147,7 @@ public object FfiConverterTypeVisitUpdate: FfiConverterRustBuffer<VisitUpdate> {
             FfiConverterOptionalString.write(value.`progress`, buf)
             FfiConverterOptionalString.write(value.`obstacles`, buf)
             FfiConverterOptionalString.write(value.`actions`, buf)
-            FfiConverterOptionalString.write(value.`nextVisitDate`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`nextVisitDate`, buf)
     }
 }
 
@@ -7146,6 +7149,38 @@ public object FfiConverterOptionalTypeStage: FfiConverterRustBuffer<Stage?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeNaiveDate: FfiConverterRustBuffer<NaiveDate?> {
+    override fun read(buf: ByteBuffer): NaiveDate? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNaiveDate.read(buf)
+    }
+
+    override fun allocationSize(value: NaiveDate?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNaiveDate.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NaiveDate?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNaiveDate.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -7553,6 +7588,8 @@ public object FfiConverterTypeToken: FfiConverter<Token, RustBuffer.ByValue> {
         FfiConverterString.write(builtinValue, buf)
     }
 }
+
+
 
 
 

@@ -73,7 +73,7 @@ val agencyTests = linkedMapOf<String, suspend () -> Unit>(
         var r = s.getCase(id).referrals.first { it.id == ref }
         assertEquals(ReferralStatus.ACCEPTED, r.status)
         assertEquals("legal1", r.answeredBy)
-        assertEquals(day(0), r.acceptedOn.toString())
+        assertEquals(day(0), r.acceptedOn)
         val (c, cb) = agency.post("/v1/agency/referrals/$id/$ref",
             """{"action":"complete","date":"${day(0)}","outcome":"Đã được tư vấn pháp lý"}""")
         assertEquals(200, c, cb)

@@ -25,7 +25,7 @@ import org.casesync.*
 import org.casesync.core.*
 
 val today: LocalDate = LocalDate.now()
-fun day(offset: Long): String = today.plusDays(offset).toString()
+fun day(offset: Long): LocalDate = today.plusDays(offset)
 
 lateinit var server: Server
 lateinit var amina: Device
@@ -97,8 +97,6 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         s.advanceStage(LIFE, Stage.MONITORING)
         val visit = s.addVisit(LIFE, VisitInput(day(-1), VisitKind.HOME, "বাড়িতে গিয়ে দেখা হলো", progress = "ভালো", nextVisitDate = day(2)))
         s.updateVisit(LIFE, visit, VisitUpdate(notes = "বাড়িতে গিয়ে দেখা হলো। শিশুটি সুস্থ।"))
-        val bad = assertFailsWith<CasesyncException.Invalid> { s.addVisit(LIFE, VisitInput("01/02/2025", VisitKind.HOME, "x")) }
-        assertTrue(bad.message!!.contains("YYYY-MM-DD"), bad.message)
         assertFailsWith<CasesyncException.NotFound> { s.updateVisit(LIFE, "no-such-visit", VisitUpdate(notes = "x")) }
         assertFailsWith<CasesyncException.NotFound> { s.getCase("no-such-case") }
         assertFailsWith<CasesyncException.Forbidden> { s.reassign(LIFE, binh.userId) }
@@ -141,11 +139,11 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         assertEquals(day(2), s.listCases(SummaryFilter()).summaries.single().nextDue)
 
         // Due follow-ups for the next week: visit (day 2), referral (day 3), goal (day 5).
-        val due = s.dueFollowUps(me, today.toString(), 7u)
+        val due = s.dueFollowUps(me, today, 7u)
         assertEquals(listOf(FollowUpKind.VISIT, FollowUpKind.REFERRAL_FOLLOW_UP, FollowUpKind.GOAL_EVALUATION), due.map { it.kind })
         assertEquals(listOf(-2L, -3L, -5L), due.map { it.daysOverdue })
         assertEquals("রহিমা খাতুন", due.first().clientName)
-        assertEquals(listOf<FollowUp>(), s.dueFollowUps(binh.userId, today.toString(), 7u))
+        assertEquals(listOf<FollowUp>(), s.dueFollowUps(binh.userId, today, 7u))
 
         // History: who did what.
         val h = s.history(LIFE)
@@ -165,7 +163,7 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         assertEquals(Stage.CLOSED, closed.stage)
         assertEquals(Closure(day(0), ClosureReason.GOALS_ACHIEVED, true, "লক্ষ্য অর্জিত"), closed.closure)
         assertEquals(Evaluation(1u, 5u.toUByte()), closed.evaluation)
-        assertEquals(listOf<FollowUp>(), s.dueFollowUps(me, today.toString(), 60u))
+        assertEquals(listOf<FollowUp>(), s.dueFollowUps(me, today, 60u))
         assertEquals(listOf(LIFE), s.unsentCases())
     },
 

@@ -59,7 +59,7 @@ val messageTests = linkedMapOf<String, suspend () -> Unit>(
         s.close()
     },
 
-    "messages: a malformed date names its field; the numbers of a status read in Persian digits" to {
+    "messages: a short store key reads in Bengali; the numbers of a status read in Persian digits" to {
         val s = AsyncCaseStore.open(tempDir("msg-dates").path, storeKey(43), "device-msg-dates")
         val bad = assertFailsWith<CasesyncException.Invalid> { AsyncCaseStore.open(tempDir("msg-key").path, ByteArray(7), "d") }
         assertEquals("input.bad_key", bad.errorDetail.code)
