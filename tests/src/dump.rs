@@ -406,17 +406,9 @@ pub async fn sync_store(
     device_id: &str,
     page_bytes: u32,
 ) -> Result<(casesync_core::sync::SyncProgress, casesync_core::sync::Step)> {
-    use casesync_core::sync::{Step, SyncSession};
+    use casesync_core::sync::SyncSession;
     let mut session = SyncSession::new(store, device_id, page_bytes)?;
-    loop {
-        let req = session.next_request()?;
-        let (status, body) = post_sync(http, url, token, req).await?;
-        if status != 200 {
-            bail!("sync refused: {status} {}", String::from_utf8_lossy(&body));
-        }
-        match session.handle_response(&body)? {
-            Step::Continue => continue,
-            step => return Ok((session.progress().clone(), step)),
-        }
-    }
+    let mut http = crate::drive::Http { http, url, token };
+    let finished = crate::drive::run(&mut session, &mut http, crate::drive::NO_RETRIES).await?;
+    Ok((session.progress().clone(), finished.step))
 }

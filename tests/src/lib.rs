@@ -1,6 +1,7 @@
 //! Shared helpers for casesync cross-crate tests and benchmarks.
 
 pub mod caseload;
+pub mod drive;
 pub mod dump;
 pub mod fixtures;
 pub mod harness;

@@ -91,46 +91,71 @@ impl Phone {
         deadline: Instant,
     ) -> Result<()> {
         let mut session = SyncSession::new(&self.store, &self.device_id, 8 * 1024)?;
-        loop {
-            if Instant::now() > deadline {
-                bail!("{}: no complete sync before the deadline", self.device_id);
-            }
-            let req = session.next_request()?;
-            let base = url.read().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
-            match post_sync(http, &base, &self.token, req).await {
-                Ok((200, body)) => {
-                    let resp = decode_response(&body)?;
-                    {
-                        let mut a = acked.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
-                        for ack in &resp.acked {
-                            for h in &ack.hashes {
-                                a.insert((ack.doc_id.clone(), *h));
-                            }
-                        }
-                    }
-                    if !resp.refused.is_empty() {
-                        bail!("{}: refused {:?}", self.device_id, resp.refused);
-                    }
-                    match session.handle_response(&body)? {
-                        Step::Continue => continue,
-                        Step::Done => return Ok(()),
-                        Step::Wiped => bail!("wiped"),
-                    }
-                }
-                Ok((status, body)) => {
-                    bail!(
-                        "{}: {status} {}",
-                        self.device_id,
-                        String::from_utf8_lossy(&body)
-                    )
-                }
-                Err(_) => {
-                    // Killed mid-request, or not listening yet: resend the same request.
-                    session.abandon_request();
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut transport = Recording {
+            http,
+            url,
+            token: &self.token,
+            device_id: &self.device_id,
+            acked,
+            deadline,
+        };
+        // Killed mid-request, or not listening yet: the core's loop resends the same
+        // request (a link failure is a lost answer), every 25-50 ms, until the deadline.
+        let policy = casesync_core::sync::driver::Policy {
+            max_retries: u32::MAX,
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(50),
+        };
+        let finished = casesync_tests::drive::run(&mut session, &mut transport, policy).await?;
+        if finished.step == Step::Wiped {
+            bail!("wiped");
+        }
+        Ok(())
+    }
+}
+
+/// `POST /v1/sync` to the server's current address, recording every acknowledged change
+/// hash (what the server promised to keep) before the page is applied.
+struct Recording<'a> {
+    http: &'a reqwest::Client,
+    url: &'a RwLock<String>,
+    token: &'a str,
+    device_id: &'a str,
+    acked: &'a Acked,
+    deadline: Instant,
+}
+
+impl casesync_tests::drive::AsyncTransport for Recording<'_> {
+    async fn post(&mut self, request: Vec<u8>) -> Result<Vec<u8>> {
+        if Instant::now() > self.deadline {
+            bail!("{}: no complete sync before the deadline", self.device_id);
+        }
+        let base = self
+            .url
+            .read()
+            .map_err(|_| anyhow::anyhow!("poisoned"))?
+            .clone();
+        let (status, body) = post_sync(self.http, &base, self.token, request).await?;
+        if status != 200 {
+            bail!(
+                "{}: {status} {}",
+                self.device_id,
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let resp = decode_response(&body)?;
+        {
+            let mut a = self.acked.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+            for ack in &resp.acked {
+                for h in &ack.hashes {
+                    a.insert((ack.doc_id.clone(), *h));
                 }
             }
         }
+        if !resp.refused.is_empty() {
+            bail!("{}: refused {:?}", self.device_id, resp.refused);
+        }
+        Ok(body)
     }
 }
 

@@ -9,8 +9,11 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use casesync_core::case::Role;
+use casesync_core::protocol::decode_request;
+use casesync_core::sync::driver::Policy;
 use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES, MIN_PAGE_BYTES};
 use casesync_tests::caseload::{to_case, CaseloadSource};
+use casesync_tests::drive::AsyncTransport;
 use casesync_tests::dump::{addr_of, post_sync};
 use casesync_tests::harness::{
     http_client, import_cases, login, Device, ServerProc, UserSpec, IMPORT_BATCH,
@@ -19,8 +22,8 @@ use casesync_tests::link::{Link, LinkSpec};
 
 /// Cases imported: well over two default pages (~280 bytes on the wire each).
 const CASES: usize = 600;
-/// Most requests the phone makes before the test gives up.
-const MAX_ATTEMPTS: usize = 60;
+/// Most lost answers in a row before the test gives up.
+const MAX_ATTEMPTS: u32 = 60;
 
 /// 100 kB/s down: a default page (256 KiB) needs ~2.6 s, more than a connection lives.
 const LINK: LinkSpec = LinkSpec {
@@ -66,34 +69,55 @@ async fn an_initial_sync_over_a_link_that_keeps_dropping_finishes_with_smaller_p
     let link = Link::start(addr_of(&server.url), LINK).await?;
     let phone = Device::login(&server.url, dir.path(), &coord, "phone-lossy").await?;
     let mut session = SyncSession::new(&phone.store, &phone.device_id, DEFAULT_PAGE_BYTES)?;
-    let mut lost = 0;
-    let mut smallest = DEFAULT_PAGE_BYTES;
-    for _ in 0..MAX_ATTEMPTS {
-        smallest = smallest.min(session.page_bytes());
-        let req = session.next_request()?;
-        // A new client each time: the proxy cut the connection the last one had.
-        match post_sync(&http_client(), &link.url, &phone.token, req).await {
-            Ok((200, body)) => match session.handle_response(&body)? {
-                Step::Continue => continue,
-                Step::Done => {
-                    let held = phone.store.case_ids()?;
-                    assert_eq!(held.len(), CASES, "every case, once");
-                    assert!(lost > 0, "the link dropped at least one page");
-                    assert!(smallest < DEFAULT_PAGE_BYTES);
-                    assert!(smallest >= MIN_PAGE_BYTES);
-                    return Ok(());
-                }
-                Step::Wiped => bail!("wiped"),
-            },
-            Ok((status, body)) => bail!("{status} {}", String::from_utf8_lossy(&body)),
-            Err(_) => {
-                lost += 1;
-                session.abandon_request();
-            }
+    let mut transport = Lossy {
+        url: &link.url,
+        token: &phone.token,
+        page_sizes: Vec::new(),
+    };
+    // The core's loop: a dropped answer is a lost answer, resent at once with half the page.
+    let policy = Policy {
+        max_retries: MAX_ATTEMPTS,
+        backoff_initial: Duration::ZERO,
+        backoff_max: Duration::ZERO,
+    };
+    let finished = casesync_tests::drive::run(&mut session, &mut transport, policy).await;
+    let held = phone.store.case_ids()?;
+    let finished = finished.map_err(|e| {
+        anyhow::anyhow!(
+            "not finished ({e}; {} requests, {} of {CASES} cases held)",
+            transport.page_sizes.len(),
+            held.len()
+        )
+    })?;
+    assert_eq!(finished.step, Step::Done);
+    assert_eq!(held.len(), CASES, "every case, once");
+    assert!(finished.retries > 0, "the link dropped at least one page");
+    let smallest = transport
+        .page_sizes
+        .iter()
+        .copied()
+        .min()
+        .unwrap_or(DEFAULT_PAGE_BYTES);
+    assert!(smallest < DEFAULT_PAGE_BYTES);
+    assert!(smallest >= MIN_PAGE_BYTES);
+    Ok(())
+}
+
+/// Through the dropping link, a new client for each request (the proxy cut the connection
+/// the last one had); records the page size each request asked for.
+struct Lossy<'a> {
+    url: &'a str,
+    token: &'a str,
+    page_sizes: Vec<u32>,
+}
+
+impl AsyncTransport for Lossy<'_> {
+    async fn post(&mut self, request: Vec<u8>) -> Result<Vec<u8>> {
+        self.page_sizes
+            .push(decode_request(&request)?.max_page_bytes);
+        match post_sync(&http_client(), self.url, self.token, request).await? {
+            (200, body) => Ok(body),
+            (status, body) => bail!("{status} {}", String::from_utf8_lossy(&body)),
         }
     }
-    bail!(
-        "not finished after {MAX_ATTEMPTS} requests ({lost} lost answers, {} of {CASES} cases held)",
-        phone.store.case_ids()?.len()
-    )
 }

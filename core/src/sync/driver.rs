@@ -117,7 +117,116 @@ pub struct Finished {
     pub retries: u32,
 }
 
-/// Syncs until up to date (or wiped): see the module's rules.
+/// What the caller of a [`Driver`] does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Send this encoded request; report with [`Driver::answered`] or [`Driver::failed`].
+    Send(Vec<u8>),
+    /// Get a new access token first, then call [`Driver::next`] again.
+    Refresh,
+}
+
+/// What to do about a failed round trip ([`Driver::failed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// Get a new access token, then [`Driver::next`].
+    Refresh,
+    /// Wait this long, then [`Driver::next`].
+    Wait(Duration),
+}
+
+/// The loop's rules as a state machine, for callers that cannot use the blocking [`run`]
+/// (async tests and benches interpret it the same way: `next`, send, `answered` or
+/// `failed`, until a `Finished`).
+#[derive(Debug, Clone)]
+pub struct Driver {
+    policy: Policy,
+    retries: u32,
+    attempt: u32,
+    refreshed: bool,
+}
+
+impl Driver {
+    /// A driver for one sync.
+    pub fn new(policy: Policy) -> Self {
+        Driver {
+            policy,
+            retries: 0,
+            attempt: 0,
+            refreshed: false,
+        }
+    }
+
+    /// Round trips retried so far.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The next thing to do: refresh an expiring token (once per page), else send the
+    /// session's next request.
+    pub fn next(
+        &mut self,
+        session: &mut SyncSession<'_>,
+        token_expiring: bool,
+    ) -> Result<Next, SyncError> {
+        if !self.refreshed && token_expiring {
+            self.refreshed = true;
+            return Ok(Next::Refresh);
+        }
+        Ok(Next::Send(session.next_request()?))
+    }
+
+    /// The response arrived: applies it. `Some` when the sync is over.
+    pub fn answered(
+        &mut self,
+        session: &mut SyncSession<'_>,
+        response: &[u8],
+    ) -> Result<(Step, Option<Finished>), SyncError> {
+        let step = session.handle_response(response)?;
+        self.attempt = 0;
+        self.refreshed = false;
+        let finished = (step != Step::Continue).then_some(Finished {
+            step,
+            retries: self.retries,
+        });
+        Ok((step, finished))
+    }
+
+    /// The round trip failed with `failure`: what to do, or `Err` to give up (the caller
+    /// returns its own error).
+    pub fn failed(
+        &mut self,
+        session: &mut SyncSession<'_>,
+        failure: Failure,
+        rng: &mut impl Rng,
+    ) -> Result<Recovery, Failure> {
+        if failure == Failure::Lost {
+            session.abandon_request();
+        } else {
+            session.forget_request();
+        }
+        match failure {
+            Failure::TokenExpired if !self.refreshed => {
+                self.refreshed = true;
+                Ok(Recovery::Refresh)
+            }
+            Failure::Lost | Failure::Unavailable if self.attempt < self.policy.max_retries => {
+                self.attempt += 1;
+                self.retries += 1;
+                Ok(Recovery::Wait(self.policy.backoff(self.attempt, rng)))
+            }
+            f => Err(f),
+        }
+    }
+
+    /// The retry number the last [`Recovery::Wait`] was for (1-based).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+}
+
+/// Syncs until up to date (or wiped): see the module's rules. Blocking: the transport's
+/// calls and [`Control::wait`] block.
 pub fn run<T: Transport, C: Control>(
     session: &mut SyncSession<'_>,
     transport: &mut T,
@@ -125,54 +234,38 @@ pub fn run<T: Transport, C: Control>(
     control: &mut C,
 ) -> Result<Finished, RunError<T::Error>> {
     let mut rng = rand::thread_rng();
-    let mut retries = 0u32;
-    let mut attempt = 0u32;
-    let mut refreshed = false;
+    let mut driver = Driver::new(*policy);
     loop {
         if control.cancelled() {
             return Err(RunError::Cancelled);
         }
-        if !refreshed && transport.token_expiring() {
-            transport.refresh().map_err(RunError::Transport)?;
-            refreshed = true;
-        }
-        let request = session.next_request()?;
+        let request = match driver.next(session, transport.token_expiring())? {
+            Next::Refresh => {
+                transport.refresh().map_err(RunError::Transport)?;
+                continue;
+            }
+            Next::Send(request) => request,
+        };
         match transport.post(&request) {
             Ok(response) => {
-                let step = session.handle_response(&response)?;
-                attempt = 0;
-                refreshed = false;
+                let (step, finished) = driver.answered(session, &response)?;
                 if step != Step::Wiped {
-                    control.page_saved(session, retries);
+                    control.page_saved(session, driver.retries());
                 }
-                if step != Step::Continue {
-                    return Ok(Finished { step, retries });
-                }
-            }
-            Err(e) => {
-                let failure = transport.failure(&e);
-                if failure == Failure::Lost {
-                    session.abandon_request();
-                } else {
-                    session.forget_request();
-                }
-                match failure {
-                    Failure::TokenExpired if !refreshed => {
-                        transport.refresh().map_err(RunError::Transport)?;
-                        refreshed = true;
-                    }
-                    Failure::Lost | Failure::Unavailable if attempt < policy.max_retries => {
-                        attempt += 1;
-                        retries += 1;
-                        let wait = policy.backoff(attempt, &mut rng);
-                        control.retrying(attempt, wait);
-                        if !control.wait(wait) {
-                            return Err(RunError::Cancelled);
-                        }
-                    }
-                    _ => return Err(RunError::Transport(e)),
+                if let Some(f) = finished {
+                    return Ok(f);
                 }
             }
+            Err(e) => match driver.failed(session, transport.failure(&e), &mut rng) {
+                Ok(Recovery::Refresh) => transport.refresh().map_err(RunError::Transport)?,
+                Ok(Recovery::Wait(wait)) => {
+                    control.retrying(driver.attempt(), wait);
+                    if !control.wait(wait) {
+                        return Err(RunError::Cancelled);
+                    }
+                }
+                Err(_) => return Err(RunError::Transport(e)),
+            },
         }
     }
 }

@@ -35,7 +35,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use casesync_core::case::{Case, Closure, ClosureReason, Role, Stage};
 use casesync_core::store::SummaryFilter;
-use casesync_core::sync::{Step, SyncSession, DEFAULT_PAGE_BYTES};
+use casesync_core::sync::driver::{Driver, Failure, Next, Policy};
+use casesync_core::sync::{SyncSession, DEFAULT_PAGE_BYTES};
 use casesync_tests::caseload::{apply_edit, to_case, CaseloadArgs, CaseloadSource, Edit};
 use casesync_tests::dump::{addr_of, post_sync};
 use casesync_tests::harness::{
@@ -161,29 +162,38 @@ async fn timed_sync(
     // After each page: its end (checks excluded) and the cases held then.
     let mut held: Vec<(Duration, HashSet<String>)> = Vec::new();
     let mut checking = Duration::ZERO;
-    let mut lost = 0;
     let mut session = SyncSession::new(&device.store, &device.device_id, DEFAULT_PAGE_BYTES)?;
+    // The core's loop, stepped here so that its work on the device is timed: a lost answer
+    // (on an emulated link, a kept-alive connection the server had closed meanwhile) is
+    // sent again at once, as the app does.
+    let mut driver = Driver::new(Policy {
+        max_retries: MAX_LOST_ANSWERS,
+        backoff_initial: Duration::ZERO,
+        backoff_max: Duration::ZERO,
+    });
     loop {
         let t = Instant::now();
-        let req = session.next_request()?;
+        let req = match driver.next(&mut session, false)? {
+            Next::Send(req) => req,
+            Next::Refresh => bail!("the bench's tokens do not expire"),
+        };
         apply += t.elapsed();
-        let (status, body) = match post_sync(http, &route.url, &device.token, req).await {
-            Ok(answer) => answer,
-            // A lost answer (on an emulated link, a kept-alive connection the server had
-            // closed meanwhile): the app sends the request again, as this does.
-            Err(e) if lost < MAX_LOST_ANSWERS => {
+        let body = match post_sync(http, &route.url, &device.token, req).await {
+            Ok((200, body)) => body,
+            Ok((status, body)) => {
+                bail!("sync refused: {status} {}", String::from_utf8_lossy(&body))
+            }
+            Err(e) => {
+                let again = driver.failed(&mut session, Failure::Lost, &mut rand::thread_rng());
+                if again.is_err() {
+                    return Err(e);
+                }
                 eprintln!("sync-bench: a lost answer, sent again ({e})");
-                lost += 1;
-                session.abandon_request();
                 continue;
             }
-            Err(e) => return Err(e),
         };
-        if status != 200 {
-            bail!("sync refused: {status} {}", String::from_utf8_lossy(&body));
-        }
         let t = Instant::now();
-        let step = session.handle_response(&body)?;
+        let (_, finished) = driver.answered(&mut session, &body)?;
         apply += t.elapsed();
         if due_by.is_some() {
             let t = Instant::now();
@@ -191,7 +201,7 @@ async fn timed_sync(
             held.push((at, device.store.case_ids()?.into_iter().collect()));
             checking += t.elapsed();
         }
-        if step != Step::Continue {
+        if finished.is_some() {
             break;
         }
     }

@@ -27,25 +27,28 @@ impl LoadDevice {
     }
 }
 
-/// One complete sync session (until up to date); returns its round trips.
+/// One complete sync session (until up to date, by the core's loop); returns its round
+/// trips.
 pub(crate) async fn sync_once(http: &reqwest::Client, url: &str, d: &LoadDevice) -> Result<u32> {
     let mut session = SyncSession::new(&d.store, &d.device_id, DEFAULT_PAGE_BYTES)?;
-    let endpoint = format!("{url}/v1/sync");
-    for trip in 1..=MAX_ROUND_TRIPS {
-        let body = session.next_request()?;
-        let bytes = post_sync(http, &endpoint, &d.token, body).await?;
-        match session.handle_response(&bytes)? {
-            Step::Continue => continue,
-            Step::Done => {
-                if let Some(r) = session.progress().refused.first() {
-                    bail!("push refused: {} {:?} {}", r.doc_id, r.code, r.message);
-                }
-                return Ok(trip);
-            }
-            Step::Wiped => bail!("device told to wipe"),
-        }
+    let mut transport = casesync_tests::drive::Http {
+        http,
+        url,
+        token: &d.token,
+    };
+    let finished = casesync_tests::drive::run(
+        &mut session,
+        &mut transport,
+        casesync_tests::drive::NO_RETRIES,
+    )
+    .await?;
+    if finished.step == Step::Wiped {
+        bail!("device told to wipe");
     }
-    bail!("sync did not finish in {MAX_ROUND_TRIPS} round trips")
+    if let Some(r) = session.progress().refused.first() {
+        bail!("push refused: {} {:?} {}", r.doc_id, r.code, r.message);
+    }
+    Ok(session.progress().pages)
 }
 
 /// Edits `n` of the device's cases locally (one assessment field each).
