@@ -394,28 +394,61 @@ async fn sync_interrupted(
     how: Interrupt,
 ) -> Result<bool> {
     let mut session = SyncSession::new(store, device_id, 512)?;
-    let mut page = 0;
-    loop {
-        page += 1;
-        let req = session.next_request()?;
-        let (status, body) = post_sync(http, url, token, req).await?;
+    let mut transport = Interrupting {
+        http,
+        url,
+        token,
+        mem,
+        how,
+        page: 0,
+        interrupted: false,
+    };
+    let result = casesync_tests::drive::run(
+        &mut session,
+        &mut transport,
+        casesync_tests::drive::NO_RETRIES,
+    )
+    .await;
+    match (transport.interrupted, result) {
+        (false, Ok(_)) => Ok(false),
+        // The failed write was reported (or the page dropped): the session ends there.
+        (true, Err(_)) => Ok(true),
+        (true, Ok(_)) => bail!("the failed write was not reported"),
+        (false, Err(e)) => Err(e),
+    }
+}
+
+/// `POST /v1/sync`, interrupting page N as told: its store write set to fail, or the
+/// page dropped before it is applied (an error the core's loop does not retry).
+struct Interrupting<'a> {
+    http: &'a reqwest::Client,
+    url: &'a str,
+    token: &'a str,
+    mem: &'a MemoryBackend,
+    how: Interrupt,
+    page: u32,
+    interrupted: bool,
+}
+
+impl casesync_tests::drive::AsyncTransport for Interrupting<'_> {
+    async fn post(&mut self, request: Vec<u8>) -> Result<Vec<u8>> {
+        self.page += 1;
+        let (status, body) = post_sync(self.http, self.url, self.token, request).await?;
         if status != 200 {
             bail!("{status}");
         }
-        match how {
-            Interrupt::FailWrite(n) if n == page => {
-                mem.fail_next_apply();
-                if session.handle_response(&body).is_ok() {
-                    bail!("the failed write was not reported");
-                }
-                return Ok(true);
+        match self.how {
+            Interrupt::FailWrite(n) if n == self.page => {
+                self.mem.fail_next_apply();
+                self.interrupted = true;
             }
-            Interrupt::Drop(n) if n == page => return Ok(true),
+            Interrupt::Drop(n) if n == self.page => {
+                self.interrupted = true;
+                bail!("page {n} dropped before it was applied");
+            }
             _ => {}
         }
-        if session.handle_response(&body)? != Step::Continue {
-            return Ok(false);
-        }
+        Ok(body)
     }
 }
 
