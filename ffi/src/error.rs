@@ -418,6 +418,7 @@ impl From<TransportError> for CasesyncError {
                 ),
             },
             TransportError::TlsSetup(m) => CasesyncError::tls_setup(m),
+            TransportError::Cancelled => CasesyncError::cancelled(),
             TransportError::BadBody(m) => CasesyncError::Server {
                 detail: d(
                     Code::ServerBadAnswer,

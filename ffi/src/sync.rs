@@ -1,7 +1,8 @@
 //! Sync over HTTP: the core's one sync loop (`casesync_core::sync::driver::run`: retries
 //! with jittered back-off, lost answers resent with a smaller page, a token refreshed once,
 //! cancellation between pages and during waits) over this phone's transport (`Phone`:
-//! `POST {server}/v1/sync`, the session's token) and the app's side (`Screen`: the
+//! `POST {server}/v1/sync`, the session's token, a cancel seen between two reads of an
+//! answer still arriving) and the app's side (`Screen`: the
 //! `SyncHandle`'s cancel, progress to the `SyncObserver`, page changes to the listeners).
 //! When the server revoked the device, the core erased the store; this reports it.
 
@@ -233,8 +234,14 @@ impl Transport for Phone<'_> {
     type Error = RoundTripError;
 
     fn post(&mut self, request: &[u8]) -> Result<Vec<u8>, RoundTripError> {
+        let handle = self.handle;
         self.http
-            .post_sync(&self.url, self.session.access_token.expose(), request)
+            .post_sync(
+                &self.url,
+                self.session.access_token.expose(),
+                request,
+                &|| handle.is_cancelled(),
+            )
             .map_err(RoundTripError::Http)
     }
 

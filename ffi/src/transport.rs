@@ -40,6 +40,8 @@ pub(crate) enum TransportError {
     Untrusted(String),
     /// The TLS configuration could not be built (a bad extra CA, no trust store).
     TlsSetup(String),
+    /// The caller cancelled while the answer was arriving (nothing of it applied).
+    Cancelled,
 }
 
 impl TransportError {
@@ -51,7 +53,8 @@ impl TransportError {
             TransportError::BadBody(_)
             | TransportError::InsecureHttp
             | TransportError::Untrusted(_)
-            | TransportError::TlsSetup(_) => false,
+            | TransportError::TlsSetup(_)
+            | TransportError::Cancelled => false,
         }
     }
 
@@ -64,7 +67,8 @@ impl TransportError {
             TransportError::BadBody(_)
             | TransportError::InsecureHttp
             | TransportError::Untrusted(_)
-            | TransportError::TlsSetup(_) => false,
+            | TransportError::TlsSetup(_)
+            | TransportError::Cancelled => false,
         }
     }
 
@@ -169,11 +173,14 @@ impl Http {
     }
 
     /// POSTs an encoded sync request with the bearer token; returns the encoded response.
+    /// `cancelled` is asked between two reads of the answer (at most [`READ_CHUNK`]
+    /// bytes): a page arriving over 2G is given up within a second or so of a cancel.
     pub(crate) fn post_sync(
         &self,
         url: &str,
         access_token: &str,
         body: &[u8],
+        cancelled: &dyn Fn() -> bool,
     ) -> Result<Vec<u8>, TransportError> {
         self.check_scheme(url)?;
         let resp = self
@@ -184,9 +191,25 @@ impl Http {
             .set("authorization", &format!("Bearer {access_token}"))
             .send_bytes(body)
             .map_err(failure)?;
-        read_body(resp, MAX_ENCODED_BYTES as u64 + 1)
+        let mut reader = resp.into_reader().take(MAX_ENCODED_BYTES as u64 + 1);
+        let mut bytes = Vec::new();
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            if cancelled() {
+                return Err(TransportError::Cancelled);
+            }
+            match reader.read(&mut chunk) {
+                Ok(0) => return Ok(bytes),
+                Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(TransportError::Link(format!("the answer was cut off: {e}"))),
+            }
+        }
     }
 }
+
+/// Most bytes of a sync answer read at once (a cancel is seen between two reads).
+const READ_CHUNK: usize = 16 * 1024;
 
 fn read_body(resp: ureq::Response, limit: u64) -> Result<Vec<u8>, TransportError> {
     let mut bytes = Vec::new();

@@ -25,8 +25,9 @@ object NoSyncProgress : SyncObserver {
  * Syncs (see [CaseStore.sync]) on [AsyncCaseStore.io], reporting each saved page to
  * [onProgress] (on the syncing thread: keep it short).
  *
- * Cancelling the calling coroutine cancels the sync: it stops before its next page or
- * during a retry's wait (every page already received stays saved) and this throws
+ * Cancelling the calling coroutine cancels the sync: it stops before its next page,
+ * during a retry's wait, or inside a page still arriving (between two reads; every page
+ * already saved stays) and this throws
  * `CancellationException`. Other failures throw the [CasesyncException] of
  * [CaseStore.sync] (`Busy` when another sync runs).
  */

@@ -14,6 +14,10 @@ import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
+import kotlin.concurrent.thread
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.launch
 import org.casesync.*
 import org.casesync.core.*
 
@@ -67,5 +71,40 @@ val transportTests = linkedMapOf<String, suspend () -> Unit>(
         assertEquals(before, s.transportConfig(), "nothing changed: still no http:// opt-in")
         assertEquals("অ্যাপের নিরাপদ সংযোগের সেটিংস ব্যবহারযোগ্য নয়। আপনার সমন্বয়কারীর সাথে যোগাযোগ করুন।", CasesyncMessages.format(e, BN))
         s.close()
+    },
+
+    "cancellation inside a page: an answer still arriving is given up within a read, nothing saved" to {
+        ServerSocket(0, 1, InetAddress.getLoopbackAddress()).use { listener ->
+            // A server whose answer trickles in (512 bytes every 50 ms, a megabyte promised):
+            // a 2G page that would take minutes.
+            val trickle = thread(isDaemon = true) {
+                runCatching {
+                    listener.accept().use { sock ->
+                        sock.getOutputStream().apply {
+                            write("HTTP/1.1 200 OK\r\ncontent-type: application/x-casesync\r\ncontent-length: 1000000\r\n\r\n".toByteArray())
+                            flush()
+                            repeat(400) { write(ByteArray(512)); flush(); Thread.sleep(50) }
+                        }
+                    }
+                }
+            }
+            val s = AsyncCaseStore.open(tempDir("slow-page").path, storeKey(53), "device-slow-page")
+            s.setTransportConfig(FAST)
+            val url = "http://127.0.0.1:${listener.localPort}"
+            s.restoreSession(Session(url, "someone", Role.CHW, SecretToken("token"), SecretToken("refresh"), Long.MAX_VALUE))
+            val started = System.nanoTime()
+            coroutineScope {
+                val job = launch { s.sync() }
+                delay(500)
+                job.cancel()
+                job.join()
+                assertTrue(job.isCancelled)
+            }
+            val tookMs = (System.nanoTime() - started) / 1_000_000
+            assertTrue(tookMs < 3_000, "cancelled inside the page, not at its end: $tookMs ms")
+            assertEquals(0, s.listCases(SummaryFilter()).summaries.size)
+            s.close()
+            trickle.interrupt()
+        }
     },
 )
