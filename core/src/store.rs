@@ -90,9 +90,9 @@ pub enum StoreError {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct WipeReport {
     /// Cases that had edits not yet acknowledged by the server (outbox entries).
-    pub unsent_cases: u64,
+    pub unsent_cases: i64,
     /// This device's changes in them not yet acknowledged by the server.
-    pub unsent_changes: u64,
+    pub unsent_changes: i64,
 }
 
 /// The encrypted store of one device. Cheap to share behind an `Arc`; every method
@@ -480,17 +480,17 @@ impl DeviceStore {
             Some(Ok(bytes)) => Some(ActorId::from(bytes.as_slice())),
             _ => None,
         };
-        let mut changes = 0u64;
+        let mut changes = 0i64;
         if let Some(actor) = actor {
             for id in &outbox {
                 let (Ok(mut doc), Ok(acked)) = (self.load_case(id), self.acked_seq(id)) else {
                     continue;
                 };
-                changes += doc.own_changes_after(&actor, acked).0.len() as u64;
+                changes += doc.own_changes_after(&actor, acked).0.len() as i64;
             }
         }
         Ok(WipeReport {
-            unsent_cases: outbox.len() as u64,
+            unsent_cases: outbox.len() as i64,
             unsent_changes: changes,
         })
     }

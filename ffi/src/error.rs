@@ -112,9 +112,9 @@ pub enum CasesyncError {
     #[error("{}", detail.english)]
     DeviceRevoked {
         /// Cases that had unsent edits.
-        unsent_cases: u64,
+        unsent_cases: i64,
         /// Unsent changes destroyed.
-        unsent_changes: u64,
+        unsent_changes: i64,
         /// Code, parameters (the two counts), English text.
         detail: ErrorDetail,
     },
@@ -228,7 +228,7 @@ impl CasesyncError {
     }
 
     /// A revoked device whose wipe destroyed these counts.
-    pub(crate) fn device_revoked(unsent_cases: u64, unsent_changes: u64) -> Self {
+    pub(crate) fn device_revoked(unsent_cases: i64, unsent_changes: i64) -> Self {
         CasesyncError::DeviceRevoked {
             unsent_cases,
             unsent_changes,

@@ -60,21 +60,21 @@ pub trait SyncObserver: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SyncProgress {
     /// Response pages saved.
-    pub pages: u32,
+    pub pages: i32,
     /// Cases received (changes or whole cases).
-    pub docs_received: u64,
+    pub docs_received: i64,
     /// Cases whose edits the server acknowledged.
-    pub docs_pushed: u64,
+    pub docs_pushed: i64,
     /// Cases removed from this phone (reassigned away, erased).
-    pub docs_removed: u64,
+    pub docs_removed: i64,
     /// Bytes sent.
-    pub bytes_up: u64,
+    pub bytes_up: i64,
     /// Bytes received.
-    pub bytes_down: u64,
+    pub bytes_down: i64,
     /// The server's estimate of cases still to come.
-    pub remaining_estimate: u64,
+    pub remaining_estimate: i64,
     /// Round trips retried after the link dropped.
-    pub retries: u32,
+    pub retries: i32,
 }
 
 /// The outcome of a finished sync.
@@ -91,15 +91,18 @@ pub struct SyncReport {
 }
 
 fn progress(s: &casesync_core::sync::SyncProgress, retries: u32) -> SyncProgress {
+    // Counts as Kotlin Int/Long: every one fits (saturating, never wrapping, if not).
+    let long = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
     SyncProgress {
-        pages: s.pages,
-        docs_received: s.docs_received,
-        docs_pushed: s.docs_pushed,
-        docs_removed: s.docs_removed,
-        bytes_up: s.bytes_up,
-        bytes_down: s.bytes_down,
-        remaining_estimate: s.remaining_estimate,
-        retries,
+        pages: int(s.pages),
+        docs_received: long(s.docs_received),
+        docs_pushed: long(s.docs_pushed),
+        docs_removed: long(s.docs_removed),
+        bytes_up: long(s.bytes_up),
+        bytes_down: long(s.bytes_down),
+        remaining_estimate: long(s.remaining_estimate),
+        retries: int(retries),
     }
 }
 

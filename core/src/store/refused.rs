@@ -68,7 +68,7 @@ pub struct RefusedCase {
     pub message: String,
     /// This device's changes to the case the server has not accepted (what a discard
     /// drops).
-    pub unsent_changes: u64,
+    pub unsent_changes: i64,
 }
 
 /// What [`DeviceStore::discard_refused`] did.
@@ -76,7 +76,7 @@ pub struct RefusedCase {
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Discarded {
     /// This device's changes dropped.
-    pub changes: u64,
+    pub changes: i64,
     /// Whether the case itself was removed (the server never had it).
     pub case_removed: bool,
 }
@@ -107,7 +107,7 @@ impl DeviceStore {
             let unsent_changes = match &actor {
                 Some(a) => {
                     let mut doc = self.load_case(&id)?;
-                    doc.own_changes_after(a, self.acked_seq(&id)?).0.len() as u64
+                    doc.own_changes_after(a, self.acked_seq(&id)?).0.len() as i64
                 }
                 None => 0,
             };
@@ -155,7 +155,7 @@ impl DeviceStore {
             .into_iter()
             .filter(|c| !(c.actor_id() == &actor && c.seq() > acked))
             .collect();
-        let changes = (total - kept.len()) as u64;
+        let changes = (total - kept.len()) as i64;
         let mut batch = StoreBatch::new();
         let deferred = self.deferred_removals()?.iter().any(|d| d == id);
         let case_removed = kept.is_empty() || deferred;

@@ -310,7 +310,7 @@ pub(super) fn wipe_removes_everything(store: &DeviceStore) {
     // The cases were made by another actor ("dev"): unsent cases, none of this
     // phone's changes.
     let unsent = store.unsent().expect("unsent");
-    assert_eq!(unsent.unsent_cases, NAMES.len() as u64);
+    assert_eq!(unsent.unsent_cases, NAMES.len() as i64);
     assert_eq!(store.wipe().expect("wipe"), unsent);
     assert_eq!(store.unsent().expect("unsent"), WipeReport::default());
     let left = store.backend().scan_prefix(b"").expect("scan");
@@ -357,7 +357,7 @@ pub(super) fn wipe_reports_the_unsent_changes_it_destroys(store: &DeviceStore) {
         report,
         WipeReport {
             unsent_cases: 1,
-            unsent_changes: all - created,
+            unsent_changes: (all - created) as i64,
         }
     );
 }

@@ -1627,6 +1627,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 /**
  * @suppress
  */
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
+    }
+
+    override fun lower(value: Int): Int {
+        return value
+    }
+
+    override fun allocationSize(value: Int) = 4UL
+
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterULong: FfiConverter<ULong, Long> {
     override fun lift(value: Long): ULong {
         return value.toULong()
@@ -5744,42 +5767,42 @@ data class SyncProgress (
     /**
      * Response pages saved.
      */
-    val `pages`: kotlin.UInt
+    val `pages`: kotlin.Int
     , 
     /**
      * Cases received (changes or whole cases).
      */
-    val `docsReceived`: kotlin.ULong
+    val `docsReceived`: kotlin.Long
     , 
     /**
      * Cases whose edits the server acknowledged.
      */
-    val `docsPushed`: kotlin.ULong
+    val `docsPushed`: kotlin.Long
     , 
     /**
      * Cases removed from this phone (reassigned away, erased).
      */
-    val `docsRemoved`: kotlin.ULong
+    val `docsRemoved`: kotlin.Long
     , 
     /**
      * Bytes sent.
      */
-    val `bytesUp`: kotlin.ULong
+    val `bytesUp`: kotlin.Long
     , 
     /**
      * Bytes received.
      */
-    val `bytesDown`: kotlin.ULong
+    val `bytesDown`: kotlin.Long
     , 
     /**
      * The server's estimate of cases still to come.
      */
-    val `remainingEstimate`: kotlin.ULong
+    val `remainingEstimate`: kotlin.Long
     , 
     /**
      * Round trips retried after the link dropped.
      */
-    val `retries`: kotlin.UInt
+    val `retries`: kotlin.Int
     
 ){
     
@@ -5796,37 +5819,37 @@ data class SyncProgress (
 public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress> {
     override fun read(buf: ByteBuffer): SyncProgress {
         return SyncProgress(
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterInt.read(buf),
         )
     }
 
     override fun allocationSize(value: SyncProgress) = (
-            FfiConverterUInt.allocationSize(value.`pages`) +
-            FfiConverterULong.allocationSize(value.`docsReceived`) +
-            FfiConverterULong.allocationSize(value.`docsPushed`) +
-            FfiConverterULong.allocationSize(value.`docsRemoved`) +
-            FfiConverterULong.allocationSize(value.`bytesUp`) +
-            FfiConverterULong.allocationSize(value.`bytesDown`) +
-            FfiConverterULong.allocationSize(value.`remainingEstimate`) +
-            FfiConverterUInt.allocationSize(value.`retries`)
+            FfiConverterInt.allocationSize(value.`pages`) +
+            FfiConverterLong.allocationSize(value.`docsReceived`) +
+            FfiConverterLong.allocationSize(value.`docsPushed`) +
+            FfiConverterLong.allocationSize(value.`docsRemoved`) +
+            FfiConverterLong.allocationSize(value.`bytesUp`) +
+            FfiConverterLong.allocationSize(value.`bytesDown`) +
+            FfiConverterLong.allocationSize(value.`remainingEstimate`) +
+            FfiConverterInt.allocationSize(value.`retries`)
     )
 
     override fun write(value: SyncProgress, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`pages`, buf)
-            FfiConverterULong.write(value.`docsReceived`, buf)
-            FfiConverterULong.write(value.`docsPushed`, buf)
-            FfiConverterULong.write(value.`docsRemoved`, buf)
-            FfiConverterULong.write(value.`bytesUp`, buf)
-            FfiConverterULong.write(value.`bytesDown`, buf)
-            FfiConverterULong.write(value.`remainingEstimate`, buf)
-            FfiConverterUInt.write(value.`retries`, buf)
+            FfiConverterInt.write(value.`pages`, buf)
+            FfiConverterLong.write(value.`docsReceived`, buf)
+            FfiConverterLong.write(value.`docsPushed`, buf)
+            FfiConverterLong.write(value.`docsRemoved`, buf)
+            FfiConverterLong.write(value.`bytesUp`, buf)
+            FfiConverterLong.write(value.`bytesDown`, buf)
+            FfiConverterLong.write(value.`remainingEstimate`, buf)
+            FfiConverterInt.write(value.`retries`, buf)
     }
 }
 
@@ -6297,12 +6320,12 @@ sealed class CasesyncException: kotlin.Exception() {
         /**
          * Cases that had unsent edits.
          */
-        val `unsentCases`: kotlin.ULong, 
+        val `unsentCases`: kotlin.Long, 
         
         /**
          * Unsent changes destroyed.
          */
-        val `unsentChanges`: kotlin.ULong, 
+        val `unsentChanges`: kotlin.Long, 
         
         /**
          * Code, parameters (the two counts), English text.
@@ -6433,8 +6456,8 @@ public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncExc
                 FfiConverterTypeErrorDetail.read(buf),
                 )
             10 -> CasesyncException.DeviceRevoked(
-                FfiConverterULong.read(buf),
-                FfiConverterULong.read(buf),
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
                 FfiConverterTypeErrorDetail.read(buf),
                 )
             11 -> CasesyncException.Insecure(
@@ -6506,8 +6529,8 @@ public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncExc
             is CasesyncException.DeviceRevoked -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
-                + FfiConverterULong.allocationSize(value.`unsentCases`)
-                + FfiConverterULong.allocationSize(value.`unsentChanges`)
+                + FfiConverterLong.allocationSize(value.`unsentCases`)
+                + FfiConverterLong.allocationSize(value.`unsentChanges`)
                 + FfiConverterTypeErrorDetail.allocationSize(value.`detail`)
             )
             is CasesyncException.Insecure -> (
@@ -6587,8 +6610,8 @@ public object FfiConverterTypeCasesyncError : FfiConverterRustBuffer<CasesyncExc
             }
             is CasesyncException.DeviceRevoked -> {
                 buf.putInt(10)
-                FfiConverterULong.write(value.`unsentCases`, buf)
-                FfiConverterULong.write(value.`unsentChanges`, buf)
+                FfiConverterLong.write(value.`unsentCases`, buf)
+                FfiConverterLong.write(value.`unsentChanges`, buf)
                 FfiConverterTypeErrorDetail.write(value.`detail`, buf)
                 Unit
             }

@@ -955,29 +955,6 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 /**
  * @suppress
  */
-public object FfiConverterULong: FfiConverter<ULong, Long> {
-    override fun lift(value: Long): ULong {
-        return value.toULong()
-    }
-
-    override fun read(buf: ByteBuffer): ULong {
-        return lift(buf.getLong())
-    }
-
-    override fun lower(value: ULong): Long {
-        return value.toLong()
-    }
-
-    override fun allocationSize(value: ULong) = 8UL
-
-    override fun write(value: ULong, buf: ByteBuffer) {
-        buf.putLong(value.toLong())
-    }
-}
-
-/**
- * @suppress
- */
 public object FfiConverterLong: FfiConverter<Long, Long> {
     override fun lift(value: Long): Long {
         return value
@@ -1906,7 +1883,7 @@ data class Discarded (
     /**
      * This device's changes dropped.
      */
-    val `changes`: kotlin.ULong
+    val `changes`: kotlin.Long
     , 
     /**
      * Whether the case itself was removed (the server never had it).
@@ -1928,18 +1905,18 @@ data class Discarded (
 public object FfiConverterTypeDiscarded: FfiConverterRustBuffer<Discarded> {
     override fun read(buf: ByteBuffer): Discarded {
         return Discarded(
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: Discarded) = (
-            FfiConverterULong.allocationSize(value.`changes`) +
+            FfiConverterLong.allocationSize(value.`changes`) +
             FfiConverterBoolean.allocationSize(value.`caseRemoved`)
     )
 
     override fun write(value: Discarded, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`changes`, buf)
+            FfiConverterLong.write(value.`changes`, buf)
             FfiConverterBoolean.write(value.`caseRemoved`, buf)
     }
 }
@@ -2891,7 +2868,7 @@ data class RefusedCase (
      * This device's changes to the case the server has not accepted (what a discard
      * drops).
      */
-    val `unsentChanges`: kotlin.ULong
+    val `unsentChanges`: kotlin.Long
     
 ){
     
@@ -2911,7 +2888,7 @@ public object FfiConverterTypeRefusedCase: FfiConverterRustBuffer<RefusedCase> {
             FfiConverterString.read(buf),
             FfiConverterTypeRefusalCode.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
@@ -2919,14 +2896,14 @@ public object FfiConverterTypeRefusedCase: FfiConverterRustBuffer<RefusedCase> {
             FfiConverterString.allocationSize(value.`caseId`) +
             FfiConverterTypeRefusalCode.allocationSize(value.`code`) +
             FfiConverterString.allocationSize(value.`message`) +
-            FfiConverterULong.allocationSize(value.`unsentChanges`)
+            FfiConverterLong.allocationSize(value.`unsentChanges`)
     )
 
     override fun write(value: RefusedCase, buf: ByteBuffer) {
             FfiConverterString.write(value.`caseId`, buf)
             FfiConverterTypeRefusalCode.write(value.`code`, buf)
             FfiConverterString.write(value.`message`, buf)
-            FfiConverterULong.write(value.`unsentChanges`, buf)
+            FfiConverterLong.write(value.`unsentChanges`, buf)
     }
 }
 
@@ -3043,12 +3020,12 @@ data class WipeReport (
     /**
      * Cases that had edits not yet acknowledged by the server (outbox entries).
      */
-    val `unsentCases`: kotlin.ULong
+    val `unsentCases`: kotlin.Long
     , 
     /**
      * This device's changes in them not yet acknowledged by the server.
      */
-    val `unsentChanges`: kotlin.ULong
+    val `unsentChanges`: kotlin.Long
     
 ){
     
@@ -3065,19 +3042,19 @@ data class WipeReport (
 public object FfiConverterTypeWipeReport: FfiConverterRustBuffer<WipeReport> {
     override fun read(buf: ByteBuffer): WipeReport {
         return WipeReport(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
         )
     }
 
     override fun allocationSize(value: WipeReport) = (
-            FfiConverterULong.allocationSize(value.`unsentCases`) +
-            FfiConverterULong.allocationSize(value.`unsentChanges`)
+            FfiConverterLong.allocationSize(value.`unsentCases`) +
+            FfiConverterLong.allocationSize(value.`unsentChanges`)
     )
 
     override fun write(value: WipeReport, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`unsentCases`, buf)
-            FfiConverterULong.write(value.`unsentChanges`, buf)
+            FfiConverterLong.write(value.`unsentCases`, buf)
+            FfiConverterLong.write(value.`unsentChanges`, buf)
     }
 }
 

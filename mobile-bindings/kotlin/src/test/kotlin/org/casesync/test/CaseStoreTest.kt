@@ -170,7 +170,7 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
     "sync: the CHW's edits reach the coordinator, with progress; the reopen comes back" to {
         val rec = Recorder()
         val report = amina.sync(rec)
-        assertTrue(report.progress.docsPushed >= 1uL, "pushed: $report")
+        assertTrue(report.progress.docsPushed >= 1L, "pushed: $report")
         assertEquals(listOf<Refusal>(), report.refused)
         assertTrue(rec.seen.isNotEmpty(), "progress reported")
         assertEquals(report.progress, rec.seen.last())
@@ -257,7 +257,7 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         val refusal = first.refused.single()
         assertEquals(id, refusal.caseId)
         val listed = s.refusedChanges().single()
-        assertEquals(RefusedCase(id, refusal.code, refusal.message, 1uL), listed)
+        assertEquals(RefusedCase(id, refusal.code, refusal.message, 1L), listed)
         // Parked: the next syncs do not send it again, the phone still shows the case.
         repeat(2) { assertEquals(listOf<Refusal>(), amina.sync().refused, "resent") }
         assertEquals("Trần Văn Bình", s.getCase(id).client.name)
@@ -267,7 +267,7 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         assertEquals(listOf(id), amina.sync().refused.map { it.caseId })
         assertFalse(s.retryRefused("case-not-refused"))
         // Discarded: the server never had the case, so it leaves the phone.
-        assertEquals(Discarded(1uL, true), s.discardRefused(id))
+        assertEquals(Discarded(1L, true), s.discardRefused(id))
         assertTrue(id !in amina.ids())
         assertEquals(listOf<RefusedCase>(), s.refusedChanges())
         assertEquals(listOf<String>(), s.unsentCases())
@@ -299,7 +299,7 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         val kept = laptop.ids().size
         assertTrue(kept in 1 until total, "first page kept, not all: $kept of $total")
         val done = laptop.sync()
-        assertTrue(done.progress.pages >= 2u, "resumed over several pages: $done")
+        assertTrue(done.progress.pages >= 2, "resumed over several pages: $done")
         assertEquals(coord.ids(), laptop.ids())
         laptop.store.close()
     },
@@ -310,7 +310,7 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         val progress = events.filterIsInstance<SyncEvent.Progress>().map { it.progress }
         val report = (events.last() as SyncEvent.Finished).report
         assertTrue(progress.size >= 2, "several pages: $progress")
-        assertEquals((1..progress.size).map { it.toUInt() }, progress.map { it.pages })
+        assertEquals((1..progress.size).toList(), progress.map { it.pages })
         assertEquals(report.progress, progress.last())
         assertEquals(listOf<Refusal>(), report.refused)
         assertEquals(coord.ids().sorted(), report.changed, "the report lists every case received")
@@ -458,8 +458,8 @@ val tests = linkedMapOf<String, suspend () -> Unit>(
         // Erasing local data on purpose says what unsent work it destroys.
         phone.store.addVisit(SHARED, VisitInput(day(0), VisitKind.PHONE, "never sent"))
         val wipe = phone.store.eraseLocalData()
-        assertEquals(1uL, wipe.unsentCases)
-        assertTrue(wipe.unsentChanges >= 1uL)
+        assertEquals(1L, wipe.unsentCases)
+        assertTrue(wipe.unsentChanges >= 1L)
         assertEquals(wipe, phone.store.lastWipe())
         assertEquals(listOf<String>(), phone.ids())
         phone.store.close()
