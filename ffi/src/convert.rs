@@ -1,42 +1,38 @@
-//! The input records of `inputs.rs` → the core's input types, every field moved as it
-//! is. No rules live here: the core checks every value.
+//! The input records of `inputs.rs` → the core's input types (`From`: every field moved
+//! as it is). No rules live here: the core checks every value.
 
 use casesync_core::case as core;
 use casesync_core::store;
 
-use crate::error::CasesyncError;
 use crate::inputs::*;
 
-impl TryFrom<ClientUpdate> for core::ClientUpdate {
-    type Error = CasesyncError;
-    fn try_from(u: ClientUpdate) -> Result<Self, CasesyncError> {
-        Ok(core::ClientUpdate {
+impl From<ClientUpdate> for core::ClientUpdate {
+    fn from(u: ClientUpdate) -> Self {
+        core::ClientUpdate {
             birth_date: u.birth_date,
             name: u.name,
             sex: u.sex,
             age_estimate: u.age_estimate,
             phone: u.phone,
             language: u.language,
-        })
+        }
     }
 }
 
-impl TryFrom<IntakeInput> for core::IntakeInput {
-    type Error = CasesyncError;
-    fn try_from(i: IntakeInput) -> Result<Self, CasesyncError> {
-        Ok(core::IntakeInput {
+impl From<IntakeInput> for core::IntakeInput {
+    fn from(i: IntakeInput) -> Self {
+        core::IntakeInput {
             date: i.date,
             source: i.source,
             referred_by: i.referred_by,
             presenting_problem: i.presenting_problem,
-        })
+        }
     }
 }
 
-impl TryFrom<AssessmentUpdate> for core::AssessmentUpdate {
-    type Error = CasesyncError;
-    fn try_from(u: AssessmentUpdate) -> Result<Self, CasesyncError> {
-        Ok(core::AssessmentUpdate {
+impl From<AssessmentUpdate> for core::AssessmentUpdate {
+    fn from(u: AssessmentUpdate) -> Self {
+        core::AssessmentUpdate {
             date: u.date,
             physical_health: u.physical_health,
             mental_health: u.mental_health,
@@ -50,41 +46,38 @@ impl TryFrom<AssessmentUpdate> for core::AssessmentUpdate {
             strengths: u.strengths,
             problem_origin: u.problem_origin,
             causes: u.causes,
-        })
+        }
     }
 }
 
-impl TryFrom<GoalInput> for core::GoalInput {
-    type Error = CasesyncError;
-    fn try_from(g: GoalInput) -> Result<Self, CasesyncError> {
-        Ok(core::GoalInput {
+impl From<GoalInput> for core::GoalInput {
+    fn from(g: GoalInput) -> Self {
+        core::GoalInput {
             target_date: g.target_date,
             evaluate_by: g.evaluate_by,
             text: g.text,
             priority: g.priority,
             method: g.method,
-        })
+        }
     }
 }
 
-impl TryFrom<GoalUpdate> for core::GoalUpdate {
-    type Error = CasesyncError;
-    fn try_from(g: GoalUpdate) -> Result<Self, CasesyncError> {
-        Ok(core::GoalUpdate {
+impl From<GoalUpdate> for core::GoalUpdate {
+    fn from(g: GoalUpdate) -> Self {
+        core::GoalUpdate {
             target_date: g.target_date,
             evaluate_by: g.evaluate_by,
             text: g.text,
             priority: g.priority,
             method: g.method,
             status: g.status,
-        })
+        }
     }
 }
 
-impl TryFrom<ReferralInput> for core::ReferralInput {
-    type Error = CasesyncError;
-    fn try_from(r: ReferralInput) -> Result<Self, CasesyncError> {
-        Ok(core::ReferralInput {
+impl From<ReferralInput> for core::ReferralInput {
+    fn from(r: ReferralInput) -> Self {
+        core::ReferralInput {
             date: r.date,
             follow_up_date: r.follow_up_date,
             service: r.service,
@@ -92,25 +85,23 @@ impl TryFrom<ReferralInput> for core::ReferralInput {
             agency_id: r.agency_id,
             reason: r.reason,
             share_sensitive: r.share_sensitive,
-        })
+        }
     }
 }
 
-impl TryFrom<ReferralUpdate> for core::ReferralUpdate {
-    type Error = CasesyncError;
-    fn try_from(r: ReferralUpdate) -> Result<Self, CasesyncError> {
-        Ok(core::ReferralUpdate {
+impl From<ReferralUpdate> for core::ReferralUpdate {
+    fn from(r: ReferralUpdate) -> Self {
+        core::ReferralUpdate {
             follow_up_date: r.follow_up_date,
             status: r.status,
             outcome: r.outcome,
-        })
+        }
     }
 }
 
-impl TryFrom<VisitInput> for core::VisitInput {
-    type Error = CasesyncError;
-    fn try_from(v: VisitInput) -> Result<Self, CasesyncError> {
-        Ok(core::VisitInput {
+impl From<VisitInput> for core::VisitInput {
+    fn from(v: VisitInput) -> Self {
+        core::VisitInput {
             date: v.date,
             next_visit_date: v.next_visit_date,
             kind: v.kind,
@@ -118,44 +109,41 @@ impl TryFrom<VisitInput> for core::VisitInput {
             progress: v.progress,
             obstacles: v.obstacles,
             actions: v.actions,
-        })
+        }
     }
 }
 
-impl TryFrom<VisitUpdate> for core::VisitUpdate {
-    type Error = CasesyncError;
-    fn try_from(v: VisitUpdate) -> Result<Self, CasesyncError> {
-        Ok(core::VisitUpdate {
+impl From<VisitUpdate> for core::VisitUpdate {
+    fn from(v: VisitUpdate) -> Self {
+        core::VisitUpdate {
             next_visit_date: v.next_visit_date,
             notes: v.notes,
             progress: v.progress,
             obstacles: v.obstacles,
             actions: v.actions,
-        })
+        }
     }
 }
 
-impl TryFrom<ClosureInput> for core::ClosureInput {
-    type Error = CasesyncError;
-    fn try_from(c: ClosureInput) -> Result<Self, CasesyncError> {
-        Ok(core::ClosureInput {
+impl From<ClosureInput> for core::ClosureInput {
+    fn from(c: ClosureInput) -> Self {
+        core::ClosureInput {
             date: c.date,
             reason: c.reason,
             client_agreed: c.client_agreed,
             summary: c.summary,
-        })
+        }
     }
 }
 
-impl TryFrom<SummaryFilter> for store::SummaryFilter {
-    type Error = CasesyncError;
-    fn try_from(f: SummaryFilter) -> Result<Self, CasesyncError> {
-        Ok(store::SummaryFilter {
+impl From<SummaryFilter> for store::SummaryFilter {
+    fn from(f: SummaryFilter) -> Self {
+        store::SummaryFilter {
             due_on_or_before: f.due_on_or_before,
             stage: f.stage,
             village: f.village,
             assigned_to: f.assigned_to,
             text: f.text,
-        })
+        }
     }
 }

@@ -75,7 +75,8 @@ pub struct TransportConfig {
     /// Retries of one sync round trip after the link dropped (then `Network`).
     #[uniffi(default = 5)]
     pub max_retries: u32,
-    /// First wait before a retry; doubled each time.
+    /// The first retry waits between half of this and all of it (jitter); the cap doubles
+    /// with each retry in a row.
     #[uniffi(default = 1000)]
     pub backoff_initial_ms: u64,
     /// Longest wait between retries.

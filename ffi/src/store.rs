@@ -277,7 +277,7 @@ impl CaseStore {
 
     /// Lists cases matching `filter`, by next due date, then name.
     pub fn list_cases(&self, filter: SummaryFilter) -> Result<Listing, CasesyncError> {
-        Ok(self.store.list_summaries(&filter.try_into()?)?)
+        Ok(self.store.list_summaries(&filter.into())?)
     }
 
     /// The whole case.
@@ -377,7 +377,7 @@ impl CaseStore {
         case_id: String,
         update: ClientUpdate,
     ) -> Result<(), CasesyncError> {
-        let u = update.try_into()?;
+        let u = update.into();
         self.edit(&case_id, |d, c| d.update_client(c, &u))
     }
 
@@ -402,7 +402,7 @@ impl CaseStore {
 
     /// Records the intake.
     pub fn record_intake(&self, case_id: String, intake: IntakeInput) -> Result<(), CasesyncError> {
-        let i = intake.try_into()?;
+        let i = intake.into();
         self.edit(&case_id, |d, c| d.record_intake(c, &i))
     }
 
@@ -424,7 +424,7 @@ impl CaseStore {
         case_id: String,
         update: AssessmentUpdate,
     ) -> Result<(), CasesyncError> {
-        let u = update.try_into()?;
+        let u = update.into();
         self.edit(&case_id, |d, c| d.update_assessment(c, &u))
     }
 
@@ -440,7 +440,7 @@ impl CaseStore {
 
     /// Adds a service-plan goal; returns its id.
     pub fn add_goal(&self, case_id: String, goal: GoalInput) -> Result<String, CasesyncError> {
-        let g = goal.try_into()?;
+        let g = goal.into();
         self.edit(&case_id, |d, c| d.add_goal(c, &g))
     }
 
@@ -451,7 +451,7 @@ impl CaseStore {
         goal_id: String,
         update: GoalUpdate,
     ) -> Result<(), CasesyncError> {
-        let u = update.try_into()?;
+        let u = update.into();
         self.edit(&case_id, |d, c| d.update_goal(c, &goal_id, &u))
     }
 
@@ -466,7 +466,7 @@ impl CaseStore {
         case_id: String,
         referral: ReferralInput,
     ) -> Result<String, CasesyncError> {
-        let r = referral.try_into()?;
+        let r = referral.into();
         self.edit(&case_id, |d, c| d.add_referral(c, &r))
     }
 
@@ -477,13 +477,13 @@ impl CaseStore {
         referral_id: String,
         update: ReferralUpdate,
     ) -> Result<(), CasesyncError> {
-        let u = update.try_into()?;
+        let u = update.into();
         self.edit(&case_id, |d, c| d.update_referral(c, &referral_id, &u))
     }
 
     /// Records a visit; returns its id.
     pub fn add_visit(&self, case_id: String, visit: VisitInput) -> Result<String, CasesyncError> {
-        let v = visit.try_into()?;
+        let v = visit.into();
         self.edit(&case_id, |d, c| d.add_visit(c, &v))
     }
 
@@ -494,7 +494,7 @@ impl CaseStore {
         visit_id: String,
         update: VisitUpdate,
     ) -> Result<(), CasesyncError> {
-        let u = update.try_into()?;
+        let u = update.into();
         self.edit(&case_id, |d, c| d.update_visit(c, &visit_id, &u))
     }
 
@@ -506,7 +506,7 @@ impl CaseStore {
 
     /// Closes the case with a reason (and normally the client's agreement).
     pub fn close_case(&self, case_id: String, closure: ClosureInput) -> Result<(), CasesyncError> {
-        let o = closure.try_into()?;
+        let o = closure.into();
         self.edit(&case_id, |d, c| d.close(c, &o))
     }
 

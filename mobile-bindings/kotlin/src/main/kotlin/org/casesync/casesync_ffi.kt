@@ -5939,7 +5939,8 @@ data class TransportConfig (
     val `maxRetries`: kotlin.UInt = 5u 
     , 
     /**
-     * First wait before a retry; doubled each time.
+     * The first retry waits between half of this and all of it (jitter); the cap doubles
+     * with each retry in a row.
      */
     val `backoffInitialMs`: kotlin.ULong = 1000uL 
     , 
